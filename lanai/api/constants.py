@@ -1,0 +1,39 @@
+"""Group, version and well-known names of the API Lanai serves (Porch-compatible)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+CONFIG_GROUP: Final = "config.porch.kpt.dev"
+CONFIG_VERSION: Final = "v1alpha1"
+PORCH_GROUP: Final = "porch.kpt.dev"
+PORCH_VERSION: Final = "v1alpha2"
+
+REPOSITORIES: Final = "repositories"
+PACKAGE_REVISIONS: Final = "packagerevisions"
+PACKAGE_REVISION_RESOURCES: Final = "packagerevisionresources"
+PACKAGES: Final = "packages"
+
+LATEST_REVISION_LABEL: Final = "porch.kpt.dev/latest-revision"
+REPOSITORY_LABEL: Final = "porch.kpt.dev/repository"
+PUSH_ON_RENDER_FAILURE_ANNOTATION: Final = "porch.kpt.dev/push-on-render-failure"
+
+FINALIZER: Final = "lanai.porch.kpt.dev/finalizer"
+"""kopf's finalizer for daemons and deletion handlers (kopf needs one for daemons)."""
+
+KOPF_STATUS_FIELD: Final = "kopf"
+"""kopf keeps its progress and diff-base under ``status.kopf`` (never in annotations)."""
+
+FIELD_MANAGER: Final = "lanai"
+
+# Condition types and reasons (CONFORMANCE.md §1, §2).
+READY: Final = "Ready"
+RENDERED: Final = "Rendered"
+
+REASON_READY: Final = "Ready"
+REASON_ERROR: Final = "Error"
+REASON_RECONCILING: Final = "Reconciling"
+REASON_PENDING: Final = "Pending"
+REASON_FAILED: Final = "Failed"
+REASON_RENDERED: Final = "Rendered"
+REASON_RENDER_FAILED: Final = "RenderFailed"

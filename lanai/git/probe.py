@@ -1,0 +1,95 @@
+"""Can we reach a remote and does its branch exist? One ls-remote, nothing stored.
+
+Used to report a Repository's reachability precisely (unreachable host, rejected
+credentials, missing branch) before any mirror exists. Credentials go to libgit2 only;
+messages never contain them.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+
+import pygit2
+
+_scratch_lock = threading.Lock()
+_scratch: pygit2.Repository | None = None
+
+
+@dataclass(frozen=True)
+class RemoteAuth:
+    """Basic credentials or a bearer token, from the Repository's Secret."""
+
+    username: str = ""
+    password: str = ""
+    bearer_token: str = ""
+
+    def __repr__(self) -> str:  # never show credentials, even in debug output
+        kind = "bearer" if self.bearer_token else "basic" if self.username else "none"
+        return f"RemoteAuth(<{kind}>)"
+
+
+class ProbeError(Exception):
+    """The remote could not be listed; ``reason`` is a short machine-readable cause."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    def __init__(self, auth: RemoteAuth | None) -> None:
+        super().__init__()
+        self._auth = auth
+        self._attempts = 0
+
+    def credentials(
+        self, url: str, username_from_url: str | None, allowed_types: pygit2.enums.CredentialType
+    ) -> pygit2.UserPass:
+        self._attempts += 1
+        if self._attempts > 1 or not self._auth or not self._auth.username:
+            # libgit2 asks again after a 401; a second answer would only loop.
+            raise ProbeError("AuthenticationFailed", "the Git server rejected the credentials")
+        return pygit2.UserPass(self._auth.username, self._auth.password)
+
+    def custom_headers(self) -> list[str] | None:
+        if self._auth and self._auth.bearer_token:
+            return [f"Authorization: Bearer {self._auth.bearer_token}"]
+        return None
+
+
+def redact(text: str) -> str:
+    """Remove userinfo from URLs (``https://user:pass@host`` → ``https://host``)."""
+    return re.sub(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\g<scheme>", text)
+
+
+def _scratch_repository() -> pygit2.Repository:
+    global _scratch
+    with _scratch_lock:
+        if _scratch is None:
+            _scratch = pygit2.init_repository(tempfile.mkdtemp(prefix="lanai-probe-"), bare=True)
+        return _scratch
+
+
+def list_branches(url: str, auth: RemoteAuth | None) -> dict[str, str]:
+    """``refs/heads/<name>`` → commit id of every branch on the remote."""
+    remote = _scratch_repository().remotes.create_anonymous(url)
+    try:
+        heads = remote.list_heads(callbacks=_Callbacks(auth))
+    except ProbeError:
+        raise
+    except (pygit2.GitError, KeyError, OSError) as error:
+        message = redact(str(error))
+        lowered = message.lower()
+        if "401" in message or "auth" in lowered or "credentials" in lowered:
+            raise ProbeError("AuthenticationFailed", f"authentication failed: {message}") from None
+        if "404" in message or "not found" in lowered or "does not exist" in lowered:
+            raise ProbeError("NotFound", f"repository not found: {message}") from None
+        raise ProbeError("Unreachable", f"cannot reach the repository: {message}") from None
+    return {
+        head.name: str(head.oid)
+        for head in heads
+        if head.name and head.name.startswith("refs/heads/")
+    }

@@ -1,0 +1,66 @@
+"""Kubernetes Events Lanai posts on the objects it acts for.
+
+kopf can turn its log lines into Events, but those are kopf's words ("Handler ...
+succeeded"); users want a few meaningful reasons (``Ready``, ``SyncFailed``,
+``Published``, ``RenderFailed``), so Lanai disables kopf's posting and posts its own.
+Posting is best effort: a failed Event never fails a reconciliation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from lanai.api import constants
+
+logger = logging.getLogger(__name__)
+
+EventType = Literal["Normal", "Warning"]
+_MAX_MESSAGE = 1024
+
+
+class Recorder:
+    """Posts core/v1 Events with ``lanai`` as the reporting component."""
+
+    def __init__(self, api: client.ApiClient, instance: str = "") -> None:
+        self._core = client.CoreV1Api(api)
+        self._instance = instance or uuid.uuid4().hex[:8]
+
+    async def post(
+        self, body: Mapping[str, Any], type_: EventType, reason: str, message: str
+    ) -> None:
+        metadata = body.get("metadata", {})
+        namespace = metadata.get("namespace") or "default"
+        now = datetime.datetime.now(datetime.UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(
+                generate_name=f"{metadata.get('name', 'lanai')}.", namespace=namespace
+            ),
+            involved_object=client.V1ObjectReference(
+                api_version=body.get("apiVersion"),
+                kind=body.get("kind"),
+                name=metadata.get("name"),
+                namespace=metadata.get("namespace"),
+                uid=metadata.get("uid"),
+                resource_version=metadata.get("resourceVersion"),
+            ),
+            type=type_,
+            reason=reason,
+            message=message[:_MAX_MESSAGE],
+            source=client.V1EventSource(component=constants.FIELD_MANAGER),
+            reporting_component=constants.FIELD_MANAGER,
+            reporting_instance=self._instance,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+        )
+        try:
+            await self._core.create_namespaced_event(namespace, event)
+        except (ApiException, OSError) as error:  # an Event must never fail the caller
+            logger.warning("could not post event %s on %s: %s", reason, metadata.get("name"), error)

@@ -1,0 +1,81 @@
+"""Assembles and runs the operator: one kopf registry, settings, shared runtime.
+
+Everything is registered on an explicit registry (not kopf's global one), so importing
+this package has no side effects and tests can assemble an operator of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from lanai.handlers import events, kube, repository, runtime, settings
+
+logger = logging.getLogger("lanai")
+
+
+@dataclass(frozen=True)
+class Options:
+    namespaces: Sequence[str] = field(default_factory=tuple)
+    liveness_endpoint: str | None = None
+    fast: bool = False
+    """Short watch timeouts and retry delays: for tests and local development."""
+
+
+def build_registry(options: Options) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info: kopf.ConnectionInfo | None = kopf.login_with_service_account(
+            **kwargs
+        ) or kopf.login_with_kubeconfig(**kwargs)
+        return info
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure_settings(settings, options)
+        api = await kube.new_api_client()
+        memo["runtime"] = runtime.Runtime(api=api, events=events.Recorder(api))
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        rt = memo.get("runtime")
+        if isinstance(rt, runtime.Runtime):
+            await rt.api.close()
+
+    repository.register(registry)
+    return registry
+
+
+def configure_settings(kopf_settings: kopf.OperatorSettings, options: Options) -> None:
+    settings.configure(kopf_settings, fast=options.fast)
+
+
+async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> None:
+    registry = build_registry(options)
+    ready = asyncio.Event()
+
+    async def announce() -> None:
+        await ready.wait()
+        logger.info("lanai operator is ready")
+
+    announcer = asyncio.create_task(announce())
+    try:
+        await kopf.operator(
+            registry=registry,
+            memo=kopf.Memo(),
+            standalone=True,
+            clusterwide=not options.namespaces,
+            namespaces=list(options.namespaces),
+            liveness_endpoint=options.liveness_endpoint,
+            ready_flag=ready,
+            stop_flag=stop_flag,
+        )
+    finally:
+        announcer.cancel()

@@ -1,0 +1,257 @@
+"""Git over smart HTTP through git's own ``git http-backend``, with authentication.
+
+This is a real Git server as far as clients can tell (the same CGI that hosting setups
+put behind Apache or nginx), so pygit2 and the git CLI clone, fetch and push through it
+exactly as they would against GitHub or Gitea. Requests must carry either HTTP basic
+credentials or a bearer token; anything else gets 401 with a Basic challenge.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import io
+import shutil
+import subprocess
+import threading
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
+
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class Credentials:
+    """Who may talk to the server: basic-auth users and bearer tokens."""
+
+    users: dict[str, str] = field(default_factory=dict)
+    tokens: set[str] = field(default_factory=set)
+
+    def allows(self, authorization: str | None) -> str | None:
+        """The authenticated user name, or None."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer":
+            for token in self.tokens:
+                if hmac.compare_digest(token.encode(), value.strip().encode()):
+                    return "token-user"
+            return None
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            expected = self.users.get(user)
+            if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
+                return user
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        self.server.requests += 1
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        user = self.server.credentials.allows(self.headers.get("Authorization"))
+        if user is None:
+            self.server.rejected += 1
+            body = b"authentication required\n"
+            self.send_response(HTTPStatus.UNAUTHORIZED)
+            self.send_header("WWW-Authenticate", 'Basic realm="lanai-git"')
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        parts = urlsplit(self.path)
+        env = {
+            "GIT_PROJECT_ROOT": str(self.server.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "REMOTE_USER": user,
+            "REMOTE_ADDR": self.client_address[0],
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "GIT_HTTP_MAX_REQUEST_BUFFER": str(1024 * 1024 * 1024),
+        }
+        if protocol := self.headers.get("Git-Protocol"):
+            env["GIT_PROTOCOL"] = protocol
+        if encoding := self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = encoding
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        length = int(self.headers.get("Content-Length") or 0)
+        if not chunked:
+            env["CONTENT_LENGTH"] = str(length)
+        backend = subprocess.Popen(
+            [self.server.git, "http-backend"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        assert backend.stdin is not None
+        assert backend.stdout is not None
+        feeder = threading.Thread(
+            target=self._feed, args=(backend.stdin, chunked, length), daemon=True
+        )
+        feeder.start()
+        status, headers = self._read_cgi_headers(backend.stdout)
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        # Stay on the buffered reader: the header parse above may have read ahead.
+        stdout = typing.cast(io.BufferedReader, backend.stdout)
+        while chunk := stdout.read1(_CHUNK):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+        feeder.join()
+        backend.wait()
+
+    def _feed(self, sink: IO[bytes], chunked: bool, length: int) -> None:
+        try:
+            for piece in self._body(chunked, length):
+                sink.write(piece)
+        except BrokenPipeError:
+            pass
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                sink.close()
+
+    def _body(self, chunked: bool, length: int) -> Iterator[bytes]:
+        if not chunked:
+            remaining = length
+            while remaining > 0:
+                piece = self.rfile.read(min(_CHUNK, remaining))
+                if not piece:
+                    return
+                remaining -= len(piece)
+                yield piece
+            return
+        while True:
+            size_line = self.rfile.readline()
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            yield self.rfile.read(size)
+            self.rfile.readline()
+
+    @staticmethod
+    def _read_cgi_headers(stdout: IO[bytes]) -> tuple[int, list[tuple[str, str]]]:
+        status, headers = 200, []
+        while True:
+            line = stdout.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            else:
+                headers.append((name.strip(), value.strip()))
+        return status, headers
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], root: Path, credentials: Credentials) -> None:
+        super().__init__(address, _Handler)
+        self.root = root
+        self.credentials = credentials
+        self.git = shutil.which("git") or "git"
+        self.requests = 0
+        self.rejected = 0
+
+
+class GitServer:
+    """Serves every bare repository under ``root`` at ``http://127.0.0.1:<port>/<name>``."""
+
+    def __init__(self, root: Path, credentials: Credentials, port: int = 0) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.credentials = credentials
+        self._server = _Server(("127.0.0.1", port), root, credentials)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="git-http", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def requests(self) -> int:
+        return self._server.requests
+
+    @property
+    def rejected(self) -> int:
+        return self._server.rejected
+
+    def start(self) -> GitServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def create_repository(self, name: str, *, initial_branch: str | None = "main") -> str:
+        """A new bare repository; returns its URL. With ``initial_branch`` it gets one
+        empty commit so that the branch exists, as a hosting service's "initialise" does."""
+        path = self.root / f"{name}.git"
+        subprocess.run(
+            ["git", "init", "--bare", "--quiet", "-b", initial_branch or "main", str(path)],
+            check=True,
+        )
+        subprocess.run(["git", "-C", str(path), "config", "http.receivepack", "true"], check=True)
+        if initial_branch:
+            env = {
+                "GIT_AUTHOR_NAME": "lanai-test",
+                "GIT_AUTHOR_EMAIL": "test@lanai.invalid",
+                "GIT_COMMITTER_NAME": "lanai-test",
+                "GIT_COMMITTER_EMAIL": "test@lanai.invalid",
+                "PATH": "/usr/bin:/bin:/usr/local/bin",
+            }
+            tree = subprocess.run(
+                ["git", "-C", str(path), "hash-object", "-t", "tree", "-w", "--stdin"],
+                input=b"",
+                capture_output=True,
+                check=True,
+            ).stdout.strip()
+            commit = subprocess.run(
+                ["git", "-C", str(path), "commit-tree", tree.decode(), "-m", "Initial commit"],
+                capture_output=True,
+                check=True,
+                env=env,
+            ).stdout.strip()
+            subprocess.run(
+                ["git", "-C", str(path), "update-ref", f"refs/heads/{initial_branch}", commit],
+                check=True,
+            )
+        return f"{self.url}/{name}.git"
+
+    def repository_path(self, name: str) -> Path:
+        return self.root / f"{name}.git"

@@ -1,0 +1,161 @@
+"""``lanai up``: Lanai running in one command, with or without a cluster.
+
+With a reachable cluster in KUBECONFIG, install the CRDs and run the operator against
+it. Without one, start the bundled control plane and a local Git server holding a demo
+blueprint, register that repository, print the kubectl commands to try, and run the
+operator until interrupted; everything stops with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+from lanai.handlers import operator
+from lanai.local import controlplane, gitserver
+
+logger = logging.getLogger("lanai.up")
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+DEMO_NAMESPACE = "default"
+DEMO_REPOSITORY = "blueprints"
+DEMO_USER = "lanai"
+DEMO_PASSWORD = "lanai-demo-password"  # noqa: S105 - a demo server on 127.0.0.1 only
+
+
+def _kubectl(kubeconfig: Path | None, *args: str, input_text: str | None = None) -> str:
+    argv = ["kubectl", *([f"--kubeconfig={kubeconfig}"] if kubeconfig else []), *args]
+    done = subprocess.run(argv, input=input_text, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def cluster_reachable() -> bool:
+    if not os.environ.get("KUBECONFIG") and not (Path.home() / ".kube" / "config").exists():
+        return False
+    done = subprocess.run(
+        ["kubectl", "version", "--request-timeout=3s"], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+def install(kubeconfig: Path | None) -> None:
+    for directory in ("crds", "config/policy"):
+        path = SOURCE_ROOT / directory
+        if (path / "kustomization.yaml").exists():
+            _kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-k", str(path))
+
+
+def _demo_blueprint(server: gitserver.GitServer, workdir: Path) -> str:
+    url = server.create_repository(DEMO_REPOSITORY)
+    checkout = workdir / "demo-checkout"
+    if checkout.exists():
+        return url
+    files = {
+        "hello/Kptfile": textwrap.dedent("""\
+            apiVersion: kpt.dev/v1
+            kind: Kptfile
+            metadata:
+              name: hello
+              annotations:
+                config.kubernetes.io/local-config: "true"
+            info:
+              description: A first blueprint to clone, propose and approve
+            """),
+        "hello/configmap.yaml": textwrap.dedent("""\
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: hello
+            data:
+              greeting: hello from a kpt package  # edit me in your clone
+            """),
+    }
+    authed = url.replace("http://", f"http://{DEMO_USER}:{DEMO_PASSWORD}@")
+    subprocess.run(["git", "clone", "-q", authed, str(checkout)], check=True)
+    for name, content in files.items():
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / name).write_text(content)
+    ident = ["-c", "user.name=lanai demo", "-c", "user.email=demo@lanai.invalid"]
+    subprocess.run(["git", "-C", str(checkout), "add", "."], check=True)
+    subprocess.run(
+        ["git", "-C", str(checkout), *ident, "commit", "-qm", "Add the hello blueprint"], check=True
+    )
+    subprocess.run(["git", "-C", str(checkout), "tag", "hello/v1"], check=True)
+    subprocess.run(
+        ["git", "-C", str(checkout), "push", "-q", "origin", "main", "hello/v1"], check=True
+    )
+    return url
+
+
+def _register(kubeconfig: Path, url: str) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/basic-auth",
+        "metadata": {"name": "blueprints-auth", "namespace": DEMO_NAMESPACE},
+        "stringData": {"username": DEMO_USER, "password": DEMO_PASSWORD},
+    }
+    repo = {
+        "apiVersion": "config.porch.kpt.dev/v1alpha1",
+        "kind": "Repository",
+        "metadata": {"name": DEMO_REPOSITORY, "namespace": DEMO_NAMESPACE},
+        "spec": {
+            "description": "Demo blueprints served by lanai up",
+            "type": "git",
+            "content": "Package",
+            "git": {"repo": url, "branch": "main", "secretRef": {"name": "blueprints-auth"}},
+        },
+    }
+    for document in (secret, repo):
+        _kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(document))
+
+
+def _instructions(kubeconfig: Path) -> str:
+    return textwrap.dedent(f"""
+        Lanai is running on a local control plane. In another terminal:
+
+          export KUBECONFIG={kubeconfig}
+          kubectl get repositories
+          kubectl get packagerevisions
+
+        Stop with Ctrl-C (the control plane and Git server stop too).
+        """)
+
+
+def up(workdir: str, fast: bool = True) -> int:
+    options = operator.Options(fast=fast)
+    if cluster_reachable():
+        logger.info("using the cluster in KUBECONFIG")
+        install(None)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(operator.serve(options))
+        return 0
+
+    root = Path(workdir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    logger.info("no cluster reachable: starting the bundled control plane in %s", root)
+    plane = controlplane.ControlPlane(root / "controlplane", controlplane.find_binaries())
+    server = gitserver.GitServer(
+        root / "git", gitserver.Credentials(users={DEMO_USER: DEMO_PASSWORD})
+    ).start()
+    try:
+        plane.start()
+        os.environ["KUBECONFIG"] = str(plane.kubeconfig)
+        install(plane.kubeconfig)
+        url = _demo_blueprint(server, root)
+        _register(plane.kubeconfig, url)
+        print(_instructions(plane.kubeconfig), flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(operator.serve(options))
+    finally:
+        server.stop()
+        plane.stop()
+    return 0

@@ -1,0 +1,137 @@
+"""Session fixtures for the end-to-end suite: everything real.
+
+- ``cluster``: the Go-built kube-apiserver + etcd with RBAC and client-certificate auth
+  (or, with ``LANAI_USE_EXISTING_CLUSTER=1``, whatever ``KUBECONFIG`` points at), with
+  our CRDs and admission policy applied;
+- ``git_server``: bare repositories over smart HTTP (``git http-backend``) that demand
+  basic auth or a bearer token;
+- ``operator``: ``python -m lanai run`` as its own process, its log captured.
+
+Without a kubelet or controller-manager namespaces never finish deleting, so each test
+takes a fresh ``namespace`` and nothing is torn down between tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from lanai.local import controlplane, gitserver
+from tests.support.cluster import Cluster
+from tests.support.operator import OperatorProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GIT_USER = "blueprint-bot"
+GIT_PASSWORD = "correct-horse-battery-staple"  # a test fixture, not a secret
+GIT_TOKEN = "lanai-test-token-7f3a"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)  # type: ignore[attr-defined]
+    return report
+
+
+def _crd_documents() -> list[dict[str, Any]]:
+    documents = []
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        for doc in YAML(typ="safe").load_all(path.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                documents.append(doc)
+    return documents
+
+
+def _install(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
+    names = [f"crd/{doc['metadata']['name']}" for doc in _crd_documents()]
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    policy = ROOT / "config" / "policy"
+    if (policy / "kustomization.yaml").exists():
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(policy))
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if os.environ.get("LANAI_USE_EXISTING_CLUSTER") == "1":
+        kubeconfig = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
+        existing = Cluster(kubeconfig=kubeconfig, root=ROOT)
+        _install(existing)
+        yield existing
+        return
+    plane = controlplane.ControlPlane(
+        workdir=tmp_path_factory.mktemp("controlplane"),
+        binaries=controlplane.find_binaries(),
+    )
+    plane.start()
+    try:
+        local = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
+        _install(local)
+        yield local
+    finally:
+        plane.stop()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> str:
+    return cluster.new_namespace()
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gitserver.GitServer]:
+    server = gitserver.GitServer(
+        tmp_path_factory.mktemp("git"),
+        gitserver.Credentials(users={GIT_USER: GIT_PASSWORD}, tokens={GIT_TOKEN}),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """One operator for the whole session; tests that kill it use ``operator_factory``."""
+    process = OperatorProcess(cluster.kubeconfig, tmp_path_factory.mktemp("operator")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def operator_factory(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[type[OperatorProcess]]:
+    started: list[OperatorProcess] = []
+
+    class _Factory(OperatorProcess):
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(cluster.kubeconfig, tmp_path_factory.mktemp("operator"), **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    yield _Factory
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(autouse=True)
+def _operator_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """When a test fails, show the end of the operator's log with the failure."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is None or not report.failed or "operator" not in request.fixturenames:
+        return
+    process: OperatorProcess = request.getfixturevalue("operator")
+    print("----- operator log (tail) -----")
+    print(process.log()[-6000:])
