@@ -54,3 +54,30 @@ async def read_secret(api: client.ApiClient, namespace: str, name: str) -> Secre
     data: dict[str, Any] = secret.data or {}
     decoded = {key: base64.b64decode(value).decode() for key, value in data.items()}
     return SecretData(type=secret.type or "Opaque", data=decoded)
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+async def patch_status(
+    api: client.ApiClient,
+    group: str,
+    version: str,
+    plural: str,
+    namespace: str,
+    name: str,
+    status: dict[str, Any],
+) -> bool:
+    """Merge-patch ``status`` onto the object; False if the object is gone."""
+    # The client's stubs omit ``_content_type``; without it a dict body is sent as a
+    # JSON patch, which the API server rejects.
+    patcher: Any = client.CustomObjectsApi(api).patch_namespaced_custom_object_status
+    try:
+        await patcher(
+            group, version, namespace, plural, name, {"status": status}, _content_type=MERGE_PATCH
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True

@@ -25,6 +25,7 @@ class Options:
     liveness_endpoint: str | None = None
     fast: bool = False
     """Short watch timeouts and retry delays: for tests and local development."""
+    sync_period: float = 60.0
 
 
 def build_registry(options: Options) -> kopf.OperatorRegistry:
@@ -41,7 +42,12 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_settings(settings, options)
         api = await kube.new_api_client()
-        memo["runtime"] = runtime.Runtime(api=api, events=events.Recorder(api))
+        memo["runtime"] = runtime.Runtime(
+            api=api,
+            events=events.Recorder(api),
+            sync_period=options.sync_period,
+            retry_cap=5.0 if options.fast else 60.0,
+        )
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:

@@ -1,41 +1,71 @@
-"""Repository reconciliation: is the Git repository reachable, with these credentials?
+"""Repository reconciliation: a daemon per Repository keeps its status current.
 
-This is the thin edge between kopf and Git: translate the object into a spec, check the
-remote, and write the outcome as the ``Ready`` condition and an Event.
+Each Repository gets one long-lived task (a kopf daemon) that checks the Git remote on
+its schedule, when its spec changes, and — after a failure — again with a capped
+backoff. Every check re-reads the Secret, so fixed or rotated credentials are picked
+up without the operator watching every Secret in the cluster (least privilege: it only
+needs ``get`` on Secrets).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+from croniter import croniter
 from pydantic import ValidationError
 
 from lanai.api import conditions, constants, models
 from lanai.git import probe
-from lanai.handlers import credentials, runtime
+from lanai.handlers import credentials, kube, runtime
 
 logger = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 30.0
+RESOURCE = (constants.CONFIG_GROUP, constants.CONFIG_VERSION, constants.REPOSITORIES)
 
 
-async def _check(
-    spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime
-) -> tuple[conditions.Condition, str]:
-    """The Ready condition for ``spec`` and the branch head commit (or '')."""
+@dataclass
+class Outcome:
+    ready: conditions.Condition
+    head: str = ""
+
+
+@dataclass
+class Schedule:
+    """When the next check is due: spec.sync.schedule (cron) or the default period;
+    after failures, a capped exponential backoff."""
+
+    default_period: float
+    retry_cap: float
+    failures: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def next_delay(self, spec: models.RepositorySpec | None, now: datetime.datetime) -> float:
+        if self.failures:
+            return float(min(2 ** (self.failures - 1), self.retry_cap))
+        if spec and spec.sync.schedule:
+            try:
+                following = croniter(spec.sync.schedule, now).get_next(datetime.datetime)
+            except (ValueError, KeyError):
+                return self.default_period
+            return max((following - now).total_seconds(), 1.0)
+        return self.default_period
+
+
+def _error(message: str) -> Outcome:
+    return Outcome(conditions.Condition(constants.READY, "False", constants.REASON_ERROR, message))
+
+
+async def check(spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime) -> Outcome:
+    """The Ready condition for ``spec`` and the branch head commit."""
     if spec.type is models.RepositoryType.OCI or spec.git is None:
-        return (
-            conditions.Condition(
-                constants.READY,
-                "False",
-                constants.REASON_ERROR,
-                "OCI repositories are not supported by Lanai yet; use type: git",
-            ),
-            "",
-        )
+        return _error("OCI repositories are not supported by Lanai yet; use type: git")
     git = spec.git
     try:
         auth = await credentials.resolve(
@@ -44,87 +74,113 @@ async def _check(
         branches = await asyncio.wait_for(
             asyncio.to_thread(probe.list_branches, git.repo, auth), PROBE_TIMEOUT
         )
-    except credentials.CredentialsError as error:
-        return conditions.Condition(
-            constants.READY, "False", constants.REASON_ERROR, str(error)
-        ), ""
-    except probe.ProbeError as error:
-        return conditions.Condition(
-            constants.READY, "False", constants.REASON_ERROR, str(error)
-        ), ""
+    except (credentials.CredentialsError, probe.ProbeError) as error:
+        return _error(str(error))
     except TimeoutError:
-        return (
-            conditions.Condition(
-                constants.READY,
-                "False",
-                constants.REASON_ERROR,
-                f"the Git server did not answer within {PROBE_TIMEOUT:.0f}s",
-            ),
-            "",
-        )
+        return _error(f"the Git server did not answer within {PROBE_TIMEOUT:.0f}s")
     head = branches.get(f"refs/heads/{git.branch}")
     if head is None and not git.create_branch:
-        return (
-            conditions.Condition(
-                constants.READY,
-                "False",
-                constants.REASON_ERROR,
-                f'branch "{git.branch}" does not exist in the repository; '
-                "create it or set spec.git.createBranch: true",
-            ),
-            "",
+        return _error(
+            f'branch "{git.branch}" does not exist in the repository; '
+            "create it or set spec.git.createBranch: true"
         )
-    return conditions.Condition(
+    ready = conditions.Condition(
         constants.READY, "True", constants.REASON_READY, "Repository is ready"
-    ), head or ""
+    )
+    return Outcome(ready, head or "")
 
 
-async def reconcile(
-    body: kopf.Body,
-    spec: kopf.Spec,
-    namespace: str | None,
-    patch: kopf.Patch,
-    memo: Any,
-    **_: Any,
-) -> None:
-    rt = runtime.of(memo)
-    namespace = namespace or "default"
+async def reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedule) -> None:
+    namespace = body.metadata.namespace or "default"
+    name = body.metadata.name or ""
     generation = body.metadata.get("generation")
+    spec: models.RepositorySpec | None = None
     try:
-        parsed = models.RepositorySpec.model_validate(dict(spec))
+        spec = models.RepositorySpec.model_validate(dict(body.spec))
     except ValidationError as error:
-        ready = conditions.Condition(
-            constants.READY, "False", constants.REASON_ERROR, f"invalid spec: {error}"
-        )
-        head = ""
+        outcome = _error(f"invalid spec: {error}")
     else:
-        ready, head = await _check(parsed, namespace, rt)
+        outcome = await check(spec, namespace, rt)
+    schedule.failures = 0 if outcome.ready.status == "True" else schedule.failures + 1
+
+    now = datetime.datetime.now(datetime.UTC)
     status = body.get("status", {})
     previous = conditions.find(status.get("conditions"), constants.READY)
-    patch.status["conditions"] = conditions.upsert(
-        status.get("conditions"),
-        conditions.Condition(ready.type, ready.status, ready.reason, ready.message, generation),
+    ready = conditions.Condition(
+        outcome.ready.type,
+        outcome.ready.status,
+        outcome.ready.reason,
+        outcome.ready.message,
+        generation,
     )
-    patch.status["observedGeneration"] = generation
-    if head:
-        patch.status["gitCommitHash"] = head
+    new_status: dict[str, Any] = {
+        "conditions": conditions.upsert(status.get("conditions"), ready),
+        "observedGeneration": generation,
+        "nextFullSyncTime": (
+            now + datetime.timedelta(seconds=schedule.next_delay(spec, now))
+        ).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if outcome.head:
+        new_status["gitCommitHash"] = outcome.head
+    if ready.status == "True":
+        new_status["lastFullSyncTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if spec and spec.sync.run_once_at:
+        new_status["observedRunOnceAt"] = spec.sync.run_once_at
+    if not await kube.patch_status(rt.api, *RESOURCE[:2], RESOURCE[2], namespace, name, new_status):
+        return
+
     changed = (
         previous is None
         or previous.get("status") != ready.status
         or previous.get("message") != ready.message
     )
-    if changed:
-        if ready.status == "True":
-            await rt.events.post(body, "Normal", "Ready", ready.message)
-        else:
-            await rt.events.post(body, "Warning", "SyncFailed", ready.message)
-            logger.warning(
-                "repository %s/%s is not ready: %s", namespace, body.metadata.name, ready.message
+    if not changed:
+        return
+    if ready.status == "True":
+        await rt.events.post(body, "Normal", "Ready", ready.message)
+    else:
+        await rt.events.post(body, "Warning", "SyncFailed", ready.message)
+        logger.warning("repository %s/%s is not ready: %s", namespace, name, ready.message)
+
+
+async def _wait(schedule: Schedule, delay: float, stopped: kopf.DaemonStopped) -> None:
+    waiter = asyncio.ensure_future(schedule.wake.wait())
+    stopper = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait({waiter, stopper}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        stopper.cancel()
+    schedule.wake.clear()
+
+
+async def sync_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, **_: Any) -> None:
+    rt = runtime.of(memo)
+    key = (body.metadata.namespace or "default", body.metadata.name or "")
+    schedule = Schedule(default_period=rt.sync_period, retry_cap=rt.retry_cap)
+    rt.schedules[key] = schedule
+    try:
+        while not stopped:
+            await reconcile_once(body, rt, schedule)
+            spec = None
+            with contextlib.suppress(ValidationError):
+                spec = models.RepositorySpec.model_validate(dict(body.spec))
+            await _wait(
+                schedule, schedule.next_delay(spec, datetime.datetime.now(datetime.UTC)), stopped
             )
+    finally:
+        if rt.schedules.get(key) is schedule:
+            del rt.schedules[key]
+
+
+async def spec_changed(name: str | None, namespace: str | None, memo: Any, **_: Any) -> None:
+    """A spec change (new URL, secret, schedule, runOnceAt) checks again at once."""
+    schedule = runtime.of(memo).schedules.get((namespace or "default", name or ""))
+    if schedule:
+        schedule.failures = 0
+        schedule.wake.set()
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
-    resource = (constants.CONFIG_GROUP, constants.CONFIG_VERSION, constants.REPOSITORIES)
-    for decorator in (kopf.on.resume, kopf.on.create):
-        decorator(*resource, registry=registry, id="reconcile")(reconcile)
-    kopf.on.update(*resource, registry=registry, id="reconcile", field="spec")(reconcile)
+    kopf.daemon(*RESOURCE, registry=registry, id="sync", cancellation_timeout=10)(sync_daemon)
+    kopf.on.update(*RESOURCE, registry=registry, id="spec-changed", field="spec")(spec_changed)

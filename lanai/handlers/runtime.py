@@ -5,18 +5,27 @@ Built once at startup and torn down at cleanup; no module-level singletons (STYL
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import kopf
 from kubernetes_asyncio import client
 
 from lanai.handlers import events
 
+if TYPE_CHECKING:
+    from lanai.handlers.repository import Schedule
+
 
 @dataclass
 class Runtime:
     api: client.ApiClient
     events: events.Recorder
+    sync_period: float = 60.0
+    """Seconds between syncs of a Repository without spec.sync.schedule."""
+    retry_cap: float = 60.0
+    """Longest wait before re-checking a failing Repository."""
+    schedules: dict[tuple[str, str], Schedule] = field(default_factory=dict)
 
 
 def of(memo: kopf.Memo) -> Runtime:
