@@ -34,6 +34,8 @@ def _run(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespace or ()),
         liveness_endpoint=args.liveness,
         fast=args.dev,
+        metrics_address=args.metrics_address or None,
+        sync_period=args.sync_period,
     )
     asyncio.run(operator.serve(options))
     return 0

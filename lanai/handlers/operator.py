@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+import prometheus_client
 
 from lanai.handlers import events, kube, repository, runtime, settings
 
@@ -26,6 +27,8 @@ class Options:
     fast: bool = False
     """Short watch timeouts and retry delays: for tests and local development."""
     sync_period: float = 60.0
+    metrics_address: str | None = None
+    """host:port for Prometheus /metrics, e.g. 0.0.0.0:8080; None disables it."""
 
 
 def build_registry(options: Options) -> kopf.OperatorRegistry:
@@ -41,6 +44,10 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_settings(settings, options)
+        if options.metrics_address:
+            host, _sep, port = options.metrics_address.rpartition(":")
+            prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
+            logger.info("serving metrics on %s/metrics", options.metrics_address)
         api = await kube.new_api_client()
         memo["runtime"] = runtime.Runtime(
             api=api,

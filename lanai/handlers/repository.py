@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from lanai.api import conditions, constants, models
 from lanai.git import probe
-from lanai.handlers import credentials, kube, runtime
+from lanai.handlers import credentials, kube, metrics, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,12 @@ async def check(spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime
 
 
 async def reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedule) -> None:
+    with metrics.reconciling("Repository") as outcome:
+        await _reconcile_once(body, rt, schedule)
+        outcome["outcome"] = "ok" if schedule.failures == 0 else "failed"
+
+
+async def _reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedule) -> None:
     namespace = body.metadata.namespace or "default"
     name = body.metadata.name or ""
     generation = body.metadata.get("generation")
@@ -102,6 +108,7 @@ async def reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedul
     else:
         outcome = await check(spec, namespace, rt)
     schedule.failures = 0 if outcome.ready.status == "True" else schedule.failures + 1
+    metrics.REPOSITORIES_READY.labels(namespace, name).set(1 if schedule.failures == 0 else 0)
 
     now = datetime.datetime.now(datetime.UTC)
     status = body.get("status", {})
@@ -171,6 +178,7 @@ async def sync_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, *
     finally:
         if rt.schedules.get(key) is schedule:
             del rt.schedules[key]
+            metrics.REPOSITORIES_READY.remove(*key)
 
 
 async def spec_changed(name: str | None, namespace: str | None, memo: Any, **_: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.request
 from typing import Any
 
 import pytest
@@ -164,3 +165,23 @@ def test_fixing_the_secret_makes_the_repository_ready(
         what="Ready=True after the fix",
         timeout=60,
     )
+
+
+def test_operator_serves_metrics_and_liveness(
+    cluster: Cluster, namespace: str, git_server: gitserver.GitServer, operator: OperatorProcess
+) -> None:
+    url = git_server.create_repository(f"{namespace}-metrics")
+    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(_repository("measured", namespace, url, "git-auth"))
+    wait_for(lambda: _ready(cluster, "measured", namespace, "True"), what="Ready=True")
+
+    def scrape() -> str | None:
+        with urllib.request.urlopen(operator.metrics_url, timeout=5) as answer:  # noqa: S310
+            text: str = answer.read().decode()
+        wanted = f'lanai_repository_ready{{name="measured",namespace="{namespace}"}} 1.0'
+        return text if wanted in text else None
+
+    metrics = wait_for(scrape, what="the repository's ready gauge")
+    assert 'lanai_reconcile_total{kind="Repository",outcome="ok"}' in metrics
+    with urllib.request.urlopen(operator.health_url, timeout=5) as answer:  # noqa: S310
+        assert answer.status == 200

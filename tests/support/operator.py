@@ -25,6 +25,16 @@ class OperatorProcess:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    metrics_port: int = 0
+    health_port: int = 0
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}/healthz"
 
     @property
     def log_path(self) -> Path:
@@ -34,6 +44,8 @@ class OperatorProcess:
         assert self.process is None or self.process.poll() is not None, "already running"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.starts += 1
+        self.metrics_port = processes.free_port()
+        self.health_port = processes.free_port()
         with self.log_path.open("a") as log:
             log.write(f"\n===== operator start #{self.starts} =====\n")
         env = dict(
@@ -51,6 +63,8 @@ class OperatorProcess:
                 "run",
                 "--all-namespaces",
                 "--dev",
+                f"--metrics-address=127.0.0.1:{self.metrics_port}",
+                f"--liveness={self.health_url}",
                 *self.extra_args,
             ],
             self.log_path,

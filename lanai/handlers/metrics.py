@@ -1,0 +1,38 @@
+"""Prometheus metrics of the reconcilers (kopf has none of its own).
+
+Metric objects live in prometheus-client's process-wide registry, the one place a
+module-level object is the convention; each layer declares its own (git, functions).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter(
+    "lanai_reconcile_total", "Reconciliations by kind and outcome.", ["kind", "outcome"]
+)
+RECONCILE_SECONDS = Histogram(
+    "lanai_reconcile_duration_seconds",
+    "Time spent in one reconciliation, by kind.",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+REPOSITORIES_READY = Gauge(
+    "lanai_repository_ready", "1 when a Repository is Ready, else 0.", ["namespace", "name"]
+)
+
+
+@contextmanager
+def reconciling(kind: str) -> Iterator[dict[str, str]]:
+    """Time a reconciliation; the caller sets ``outcome['outcome']`` (default: error)."""
+    outcome = {"outcome": "error"}
+    started = time.perf_counter()
+    try:
+        yield outcome
+    finally:
+        RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        RECONCILES.labels(kind, outcome["outcome"]).inc()
