@@ -1,1 +1,1 @@
-"""engine"""
+"""The Engine: every package operation's business rules, locking and rollback."""
