@@ -63,7 +63,9 @@ def test_a_cold_sync_creates_every_revision_with_latest_on_the_highest() -> None
     statuses = {body["metadata"]["name"]: status for body, status in result.create}
     assert statuses["blueprints.nginx.main"]["revision"] == -1
     assert statuses["blueprints.nginx.v2"]["conditions"][0]["status"] == "True"
-    assert not (result.patch or result.status or result.delete)
+    assert not result.patch
+    assert not result.status
+    assert not result.delete
 
 
 def test_a_second_sync_with_nothing_changed_plans_nothing() -> None:
