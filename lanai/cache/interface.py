@@ -1,0 +1,102 @@
+"""The Repository interface the engine programs against (the seed design's).
+
+One object per registered Repository, opened once by the cache and shared by the sync
+daemon and the engine. All methods are async; implementations run blocking Git work in
+a bounded thread pool and serialise writes per repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lanai.api.keys import PackageRevisionKey
+from lanai.api.models import Lifecycle
+from lanai.cache.records import PackageRevisionRecord
+
+PackageFiles = Mapping[str, bytes]
+"""A package's files: path relative to the package directory → content."""
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who a commit is attributed to (Repository spec.git.author/email or the actor)."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """The creation task recorded in the commit's ``kpt:`` annotation."""
+
+    type: str
+    """init | clone | copy | upgrade | edit | patch | render"""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class CacheError(Exception):
+    """Base of the cache's errors; the message is safe to show users."""
+
+
+class RevisionNotFound(CacheError):
+    pass
+
+
+class RevisionExists(CacheError):
+    """The package/workspace already has a revision in Git."""
+
+
+class RepositoryUnavailable(CacheError):
+    """The remote cannot be reached or refuses the credentials."""
+
+
+class Repository(Protocol):
+    @property
+    def deployment(self) -> bool: ...
+
+    async def version(self) -> str:
+        """A digest of every ref after the last fetch: equal means nothing changed."""
+        ...
+
+    async def refresh(self) -> bool:
+        """Fetch from the remote; True when any ref changed."""
+        ...
+
+    async def list_package_revisions(self) -> list[PackageRevisionRecord]: ...
+
+    async def get_package_revision(
+        self, key: PackageRevisionKey
+    ) -> PackageRevisionRecord | None: ...
+
+    async def read_files(self, key: PackageRevisionKey) -> dict[str, bytes]: ...
+
+    async def list_packages(self) -> list[str]: ...
+
+    async def create_package_revision(
+        self,
+        key: PackageRevisionKey,
+        files: PackageFiles,
+        task: Task,
+        author: Author,
+        lifecycle: Lifecycle = Lifecycle.DRAFT,
+    ) -> PackageRevisionRecord:
+        """A new Draft (or Proposed) branch holding ``files``; RevisionExists if taken."""
+        ...
+
+    async def update_package_revision(
+        self, key: PackageRevisionKey, files: PackageFiles, task: Task, author: Author
+    ) -> PackageRevisionRecord:
+        """Commit ``files`` to a Draft."""
+        ...
+
+    async def close_package_revision(
+        self, key: PackageRevisionKey, lifecycle: Lifecycle, author: Author
+    ) -> PackageRevisionRecord:
+        """Move a revision to ``lifecycle`` (propose, reject, approve, propose-delete, undo)."""
+        ...
+
+    async def delete_package_revision(self, key: PackageRevisionKey, author: Author) -> None: ...
+
+    async def close(self) -> None: ...
