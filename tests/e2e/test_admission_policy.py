@@ -1,0 +1,154 @@
+"""Approval separates authors from approvers (config/policy), as Porch's approval
+subresource does, and the API server records who approved.
+
+Identities are impersonated users bound to the example roles in config/rbac; the
+operator is not needed for any of this.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import Cluster
+
+AUTHOR = "alice@example.com"
+APPROVER = "bob@example.com"
+NAME = "blueprints.net.basens.ws1"
+
+
+@pytest.fixture(scope="module")
+def roles(cluster: Cluster) -> None:
+    cluster.kubectl(
+        "apply", "--server-side", "-f", str(cluster.root / "config" / "rbac" / "user_roles.yaml")
+    )
+
+
+@pytest.fixture
+def team(cluster: Cluster, namespace: str, roles: None) -> str:
+    for user, role in ((AUTHOR, "lanai-package-author"), (APPROVER, "lanai-package-approver")):
+        cluster.kubectl(
+            "create",
+            "rolebinding",
+            "-n",
+            namespace,
+            f"{role}-binding",
+            f"--clusterrole={role}",
+            f"--user={user}",
+        )
+    return namespace
+
+
+def _revision(lifecycle: str = "Draft") -> str:
+    return json.dumps(
+        {
+            "apiVersion": "porch.kpt.dev/v1alpha2",
+            "kind": "PackageRevision",
+            "metadata": {"name": NAME},
+            "spec": {
+                "repository": "blueprints",
+                "packageName": "net/basens",
+                "workspaceName": "ws1",
+                "lifecycle": lifecycle,
+            },
+        }
+    )
+
+
+def _move(cluster: Cluster, namespace: str, user: str, lifecycle: str) -> str:
+    done = cluster.kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "rpkg",
+        NAME,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"lifecycle": lifecycle}}),
+        user=user,
+        check=False,
+    )
+    return done.stderr if done.returncode else ""
+
+
+def _annotations(cluster: Cluster, namespace: str) -> dict[str, Any]:
+    obj = cluster.get("rpkg", NAME, namespace)
+    assert obj is not None
+    found: dict[str, Any] = obj["metadata"].get("annotations") or {}
+    return found
+
+
+@pytest.mark.parametrize("lifecycle", ["Published", "DeletionProposed"])
+def test_users_cannot_create_published_revisions(
+    cluster: Cluster, team: str, lifecycle: str
+) -> None:
+    for user in (AUTHOR, APPROVER):
+        done = cluster.kubectl(
+            "create", "-n", team, "-f", "-", input=_revision(lifecycle), user=user, check=False
+        )
+        assert done.returncode != 0
+        assert f"must be created as Draft or Proposed, not {lifecycle}" in done.stderr
+
+
+def test_author_proposes_but_cannot_approve(cluster: Cluster, team: str) -> None:
+    cluster.kubectl("create", "-n", team, "-f", "-", input=_revision(), user=AUTHOR)
+    assert _move(cluster, team, AUTHOR, "Proposed") == ""
+    assert _move(cluster, team, AUTHOR, "Draft") == ""  # reject is not approval
+    assert _move(cluster, team, AUTHOR, "Proposed") == ""
+    refused = _move(cluster, team, AUTHOR, "Published")
+    assert f"{AUTHOR} may not move {NAME} from Proposed to Published" in refused
+    assert "packagerevisions/approval" in refused
+
+
+def test_approver_approves_and_is_recorded(cluster: Cluster, team: str) -> None:
+    cluster.kubectl("create", "-n", team, "-f", "-", input=_revision("Proposed"), user=AUTHOR)
+    assert _move(cluster, team, APPROVER, "Published") == ""
+    assert _annotations(cluster, team)["porch.kpt.dev/approved-by"] == APPROVER
+
+
+def test_propose_delete_and_undo_need_approval(cluster: Cluster, team: str) -> None:
+    cluster.kubectl("create", "-n", team, "-f", "-", input=_revision("Proposed"), user=AUTHOR)
+    assert _move(cluster, team, APPROVER, "Published") == ""
+    assert "packagerevisions/approval" in _move(cluster, team, AUTHOR, "DeletionProposed")
+    assert _move(cluster, team, APPROVER, "DeletionProposed") == ""
+    assert "packagerevisions/approval" in _move(cluster, team, AUTHOR, "Published")
+    assert _move(cluster, team, APPROVER, "Published") == ""
+    # Undoing a deletion is not a new approval: the approver on record stays.
+    assert _annotations(cluster, team)["porch.kpt.dev/approved-by"] == APPROVER
+
+
+def test_nobody_but_the_operator_sets_the_latest_label(cluster: Cluster, team: str) -> None:
+    cluster.kubectl("create", "-n", team, "-f", "-", input=_revision(), user=AUTHOR)
+    for user in (AUTHOR, APPROVER):
+        done = cluster.kubectl(
+            "label",
+            "-n",
+            team,
+            "rpkg",
+            NAME,
+            "porch.kpt.dev/latest-revision=true",
+            user=user,
+            check=False,
+        )
+        assert done.returncode != 0
+        assert "porch.kpt.dev/latest-revision is maintained by Lanai" in done.stderr
+    # Other labels are the user's own.
+    cluster.kubectl("label", "-n", team, "rpkg", NAME, "team=net", user=AUTHOR)
+
+
+def test_approved_by_cannot_be_forged(cluster: Cluster, team: str) -> None:
+    cluster.kubectl("create", "-n", team, "-f", "-", input=_revision("Proposed"), user=AUTHOR)
+    done = cluster.kubectl(
+        "annotate",
+        "-n",
+        team,
+        "rpkg",
+        NAME,
+        f"porch.kpt.dev/approved-by={APPROVER}",
+        user=AUTHOR,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "records who approved" in done.stderr
