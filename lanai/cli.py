@@ -67,6 +67,19 @@ def parser() -> argparse.ArgumentParser:
         "--liveness", metavar="URL", help="serve liveness at URL, e.g. http://0.0.0.0:8080/healthz"
     )
     run.add_argument(
+        "--metrics-address",
+        default="0.0.0.0:8080",
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics here (default 0.0.0.0:8080; '' disables)",
+    )
+    run.add_argument(
+        "--sync-period",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often a Repository without spec.sync.schedule is re-read (default 60)",
+    )
+    run.add_argument(
         "--dev", action="store_true", help="short timeouts and retries (tests, local use)"
     )
     run.add_argument("-v", "--verbose", action="store_true")

@@ -51,7 +51,10 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._attempts += 1
         if self._attempts > 1 or not self._auth or not self._auth.username:
             # libgit2 asks again after a 401; a second answer would only loop.
-            raise ProbeError("AuthenticationFailed", "the Git server rejected the credentials")
+            raise ProbeError(
+                "AuthenticationFailed",
+                "authentication failed: the Git server rejected the credentials",
+            )
         return pygit2.UserPass(self._auth.username, self._auth.password)
 
     def custom_headers(self) -> list[str] | None:

@@ -22,7 +22,11 @@ async def new_api_client() -> client.ApiClient:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
         return client.ApiClient()
     configuration = client.Configuration()
-    await config.load_kube_config(client_configuration=configuration)
+    # Read KUBECONFIG now: the library's default path is fixed when it is imported,
+    # before ``lanai up`` points KUBECONFIG at its local control plane.
+    await config.load_kube_config(
+        config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
+    )
     return client.ApiClient(configuration)
 
 

@@ -1,0 +1,274 @@
+"""The Engine: every package operation, with its rules, locking and rollback.
+
+It works only through the cache's ``Repository`` interface and the task handler, both
+handed in (STYLE §7); it never sees pygit2, YAML or the Kubernetes API. Writes to one
+package are serialised by an asyncio lock per package; reads take no lock.
+
+Rollback is structural: a create computes and renders the whole package before the
+cache pushes anything, and the cache pushes a draft as one branch, so a failure before
+that push leaves nothing behind and a failure of the push leaves no branch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lanai.api.keys import PackageKey, PackageRevisionKey
+from lanai.api.models import Lifecycle
+from lanai.cache import interface
+from lanai.cache.records import PackageRevisionRecord
+from lanai.engine import errors, lifecycle, rules
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A revision's spec.source, resolved to keys by the handler."""
+
+    kind: str = "init"
+    """init | clone | copy | upgrade"""
+    init: Mapping[str, Any] = field(default_factory=dict)
+    upstream: PackageRevisionKey | None = None
+    """clone: the registered upstream; copy: the source revision; upgrade: new upstream."""
+    git: Mapping[str, Any] | None = None
+    """clone from a plain Git URL/ref/directory."""
+    old_upstream: PackageRevisionKey | None = None
+    current: PackageRevisionKey | None = None
+    strategy: str = "resource-merge"
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    key: PackageRevisionKey
+    source: Source
+    lifecycle: Lifecycle = Lifecycle.DRAFT
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    readiness_gates: tuple[str, ...] = ()
+    push_on_render_failure: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    files: dict[str, bytes]
+    ok: bool
+    message: str = ""
+    results: Mapping[str, Any] = field(default_factory=dict)
+
+
+class TaskHandler(Protocol):
+    """Builds a revision's content from its source, and renders (``lanai.tasks``)."""
+
+    async def build(
+        self,
+        request: CreateRequest,
+        read: Callable[[PackageRevisionKey], Awaitable[dict[str, bytes]]],
+        deployment: bool,
+    ) -> tuple[dict[str, bytes], interface.Task]: ...
+
+    async def render(self, files: Mapping[str, bytes]) -> Rendered: ...
+
+    def with_metadata(
+        self,
+        files: Mapping[str, bytes],
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        readiness_gates: tuple[str, ...],
+    ) -> dict[str, bytes]: ...
+
+
+RepositoryResolver = Callable[[str, str], Awaitable[interface.Repository]]
+"""(namespace, repository name) → the cache's open Repository, or Unavailable."""
+
+
+@dataclass
+class Outcome:
+    record: PackageRevisionRecord
+    rendered: Rendered | None = None
+
+
+class Engine:
+    def __init__(self, repositories: RepositoryResolver, tasks: TaskHandler) -> None:
+        self._repositories = repositories
+        self._tasks = tasks
+        self._locks: defaultdict[PackageKey, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def _repository(self, key: PackageRevisionKey) -> interface.Repository:
+        return await self._repositories(key.namespace, key.repository)
+
+    async def _read(self, key: PackageRevisionKey) -> dict[str, bytes]:
+        repository = await self._repository(key)
+        try:
+            return await repository.read_files(key)
+        except interface.RevisionNotFound:
+            raise errors.Rejected(f'PackageRevision "{key.name}" not found in Git') from None
+
+    async def _facts(self, key: PackageRevisionKey) -> rules.RevisionFacts | None:
+        record = await (await self._repository(key)).get_package_revision(key)
+        if record is None:
+            return None
+        return rules.RevisionFacts(
+            record.key, record.lifecycle, record.revision, record.upstream_names
+        )
+
+    async def get(self, key: PackageRevisionKey) -> PackageRevisionRecord | None:
+        return await (await self._repository(key)).get_package_revision(key)
+
+    async def create(self, request: CreateRequest, author: interface.Author) -> Outcome:
+        """Create the revision in Git; an existing one (a retry, a restart) is adopted."""
+        key = request.key
+        if request.lifecycle not in lifecycle.CREATABLE:
+            raise errors.Rejected(
+                f"a new PackageRevision must be Draft or Proposed, not {request.lifecycle}"
+            )
+        async with self._locks[key.package_key]:
+            repository = await self._repository(key)
+            existing = await repository.get_package_revision(key)
+            if existing is not None:
+                return Outcome(existing)
+            await self._check_source(request, repository)
+            try:
+                files, task = await self._tasks.build(request, self._read, repository.deployment)
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            files = self._tasks.with_metadata(
+                files, request.labels, request.annotations, request.readiness_gates
+            )
+            rendered = await self._tasks.render(files)
+            if not rendered.ok and not request.push_on_render_failure:
+                raise errors.RenderFailed(rendered.message)
+            try:
+                record = await repository.create_package_revision(
+                    key, rendered.files, task, author, request.lifecycle
+                )
+            except interface.RevisionExists:
+                found = await repository.get_package_revision(key)
+                if found is None:
+                    raise errors.Rejected(
+                        f"workspace {key.workspace} of {key.package} exists in Git but cannot "
+                        "be read; choose another workspaceName"
+                    ) from None
+                record = found
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            return Outcome(record, rendered)
+
+    async def _check_source(self, request: CreateRequest, repository: interface.Repository) -> None:
+        key = request.key
+        packages = await repository.list_packages()
+        try:
+            if request.source.kind == "clone" and key.package in packages:
+                raise rules.RuleError(
+                    f'package "{key.package}" already exists in repository {key.repository}; '
+                    "use copyFrom to make a new revision of it"
+                )
+            rules.check_new_package_path(key.package, packages)
+            source = request.source
+            if source.kind == "clone" and source.upstream is not None:
+                rules.check_clone_source(await self._facts(source.upstream), source.upstream.name)
+            elif source.kind == "copy" and source.upstream is not None:
+                rules.check_copy_source(
+                    await self._facts(source.upstream), source.upstream.name, key
+                )
+            elif source.kind == "upgrade":
+                for other in (source.old_upstream, source.upstream, source.current):
+                    if other is None:
+                        raise rules.RuleError(
+                            "upgrade needs oldUpstream, newUpstream and currentPackage"
+                        )
+                    rules.check_clone_source(await self._facts(other), other.name)
+        except rules.RuleError as error:
+            raise errors.Rejected(str(error)) from None
+
+    async def move(
+        self,
+        key: PackageRevisionKey,
+        target: Lifecycle,
+        author: interface.Author,
+        readiness_gates: tuple[str, ...] = (),
+    ) -> PackageRevisionRecord:
+        """Propose, reject, approve, propose-delete or undo; a no-op when already there."""
+        async with self._locks[key.package_key]:
+            repository = await self._repository(key)
+            record = await repository.get_package_revision(key)
+            if record is None:
+                raise errors.Unavailable(f"{key.name} is not in Git (yet)")
+            if record.lifecycle == target:
+                return record
+            try:
+                lifecycle.move(record.lifecycle, target)
+            except lifecycle.TransitionError as error:
+                raise errors.Rejected(str(error)) from None
+            if target in (Lifecycle.PROPOSED, Lifecycle.PUBLISHED) and record.lifecycle in (
+                Lifecycle.DRAFT,
+                Lifecycle.PROPOSED,
+            ):
+                gates = readiness_gates or record.readiness_gates
+                unmet = rules.unmet_readiness_gates(gates, record.package_conditions)
+                if unmet:
+                    raise errors.Rejected(
+                        f"readiness gates not met: {', '.join(unmet)} must be True in the "
+                        "package conditions (Kptfile status.conditions) before "
+                        f"{'proposing' if target == Lifecycle.PROPOSED else 'approving'}"
+                    )
+            try:
+                return await repository.close_package_revision(key, target, author)
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+
+    async def update_resources(
+        self,
+        key: PackageRevisionKey,
+        files: Mapping[str, bytes],
+        author: interface.Author,
+        *,
+        push_on_render_failure: bool = False,
+    ) -> Outcome:
+        """Commit new content to a Draft and render it."""
+        async with self._locks[key.package_key]:
+            repository = await self._repository(key)
+            record = await repository.get_package_revision(key)
+            if record is None:
+                raise errors.Unavailable(f"{key.name} is not in Git (yet)")
+            if record.lifecycle != Lifecycle.DRAFT:
+                raise errors.Rejected(
+                    f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
+                )
+            rendered = await self._tasks.render(files)
+            if not rendered.ok and not push_on_render_failure:
+                raise errors.RenderFailed(rendered.message)
+            current = await repository.read_files(key)
+            if dict(current) == rendered.files:
+                return Outcome(record, rendered)
+            edit = interface.Task("render" if rendered.files != dict(files) else "edit")
+            updated = await repository.update_package_revision(key, rendered.files, edit, author)
+            return Outcome(updated, rendered)
+
+    async def delete(self, key: PackageRevisionKey, author: interface.Author) -> None:
+        """Delete the revision from Git, by the rules; gone already is success."""
+        async with self._locks[key.package_key]:
+            repository = await self._repository(key)
+            records = await repository.list_package_revisions()
+            facts = [
+                rules.RevisionFacts(r.key, r.lifecycle, r.revision, r.upstream_names)
+                for r in records
+            ]
+            target = next((f for f in facts if f.key == key), None)
+            if target is None:
+                return
+            try:
+                rules.check_deletable(target, facts)
+            except rules.RuleError as error:
+                raise errors.Rejected(str(error)) from None
+            try:
+                await repository.delete_package_revision(key, author)
+            except interface.RevisionNotFound:
+                return
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None

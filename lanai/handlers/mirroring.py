@@ -1,0 +1,118 @@
+"""Apply a mirror plan: make PackageRevision objects match what Git holds.
+
+The planner (``lanai.engine.mirror``) decides; this module only writes, and reads the
+existing objects from a kopf index kept current by the watch, never from an API list.
+A sync of an unchanged repository therefore costs no API call at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from lanai.api import constants
+from lanai.engine import mirror
+from lanai.handlers import kube
+
+logger = logging.getLogger(__name__)
+
+INDEX = "revisions_by_repository"
+"""kopf index: (namespace, repository) → ObservedObject of each PackageRevision."""
+
+
+def observe(body: kopf.Body) -> mirror.ObservedObject:
+    metadata = body.get("metadata", {})
+    status = body.get("status") or {}
+    return mirror.ObservedObject(
+        name=metadata.get("name", ""),
+        lifecycle=(body.get("spec") or {}).get("lifecycle", "Draft"),
+        latest_label=(metadata.get("labels") or {}).get(constants.LATEST_REVISION_LABEL),
+        status={k: v for k, v in status.items() if k != constants.KOPF_STATUS_FIELD},
+        generation=metadata.get("generation", 1),
+        observed_generation=status.get("observedGeneration"),
+        deleting=bool(metadata.get("deletionTimestamp")),
+    )
+
+
+def index_revision(body: kopf.Body, **_: Any) -> dict[tuple[str, str], mirror.ObservedObject]:
+    repository = (body.get("spec") or {}).get("repository", "")
+    return {(body.metadata.namespace or "default", repository): observe(body)}
+
+
+def existing(index: kopf.Index[Any, Any], namespace: str, repository: str) -> dict[str, Any]:
+    store: Any = index.get((namespace, repository), [])
+    return {observed.name: observed for observed in store}
+
+
+@dataclass
+class Applied:
+    created: int = 0
+    patched: int = 0
+    deleted: int = 0
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.patched + self.deleted
+
+
+_API = (constants.PORCH_GROUP, constants.PORCH_VERSION)
+
+
+async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) -> Applied:
+    """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped."""
+    objects: Any = client.CustomObjectsApi(api)
+    applied = Applied()
+    for body, status in plan.create:
+        try:
+            await objects.create_namespaced_custom_object(
+                *_API, namespace, constants.PACKAGE_REVISIONS, body
+            )
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            logger.debug("%s exists already", body["metadata"]["name"])
+        await kube.patch_status(
+            api, *_API, constants.PACKAGE_REVISIONS, namespace, body["metadata"]["name"], status
+        )
+        applied.created += 1
+    for name, patch in plan.patch:
+        if await _merge_patch(objects, namespace, name, patch):
+            applied.patched += 1
+    for name, status in plan.status:
+        if await kube.patch_status(
+            api, *_API, constants.PACKAGE_REVISIONS, namespace, name, status
+        ):
+            applied.patched += 1
+    for name in plan.delete:
+        try:
+            await objects.delete_namespaced_custom_object(
+                *_API, namespace, constants.PACKAGE_REVISIONS, name
+            )
+            applied.deleted += 1
+        except ApiException as error:
+            if error.status != 404:
+                raise
+    return applied
+
+
+async def _merge_patch(objects: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+    try:
+        await objects.patch_namespaced_custom_object(
+            *_API,
+            namespace,
+            constants.PACKAGE_REVISIONS,
+            name,
+            dict(patch),
+            _content_type=kube.MERGE_PATCH,
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
