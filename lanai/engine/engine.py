@@ -15,51 +15,17 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from lanai.api.keys import PackageKey, PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import errors, lifecycle, rules
+from lanai.tasks.requests import CreateRequest, Rendered
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Source:
-    """A revision's spec.source, resolved to keys by the handler."""
-
-    kind: str = "init"
-    """init | clone | copy | upgrade"""
-    init: Mapping[str, Any] = field(default_factory=dict)
-    upstream: PackageRevisionKey | None = None
-    """clone: the registered upstream; copy: the source revision; upgrade: new upstream."""
-    git: Mapping[str, Any] | None = None
-    """clone from a plain Git URL/ref/directory."""
-    old_upstream: PackageRevisionKey | None = None
-    current: PackageRevisionKey | None = None
-    strategy: str = "resource-merge"
-
-
-@dataclass(frozen=True)
-class CreateRequest:
-    key: PackageRevisionKey
-    source: Source
-    lifecycle: Lifecycle = Lifecycle.DRAFT
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    readiness_gates: tuple[str, ...] = ()
-    push_on_render_failure: bool = False
-
-
-@dataclass(frozen=True)
-class Rendered:
-    files: dict[str, bytes]
-    ok: bool
-    message: str = ""
-    results: Mapping[str, Any] = field(default_factory=dict)
 
 
 class TaskHandler(Protocol):
@@ -68,7 +34,9 @@ class TaskHandler(Protocol):
     async def build(
         self,
         request: CreateRequest,
-        read: Callable[[PackageRevisionKey], Awaitable[dict[str, bytes]]],
+        read: Callable[
+            [PackageRevisionKey], Awaitable[tuple[PackageRevisionRecord, dict[str, bytes]]]
+        ],
         deployment: bool,
     ) -> tuple[dict[str, bytes], interface.Task]: ...
 
@@ -102,10 +70,15 @@ class Engine:
     async def _repository(self, key: PackageRevisionKey) -> interface.Repository:
         return await self._repositories(key.namespace, key.repository)
 
-    async def _read(self, key: PackageRevisionKey) -> dict[str, bytes]:
+    async def _read(
+        self, key: PackageRevisionKey
+    ) -> tuple[PackageRevisionRecord, dict[str, bytes]]:
         repository = await self._repository(key)
+        record = await repository.get_package_revision(key)
         try:
-            return await repository.read_files(key)
+            if record is None:
+                raise interface.RevisionNotFound(key.name)
+            return record, await repository.read_files(key)
         except interface.RevisionNotFound:
             raise errors.Rejected(f'PackageRevision "{key.name}" not found in Git') from None
 
