@@ -8,9 +8,9 @@ a bounded thread pool and serialise writes per repository.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from lanai.api import values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
@@ -19,21 +19,8 @@ PackageFiles = Mapping[str, bytes]
 """A package's files: path relative to the package directory → content."""
 
 
-@dataclass(frozen=True)
-class Author:
-    """Who a commit is attributed to (Repository spec.git.author/email or the actor)."""
-
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class Task:
-    """The creation task recorded in the commit's ``kpt:`` annotation."""
-
-    type: str
-    """init | clone | copy | upgrade | edit | patch | render"""
-    detail: dict[str, Any] = field(default_factory=dict)
+Author = values.Author
+Task = values.Task
 
 
 class CacheError(Exception):

@@ -23,6 +23,7 @@ from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import errors, lifecycle, rules
+from lanai.tasks import handler
 from lanai.tasks.requests import CreateRequest, Rendered
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,7 @@ class TaskHandler(Protocol):
     async def build(
         self,
         request: CreateRequest,
-        read: Callable[
-            [PackageRevisionKey], Awaitable[tuple[PackageRevisionRecord, dict[str, bytes]]]
-        ],
+        read: Callable[[PackageRevisionKey], Awaitable[handler.Upstream]],
         deployment: bool,
     ) -> tuple[dict[str, bytes], interface.Task]: ...
 
@@ -70,15 +69,14 @@ class Engine:
     async def _repository(self, key: PackageRevisionKey) -> interface.Repository:
         return await self._repositories(key.namespace, key.repository)
 
-    async def _read(
-        self, key: PackageRevisionKey
-    ) -> tuple[PackageRevisionRecord, dict[str, bytes]]:
+    async def _read(self, key: PackageRevisionKey) -> handler.Upstream:
         repository = await self._repository(key)
         record = await repository.get_package_revision(key)
         try:
             if record is None:
                 raise interface.RevisionNotFound(key.name)
-            return record, await repository.read_files(key)
+            files = await repository.read_files(key)
+            return handler.Upstream(key, record.self_lock, record.commit, files)
         except interface.RevisionNotFound:
             raise errors.Rejected(f'PackageRevision "{key.name}" not found in Git') from None
 

@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from lanai.api import values
 from lanai.api.keys import PackageRevisionKey
-from lanai.cache import interface
-from lanai.cache.records import PackageRevisionRecord
 from lanai.tasks import context, kptfiles
 from lanai.tasks.requests import CreateRequest, Rendered
 
-Reader = Callable[[PackageRevisionKey], Awaitable[tuple[PackageRevisionRecord, dict[str, bytes]]]]
+Reader = Callable[[PackageRevisionKey], Awaitable["Upstream"]]
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A source revision as the tasks need it: its Git lock and its files."""
+
+    key: PackageRevisionKey
+    self_lock: Mapping[str, Any]
+    commit: str
+    files: dict[str, bytes]
+
+
 Renderer = Callable[[Mapping[str, bytes]], Awaitable[Rendered]]
 
 
@@ -43,22 +55,23 @@ class TaskHandler:
 
     async def build(
         self, request: CreateRequest, read: Reader, deployment: bool
-    ) -> tuple[dict[str, bytes], interface.Task]:
+    ) -> tuple[dict[str, bytes], values.Task]:
         source = request.source
         key = request.key
         if source.kind == "init":
             files = self._init(key, source.init)
-            return files, interface.Task("init", {"init": dict(source.init)})
+            return files, values.Task("init", {"init": dict(source.init)})
         if source.kind == "copy" and source.upstream:
-            _record, files = await read(source.upstream)
-            return dict(files), interface.Task("copy", {"copyFrom": {"name": source.upstream.name}})
+            copied = await read(source.upstream)
+            return dict(copied.files), values.Task(
+                "copy", {"copyFrom": {"name": source.upstream.name}}
+            )
         if source.kind == "clone" and source.upstream:
-            record, files = await read(source.upstream)
-            files = self._clone(key, record, files)
+            files = self._clone(key, await read(source.upstream))
             if deployment:
                 files = context.with_package_context(files, key.package)
             detail = {"cloneFrom": {"upstreamRef": {"name": source.upstream.name}}}
-            return files, interface.Task("clone", detail)
+            return files, values.Task("clone", detail)
         raise TaskError(f"source {source.kind} is not supported yet")
 
     @staticmethod
@@ -72,9 +85,8 @@ class TaskHandler:
         return {kptfiles.KPTFILE: kptfiles.dump(document), "README.md": readme.encode()}
 
     @staticmethod
-    def _clone(
-        key: PackageRevisionKey, upstream: PackageRevisionRecord, files: Mapping[str, bytes]
-    ) -> dict[str, bytes]:
+    def _clone(key: PackageRevisionKey, upstream: Upstream) -> dict[str, bytes]:
+        files = upstream.files
         if kptfiles.KPTFILE not in files:
             raise TaskError(f"upstream {upstream.key.name} has no Kptfile")
         document = kptfiles.load(files[kptfiles.KPTFILE])

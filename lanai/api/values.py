@@ -1,0 +1,23 @@
+"""Small values the engine, cache and tasks all exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who a commit is attributed to (Repository spec.git.author/email or the actor)."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """The creation task recorded in the commit's ``kpt:`` annotation."""
+
+    type: str
+    """init | clone | copy | upgrade | edit | patch | render"""
+    detail: dict[str, Any] = field(default_factory=dict)
