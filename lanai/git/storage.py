@@ -1,0 +1,675 @@
+"""A registered repository's Git side: a local bare mirror, reads and pushes.
+
+Everything here blocks (pygit2); the cache calls it from worker threads, and one lock
+per object serialises fetches and writes. Revisions are read from refs alone (layout.py)
+plus the ``kpt:`` annotation of the commits they point at, and what a commit holds is
+cached by its id, so listing 10,000 tags costs little after the first time.
+
+Publishing never hands out a number twice: the approval commit is pushed to the branch
+without force, and libgit2 refuses a push that is not a fast-forward. Losing that race
+means someone else published: fetch, renumber, retry. The tag follows; if the process
+dies in between, ``repair`` tags the approval commit on the next sync.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from lanai.git import commitmsg, layout, probe
+
+logger = logging.getLogger(__name__)
+
+KPTFILE = "Kptfile"
+APPROVE_ATTEMPTS = 10
+REPAIR_DEPTH = 50
+
+
+class GitError(Exception):
+    """Base of this module's errors; messages never contain credentials."""
+
+
+class RemoteError(GitError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RevisionExists(GitError):
+    pass
+
+
+class RevisionNotFound(GitError):
+    pass
+
+
+class Conflict(GitError):
+    pass
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class GitRevision:
+    package: str
+    workspace: str
+    lifecycle: str
+    revision: int
+    commit: str
+    ref: str
+    annotation: dict[str, Any] = field(default_factory=dict)
+    kptfile: bytes = b""
+    committed_at: str = ""
+    committer: str = ""
+
+
+ZERO = "0" * 40
+
+
+class _Callbacks(probe._Callbacks):
+    def __init__(
+        self, auth: probe.RemoteAuth | None, expected: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(auth)
+        self.rejected: dict[str, str] = {}
+        self._expected = dict(expected or {})
+
+    def push_negotiation(self, updates: list[Any]) -> None:
+        """Compare-and-swap: refuse to move a ref the remote moved since we read it.
+
+        libgit2 does not refuse a non-fast-forward push by itself; this check runs on
+        the same connection as the update, and the server re-checks the old value under
+        its ref lock, so two publishers can never both win.
+        """
+        for update in updates:
+            want = self._expected.get(update.dst_refname)
+            if want is not None and str(update.src) != want:  # src: the remote's current value
+                self.rejected[update.dst_refname] = f"{update.dst_refname} moved on the remote"
+        if self.rejected:
+            raise Conflict("; ".join(sorted(self.rejected.values())))
+
+    def push_update_reference(self, refname: str, message: str | None) -> None:
+        if message:
+            self.rejected[refname] = message
+
+
+def _remote_error(error: Exception) -> RemoteError:
+    message = probe.redact(str(error))
+    lowered = message.lower()
+    if "401" in message or "auth" in lowered or "credentials" in lowered:
+        return RemoteError("AuthenticationFailed", f"authentication failed: {message}")
+    if "404" in message or "not found" in lowered:
+        return RemoteError("NotFound", f"repository not found: {message}")
+    return RemoteError("Unreachable", f"cannot reach the repository: {message}")
+
+
+def _iso(seconds: int) -> str:
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GitStorage:
+    def __init__(
+        self,
+        url: str,
+        branch: str,
+        directory: str,
+        mirror: Path,
+        auth: probe.RemoteAuth | None = None,
+    ) -> None:
+        self.url = url
+        self.branch = branch
+        self.directory = directory.strip("/")
+        self.auth = auth
+        self._lock = threading.RLock()
+        mirror.mkdir(parents=True, exist_ok=True)
+        if (mirror / "HEAD").exists():
+            self._repo = pygit2.Repository(str(mirror))
+        else:
+            self._repo = pygit2.init_repository(str(mirror), bare=True)
+        self._packages_by_tree: dict[str, list[str]] = {}
+        self._annotations: dict[str, dict[str, Any]] = {}
+
+    # -- remote -----------------------------------------------------------------
+
+    def _remote(self) -> pygit2.Remote:
+        return self._repo.remotes.create_anonymous(self.url)
+
+    def fetch(self) -> bool:
+        """Mirror every branch and tag of the remote (pruned); True when a ref changed."""
+        with self._lock:
+            before = self.version()
+            callbacks = _Callbacks(self.auth)
+            try:
+                remote = self._remote()
+                advertised: dict[str, str] = {}
+                for head in remote.list_heads(callbacks=_Callbacks(self.auth)):
+                    ref = head.name or ""
+                    if ref.startswith(("refs/heads/", "refs/tags/")) and not ref.endswith("^{}"):
+                        advertised[ref] = str(head.oid)
+                wanted = [f"+{name}:{name}" for name in advertised]
+                if wanted:
+                    remote.fetch(wanted, callbacks=callbacks)
+            except probe.ProbeError as error:
+                raise RemoteError(error.reason, str(error)) from None
+            except (pygit2.GitError, KeyError, OSError) as error:
+                raise _remote_error(error) from None
+            for name in list(self._repo.references):
+                if name.startswith(("refs/heads/", "refs/tags/")) and name not in advertised:
+                    self._repo.references.delete(name)
+            for ref_name, target in advertised.items():
+                local = self._repo.references.get(ref_name)
+                if local is None or str(local.resolve().target) != target:
+                    self._repo.references.create(ref_name, pygit2.Oid(hex=target), force=True)
+            return self.version() != before
+
+    def _push(self, specs: list[str], expected: Mapping[str, str]) -> dict[str, str]:
+        callbacks = _Callbacks(self.auth, expected)
+        try:
+            self._remote().push(specs, callbacks=callbacks)
+        except Conflict:
+            return callbacks.rejected
+        except probe.ProbeError as error:
+            raise RemoteError(error.reason, str(error)) from None
+        except pygit2.GitError as error:
+            if callbacks.rejected:
+                return callbacks.rejected
+            text = str(error).lower()
+            if "fast" in text or "not present locally" in text or "rejected" in text:
+                return {spec: str(error) for spec in specs}
+            raise _remote_error(error) from None
+        return callbacks.rejected
+
+    def version(self) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(self._repo.references):
+            if name.startswith(("refs/heads/", "refs/tags/")):
+                target = self._repo.references[name].resolve().target
+                digest.update(f"{name} {target}\n".encode())
+        return digest.hexdigest()
+
+    def head(self) -> str:
+        ref = self._repo.references.get(f"refs/heads/{self.branch}")
+        return str(ref.resolve().target) if ref else ""
+
+    def ensure_branch(self) -> None:
+        """createBranch: give the remote the branch, with an empty first commit."""
+        with self._lock:
+            if self.head():
+                return
+            tree = self._repo.TreeBuilder().write()
+            author = pygit2.Signature("lanai", "lanai@porch.kpt.dev")
+            commit = self._repo.create_commit(
+                None, author, author, f"Create branch {self.branch}\n", tree, []
+            )
+            name = f"refs/heads/{self.branch}"
+            self._repo.references.create(name, commit, force=True)
+            if self._push([f"{name}:{name}"], {name: ZERO}):
+                raise Conflict(f"branch {self.branch} appeared on the remote meanwhile")
+
+    # -- reading ------------------------------------------------------------------
+
+    def _commit(self, oid: str) -> pygit2.Commit:
+        obj = self._repo.get(oid)
+        commit = obj.peel(pygit2.Commit) if obj is not None else None
+        if commit is None:
+            raise RevisionNotFound(f"commit {oid} is not in the mirror")
+        return commit
+
+    def _annotation(self, commit: pygit2.Commit) -> dict[str, Any]:
+        key = str(commit.id)
+        if key not in self._annotations:
+            self._annotations[key] = commitmsg.parse(commit.message)
+        return self._annotations[key]
+
+    def _packages(self, tree: pygit2.Tree) -> list[str]:
+        """Package paths (relative to ``directory``) in a tree: outermost Kptfiles only."""
+        key = str(tree.id)
+        if key in self._packages_by_tree:
+            return self._packages_by_tree[key]
+        root = self._subtree(tree, self.directory)
+        found: list[str] = []
+        if root is not None:
+            self._walk(root, "", found)
+        self._packages_by_tree[key] = found
+        return found
+
+    def _walk(self, tree: pygit2.Tree, prefix: str, found: list[str]) -> None:
+        names = {entry.name for entry in tree}
+        if prefix and KPTFILE in names:
+            found.append(prefix)
+            return
+        for entry in tree:
+            if entry.type_str == "tree":
+                child = self._repo[entry.id].peel(pygit2.Tree)
+                name = str(entry.name)
+                self._walk(child, f"{prefix}/{name}" if prefix else name, found)
+
+    def _subtree(self, tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
+        if not path:
+            return tree
+        try:
+            entry = tree[path]
+        except KeyError:
+            return None
+        if entry.type_str != "tree":
+            return None
+        subtree: pygit2.Tree = self._repo[entry.id].peel(pygit2.Tree)
+        return subtree
+
+    def _kptfile(self, commit: pygit2.Commit, package: str) -> bytes | None:
+        try:
+            entry = commit.tree[f"{layout.full_path(self.directory, package)}/{KPTFILE}"]
+        except KeyError:
+            return None
+        blob = self._repo[entry.id].peel(pygit2.Blob)
+        return bytes(blob.data)
+
+    def list_revisions(self) -> list[GitRevision]:
+        with self._lock:
+            return self._list_revisions()
+
+    def _revision(
+        self, package: str, ws: str, lifecycle: str, n: int, oid: str, ref: str
+    ) -> GitRevision | None:
+        commit = self._commit(oid)
+        kptfile = self._kptfile(commit, package)
+        if kptfile is None:
+            return None
+        return GitRevision(
+            package=package,
+            workspace=ws,
+            lifecycle=lifecycle,
+            revision=n,
+            commit=oid,
+            ref=ref,
+            annotation=self._annotation(commit),
+            kptfile=kptfile,
+            committed_at=_iso(commit.commit_time),
+            committer=commit.author.name,
+        )
+
+    def _list_revisions(self) -> list[GitRevision]:
+        found: list[GitRevision] = []
+        head = self.head()
+        if head:
+            for package in self._packages(self._commit(head).tree):
+                placeholder = self._revision(
+                    package, self.branch, "Published", -1, head, f"refs/heads/{self.branch}"
+                )
+                if placeholder:
+                    found.append(placeholder)
+        deletion: set[tuple[str, int]] = set()
+        tags: list[tuple[str, int, str, str]] = []
+        for name in self._repo.references:
+            parsed = layout.parse(name)
+            if parsed is None:
+                continue
+            in_scope = layout.package_of(self.directory, parsed.path)
+            if in_scope is None:
+                continue
+            package = in_scope
+            target = str(self._repo.references[name].resolve().target)
+            if parsed.kind == "tag":
+                tags.append((package, parsed.revision, target, name))
+            elif parsed.kind == layout.DELETION_PROPOSED:
+                deletion.add((package, parsed.revision))
+            else:
+                lifecycle = "Draft" if parsed.kind == "draft" else "Proposed"
+                draft = self._revision(package, parsed.workspace, lifecycle, 0, target, name)
+                if draft:
+                    found.append(draft)
+        for package, n, target, name in tags:
+            lifecycle = "DeletionProposed" if (package, n) in deletion else "Published"
+            annotation = self._annotation(self._commit(target))
+            ws = str(annotation.get("workspaceName") or f"v{n}")
+            if annotation.get("package") not in (None, package):
+                ws = f"v{n}"
+            published = self._revision(package, ws, lifecycle, n, target, name)
+            if published:
+                found.append(published)
+        return found
+
+    def read_package(self, commit: str, package: str) -> dict[str, bytes]:
+        with self._lock:
+            tree = self._subtree(
+                self._commit(commit).tree, layout.full_path(self.directory, package)
+            )
+            if tree is None:
+                raise RevisionNotFound(f"package {package} is not in commit {commit[:12]}")
+            files: dict[str, bytes] = {}
+            self._collect(tree, "", files)
+            return files
+
+    def _collect(self, tree: pygit2.Tree, prefix: str, files: dict[str, bytes]) -> None:
+        for entry in tree:
+            path = f"{prefix}{entry.name}"
+            if entry.type_str == "tree":
+                self._collect(self._repo[entry.id].peel(pygit2.Tree), path + "/", files)
+            elif entry.type_str == "blob":
+                files[path] = bytes(self._repo[entry.id].peel(pygit2.Blob).data)
+
+    # -- writing ------------------------------------------------------------------
+
+    def _tree_with(self, base: pygit2.Tree | None, path: str, files: Mapping[str, bytes] | None):  # type: ignore[no-untyped-def]
+        """``base`` with the directory ``path`` replaced by ``files`` (None removes it)."""
+        parts = path.split("/")
+        return self._replace(base, parts, files)
+
+    def _replace(
+        self, base: pygit2.Tree | None, parts: list[str], files: Mapping[str, bytes] | None
+    ) -> pygit2.Oid | None:
+        builder = self._repo.TreeBuilder(base) if base is not None else self._repo.TreeBuilder()
+        name = parts[0]
+        existing = None
+        if base is not None and name in base and base[name].type_str == "tree":
+            existing = self._repo[base[name].id].peel(pygit2.Tree)
+        if len(parts) == 1:
+            new = self._build(files) if files is not None else None
+        else:
+            new = self._replace(existing, parts[1:], files)
+        if base is not None and name in base:
+            builder.remove(name)
+        if new is not None:
+            builder.insert(name, new, pygit2.enums.FileMode.TREE)
+        if len(builder) == 0:
+            return None
+        return builder.write()
+
+    def _build(self, files: Mapping[str, bytes]) -> pygit2.Oid | None:
+        nested: dict[str, Any] = {}
+        for path, data in files.items():
+            node = nested
+            *dirs, leaf = path.strip("/").split("/")
+            for d in dirs:
+                node = node.setdefault(d, {})
+            node[leaf] = data
+        return self._write_nested(nested)
+
+    def _write_nested(self, node: Mapping[str, Any]) -> pygit2.Oid | None:
+        builder = self._repo.TreeBuilder()
+        for name, value in sorted(node.items()):
+            if isinstance(value, bytes):
+                builder.insert(name, self._repo.create_blob(value), pygit2.enums.FileMode.BLOB)
+            else:
+                child = self._write_nested(value)
+                if child is not None:
+                    builder.insert(name, child, pygit2.enums.FileMode.TREE)
+        return builder.write() if len(builder) else None
+
+    def _new_commit(
+        self,
+        parent: str | None,
+        package: str,
+        files: Mapping[str, bytes] | None,
+        summary: str,
+        annotation: dict[str, Any],
+        author: Signature,
+    ) -> str:
+        base = self._commit(parent).tree if parent else None
+        tree = self._tree_with(base, layout.full_path(self.directory, package), files)
+        if tree is None:
+            tree = self._repo.TreeBuilder().write()
+        signature = pygit2.Signature(author.name, author.email)
+        oid = self._repo.create_commit(
+            None,
+            signature,
+            signature,
+            commitmsg.annotate(summary, annotation),
+            tree,
+            [pygit2.Oid(hex=parent)] if parent else [],
+        )
+        return str(oid)
+
+    def _set_and_push(
+        self, updates: Mapping[str, str | None], *, guarded: Mapping[str, str | None] = {}
+    ) -> None:
+        """Point refs at commits (None deletes) locally and on the remote.
+
+        ``guarded`` names refs whose remote value must still be the given commit (None:
+        must not exist), else :class:`Conflict` and nothing changes.
+        """
+        specs = []
+        previous: dict[str, str | None] = {}
+        expected = {name: (old or ZERO) for name, old in guarded.items()}
+        for name, target in updates.items():
+            ref = self._repo.references.get(name)
+            previous[name] = str(ref.resolve().target) if ref else None
+            if target is None:
+                specs.append(f":{name}")
+                continue
+            self._repo.references.create(name, pygit2.Oid(hex=target), force=True)
+            specs.append(f"{name}:{name}")
+        try:
+            rejected = self._push(specs, expected)
+        except GitError:
+            rejected = {"": "push failed"}
+            self._restore(previous)
+            raise
+        if rejected:
+            self._restore(previous)
+            raise Conflict(f"the remote refused the update: {sorted(rejected.values())[0]}")
+        for name, target in updates.items():
+            if target is None and name in self._repo.references:
+                self._repo.references.delete(name)
+
+    def _restore(self, previous: Mapping[str, str | None]) -> None:
+        for name, target in previous.items():
+            if target is None:
+                if name in self._repo.references:
+                    self._repo.references.delete(name)
+            else:
+                self._repo.references.create(name, pygit2.Oid(hex=target), force=True)
+
+    def _workspace_taken(self, package: str, workspace: str) -> bool:
+        return any(
+            r.package == package and r.workspace == workspace and r.revision >= 0
+            for r in self._list_revisions()
+        )
+
+    def create_draft(
+        self,
+        package: str,
+        workspace: str,
+        files: Mapping[str, bytes],
+        annotation: dict[str, Any],
+        author: Signature,
+        proposed: bool = False,
+    ) -> GitRevision:
+        with self._lock:
+            if self._workspace_taken(package, workspace):
+                raise RevisionExists(f"{package} already has a revision named {workspace}")
+            path = layout.full_path(self.directory, package)
+            ref = (layout.proposed_branch if proposed else layout.draft_branch)(path, workspace)
+            head = self.head() or None
+            annotation = {"package": package, "workspaceName": workspace, **annotation}
+            commit = self._new_commit(
+                head, package, files, f"Create {package} ({workspace})", annotation, author
+            )
+            self._set_and_push({ref: commit}, guarded={ref: None})
+            return self._find(package, workspace)
+
+    def _find(self, package: str, workspace: str) -> GitRevision:
+        for revision in self._list_revisions():
+            if revision.package == package and revision.workspace == workspace:
+                return revision
+        raise RevisionNotFound(f"{package} has no revision {workspace}")
+
+    def update_draft(
+        self,
+        package: str,
+        workspace: str,
+        files: Mapping[str, bytes],
+        annotation: dict[str, Any],
+        author: Signature,
+    ) -> GitRevision:
+        with self._lock:
+            current = self._find(package, workspace)
+            if current.lifecycle not in ("Draft", "Proposed"):
+                raise Conflict(f"{package}/{workspace} is {current.lifecycle}, not a Draft")
+            annotation = {"package": package, "workspaceName": workspace, **annotation}
+            commit = self._new_commit(
+                current.commit, package, files, f"Edit {package} ({workspace})", annotation, author
+            )
+            self._set_and_push({current.ref: commit}, guarded={current.ref: current.commit})
+            return self._find(package, workspace)
+
+    def move_draft(self, package: str, workspace: str, proposed: bool) -> GitRevision:
+        """Propose (drafts/ → proposed/) or reject (back); already there is a no-op."""
+        with self._lock:
+            current = self._find(package, workspace)
+            path = layout.full_path(self.directory, package)
+            target = (layout.proposed_branch if proposed else layout.draft_branch)(path, workspace)
+            if current.ref != target:
+                self._set_and_push({target: current.commit, current.ref: None})
+            return self._find(package, workspace)
+
+    def approve(self, package: str, workspace: str, author: Signature) -> GitRevision:
+        """Publish: the next revision number, an approval commit on the branch, a tag."""
+        with self._lock:
+            path = layout.full_path(self.directory, package)
+            for _attempt in range(APPROVE_ATTEMPTS):
+                self.fetch()
+                current = self._find(package, workspace)
+                if current.lifecycle in ("Published", "DeletionProposed"):
+                    return current
+                files = self.read_package(current.commit, package)
+                numbers = [r.revision for r in self._list_revisions() if r.package == package]
+                n = max([0, *numbers, self._last_approved(package)]) + 1
+                annotation = {
+                    **current.annotation,
+                    "package": package,
+                    "workspaceName": workspace,
+                    "revision": n,
+                    "approvedBy": author.name,
+                }
+                annotation.pop("task", None)
+                parent = self.head() or None
+                commit = self._new_commit(
+                    parent,
+                    package,
+                    files,
+                    f"Approve {package} v{n}",
+                    {**annotation, "task": {"type": "approve"}},
+                    author,
+                )
+                try:
+                    branch = f"refs/heads/{self.branch}"
+                    self._set_and_push({branch: commit}, guarded={branch: parent})
+                except Conflict:
+                    logger.info("publishing %s lost a race; renumbering", package)
+                    continue
+                tag = layout.tag(path, n)
+                self._set_and_push({tag: commit, current.ref: None}, guarded={tag: None})
+                return self._find(package, workspace)
+            raise Conflict(f"could not publish {package}: the branch kept moving")
+
+    def _last_approved(self, package: str) -> int:
+        """The newest revision number the branch's approval commits carry for ``package``.
+
+        Tags alone are not enough: a publisher pushes the branch before its tag, so a
+        rival that re-fetches in between must still see the number as taken.
+        """
+        head = self.head()
+        if not head:
+            return 0
+        walker = self._repo.walk(pygit2.Oid(hex=head), pygit2.enums.SortMode.TOPOLOGICAL)
+        for depth, commit in enumerate(walker):
+            if depth >= REPAIR_DEPTH:
+                break
+            note = self._annotation(commit)
+            if note.get("package") == package and isinstance(note.get("revision"), int):
+                return int(note["revision"])
+        return 0
+
+    def repair(self) -> list[str]:
+        """Tag approval commits whose tag is missing (a crash between the two pushes)."""
+        with self._lock:
+            head = self.head()
+            if not head:
+                return []
+            tagged = set()
+            for name in self._repo.references:
+                if name.startswith("refs/tags/"):
+                    tagged.add(str(self._repo.references[name].resolve().target))
+            made: list[str] = []
+            walker = self._repo.walk(pygit2.Oid(hex=head), pygit2.enums.SortMode.TOPOLOGICAL)
+            for depth, commit in enumerate(walker):
+                if depth >= REPAIR_DEPTH:
+                    break
+                note = self._annotation(commit)
+                n = note.get("revision")
+                package = note.get("package")
+                if not isinstance(n, int) or not isinstance(package, str):
+                    continue
+                if str(commit.id) in tagged:
+                    continue
+                name = layout.tag(layout.full_path(self.directory, package), n)
+                if name in self._repo.references:
+                    continue
+                updates: dict[str, str | None] = {name: str(commit.id)}
+                ws = str(note.get("workspaceName") or "")
+                path = layout.full_path(self.directory, package)
+                for stale in (layout.draft_branch(path, ws), layout.proposed_branch(path, ws)):
+                    if ws and stale in self._repo.references:
+                        updates[stale] = None
+                self._set_and_push(updates)
+                made.append(name)
+            return made
+
+    def set_deletion_proposed(self, package: str, revision: int, proposed: bool) -> None:
+        with self._lock:
+            path = layout.full_path(self.directory, package)
+            ref = layout.deletion_proposed_branch(path, revision)
+            tag = self._repo.references.get(layout.tag(path, revision))
+            if tag is None:
+                raise RevisionNotFound(f"{package} has no revision v{revision}")
+            exists = ref in self._repo.references
+            if proposed and not exists:
+                self._set_and_push({ref: str(tag.resolve().target)})
+            elif not proposed and exists:
+                self._set_and_push({ref: None})
+
+    def delete(self, package: str, workspace: str, author: Signature) -> None:
+        with self._lock:
+            try:
+                current = self._find(package, workspace)
+            except RevisionNotFound:
+                return
+            path = layout.full_path(self.directory, package)
+            if current.revision > 0:
+                self._set_and_push(
+                    {
+                        current.ref: None,
+                        **(
+                            {layout.deletion_proposed_branch(path, current.revision): None}
+                            if layout.deletion_proposed_branch(path, current.revision)
+                            in self._repo.references
+                            else {}
+                        ),
+                    }
+                )
+            elif current.revision < 0:
+                commit = self._new_commit(
+                    current.commit,
+                    package,
+                    None,
+                    f"Delete {package}",
+                    {"package": package, "task": {"type": "delete"}},
+                    author,
+                )
+                self._set_and_push({current.ref: commit})
+            else:
+                self._set_and_push({current.ref: None})
