@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import kopf
 import prometheus_client
 
-from lanai.handlers import events, kube, repository, runtime, settings
+from lanai.api import constants
+from lanai.cache import gitcache
+from lanai.handlers import events, kube, mirroring, repository, runtime, settings
 
 logger = logging.getLogger("lanai")
 
@@ -27,6 +32,12 @@ class Options:
     fast: bool = False
     """Short watch timeouts and retry delays: for tests and local development."""
     sync_period: float = 60.0
+    cache_dir: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("LANAI_CACHE_DIR") or tempfile.mkdtemp(prefix="lanai-cache-")
+        )
+    )
+    """Where the Git mirrors live (an emptyDir in a pod: they are rebuilt from Git)."""
     metrics_address: str | None = None
     """host:port for Prometheus /metrics, e.g. 0.0.0.0:8080; None disables it."""
 
@@ -52,6 +63,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         memo["runtime"] = runtime.Runtime(
             api=api,
             events=events.Recorder(api),
+            cache=gitcache.Cache(options.cache_dir),
             sync_period=options.sync_period,
             retry_cap=5.0 if options.fast else 60.0,
         )
@@ -62,6 +74,13 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         if isinstance(rt, runtime.Runtime):
             await rt.api.close()
 
+    kopf.index(
+        constants.PORCH_GROUP,
+        constants.PORCH_VERSION,
+        constants.PACKAGE_REVISIONS,
+        id=mirroring.INDEX,
+        registry=registry,
+    )(mirroring.index_revision)
     repository.register(registry)
     return registry
 

@@ -20,9 +20,11 @@ import kopf
 from croniter import croniter
 from pydantic import ValidationError
 
-from lanai.api import conditions, constants, models
-from lanai.git import probe
-from lanai.handlers import credentials, kube, metrics, runtime
+from lanai.api import conditions, constants, models, values
+from lanai.cache import interface
+from lanai.engine import mirror
+from lanai.git import probe, storage
+from lanai.handlers import credentials, kube, metrics, mirroring, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ RESOURCE = (constants.CONFIG_GROUP, constants.CONFIG_VERSION, constants.REPOSITO
 class Outcome:
     ready: conditions.Condition
     head: str = ""
+    packages: int | None = None
+    auth: probe.RemoteAuth | None = None
 
 
 @dataclass
@@ -87,16 +91,68 @@ async def check(spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime
     ready = conditions.Condition(
         constants.READY, "True", constants.REASON_READY, "Repository is ready"
     )
-    return Outcome(ready, head or "")
+    return Outcome(ready, head or "", auth=auth)
 
 
-async def reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedule) -> None:
+async def sync(
+    name: str,
+    namespace: str,
+    spec: models.RepositorySpec,
+    outcome: Outcome,
+    rt: runtime.Runtime,
+    index: Any,
+) -> Outcome:
+    """Mirror what Git holds into PackageRevision objects (no API write if nothing changed)."""
+    git = spec.git
+    assert git is not None
+    author = values.Author(git.author, git.email or f"{git.author}@lanai") if git.author else None
+    cached = rt.cache.open(
+        namespace,
+        name,
+        url=git.repo,
+        branch=git.branch,
+        directory=git.package_root,
+        auth=outcome.auth,
+        deployment=spec.deployment,
+        author=author,
+    )
+    try:
+        if git.create_branch and not outcome.head:
+            await asyncio.to_thread(cached.git.fetch)
+            await asyncio.to_thread(cached.git.ensure_branch)
+        await cached.refresh()
+    except (interface.CacheError, storage.GitError) as error:
+        return _error(f"sync failed: {error}")
+    records = await cached.list_package_revisions()
+    plan = mirror.plan(
+        records, mirroring.existing(index, namespace, name), deployment=spec.deployment
+    )
+    if not plan.empty:
+        applied = await mirroring.apply(rt.api, namespace, plan)
+        logger.info(
+            "synced %s/%s: %d created, %d patched, %d deleted",
+            namespace,
+            name,
+            applied.created,
+            applied.patched,
+            applied.deleted,
+        )
+    head = cached.git.head() or outcome.head
+    packages = len({r.key.package for r in records})
+    return Outcome(outcome.ready, head, packages, outcome.auth)
+
+
+async def reconcile_once(
+    body: kopf.Body, rt: runtime.Runtime, schedule: Schedule, index: Any = None
+) -> None:
     with metrics.reconciling("Repository") as outcome:
-        await _reconcile_once(body, rt, schedule)
+        await _reconcile_once(body, rt, schedule, index)
         outcome["outcome"] = "ok" if schedule.failures == 0 else "failed"
 
 
-async def _reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedule) -> None:
+async def _reconcile_once(
+    body: kopf.Body, rt: runtime.Runtime, schedule: Schedule, index: Any
+) -> None:
     namespace = body.metadata.namespace or "default"
     name = body.metadata.name or ""
     generation = body.metadata.get("generation")
@@ -107,6 +163,8 @@ async def _reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedu
         outcome = _error(f"invalid spec: {error}")
     else:
         outcome = await check(spec, namespace, rt)
+        if outcome.ready.status == "True" and index is not None:
+            outcome = await sync(name, namespace, spec, outcome, rt, index)
     schedule.failures = 0 if outcome.ready.status == "True" else schedule.failures + 1
     metrics.REPOSITORIES_READY.labels(namespace, name).set(1 if schedule.failures == 0 else 0)
 
@@ -129,6 +187,8 @@ async def _reconcile_once(body: kopf.Body, rt: runtime.Runtime, schedule: Schedu
     }
     if outcome.head:
         new_status["gitCommitHash"] = outcome.head
+    if outcome.packages is not None:
+        new_status["packageCount"] = outcome.packages
     if ready.status == "True":
         new_status["lastFullSyncTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     if spec and spec.sync.run_once_at:
@@ -161,14 +221,17 @@ async def _wait(schedule: Schedule, delay: float, stopped: kopf.DaemonStopped) -
     schedule.wake.clear()
 
 
-async def sync_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, **_: Any) -> None:
+async def sync_daemon(
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, **kwargs: Any
+) -> None:
+    index = kwargs.get(mirroring.INDEX)
     rt = runtime.of(memo)
     key = (body.metadata.namespace or "default", body.metadata.name or "")
     schedule = Schedule(default_period=rt.sync_period, retry_cap=rt.retry_cap)
     rt.schedules[key] = schedule
     try:
         while not stopped:
-            await reconcile_once(body, rt, schedule)
+            await reconcile_once(body, rt, schedule, index)
             spec = None
             with contextlib.suppress(ValidationError):
                 spec = models.RepositorySpec.model_validate(dict(body.spec))
@@ -189,6 +252,19 @@ async def spec_changed(name: str | None, namespace: str | None, memo: Any, **_: 
         schedule.wake.set()
 
 
+async def removed(name: str | None, namespace: str | None, memo: Any, **kwargs: Any) -> None:
+    """A deleted Repository takes its PackageRevision objects along; Git keeps everything."""
+    rt = runtime.of(memo)
+    ns, repo = namespace or "default", name or ""
+    doomed = list(mirroring.existing(kwargs[mirroring.INDEX], ns, repo))
+    await mirroring.apply(rt.api, ns, mirror.MirrorPlan(delete=doomed))
+    cached = rt.cache.get(ns, repo)
+    if cached:
+        await cached.close()
+    rt.cache.forget(ns, repo)
+
+
 def register(registry: kopf.OperatorRegistry) -> None:
+    kopf.on.delete(*RESOURCE, registry=registry, id="remove-revisions")(removed)
     kopf.daemon(*RESOURCE, registry=registry, id="sync", cancellation_timeout=10)(sync_daemon)
     kopf.on.update(*RESOURCE, registry=registry, id="spec-changed", field="spec")(spec_changed)

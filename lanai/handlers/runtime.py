@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import kopf
 from kubernetes_asyncio import client
 
+from lanai.cache import gitcache
 from lanai.handlers import events
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 class Runtime:
     api: client.ApiClient
     events: events.Recorder
+    cache: gitcache.Cache
     sync_period: float = 60.0
     """Seconds between syncs of a Repository without spec.sync.schedule."""
     retry_cap: float = 60.0

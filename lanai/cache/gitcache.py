@@ -1,0 +1,284 @@
+"""The cache: each registered Repository opened once, its revisions indexed in memory.
+
+Reads are answered from the index built at the last refresh; Git work runs in worker
+threads (pygit2 blocks). After a restart the index is rebuilt from Git alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from lanai.api import values
+from lanai.api.keys import PackageRevisionKey
+from lanai.api.models import Lifecycle
+from lanai.cache import interface
+from lanai.cache.records import PackageRevisionRecord
+from lanai.git import probe, storage
+
+CREATION_TASKS = ("init", "clone", "copy", "upgrade")
+
+
+def _kptfile(content: bytes) -> dict[str, Any]:
+    try:
+        document = YAML(typ="safe").load(content)
+    except Exception:  # a broken Kptfile is reported on the revision, not raised
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _record(
+    namespace: str, repository: str, url: str, revision: storage.GitRevision
+) -> PackageRevisionRecord:
+    kptfile = _kptfile(revision.kptfile)
+    metadata = kptfile.get("metadata") or {}
+    info = kptfile.get("info") or {}
+    note = revision.annotation
+    task = (note.get("task") or {}).get("type", "")
+    source = note.get("source") or (task if task in CREATION_TASKS else "")
+    published = revision.lifecycle in ("Published", "DeletionProposed") and revision.revision > 0
+    annotations = {
+        k: str(v)
+        for k, v in (metadata.get("annotations") or {}).items()
+        if not str(k).startswith(("config.kubernetes.io/", "internal.config.kubernetes.io/"))
+    }
+    ref = revision.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+    return PackageRevisionRecord(
+        key=PackageRevisionKey(namespace, repository, revision.package, revision.workspace),
+        lifecycle=Lifecycle(revision.lifecycle),
+        revision=revision.revision,
+        commit=revision.commit,
+        ref=revision.ref,
+        creation_source=str(source),
+        upstream_names=tuple(note.get("upstream") or ()),
+        self_lock={
+            "type": "git",
+            "git": {
+                "repo": url,
+                "directory": revision.package,
+                "ref": ref,
+                "commit": revision.commit,
+            },
+        },
+        upstream_lock=kptfile.get("upstreamLock"),
+        published_by=str(note.get("approvedBy") or (revision.committer if published else "")),
+        published_at=revision.committed_at if published else "",
+        package_conditions=tuple((kptfile.get("status") or {}).get("conditions") or ()),
+        readiness_gates=tuple(
+            str(g.get("conditionType")) for g in info.get("readinessGates") or [] if g
+        ),
+        labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
+        annotations=annotations,
+        error="" if kptfile else "the Kptfile cannot be parsed",
+    )
+
+
+class GitRepository:
+    """One registered Repository: implements :class:`interface.Repository`."""
+
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        git: storage.GitStorage,
+        *,
+        deployment: bool = False,
+        author: values.Author | None = None,
+    ) -> None:
+        self.namespace = namespace
+        self.name = name
+        self.git = git
+        self._deployment = deployment
+        self._author = author
+        self._records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
+        self._version = ""
+        self._loaded = False
+
+    @property
+    def deployment(self) -> bool:
+        return self._deployment
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except storage.RemoteError as error:
+            raise interface.RepositoryUnavailable(str(error)) from None
+        except storage.RevisionExists as error:
+            raise interface.RevisionExists(str(error)) from None
+        except storage.RevisionNotFound as error:
+            raise interface.RevisionNotFound(str(error)) from None
+        except storage.Conflict as error:
+            raise interface.CacheError(str(error)) from None
+
+    async def version(self) -> str:
+        return self._version
+
+    async def refresh(self) -> bool:
+        changed = bool(await self._call(self.git.fetch))
+        await self._call(self.git.repair)
+        if changed or not self._loaded:
+            await self._reindex()
+        return changed
+
+    async def _reindex(self) -> None:
+        revisions = await self._call(self.git.list_revisions)
+        self._records = {
+            record.key: record
+            for record in (_record(self.namespace, self.name, self.git.url, r) for r in revisions)
+        }
+        self._version = self.git.version()
+        self._loaded = True
+
+    async def list_package_revisions(self) -> list[PackageRevisionRecord]:
+        return list(self._records.values())
+
+    async def get_package_revision(self, key: PackageRevisionKey) -> PackageRevisionRecord | None:
+        return self._records.get(key)
+
+    async def read_files(self, key: PackageRevisionKey) -> dict[str, bytes]:
+        record = self._records.get(key)
+        if record is None:
+            raise interface.RevisionNotFound(key.name)
+        files: dict[str, bytes] = await self._call(
+            self.git.read_package, record.commit, key.package
+        )
+        return files
+
+    async def list_packages(self) -> list[str]:
+        return sorted({key.package for key in self._records})
+
+    def _signature(self, author: values.Author) -> storage.Signature:
+        chosen = self._author or author
+        return storage.Signature(chosen.name, chosen.email)
+
+    async def create_package_revision(
+        self,
+        key: PackageRevisionKey,
+        files: interface.PackageFiles,
+        task: values.Task,
+        author: values.Author,
+        lifecycle: Lifecycle = Lifecycle.DRAFT,
+    ) -> PackageRevisionRecord:
+        note: dict[str, Any] = {"task": {"type": task.type, **task.detail}, "source": task.type}
+        upstream = _upstream_names(task.detail)
+        if upstream:
+            note["upstream"] = upstream
+        await self._call(
+            self.git.create_draft,
+            key.package,
+            key.workspace,
+            dict(files),
+            note,
+            self._signature(author),
+            lifecycle == Lifecycle.PROPOSED,
+        )
+        return await self._after_write(key)
+
+    async def _after_write(self, key: PackageRevisionKey) -> PackageRevisionRecord:
+        await self._reindex()
+        record = self._records.get(key)
+        if record is None:
+            raise interface.RevisionNotFound(key.name)
+        return record
+
+    async def update_package_revision(
+        self,
+        key: PackageRevisionKey,
+        files: interface.PackageFiles,
+        task: values.Task,
+        author: values.Author,
+    ) -> PackageRevisionRecord:
+        current = self._records.get(key)
+        note: dict[str, Any] = {"task": {"type": task.type}}
+        if current and current.creation_source:
+            note["source"] = current.creation_source
+        if current and current.upstream_names:
+            note["upstream"] = list(current.upstream_names)
+        await self._call(
+            self.git.update_draft,
+            key.package,
+            key.workspace,
+            dict(files),
+            note,
+            self._signature(author),
+        )
+        return await self._after_write(key)
+
+    async def close_package_revision(
+        self, key: PackageRevisionKey, lifecycle: Lifecycle, author: values.Author
+    ) -> PackageRevisionRecord:
+        current = self._records.get(key)
+        if current is None:
+            raise interface.RevisionNotFound(key.name)
+        if lifecycle in (Lifecycle.DRAFT, Lifecycle.PROPOSED):
+            await self._call(
+                self.git.move_draft, key.package, key.workspace, lifecycle == Lifecycle.PROPOSED
+            )
+        elif lifecycle == Lifecycle.PUBLISHED and current.lifecycle == Lifecycle.DELETION_PROPOSED:
+            await self._call(self.git.set_deletion_proposed, key.package, current.revision, False)
+        elif lifecycle == Lifecycle.PUBLISHED:
+            await self._call(self.git.approve, key.package, key.workspace, self._signature(author))
+        elif lifecycle == Lifecycle.DELETION_PROPOSED:
+            await self._call(self.git.set_deletion_proposed, key.package, current.revision, True)
+        return await self._after_write(key)
+
+    async def delete_package_revision(self, key: PackageRevisionKey, author: values.Author) -> None:
+        await self._call(self.git.delete, key.package, key.workspace, self._signature(author))
+        await self._reindex()
+
+    async def close(self) -> None:
+        self._records.clear()
+
+
+def _upstream_names(detail: Mapping[str, Any]) -> list[str]:
+    clone = detail.get("cloneFrom") or {}
+    ref = (clone.get("upstreamRef") or {}).get("name")
+    return [ref] if ref else []
+
+
+class Cache:
+    """Opens each Repository once; keyed by namespace/name and the spec that shaped it."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._open: dict[tuple[str, str], tuple[str, GitRepository]] = {}
+
+    def get(self, namespace: str, name: str) -> GitRepository | None:
+        entry = self._open.get((namespace, name))
+        return entry[1] if entry else None
+
+    def open(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        url: str,
+        branch: str,
+        directory: str,
+        auth: probe.RemoteAuth | None,
+        deployment: bool,
+        author: values.Author | None,
+    ) -> GitRepository:
+        shape = f"{url}\n{branch}\n{directory}"
+        entry = self._open.get((namespace, name))
+        if entry and entry[0] == shape:
+            repository = entry[1]
+            repository.git.auth = auth
+            repository._deployment = deployment
+            repository._author = author
+            return repository
+        mirror = (
+            self._root / hashlib.sha256(f"{namespace}/{name}\n{shape}".encode()).hexdigest()[:24]
+        )
+        git = storage.GitStorage(url, branch, directory, mirror, auth)
+        repository = GitRepository(namespace, name, git, deployment=deployment, author=author)
+        self._open[(namespace, name)] = (shape, repository)
+        return repository
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._open.pop((namespace, name), None)

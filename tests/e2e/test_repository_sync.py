@@ -1,0 +1,165 @@
+"""Every revision in Git appears as a PackageRevision, kept current as people push.
+
+The Git content is made with the git CLI, as a person (or Porch) would push it; the
+operator only reads it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from lanai.local import gitserver
+from tests.e2e.conftest import GIT_PASSWORD, GIT_USER
+from tests.e2e.test_repository_smoke import _basic_auth_secret, _repository
+from tests.support.cluster import Cluster, condition
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+KPTFILE = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: {name}\n"
+
+
+def _git(workdir: Path, *args: str) -> str:
+    env_args = ["-c", "user.name=Pat", "-c", "user.email=pat@example.com"]
+    done = subprocess.run(
+        ["git", *env_args, *args], cwd=workdir, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def _clone(url: str, workdir: Path) -> Path:
+    authed = url.replace("://", f"://{GIT_USER}:{GIT_PASSWORD}@")
+    subprocess.run(["git", "clone", "-q", authed, str(workdir)], check=True, capture_output=True)
+    return workdir
+
+
+def _commit_package(work: Path, path: str, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        target = work / path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", message)
+
+
+def _revisions(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
+    return {item["metadata"]["name"]: item for item in cluster.list("rpkg", namespace)}
+
+
+def _wake(cluster: Cluster, namespace: str, name: str) -> None:
+    """spec.sync.runOnceAt asks for one extra sync now."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cluster.kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "repository",
+        name,
+        "--type=merge",
+        "-p",
+        f'{{"spec": {{"sync": {{"runOnceAt": "{now}"}}}}}}',
+    )
+
+
+def test_git_revisions_are_mirrored_and_kept_current(
+    cluster: Cluster,
+    namespace: str,
+    git_server: gitserver.GitServer,
+    operator: OperatorProcess,
+    tmp_path: Path,
+) -> None:
+    url = git_server.create_repository(f"{namespace}-sync")
+    work = _clone(url, tmp_path / "work")
+    _commit_package(work, "net/basens", {"Kptfile": KPTFILE.format(name="basens")}, "basens v1")
+    _git(work, "tag", "net/basens/v1")
+    _git(work, "push", "-q", "origin", "main", "net/basens/v1")
+    _git(work, "checkout", "-q", "-b", "drafts/net/basens/next")
+    _commit_package(work, "net/basens", {"cm.yaml": "kind: ConfigMap\n"}, "edit")
+    _git(work, "push", "-q", "origin", "drafts/net/basens/next")
+
+    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(_repository("blueprints", namespace, url, "git-auth"))
+
+    expected = {
+        "blueprints.net.basens.main",
+        "blueprints.net.basens.v1",
+        "blueprints.net.basens.next",
+    }
+    found = wait_for(
+        lambda: (r := _revisions(cluster, namespace)) and set(r) == expected and r,
+        what=f"PackageRevisions {sorted(expected)}",
+    )
+    published = found["blueprints.net.basens.v1"]
+    assert published["spec"]["lifecycle"] == "Published"
+    assert published["status"]["revision"] == 1
+    assert published["metadata"]["labels"]["porch.kpt.dev/latest-revision"] == "true"
+    placeholder = found["blueprints.net.basens.main"]
+    assert placeholder["status"]["revision"] == -1
+    assert "porch.kpt.dev/latest-revision" not in (placeholder["metadata"].get("labels") or {})
+    assert found["blueprints.net.basens.next"]["spec"]["lifecycle"] == "Draft"
+    assert condition(published, "Ready")["status"] == "True"  # type: ignore[index]
+    repo = cluster.get("repository", "blueprints", namespace)
+    assert repo is not None
+    assert repo["status"]["packageCount"] == 1
+
+    # Someone publishes v2 and drops the draft: the objects follow, the label moves.
+    _git(work, "checkout", "-q", "main")
+    _commit_package(work, "net/basens", {"svc.yaml": "kind: Service\n"}, "basens v2")
+    _git(work, "tag", "net/basens/v2")
+    _git(work, "push", "-q", "origin", "main", "net/basens/v2", ":drafts/net/basens/next")
+    _wake(cluster, namespace, "blueprints")
+
+    def moved() -> dict[str, dict[str, Any]] | None:
+        r = _revisions(cluster, namespace)
+        names = {
+            "blueprints.net.basens.main",
+            "blueprints.net.basens.v1",
+            "blueprints.net.basens.v2",
+        }
+        if set(r) != names:
+            return None
+        labels = r["blueprints.net.basens.v2"]["metadata"].get("labels") or {}
+        return r if labels.get("porch.kpt.dev/latest-revision") == "true" else None
+
+    after = wait_for(moved, what="v2 latest and the draft gone")
+    assert "porch.kpt.dev/latest-revision" not in (
+        after["blueprints.net.basens.v1"]["metadata"].get("labels") or {}
+    )
+
+    # Deleting the Repository removes its objects, never the Git content.
+    cluster.kubectl("delete", "-n", namespace, "repository", "blueprints", "--wait=false")
+    wait_for(lambda: not _revisions(cluster, namespace), what="PackageRevisions removed")
+    tags = _git(work, "ls-remote", "--tags", "origin")
+    assert "refs/tags/net/basens/v2" in tags
+
+
+def test_a_sync_without_changes_writes_nothing(
+    cluster: Cluster,
+    namespace: str,
+    git_server: gitserver.GitServer,
+    operator: OperatorProcess,
+    tmp_path: Path,
+) -> None:
+    url = git_server.create_repository(f"{namespace}-noop")
+    work = _clone(url, tmp_path / "work")
+    _commit_package(work, "app", {"Kptfile": KPTFILE.format(name="app")}, "app v1")
+    _git(work, "tag", "app/v1")
+    _git(work, "push", "-q", "origin", "main", "app/v1")
+    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(_repository("apps", namespace, url, "git-auth"))
+    wait_for(lambda: len(_revisions(cluster, namespace)) == 2, what="two PackageRevisions")
+    versions = {
+        n: r["metadata"]["resourceVersion"] for n, r in _revisions(cluster, namespace).items()
+    }
+    _wake(cluster, namespace, "apps")
+    wait_for(
+        lambda: (
+            (r := cluster.get("repository", "apps", namespace))
+            and r["status"].get("observedRunOnceAt") == r["spec"]["sync"]["runOnceAt"]
+        ),
+        what="the extra sync",
+    )
+    again = {n: r["metadata"]["resourceVersion"] for n, r in _revisions(cluster, namespace).items()}
+    assert again == versions
