@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from lanai.api import conditions, constants, models, values
 from lanai.cache import interface
-from lanai.engine import mirror
+from lanai.engine import mirror, overlap
 from lanai.git import probe, storage
 from lanai.handlers import credentials, kube, metrics, mirroring, runtime
 
@@ -94,6 +94,38 @@ async def check(spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime
     return Outcome(ready, head or "", auth=auth)
 
 
+def _registration(body: kopf.Body, spec: models.RepositorySpec) -> overlap.Registration:
+    git = spec.git
+    return overlap.Registration(
+        name=body.metadata.name or "",
+        url=git.repo if git else "",
+        branch=git.branch if git else "",
+        directory=git.package_root if git else "",
+        created=str(body.metadata.get("creationTimestamp") or ""),
+    )
+
+
+REGISTRATIONS = "repositories_by_namespace"
+"""kopf index: namespace → where each Repository points (filled before daemons start)."""
+
+
+def index_registration(body: kopf.Body, **_: Any) -> dict[str, overlap.Registration] | None:
+    try:
+        spec = models.RepositorySpec.model_validate(dict(body.spec))
+    except ValidationError:
+        return None
+    return {body.metadata.namespace or "default": _registration(body, spec)}
+
+
+def _conflict(
+    body: kopf.Body, spec: models.RepositorySpec, registrations: Any
+) -> overlap.Registration | None:
+    if registrations is None:
+        return None
+    others = list(registrations.get(body.metadata.namespace or "default", []))
+    return overlap.conflict(_registration(body, spec), others)
+
+
 async def sync(
     name: str,
     namespace: str,
@@ -143,15 +175,19 @@ async def sync(
 
 
 async def reconcile_once(
-    body: kopf.Body, rt: runtime.Runtime, schedule: Schedule, index: Any = None
+    body: kopf.Body,
+    rt: runtime.Runtime,
+    schedule: Schedule,
+    index: Any = None,
+    registrations: Any = None,
 ) -> None:
     with metrics.reconciling("Repository") as outcome:
-        await _reconcile_once(body, rt, schedule, index)
+        await _reconcile_once(body, rt, schedule, index, registrations)
         outcome["outcome"] = "ok" if schedule.failures == 0 else "failed"
 
 
 async def _reconcile_once(
-    body: kopf.Body, rt: runtime.Runtime, schedule: Schedule, index: Any
+    body: kopf.Body, rt: runtime.Runtime, schedule: Schedule, index: Any, registrations: Any
 ) -> None:
     namespace = body.metadata.namespace or "default"
     name = body.metadata.name or ""
@@ -163,6 +199,13 @@ async def _reconcile_once(
         outcome = _error(f"invalid spec: {error}")
     else:
         outcome = await check(spec, namespace, rt)
+        clash = _conflict(body, spec, registrations)
+        if clash is not None:
+            outcome = _error(
+                f"conflicts with Repository {clash.name}, registered earlier for the same "
+                f"repository and branch with an overlapping directory ({clash.directory or '/'}); "
+                "use another directory or delete one of them"
+            )
         if outcome.ready.status == "True" and index is not None:
             outcome = await sync(name, namespace, spec, outcome, rt, index)
     schedule.failures = 0 if outcome.ready.status == "True" else schedule.failures + 1
@@ -231,7 +274,7 @@ async def sync_daemon(
     rt.schedules[key] = schedule
     try:
         while not stopped:
-            await reconcile_once(body, rt, schedule, index)
+            await reconcile_once(body, rt, schedule, index, kwargs.get(REGISTRATIONS))
             spec = None
             with contextlib.suppress(ValidationError):
                 spec = models.RepositorySpec.model_validate(dict(body.spec))
@@ -265,6 +308,7 @@ async def removed(name: str | None, namespace: str | None, memo: Any, **kwargs: 
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
+    kopf.index(*RESOURCE, registry=registry, id=REGISTRATIONS)(index_registration)
     kopf.on.delete(*RESOURCE, registry=registry, id="remove-revisions")(removed)
     kopf.daemon(*RESOURCE, registry=registry, id="sync", cancellation_timeout=10)(sync_daemon)
     kopf.on.update(*RESOURCE, registry=registry, id="spec-changed", field="spec")(spec_changed)

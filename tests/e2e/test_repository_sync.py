@@ -163,3 +163,33 @@ def test_a_sync_without_changes_writes_nothing(
     )
     again = {n: r["metadata"]["resourceVersion"] for n, r in _revisions(cluster, namespace).items()}
     assert again == versions
+
+
+def test_an_overlapping_registration_is_refused_clearly(
+    cluster: Cluster, namespace: str, git_server: gitserver.GitServer, operator: OperatorProcess
+) -> None:
+    url = git_server.create_repository(f"{namespace}-twice")
+    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(_repository("first", namespace, url, "git-auth"))
+    wait_for(
+        lambda: (
+            (c := condition(cluster.get("repository", "first", namespace), "Ready"))
+            and c["status"] == "True"
+        ),
+        what="the first Repository Ready",
+    )
+    second = _repository("second", namespace, url, "git-auth")
+    second["spec"]["git"]["directory"] = "nested/dir"
+    cluster.apply(second)
+    refused = wait_for(
+        lambda: (
+            (c := condition(cluster.get("repository", "second", namespace), "Ready"))
+            and c["status"] == "False"
+            and c
+        ),
+        what="the second Repository refused",
+    )
+    assert "conflicts with Repository first" in refused["message"]
+    first = condition(cluster.get("repository", "first", namespace), "Ready")
+    assert first is not None
+    assert first["status"] == "True"
