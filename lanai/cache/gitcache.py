@@ -19,7 +19,7 @@ from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.git import probe, storage
+from lanai.git import layout, probe, storage
 
 CREATION_TASKS = ("init", "clone", "copy", "upgrade")
 
@@ -33,7 +33,7 @@ def _kptfile(content: bytes) -> dict[str, Any]:
 
 
 def _record(
-    namespace: str, repository: str, url: str, revision: storage.GitRevision
+    namespace: str, repository: str, url: str, directory: str, revision: storage.GitRevision
 ) -> PackageRevisionRecord:
     kptfile = _kptfile(revision.kptfile)
     metadata = kptfile.get("metadata") or {}
@@ -60,7 +60,7 @@ def _record(
             "type": "git",
             "git": {
                 "repo": url,
-                "directory": revision.package,
+                "directory": layout.full_path(directory, revision.package),
                 "ref": ref,
                 "commit": revision.commit,
             },
@@ -129,7 +129,10 @@ class GitRepository:
         revisions = await self._call(self.git.list_revisions)
         self._records = {
             record.key: record
-            for record in (_record(self.namespace, self.name, self.git.url, r) for r in revisions)
+            for record in (
+                _record(self.namespace, self.name, self.git.url, self.git.directory, r)
+                for r in revisions
+            )
         }
         self._version = self.git.version()
         self._loaded = True
