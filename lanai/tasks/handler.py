@@ -13,7 +13,9 @@ from typing import Any
 
 from lanai.api import values
 from lanai.api.keys import PackageRevisionKey
-from lanai.tasks import context, kptfiles
+from lanai.kpt import context
+from lanai.kpt import kptfile as kpt_kptfile
+from lanai.tasks import kptfiles
 from lanai.tasks.requests import CreateRequest, Rendered
 
 Reader = Callable[[PackageRevisionKey], Awaitable["Upstream"]]
@@ -112,6 +114,6 @@ class TaskHandler:
             return result
         document = kptfiles.load(files[kptfiles.KPTFILE])
         kptfiles.set_metadata(document, labels, annotations)
-        kptfiles.set_readiness_gates(document, readiness_gates)
+        kpt_kptfile.set_readiness_gates(document, readiness_gates)
         result[kptfiles.KPTFILE] = kptfiles.dump(document)
         return result

@@ -1,0 +1,54 @@
+"""The in-process runtime: catalog images that Lanai implements itself.
+
+Render hands every pipeline step to a runtime; this one answers for the catalog
+functions in :mod:`lanai.functions.builtin`, whatever registry spelling or tag the
+Kptfile uses, and says FunctionNotFound for everything else so a chain can fall through
+to a runtime that runs real images. Functions edit the given ResourceList in place;
+nothing here is shared between calls, so concurrent evaluations are safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from ruamel.yaml.comments import CommentedMap
+
+from lanai.functions import builtin, images
+from lanai.kpt import fnapi
+
+
+class BuiltinRuntime:
+    """Runs catalog functions in process. Thread-safe: it holds no mutable state."""
+
+    def __init__(self, functions: Mapping[str, builtin.Function] | None = None) -> None:
+        self._functions: Mapping[str, builtin.Function] = dict(
+            builtin.REGISTRY if functions is None else functions
+        )
+
+    def resolve(self, fn: fnapi.FunctionRef) -> Callable[[CommentedMap], str | None] | None:
+        """The implementation ``fn`` names, or ``None`` if this runtime has none."""
+        if fn.image is None:
+            return None
+        found = images.catalog_function(fn.image)
+        if found is None:
+            return None
+        return self._functions.get(found.name)
+
+    def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
+        function = self.resolve(fn)
+        if function is None:
+            raise fnapi.FunctionNotFound(
+                message=f"no builtin implementation of function {fn.display}"
+            )
+        try:
+            stderr = function(resource_list) or ""
+        except fnapi.FunctionError as error:
+            if not error.results:
+                error.results = [{"message": error.message, "severity": "error"}]
+            raise
+        except Exception as error:  # a bug in a builtin must still fail only this step
+            message = f"function {fn.display} failed: {type(error).__name__}: {error}"
+            raise fnapi.FunctionError(
+                message=message, stderr=message, results=[{"message": message, "severity": "error"}]
+            ) from error
+        return fnapi.FunctionOutput(resource_list=resource_list, stderr=stderr, exit_code=0)
