@@ -37,3 +37,13 @@ REASON_PENDING: Final = "Pending"
 REASON_FAILED: Final = "Failed"
 REASON_RENDERED: Final = "Rendered"
 REASON_RENDER_FAILED: Final = "RenderFailed"
+
+APPROVED_BY_ANNOTATION: Final = "porch.kpt.dev/approved-by"
+"""Set by the API server (a MutatingAdmissionPolicy) to the user who approved."""
+ACTOR_ANNOTATION: Final = "lanai.porch.kpt.dev/actor"
+"""Set by the API server (a MutatingAdmissionPolicy) to the user who last changed the spec:
+commits made for that change are attributed to this user."""
+
+REASON_CREATED: Final = "Created"
+REASON_REJECTED: Final = "Rejected"
+REASON_PUBLISHED: Final = "Published"

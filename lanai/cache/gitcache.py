@@ -225,7 +225,9 @@ class GitRepository:
         elif lifecycle == Lifecycle.PUBLISHED and current.lifecycle == Lifecycle.DELETION_PROPOSED:
             await self._call(self.git.set_deletion_proposed, key.package, current.revision, False)
         elif lifecycle == Lifecycle.PUBLISHED:
-            await self._call(self.git.approve, key.package, key.workspace, self._signature(author))
+            await self._call(
+                self.git.approve, key.package, key.workspace, self._signature(author), author.name
+            )
         elif lifecycle == Lifecycle.DELETION_PROPOSED:
             await self._call(self.git.set_deletion_proposed, key.package, current.revision, True)
         return await self._after_write(key)

@@ -91,6 +91,15 @@ class Engine:
     async def get(self, key: PackageRevisionKey) -> PackageRevisionRecord | None:
         return await (await self._repository(key)).get_package_revision(key)
 
+    async def read_files(self, key: PackageRevisionKey) -> dict[str, bytes]:
+        """A revision's files as Git holds them (lock-free)."""
+        try:
+            return await (await self._repository(key)).read_files(key)
+        except interface.RevisionNotFound:
+            raise errors.Unavailable(f"{key.name} is not in Git (yet)") from None
+        except interface.RepositoryUnavailable as error:
+            raise errors.Unavailable(str(error)) from None
+
     async def create(self, request: CreateRequest, author: interface.Author) -> Outcome:
         """Create the revision in Git; an existing one (a retry, a restart) is adopted."""
         key = request.key
@@ -108,6 +117,8 @@ class Engine:
                 files, task = await self._tasks.build(request, self._read, repository.deployment)
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
+            except handler.TaskError as error:
+                raise errors.Rejected(str(error)) from None
             files = self._tasks.with_metadata(
                 files, request.labels, request.annotations, request.readiness_gates
             )

@@ -19,7 +19,7 @@ from typing import Any
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import rules
+from lanai.engine import lifecycle, rules
 
 MANAGED_STATUS = (
     "revision",
@@ -102,7 +102,13 @@ def desired_object(record: PackageRevisionRecord, latest: bool) -> dict[str, Any
     return {
         "apiVersion": f"{constants.PORCH_GROUP}/{constants.PORCH_VERSION}",
         "kind": "PackageRevision",
-        "metadata": {"name": key.name, "namespace": key.namespace, "labels": labels},
+        "metadata": {
+            "name": key.name,
+            "namespace": key.namespace,
+            "labels": labels,
+            # Set at creation, so kopf need not add it with one more write per object.
+            "finalizers": [constants.FINALIZER],
+        },
         "spec": spec,
     }
 
@@ -150,6 +156,10 @@ def plan(
         if observed is None:
             status = desired_status(record, deployment)
             status["conditions"] = conditions.upsert(None, _ready(record))
+            if record.lifecycle in lifecycle.PUBLISHED_STATES:
+                # Settled on arrival: nothing for the PackageRevision handler to do.
+                # Drafts and proposals are left to it, to get their resources object.
+                status["observedGeneration"] = 1
             result.create.append((desired_object(record, latest), status))
             continue
         if observed.deleting:

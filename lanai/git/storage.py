@@ -536,8 +536,14 @@ class GitStorage:
                 self._set_and_push({target: current.commit, current.ref: None})
             return self._find(package, workspace)
 
-    def approve(self, package: str, workspace: str, author: Signature) -> GitRevision:
-        """Publish: the next revision number, an approval commit on the branch, a tag."""
+    def approve(
+        self, package: str, workspace: str, author: Signature, approved_by: str = ""
+    ) -> GitRevision:
+        """Publish: the next revision number, an approval commit on the branch, a tag.
+
+        ``approved_by`` (the approving user) is recorded in the annotation even when the
+        commit itself is attributed to the Repository's configured author.
+        """
         with self._lock:
             path = layout.full_path(self.directory, package)
             for _attempt in range(APPROVE_ATTEMPTS):
@@ -553,7 +559,7 @@ class GitStorage:
                     "package": package,
                     "workspaceName": workspace,
                     "revision": n,
-                    "approvedBy": author.name,
+                    "approvedBy": approved_by or author.name,
                 }
                 annotation.pop("task", None)
                 parent = self.head() or None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,3 +86,23 @@ async def patch_status(
             return False
         raise
     return True
+
+
+async def patch_object_status(
+    api: client.ApiClient,
+    resource: tuple[str, str, str],
+    body: Mapping[str, Any],
+    status: dict[str, Any],
+) -> bool:
+    """:func:`patch_status` for the object ``body`` of ``resource`` (group, version, plural)."""
+    metadata = body.get("metadata") or {}
+    group, version, plural = resource
+    return await patch_status(
+        api,
+        group,
+        version,
+        plural,
+        metadata.get("namespace") or "default",
+        metadata.get("name") or "",
+        status,
+    )

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,20 @@ import kopf
 import prometheus_client
 
 from lanai.api import constants
-from lanai.cache import gitcache
-from lanai.handlers import events, kube, mirroring, repository, runtime, settings
+from lanai.cache import gitcache, interface
+from lanai.engine import errors
+from lanai.engine.engine import Engine
+from lanai.handlers import (
+    events,
+    kube,
+    mirroring,
+    packagerevision,
+    repository,
+    resources,
+    runtime,
+    settings,
+)
+from lanai.tasks import handler, rendering
 
 logger = logging.getLogger("lanai")
 
@@ -40,6 +52,25 @@ class Options:
     """Where the Git mirrors live (an emptyDir in a pod: they are rebuilt from Git)."""
     metrics_address: str | None = None
     """host:port for Prometheus /metrics, e.g. 0.0.0.0:8080; None disables it."""
+    function_executables: Mapping[str, str] = field(default_factory=dict)
+    """Function image → local executable speaking the KRM function protocol."""
+    function_timeout: float = 60.0
+
+
+def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
+    async def resolve(namespace: str, name: str) -> interface.Repository:
+        repository = cache.get(namespace, name)
+        if repository is None:
+            raise errors.Unavailable(
+                f'Repository "{name}" is not ready: it does not exist in namespace '
+                f"{namespace}, or its first sync has not finished"
+            )
+        return repository
+
+    runtime_ = rendering.default_runtime(
+        options.function_executables, timeout=options.function_timeout
+    )
+    return Engine(resolve, handler.TaskHandler(rendering.KptRenderer(runtime_)))
 
 
 def build_registry(options: Options) -> kopf.OperatorRegistry:
@@ -60,10 +91,12 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
             logger.info("serving metrics on %s/metrics", options.metrics_address)
         api = await kube.new_api_client()
+        cache = gitcache.Cache(options.cache_dir)
         memo["runtime"] = runtime.Runtime(
             api=api,
             events=events.Recorder(api),
-            cache=gitcache.Cache(options.cache_dir),
+            cache=cache,
+            engine=build_engine(cache, options),
             sync_period=options.sync_period,
             retry_cap=5.0 if options.fast else 60.0,
         )
@@ -82,6 +115,8 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         registry=registry,
     )(mirroring.index_revision)
     repository.register(registry)
+    packagerevision.register(registry)
+    resources.register(registry)
     return registry
 
 

@@ -12,6 +12,7 @@ import kopf
 from kubernetes_asyncio import client
 
 from lanai.cache import gitcache
+from lanai.engine.engine import Engine
 from lanai.handlers import events
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ class Runtime:
     api: client.ApiClient
     events: events.Recorder
     cache: gitcache.Cache
+    engine: Engine
     sync_period: float = 60.0
     """Seconds between syncs of a Repository without spec.sync.schedule."""
     retry_cap: float = 60.0

@@ -3,14 +3,48 @@
 - kopf's bookkeeping goes to ``status.kopf`` (progress and diff-base), never to
   annotations, so Argo CD sees no drift on users' objects;
 - kopf's log-to-Event posting is off: Lanai posts its own, meaningful Events;
-- one named finalizer; standalone (no peering objects to install).
+- one named finalizer; standalone (no peering objects to install);
+- PackageRevision and PackageRevisionResources are reconciled level-triggered (spec
+  against Git, ``metadata.generation`` against ``status.observedGeneration``), so kopf
+  keeps no diff base for them: that would cost one more API write per object, 10,000
+  writes on the cold sync of a large repository, for information Lanai never reads.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import kopf
 
 from lanai.api import constants
+
+LEVEL_TRIGGERED_KINDS = frozenset({"PackageRevision", "PackageRevisionResources"})
+
+
+class SelectiveDiffBaseStorage(kopf.DiffBaseStorage):
+    """kopf's status diff base, except for kinds reconciled level-triggered.
+
+    For those kinds every event looks like a creation to kopf; their handlers carry a
+    ``when`` filter (generation ahead of observedGeneration) that decides.
+    """
+
+    def __init__(self, inner: kopf.DiffBaseStorage, skipped: frozenset[str]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._skipped = skipped
+
+    def _skips(self, body: Any) -> bool:
+        return body.get("kind") in self._skipped
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        return self._inner.build(body=body, extra_fields=extra_fields)
+
+    def fetch(self, *, body: Any) -> Any:
+        return None if self._skips(body) else self._inner.fetch(body=body)
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        if not self._skips(body):
+            self._inner.store(body=body, patch=patch, essence=essence)
 
 
 def configure(settings: kopf.OperatorSettings, *, fast: bool = False) -> None:
@@ -18,9 +52,12 @@ def configure(settings: kopf.OperatorSettings, *, fast: bool = False) -> None:
         field=f"status.{constants.KOPF_STATUS_FIELD}.progress",
         touch_field=f"status.{constants.KOPF_STATUS_FIELD}.dummy",
     )
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
-        field=f"status.{constants.KOPF_STATUS_FIELD}.last-handled-configuration",
-        ignored_fields=["status"],
+    settings.persistence.diffbase_storage = SelectiveDiffBaseStorage(
+        kopf.StatusDiffBaseStorage(
+            field=f"status.{constants.KOPF_STATUS_FIELD}.last-handled-configuration",
+            ignored_fields=["status"],
+        ),
+        LEVEL_TRIGGERED_KINDS,
     )
     settings.persistence.finalizer = constants.FINALIZER
     settings.posting.enabled = False

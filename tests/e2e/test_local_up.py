@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from lanai.local import processes
+from lanai.local import controlplane, processes
 from tests.support.cluster import Cluster, condition
 from tests.support.waiting import wait_for
 
@@ -24,8 +24,9 @@ def test_up_without_a_cluster_runs_the_demo_and_stops_cleanly(tmp_path: Path) ->
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     env.update(HOME=str(home), PYTHONUNBUFFERED="1")
-    if "LANAI_CONTROLPLANE_BIN" in os.environ:
-        env["LANAI_CONTROLPLANE_BIN"] = os.environ["LANAI_CONTROLPLANE_BIN"]
+    # Resolve the binaries with the real HOME: under the fake one the build cache is
+    # empty and `lanai up` would rebuild Kubernetes from source.
+    env["LANAI_CONTROLPLANE_BIN"] = str(controlplane.find_binaries())
     log = tmp_path / "up.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "lanai", "up", "--workdir", str(tmp_path / "state")],

@@ -88,7 +88,12 @@ def test_git_revisions_are_mirrored_and_kept_current(
         "blueprints.net.basens.next",
     }
     found = wait_for(
-        lambda: (r := _revisions(cluster, namespace)) and set(r) == expected and r,
+        lambda: (
+            (r := _revisions(cluster, namespace))
+            and set(r) == expected
+            and all("selfLock" in (o.get("status") or {}) for o in r.values())
+            and r
+        ),
         what=f"PackageRevisions {sorted(expected)}",
     )
     published = found["blueprints.net.basens.v1"]

@@ -1,0 +1,273 @@
+"""PackageRevision reconciliation: the object's spec is the request, Git the result.
+
+Level-triggered: whenever ``metadata.generation`` is ahead of
+``status.observedGeneration`` (a new object, a lifecycle change, a restart in the middle
+of one), :func:`reconcile` compares the spec with what Git holds and asks the Engine for
+the difference: create the draft, propose, approve, propose deletion. Every step is
+idempotent in the Engine, so an operator killed at any point converges when it comes
+back. Objects the Repository sync creates from Git arrive settled and are skipped.
+
+Results land in ``status`` (conditions ``Ready``/``Rendered``, revision, locks,
+publishedBy, ...) and as Events; a Draft or Proposed revision also gets a
+PackageRevisionResources object with its files (:mod:`lanai.handlers.resources`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from lanai.api import conditions, constants
+from lanai.api.keys import PackageRevisionKey
+from lanai.api.models import Lifecycle
+from lanai.cache.records import PackageRevisionRecord
+from lanai.engine import errors, mirror
+from lanai.engine.engine import Outcome
+from lanai.handlers import fields, kube, metrics, resources, runtime
+from lanai.tasks.requests import CreateRequest, Rendered, Source
+
+logger = logging.getLogger(__name__)
+
+RESOURCE = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISIONS)
+RETRY_DELAY = 5.0
+
+EVENT_FOR_MOVE = {
+    Lifecycle.DRAFT: "Rejected",
+    Lifecycle.PROPOSED: "Proposed",
+    Lifecycle.PUBLISHED: "Published",
+    Lifecycle.DELETION_PROPOSED: "DeletionProposed",
+}
+
+
+async def _revision_key(api: client.ApiClient, namespace: str, name: str) -> PackageRevisionKey:
+    objects: Any = client.CustomObjectsApi(api)
+    try:
+        other = await objects.get_namespaced_custom_object(
+            *RESOURCE[:2], namespace, RESOURCE[2], name
+        )
+    except ApiException as error:
+        if error.status == 404:
+            raise errors.Rejected(
+                f'the source PackageRevision "{name}" does not exist in namespace {namespace}'
+            ) from None
+        raise
+    return fields.key_of(namespace, other.get("spec") or {})
+
+
+async def source_of(api: client.ApiClient, namespace: str, spec: Mapping[str, Any]) -> Source:
+    """spec.source with every referenced PackageRevision resolved to its key."""
+    source = spec.get("source") or {}
+    if source.get("cloneFrom"):
+        clone = source["cloneFrom"]
+        ref = (clone.get("upstreamRef") or {}).get("name")
+        if ref:
+            return Source("clone", upstream=await _revision_key(api, namespace, ref))
+        return Source("clone", git=clone.get("git") or {})
+    if source.get("copyFrom"):
+        name = source["copyFrom"].get("name", "")
+        return Source("copy", upstream=await _revision_key(api, namespace, name))
+    if source.get("upgrade"):
+        upgrade = source["upgrade"]
+
+        async def ref(field: str) -> PackageRevisionKey:
+            return await _revision_key(api, namespace, (upgrade.get(field) or {}).get("name", ""))
+
+        return Source(
+            "upgrade",
+            upstream=await ref("newUpstream"),
+            old_upstream=await ref("oldUpstream"),
+            current=await ref("currentPackage"),
+            strategy=upgrade.get("strategy") or "resource-merge",
+        )
+    return Source("init", init=source.get("init") or {})
+
+
+async def create_request(api: client.ApiClient, body: kopf.Body) -> CreateRequest:
+    namespace = body.metadata.namespace or "default"
+    spec = body.spec
+    metadata = spec.get("packageMetadata") or {}
+    annotations = body.metadata.annotations or {}
+    return CreateRequest(
+        key=fields.key_of(namespace, spec),
+        source=await source_of(api, namespace, spec),
+        lifecycle=Lifecycle(spec.get("lifecycle") or "Draft"),
+        labels=dict(metadata.get("labels") or {}),
+        annotations=dict(metadata.get("annotations") or {}),
+        readiness_gates=fields.gates(spec),
+        push_on_render_failure=annotations.get(constants.PUSH_ON_RENDER_FAILURE_ANNOTATION)
+        == "true",
+    )
+
+
+def status_of(
+    body: kopf.Body,
+    record: PackageRevisionRecord | None,
+    ready: conditions.Condition,
+    *,
+    deployment: bool = False,
+    rendered: Rendered | None = None,
+    observed: bool = True,
+) -> dict[str, Any]:
+    """The status to merge-patch: record facts, conditions and observedGeneration."""
+    current = body.get("status") or {}
+    status: dict[str, Any] = mirror.desired_status(record, deployment) if record else {}
+    found = current.get("conditions")
+    found = conditions.upsert(found, ready)
+    if rendered is not None:
+        found = conditions.upsert(found, fields.rendered_condition(rendered))
+        status["renderStatus"] = fields.render_status(rendered)
+    status["conditions"] = found
+    if observed:
+        status["observedGeneration"] = body.metadata.get("generation")
+    return status
+
+
+def _ready(message: str = "") -> conditions.Condition:
+    return conditions.Condition(constants.READY, "True", constants.REASON_READY, message)
+
+
+def _not_ready(reason: str, message: str) -> conditions.Condition:
+    return conditions.Condition(constants.READY, "False", reason, message)
+
+
+async def _patch_status(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]) -> None:
+    await kube.patch_object_status(rt.api, RESOURCE, body, status)
+
+
+def _wake_sync(rt: runtime.Runtime, key: PackageRevisionKey) -> None:
+    """Let the Repository sync move latest-revision labels right after a publish/delete."""
+    schedule = rt.schedules.get((key.namespace, key.repository))
+    if schedule:
+        schedule.wake.set()
+
+
+async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt = runtime.of(memo)
+    with metrics.reconciling("PackageRevision") as outcome:
+        await _reconcile(body, rt)
+        outcome["outcome"] = "ok"
+
+
+async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
+    namespace = body.metadata.namespace or "default"
+    key = fields.key_of(namespace, body.spec)
+    engine = rt.engine
+    try:
+        target = Lifecycle(body.spec.get("lifecycle") or "Draft")
+        record = await engine.get(key)
+        created: Outcome | None = None
+        if record is None:
+            if (body.get("status") or {}).get("selfLock"):
+                return  # it was in Git and vanished: the Repository sync removes the object
+            request = await create_request(rt.api, body)
+            created = await engine.create(request, fields.author_of(body))
+            record = created.record
+            await rt.events.post(
+                body,
+                "Normal",
+                constants.REASON_CREATED,
+                f"created {record.lifecycle} {key.package} (workspace {key.workspace}) "
+                f"in Git ({record.ref.removeprefix('refs/heads/')})",
+            )
+        if record.lifecycle != target:
+            before = record.lifecycle
+            approving = target == Lifecycle.PUBLISHED and before in (
+                Lifecycle.DRAFT,
+                Lifecycle.PROPOSED,
+            )
+            record = await engine.move(
+                key, target, fields.author_of(body, approving=approving), fields.gates(body.spec)
+            )
+            await rt.events.post(body, "Normal", EVENT_FOR_MOVE[target], _moved(record, before))
+            if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
+                _wake_sync(rt, key)
+    except errors.EngineError as error:
+        await _report(rt, body, error)
+        if error.retry:
+            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
+        return
+    repository = rt.cache.get(namespace, key.repository)
+    deployment = bool(repository and repository.deployment)
+    rendered = created.rendered if created else None
+    await resources.publish(rt, body, record, rendered)
+    await _patch_status(
+        rt, body, status_of(body, record, _ready(), deployment=deployment, rendered=rendered)
+    )
+
+
+def _moved(record: PackageRevisionRecord, before: Lifecycle) -> str:
+    key = record.key
+    if record.lifecycle == Lifecycle.PUBLISHED and before != Lifecycle.DELETION_PROPOSED:
+        return f"published {key.package} as revision {record.revision} (by {record.published_by})"
+    return f"{key.package} (workspace {key.workspace}) moved from {before} to {record.lifecycle}"
+
+
+async def _report(rt: runtime.Runtime, body: kopf.Body, error: errors.EngineError) -> None:
+    """One place turns an engine error into a condition and an event."""
+    message = str(error)
+    reason = constants.REASON_REJECTED if isinstance(error, errors.Rejected) else error.reason
+    rendered = None
+    if isinstance(error, errors.RenderFailed):
+        rendered = Rendered({}, ok=False, message=message)
+    status = status_of(
+        body, None, _not_ready(reason, message), rendered=rendered, observed=not error.retry
+    )
+    await _patch_status(rt, body, status)
+    previous = conditions.find((body.get("status") or {}).get("conditions"), constants.READY)
+    if previous is None or previous.get("message") != message:
+        await rt.events.post(body, "Warning", reason, message)
+    logger.warning("%s: %s", body.metadata.name, message)
+
+
+async def _repository_going(rt: runtime.Runtime, namespace: str, name: str) -> bool:
+    """The Repository is gone or being deleted: its objects go, its Git content stays."""
+    objects: Any = client.CustomObjectsApi(rt.api)
+    try:
+        repository = await objects.get_namespaced_custom_object(
+            constants.CONFIG_GROUP,
+            constants.CONFIG_VERSION,
+            namespace,
+            constants.REPOSITORIES,
+            name,
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return bool((repository.get("metadata") or {}).get("deletionTimestamp"))
+
+
+async def delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Delete the revision from Git by the rules; other finalizers hold it first."""
+    rt = runtime.of(memo)
+    namespace = body.metadata.namespace or "default"
+    key = fields.key_of(namespace, body.spec)
+    others = [f for f in body.metadata.get("finalizers") or [] if f != constants.FINALIZER]
+    if others:
+        raise kopf.TemporaryError(
+            f"waiting for finalizers {', '.join(others)} before deleting from Git",
+            delay=RETRY_DELAY,
+        )
+    if await _repository_going(rt, namespace, key.repository):
+        await resources.remove(rt, namespace, key.name)
+        return
+    try:
+        await rt.engine.delete(key, fields.author_of(body))
+    except errors.EngineError as error:
+        message = f"cannot delete {key.name} from Git: {error}"
+        await rt.events.post(body, "Warning", "DeletionBlocked", message)
+        raise kopf.TemporaryError(message, delay=30 if not error.retry else RETRY_DELAY) from None
+    await resources.remove(rt, namespace, key.name)
+    _wake_sync(rt, key)
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    # With no diff base kept for this kind (settings.SelectiveDiffBaseStorage), kopf
+    # sees every event, on startup too, as a creation; ``pending`` decides.
+    kopf.on.create(*RESOURCE, registry=registry, id="reconcile", when=fields.pending)(reconcile)
+    kopf.on.delete(*RESOURCE, registry=registry, id="delete-from-git")(delete)

@@ -1,0 +1,255 @@
+"""PackageRevisionResources: the files of a Draft or Proposed revision, as an object.
+
+One object per Draft/Proposed revision, named like its PackageRevision. Editing
+``spec.resources`` of a Draft (kubectl edit/apply) commits to the draft branch and
+renders; what render changed is written back, so the object always shows what Git
+holds. The CRD refuses edits once ``status.lifecycle`` is not Draft; a published
+revision has no such object (its content is frozen in a tag).
+
+Files that are not UTF-8 text cannot be shown in the string map; they are kept in Git
+untouched by edits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from lanai.api import conditions, constants
+from lanai.api.models import Lifecycle
+from lanai.cache.records import PackageRevisionRecord
+from lanai.engine import errors, lifecycle, mirror
+from lanai.handlers import fields, kube, metrics, runtime
+from lanai.tasks.requests import Rendered
+
+logger = logging.getLogger(__name__)
+
+RESOURCE = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISION_RESOURCES)
+REVISIONS = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISIONS)
+
+
+def textual(files: Mapping[str, bytes]) -> dict[str, str]:
+    shown: dict[str, str] = {}
+    for path, content in files.items():
+        try:
+            shown[path] = content.decode()
+        except UnicodeDecodeError:
+            continue
+    return shown
+
+
+def _objects(rt: runtime.Runtime) -> Any:
+    return client.CustomObjectsApi(rt.api)
+
+
+async def publish(
+    rt: runtime.Runtime,
+    owner: Mapping[str, Any],
+    record: PackageRevisionRecord,
+    rendered: Rendered | None = None,
+) -> None:
+    """Make the object match ``record``: written for Draft/Proposed, removed otherwise."""
+    key = record.key
+    if record.lifecycle in lifecycle.PUBLISHED_STATES:
+        await remove(rt, key.namespace, key.name)
+        return
+    files = textual(await rt.engine.read_files(key))
+    body = {
+        "apiVersion": f"{constants.PORCH_GROUP}/{constants.PORCH_VERSION}",
+        "kind": "PackageRevisionResources",
+        "metadata": {
+            "name": key.name,
+            "namespace": key.namespace,
+            "labels": {constants.REPOSITORY_LABEL: key.repository},
+            "ownerReferences": [_owner_reference(owner)],
+        },
+        "spec": {
+            "packageName": key.package,
+            "repository": key.repository,
+            "workspaceName": key.workspace,
+            "revision": record.revision,
+            "resources": files,
+        },
+    }
+    objects = _objects(rt)
+    try:
+        written = await objects.create_namespaced_custom_object(
+            *RESOURCE[:2], key.namespace, RESOURCE[2], body
+        )
+        current_status: dict[str, Any] = {}
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        existing = await objects.get_namespaced_custom_object(
+            *RESOURCE[:2], key.namespace, RESOURCE[2], key.name
+        )
+        written = await _replace_resources(rt, existing, files)
+        current_status = existing.get("status") or {}
+    status: dict[str, Any] = {
+        "lifecycle": str(record.lifecycle),
+        "fileCount": len(files),
+        "observedGeneration": (written.get("metadata") or {}).get("generation"),
+    }
+    if rendered is not None:
+        status["renderStatus"] = fields.render_status(rendered)
+        status["conditions"] = conditions.upsert(
+            current_status.get("conditions"), fields.rendered_condition(rendered)
+        )
+    await kube.patch_status(rt.api, *RESOURCE[:2], RESOURCE[2], key.namespace, key.name, status)
+
+
+def _owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    metadata = owner.get("metadata") or {}
+    return {
+        "apiVersion": f"{constants.PORCH_GROUP}/{constants.PORCH_VERSION}",
+        "kind": "PackageRevision",
+        "name": metadata.get("name"),
+        "uid": metadata.get("uid"),
+        "controller": True,
+    }
+
+
+async def _replace_resources(
+    rt: runtime.Runtime, existing: Mapping[str, Any], files: Mapping[str, str]
+) -> Any:
+    """Merge-patch spec.resources to exactly ``files`` (removed files as nulls)."""
+    shown = (existing.get("spec") or {}).get("resources") or {}
+    if shown == files:
+        return existing
+    patch: dict[str, str | None] = {path: None for path in shown if path not in files}
+    patch.update({path: text for path, text in files.items() if shown.get(path) != text})
+    metadata = existing.get("metadata") or {}
+    patcher: Any = _objects(rt).patch_namespaced_custom_object
+    return await patcher(
+        *RESOURCE[:2],
+        metadata.get("namespace"),
+        RESOURCE[2],
+        metadata.get("name"),
+        {"spec": {"resources": patch}},
+        _content_type=kube.MERGE_PATCH,
+    )
+
+
+async def remove(rt: runtime.Runtime, namespace: str, name: str) -> None:
+    try:
+        await _objects(rt).delete_namespaced_custom_object(
+            *RESOURCE[:2], namespace, RESOURCE[2], name
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt = runtime.of(memo)
+    with metrics.reconciling("PackageRevisionResources") as outcome:
+        await _reconcile(body, rt)
+        outcome["outcome"] = "ok"
+
+
+async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
+    namespace = body.metadata.namespace or "default"
+    key = fields.key_of(namespace, body.spec)
+    generation = body.metadata.get("generation")
+    try:
+        record = await rt.engine.get(key)
+    except errors.Unavailable as error:
+        raise kopf.TemporaryError(str(error), delay=5) from None
+    if record is None:
+        return  # not in Git (yet): the PackageRevision's reconciliation writes this object
+    if record.lifecycle != Lifecycle.DRAFT:
+        await _observed(rt, body, {"lifecycle": str(record.lifecycle)})
+        return
+    submitted = {
+        path: str(text).encode() for path, text in (body.spec.get("resources") or {}).items()
+    }
+    try:
+        in_git = await rt.engine.read_files(key)
+        kept = {p: c for p, c in in_git.items() if p not in textual(in_git)}
+        annotations = body.metadata.annotations or {}
+        result = await rt.engine.update_resources(
+            key,
+            {**kept, **submitted},
+            fields.author_of(body),
+            push_on_render_failure=annotations.get(constants.PUSH_ON_RENDER_FAILURE_ANNOTATION)
+            == "true",
+        )
+    except errors.RenderFailed as error:
+        failed = Rendered({}, ok=False, message=str(error))
+        await _observed(
+            rt,
+            body,
+            {
+                "renderStatus": fields.render_status(failed),
+                "conditions": conditions.upsert(
+                    (body.get("status") or {}).get("conditions"), fields.rendered_condition(failed)
+                ),
+                "observedGeneration": generation,
+            },
+        )
+        await rt.events.post(body, "Warning", constants.REASON_RENDER_FAILED, str(error))
+        await _revision_rendered(rt, key.namespace, key.name, None, failed)
+        return
+    except errors.EngineError as error:
+        await rt.events.post(body, "Warning", error.reason, str(error))
+        if error.retry:
+            raise kopf.TemporaryError(str(error), delay=5) from None
+        await _observed(rt, body, {"observedGeneration": generation})
+        return
+    owner = await _revision(rt, key.namespace, key.name)
+    await publish(rt, owner or {"metadata": {"name": key.name}}, result.record, result.rendered)
+    await _revision_rendered(rt, key.namespace, key.name, result.record, result.rendered)
+    if result.rendered is not None and not result.rendered.ok:
+        await rt.events.post(
+            body, "Warning", constants.REASON_RENDER_FAILED, result.rendered.message
+        )
+
+
+async def _observed(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]) -> None:
+    status.setdefault("observedGeneration", body.metadata.get("generation"))
+    await kube.patch_object_status(rt.api, RESOURCE, body, status)
+
+
+async def _revision(rt: runtime.Runtime, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = await _objects(rt).get_namespaced_custom_object(
+            *REVISIONS[:2], namespace, REVISIONS[2], name
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return found
+
+
+async def _revision_rendered(
+    rt: runtime.Runtime,
+    namespace: str,
+    name: str,
+    record: PackageRevisionRecord | None,
+    rendered: Rendered | None,
+) -> None:
+    """Carry the edit's outcome to the PackageRevision: new lock, Rendered condition."""
+    revision = await _revision(rt, namespace, name)
+    if revision is None:
+        return
+    current = revision.get("status") or {}
+    status: dict[str, Any] = {}
+    if record is not None:
+        status.update(mirror.desired_status(record, bool(current.get("deployment"))))
+    if rendered is not None:
+        status["renderStatus"] = fields.render_status(rendered)
+        status["conditions"] = conditions.upsert(
+            current.get("conditions"), fields.rendered_condition(rendered)
+        )
+    if status:
+        await kube.patch_status(rt.api, *REVISIONS[:2], REVISIONS[2], namespace, name, status)
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    kopf.on.create(*RESOURCE, registry=registry, id="commit-edits", when=fields.pending)(reconcile)

@@ -1,0 +1,368 @@
+"""The PackageRevision lifecycle through kubectl, checked in the objects and in Git.
+
+Authors and approvers act as themselves (impersonation with the example roles of
+config/rbac), so the approval policy, the identity annotations and the commits the
+operator makes for them are exercised together.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanai.local import gitserver
+from tests.e2e.conftest import GIT_PASSWORD, GIT_USER
+from tests.e2e.test_repository_smoke import _basic_auth_secret, _events, _repository
+from tests.support.cluster import Cluster, condition
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+AUTHOR = "alice@example.com"
+APPROVER = "bob@example.com"
+REPO = "blueprints"
+
+
+@dataclass
+class Team:
+    """A namespace with a registered, Ready Repository and bound author/approver roles."""
+
+    cluster: Cluster
+    namespace: str
+    url: str
+    git_dir: Path
+
+    def refs(self) -> dict[str, str]:
+        """Every ref of the Git repository (name → commit), read from the server's disk."""
+        done = subprocess.run(
+            ["git", "-C", str(self.git_dir), "for-each-ref", "--format=%(refname) %(objectname)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        pairs = (line.split(" ", 1) for line in done.stdout.splitlines())
+        return {pair[0]: pair[1] for pair in pairs}
+
+    def show(self, ref: str, path: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(self.git_dir), "show", f"{ref}:{path}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    def commit_message(self, ref: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(self.git_dir), "log", "-1", "--format=%an%n%B", ref],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    def create(self, name: str, spec: dict[str, Any], user: str = AUTHOR) -> None:
+        body = {
+            "apiVersion": "porch.kpt.dev/v1alpha2",
+            "kind": "PackageRevision",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        self.cluster.kubectl("create", "-f", "-", input=json.dumps(body), user=user)
+
+    def move(self, name: str, lifecycle: str, user: str) -> str:
+        done = self.cluster.kubectl(
+            "patch",
+            "-n",
+            self.namespace,
+            "rpkg",
+            name,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"lifecycle": lifecycle}}),
+            user=user,
+            check=False,
+        )
+        return done.stderr if done.returncode else ""
+
+    def get(self, name: str, kind: str = "rpkg") -> dict[str, Any] | None:
+        return self.cluster.get(kind, name, self.namespace)
+
+    def settled(self, name: str, ready: str = "True") -> dict[str, Any]:
+        """Wait until the operator acted on the latest spec and Ready is ``ready``."""
+
+        def probe() -> dict[str, Any] | None:
+            obj = self.get(name)
+            if obj is None:
+                return None
+            status = obj.get("status") or {}
+            found = condition(obj, "Ready")
+            if status.get("observedGeneration") != obj["metadata"]["generation"]:
+                return None
+            return obj if found and found["status"] == ready else None
+
+        return wait_for(probe, timeout=60, what=f"{name} settled with Ready={ready}")
+
+
+@pytest.fixture
+def team(
+    cluster: Cluster,
+    namespace: str,
+    git_server: gitserver.GitServer,
+    operator: OperatorProcess,
+) -> Team:
+    cluster.kubectl(
+        "apply", "--server-side", "-f", str(cluster.root / "config" / "rbac" / "user_roles.yaml")
+    )
+    for user, role in ((AUTHOR, "lanai-package-author"), (APPROVER, "lanai-package-approver")):
+        cluster.kubectl(
+            "create", "rolebinding", "-n", namespace, f"{role}-binding",
+            f"--clusterrole={role}", f"--user={user}",
+        )  # fmt: skip
+    url = git_server.create_repository(f"{namespace}-{REPO}")
+    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(_repository(REPO, namespace, url, "git-auth"))
+
+    def ready() -> bool:
+        found = condition(cluster.get("repository", REPO, namespace), "Ready")
+        return bool(found and found["status"] == "True")
+
+    wait_for(ready, timeout=60, what="the Repository to be Ready")
+    return Team(cluster, namespace, url, git_server.repository_path(f"{namespace}-{REPO}"))
+
+
+def _init(package: str, workspace: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "repository": REPO,
+        "packageName": package,
+        "workspaceName": workspace,
+        "lifecycle": "Draft",
+        "source": {"init": {"description": f"{package} for tests"}},
+        **extra,
+    }
+
+
+def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
+    name = f"{REPO}.basens.v1"
+    team.create(name, _init("basens", "v1"))
+    draft = team.settled(name)
+    assert draft["status"]["revision"] == 0
+    assert draft["status"]["creationSource"] == "init"
+    assert condition(draft, "Rendered")["status"] == "True"  # type: ignore[index]
+    refs = team.refs()
+    assert "refs/heads/drafts/basens/v1" in refs
+    kptfile = team.show("refs/heads/drafts/basens/v1", "basens/Kptfile")
+    assert "name: basens" in kptfile
+    assert "basens for tests" in kptfile
+    assert team.commit_message("refs/heads/drafts/basens/v1").startswith(AUTHOR)
+    resources = wait_for(lambda: team.get(name, "prr"), what="the PackageRevisionResources")
+    assert set(resources["spec"]["resources"]) == {"Kptfile", "README.md"}
+    assert resources["status"]["lifecycle"] == "Draft"
+
+    assert team.move(name, "Proposed", AUTHOR) == ""
+    team.settled(name)
+    refs = team.refs()
+    assert "refs/heads/proposed/basens/v1" in refs
+    assert "refs/heads/drafts/basens/v1" not in refs
+    wait_for(
+        lambda: (team.get(name, "prr") or {}).get("status", {}).get("lifecycle") == "Proposed",
+        what="the resources to show Proposed",
+    )
+
+    assert "packagerevisions/approval" in team.move(name, "Published", AUTHOR)
+    assert team.move(name, "Published", APPROVER) == ""
+    published = team.settled(name)
+    assert published["status"]["revision"] == 1
+    assert published["status"]["publishedBy"] == APPROVER
+    assert published["status"]["publishedAt"]
+    refs = team.refs()
+    assert "refs/tags/basens/v1" in refs
+    assert "refs/heads/proposed/basens/v1" not in refs
+    assert refs["refs/tags/basens/v1"] == refs["refs/heads/main"]
+    assert (
+        "basens/Kptfile"
+        in subprocess.run(
+            ["git", "-C", str(team.git_dir), "ls-tree", "-r", "--name-only", "main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    wait_for(lambda: team.get(name, "prr") is None, what="the resources object to go")
+    labelled = wait_for(
+        lambda: (
+            (o := team.get(name))
+            and (o["metadata"].get("labels") or {}).get("porch.kpt.dev/latest-revision") == "true"
+            and o
+        ),
+        what="the latest-revision label",
+    )
+    assert labelled["status"]["revision"] == 1
+    reasons = {e["reason"] for e in _events(team.cluster, team.namespace, name)}
+    assert {"Created", "Proposed", "Published"} <= reasons
+
+    # A published revision is deleted in two steps; the first delete is refused.
+    refused = team.cluster.kubectl(
+        "delete", "-n", team.namespace, "rpkg", name, user=APPROVER, check=False
+    )
+    assert refused.returncode != 0
+    assert "propose its deletion first" in refused.stderr
+    assert team.move(name, "DeletionProposed", APPROVER) == ""
+    team.settled(name)
+    assert "refs/heads/deletionProposed/basens/v1" in team.refs()
+    team.cluster.kubectl("delete", "-n", team.namespace, "rpkg", name, user=APPROVER)
+    wait_for(lambda: team.get(name) is None, what=f"{name} to be deleted")
+    refs = team.refs()
+    assert "refs/tags/basens/v1" not in refs
+    assert "refs/heads/deletionProposed/basens/v1" not in refs
+
+
+def test_clone_and_copy_from_published_revisions(team: Team) -> None:
+    upstream = f"{REPO}.base.v1"
+    team.create(upstream, _init("base", "v1"))
+    team.settled(upstream)
+    team.move(upstream, "Proposed", AUTHOR)
+    team.settled(upstream)
+    team.move(upstream, "Published", APPROVER)
+    team.settled(upstream)
+
+    clone = f"{REPO}.edge.v1"
+    team.create(
+        clone,
+        {
+            "repository": REPO,
+            "packageName": "edge",
+            "workspaceName": "v1",
+            "lifecycle": "Draft",
+            "source": {"cloneFrom": {"upstreamRef": {"name": upstream}}},
+        },
+    )
+    cloned = team.settled(clone)
+    assert cloned["status"]["creationSource"] == "clone"
+    assert cloned["status"]["upstreamLock"]["git"]["ref"] == "base/v1"
+    kptfile = team.show("refs/heads/drafts/edge/v1", "edge/Kptfile")
+    assert "name: edge" in kptfile
+    assert "upstreamLock:" in kptfile
+    assert "ref: base/v1" in kptfile
+
+    # Cloning into an existing package is refused, and leaves nothing in Git.
+    again = f"{REPO}.edge.v2"
+    team.create(
+        again,
+        {
+            "repository": REPO,
+            "packageName": "edge",
+            "workspaceName": "v2",
+            "lifecycle": "Draft",
+            "source": {"cloneFrom": {"upstreamRef": {"name": upstream}}},
+        },
+    )
+    refused = team.settled(again, ready="False")
+    assert condition(refused, "Ready")["reason"] == "Rejected"  # type: ignore[index]
+    assert "already exists" in condition(refused, "Ready")["message"]  # type: ignore[index]
+    assert "refs/heads/drafts/edge/v2" not in team.refs()
+
+    copy = f"{REPO}.base.v2"
+    team.create(
+        copy,
+        {
+            "repository": REPO,
+            "packageName": "base",
+            "workspaceName": "v2",
+            "lifecycle": "Draft",
+            "source": {"copyFrom": {"name": upstream}},
+        },
+    )
+    copied = team.settled(copy)
+    assert copied["status"]["creationSource"] == "copy"
+    assert team.show("refs/heads/drafts/base/v2", "base/README.md") == team.show(
+        "refs/tags/base/v1", "base/README.md"
+    )
+
+
+def test_editing_resources_commits_renders_and_refuses_broken_pipelines(team: Team) -> None:
+    name = f"{REPO}.app.v1"
+    team.create(name, _init("app", "v1"))
+    team.settled(name)
+    resources = wait_for(lambda: team.get(name, "prr"), what="the resources object")
+    files = dict(resources["spec"]["resources"])
+    files["Kptfile"] += (
+        "pipeline:\n  mutators:\n  - image: set-namespace:v0.4.1\n"
+        "    configMap:\n      namespace: edge-prod\n"
+    )
+    files["cm.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app # keep me\n"
+    before = team.refs()["refs/heads/drafts/app/v1"]
+    team.cluster.kubectl(
+        "patch", "-n", team.namespace, "prr", name, "--type=merge",
+        "-p", json.dumps({"spec": {"resources": files}}), user=AUTHOR,
+    )  # fmt: skip
+
+    def rendered() -> str | None:
+        obj = team.get(name, "prr") or {}
+        text = str(obj.get("spec", {}).get("resources", {}).get("cm.yaml", ""))
+        return text if "namespace: edge-prod" in text else None
+
+    text = wait_for(rendered, timeout=60, what="cm.yaml rendered with the namespace")
+    assert "# keep me" in text
+    head = team.refs()["refs/heads/drafts/app/v1"]
+    assert head != before
+    assert "namespace: edge-prod" in team.show(head, "app/cm.yaml")
+    assert team.commit_message(head).startswith(AUTHOR)
+
+    # A pipeline that cannot run is a RenderFailed condition and event; Git is unchanged.
+    broken = dict((team.get(name, "prr") or {})["spec"]["resources"])
+    broken["Kptfile"] = broken["Kptfile"].replace("set-namespace:v0.4.1", "no-such-fn:v1")
+    team.cluster.kubectl(
+        "patch", "-n", team.namespace, "prr", name, "--type=merge",
+        "-p", json.dumps({"spec": {"resources": broken}}), user=AUTHOR,
+    )  # fmt: skip
+
+    def failed() -> dict[str, Any] | None:
+        obj = team.get(name, "prr") or {}
+        found = condition(obj, "Rendered")
+        return found if found and found["status"] == "False" else None
+
+    failure = wait_for(failed, timeout=60, what="Rendered=False on the resources")
+    assert "no-such-fn" in failure["message"]
+    assert team.refs()["refs/heads/drafts/app/v1"] == head
+    reasons = {e["reason"] for e in _events(team.cluster, team.namespace, name)}
+    assert "RenderFailed" in reasons
+
+
+def test_readiness_gates_hold_a_proposal(team: Team) -> None:
+    name = f"{REPO}.gated.v1"
+    team.create(name, _init("gated", "v1", readinessGates=[{"conditionType": "Tested"}]))
+    team.settled(name)
+    assert team.move(name, "Proposed", AUTHOR) == ""
+    held = team.settled(name, ready="False")
+    assert "readiness gates not met: Tested" in condition(held, "Ready")["message"]  # type: ignore[index]
+    assert "refs/heads/drafts/gated/v1" in team.refs()
+    assert "refs/heads/proposed/gated/v1" not in team.refs()
+
+
+def test_a_killed_operator_converges_without_duplicates(
+    team: Team, operator: OperatorProcess, operator_factory: type[OperatorProcess]
+) -> None:
+    """Create drafts while operators are killed and replaced: all converge, once each."""
+    operator.kill()
+    try:
+        names = [f"{REPO}.pkg{i}.v1" for i in range(6)]
+        current = operator_factory().start()
+        for index, name in enumerate(names):
+            team.create(name, _init(f"pkg{index}", "v1"))
+            if index in (1, 3):
+                current.kill()
+                current = operator_factory().start()
+        for name in names:
+            team.settled(name)
+        drafts = [r for r in team.refs() if r.startswith("refs/heads/drafts/")]
+        assert sorted(drafts) == sorted(f"refs/heads/drafts/pkg{i}/v1" for i in range(6))
+        for name in names:
+            assert team.get(name, "prr") is not None
+    finally:
+        current.stop()
+        operator.restart()
