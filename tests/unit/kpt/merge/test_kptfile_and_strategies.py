@@ -98,10 +98,13 @@ def test_set_upstream_lock_moves_upstream_and_keeps_strategy() -> None:
     tree_ = {"Kptfile": kptfile("p", "upstream:\n  type: git\n  updateStrategy: copy-merge\n")}
     moved = merge.set_upstream_lock(tree_, "https://g/r.git", "pkgs/a", "a/v2", "abc123")
     parsed = kf.parse(moved["Kptfile"])
-    assert parsed.upstream is not None and parsed.upstream_lock is not None
+    assert parsed.upstream is not None
+    assert parsed.upstream_lock is not None
     assert parsed.upstream.update_strategy == "copy-merge"
-    assert parsed.upstream.git is not None and parsed.upstream.git.ref == "a/v2"
-    assert parsed.upstream_lock.git is not None and parsed.upstream_lock.git.commit == "abc123"
+    assert parsed.upstream.git is not None
+    assert parsed.upstream.git.ref == "a/v2"
+    assert parsed.upstream_lock.git is not None
+    assert parsed.upstream_lock.git.commit == "abc123"
 
 
 def test_fast_forward_refuses_local_changes() -> None:
@@ -232,4 +235,3 @@ def test_committed_merge_keys_are_what_the_generator_makes() -> None:
     generated = gen_merge_keys.generate(json.loads(source.read_text()))
     committed = json.loads(gen_merge_keys.DEFAULT_OUTPUT.read_text())
     assert committed["kinds"] == generated["kinds"]
-
