@@ -241,16 +241,19 @@ class GitRepository:
 
 
 def _upstream_names(detail: Mapping[str, Any]) -> list[str]:
+    """Revisions this one was made from: they may not be deleted while it exists."""
     clone = detail.get("cloneFrom") or {}
-    ref = (clone.get("upstreamRef") or {}).get("name")
-    return [ref] if ref else []
+    upgrade = detail.get("upgrade") or {}
+    found = [(clone.get("upstreamRef") or {}).get("name")]
+    found += [(upgrade.get(f) or {}).get("name") for f in ("oldUpstream", "newUpstream")]
+    return [str(name) for name in found if name]
 
 
 class Cache:
     """Opens each Repository once; keyed by namespace/name and the spec that shaped it."""
 
     def __init__(self, root: Path) -> None:
-        self._root = root
+        self.root = root
         self._open: dict[tuple[str, str], tuple[str, GitRepository]] = {}
 
     def get(self, namespace: str, name: str) -> GitRepository | None:
@@ -278,7 +281,7 @@ class Cache:
             repository._author = author
             return repository
         mirror = (
-            self._root / hashlib.sha256(f"{namespace}/{name}\n{shape}".encode()).hexdigest()[:24]
+            self.root / hashlib.sha256(f"{namespace}/{name}\n{shape}".encode()).hexdigest()[:24]
         )
         git = storage.GitStorage(url, branch, directory, mirror, auth)
         repository = GitRepository(namespace, name, git, deployment=deployment, author=author)

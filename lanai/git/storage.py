@@ -221,6 +221,19 @@ class GitStorage:
 
     # -- reading ------------------------------------------------------------------
 
+    def resolve(self, ref: str) -> str:
+        """The commit a tag, branch or commit id names (after :meth:`fetch`)."""
+        for name in (f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
+            found = self._repo.references.get(name)
+            if found is not None:
+                return str(found.resolve().peel(pygit2.Commit).id)
+        try:
+            return str(self._commit(ref).id)
+        except (RevisionNotFound, ValueError):
+            raise RevisionNotFound(
+                f'ref "{ref}" is not a tag, branch or commit of {self.url}'
+            ) from None
+
     def _commit(self, oid: str) -> pygit2.Commit:
         obj = self._repo.get(oid)
         commit = obj.peel(pygit2.Commit) if obj is not None else None

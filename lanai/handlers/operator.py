@@ -32,7 +32,7 @@ from lanai.handlers import (
     runtime,
     settings,
 )
-from lanai.tasks import handler, rendering
+from lanai.tasks import gitsource, handler, rendering
 
 logger = logging.getLogger("lanai")
 
@@ -70,7 +70,10 @@ def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
     runtime_ = rendering.default_runtime(
         options.function_executables, timeout=options.function_timeout
     )
-    return Engine(resolve, handler.TaskHandler(rendering.KptRenderer(runtime_)))
+    tasks = handler.TaskHandler(
+        rendering.KptRenderer(runtime_), gitsource.GitSources(cache.root / "upstreams")
+    )
+    return Engine(resolve, tasks)
 
 
 def build_registry(options: Options) -> kopf.OperatorRegistry:

@@ -28,7 +28,7 @@ from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import errors, mirror
 from lanai.engine.engine import Outcome
-from lanai.handlers import fields, kube, metrics, resources, runtime
+from lanai.handlers import credentials, fields, kube, metrics, resources, runtime
 from lanai.tasks.requests import CreateRequest, Rendered, Source
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,13 @@ async def source_of(api: client.ApiClient, namespace: str, spec: Mapping[str, An
         ref = (clone.get("upstreamRef") or {}).get("name")
         if ref:
             return Source("clone", upstream=await _revision_key(api, namespace, ref))
-        return Source("clone", git=clone.get("git") or {})
+        git = clone.get("git") or {}
+        secret = (git.get("secretRef") or {}).get("name")
+        try:
+            auth = await credentials.resolve(api, namespace, secret)
+        except credentials.CredentialsError as error:
+            raise errors.Unavailable(f"cloneFrom.git.secretRef: {error}") from None
+        return Source("clone", git=git, git_auth=auth)
     if source.get("copyFrom"):
         name = source["copyFrom"].get("name", "")
         return Source("copy", upstream=await _revision_key(api, namespace, name))

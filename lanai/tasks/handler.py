@@ -13,10 +13,11 @@ from typing import Any
 
 from lanai.api import values
 from lanai.api.keys import PackageRevisionKey
-from lanai.kpt import context
+from lanai.kpt import context, merge
 from lanai.kpt import kptfile as kpt_kptfile
-from lanai.tasks import kptfiles
-from lanai.tasks.requests import CreateRequest, Rendered
+from lanai.kpt.merge.strategies import annotate_tree
+from lanai.tasks import gitsource, kptfiles
+from lanai.tasks.requests import CreateRequest, Rendered, Source
 
 Reader = Callable[[PackageRevisionKey], Awaitable["Upstream"]]
 
@@ -52,8 +53,11 @@ async def render_nothing(files: Mapping[str, bytes]) -> Rendered:
 
 
 class TaskHandler:
-    def __init__(self, renderer: Renderer = render_nothing) -> None:
+    def __init__(
+        self, renderer: Renderer = render_nothing, git_sources: gitsource.GitSources | None = None
+    ) -> None:
         self._render = renderer
+        self._git_sources = git_sources
 
     async def build(
         self, request: CreateRequest, read: Reader, deployment: bool
@@ -69,12 +73,68 @@ class TaskHandler:
                 "copy", {"copyFrom": {"name": source.upstream.name}}
             )
         if source.kind == "clone" and source.upstream:
-            files = self._clone(key, await read(source.upstream))
-            if deployment:
-                files = context.with_package_context(files, key.package)
-            detail = {"cloneFrom": {"upstreamRef": {"name": source.upstream.name}}}
+            upstream = await read(source.upstream)
+            lock = dict(upstream.self_lock.get("git", {}) if upstream.self_lock else {})
+            files = self._clone(key, upstream.files, lock, upstream.commit, deployment)
+            detail: dict[str, Any] = {"cloneFrom": {"upstreamRef": {"name": source.upstream.name}}}
             return files, values.Task("clone", detail)
-        raise TaskError(f"source {source.kind} is not supported yet")
+        if source.kind == "clone" and source.git is not None:
+            fetched = await self._fetch(source)
+            git = {k: str(source.git.get(k) or "") for k in ("repo", "directory", "ref")}
+            files = self._clone(key, fetched.files, git, fetched.commit, deployment)
+            detail = {"cloneFrom": {"type": "git", "git": {**git, "commit": fetched.commit}}}
+            return files, values.Task("clone", detail)
+        if source.kind == "upgrade" and source.upstream and source.old_upstream and source.current:
+            files = await self._upgrade(source, read, key, deployment)
+            detail = {
+                "upgrade": {
+                    "oldUpstream": {"name": source.old_upstream.name},
+                    "newUpstream": {"name": source.upstream.name},
+                    "currentPackage": {"name": source.current.name},
+                    "strategy": source.strategy,
+                }
+            }
+            return files, values.Task("upgrade", detail)
+        raise TaskError(f"source {source.kind} is not supported")
+
+    async def _fetch(self, source: Source) -> gitsource.Fetched:
+        git = source.git or {}
+        if self._git_sources is None:
+            raise TaskError("cloning from a Git URL is not configured")
+        if not git.get("repo"):
+            raise TaskError("spec.source.cloneFrom.git.repo is required")
+        try:
+            return await self._git_sources.read(
+                str(git["repo"]), str(git.get("ref") or ""), str(git.get("directory") or ""),
+                source.git_auth,
+            )  # fmt: skip
+        except gitsource.GitSourceError as error:
+            raise TaskError(str(error)) from None
+
+    async def _upgrade(
+        self, source: Source, read: Reader, key: PackageRevisionKey, deployment: bool
+    ) -> dict[str, bytes]:
+        if source.upstream is None or source.old_upstream is None or source.current is None:
+            raise TaskError("upgrade needs oldUpstream, newUpstream and currentPackage")
+        original = await read(source.old_upstream)
+        updated = await read(source.upstream)
+        current = await read(source.current)
+        local = {p: c for p, c in current.files.items() if p != context.CONTEXT_FILE}
+        try:
+            merged = merge.upgrade(original.files, updated.files, local, source.strategy)
+            lock = updated.self_lock.get("git", {}) if updated.self_lock else {}
+            merged = merge.set_upstream_lock(
+                merged,
+                str(lock.get("repo", "")),
+                str(lock.get("directory", "")),
+                str(lock.get("ref", "")),
+                str(lock.get("commit", updated.commit)),
+            )
+        except merge.MergeError as error:
+            raise TaskError(f"upgrade failed: {error}") from None
+        if deployment or context.CONTEXT_FILE in current.files:
+            merged = context.with_package_context(merged, key.package)
+        return dict(merged)
 
     @staticmethod
     def _init(key: PackageRevisionKey, init: Mapping[str, Any]) -> dict[str, bytes]:
@@ -87,16 +147,25 @@ class TaskHandler:
         return {kptfiles.KPTFILE: kptfiles.dump(document), "README.md": readme.encode()}
 
     @staticmethod
-    def _clone(key: PackageRevisionKey, upstream: Upstream) -> dict[str, bytes]:
-        files = upstream.files
+    def _clone(
+        key: PackageRevisionKey,
+        files: Mapping[str, bytes],
+        lock: Mapping[str, Any],
+        commit: str,
+        deployment: bool,
+    ) -> dict[str, bytes]:
+        """The upstream's files renamed to the new package, with upstream locks and
+        merge identities (so a later upgrade can follow local renames)."""
         if kptfiles.KPTFILE not in files:
-            raise TaskError(f"upstream {upstream.key.name} has no Kptfile")
+            raise TaskError("the upstream package has no Kptfile")
         document = kptfiles.load(files[kptfiles.KPTFILE])
         kptfiles.rename(document, posixpath.basename(key.package))
-        lock = upstream.self_lock.get("git", {}) if upstream.self_lock else {}
-        kptfiles.set_upstream(document, lock, str(lock.get("commit", upstream.commit)))
+        kptfiles.set_upstream(document, lock, str(lock.get("commit") or commit))
         result = dict(files)
         result[kptfiles.KPTFILE] = kptfiles.dump(document)
+        result = dict(annotate_tree(result))
+        if deployment:
+            result = dict(context.with_package_context(result, key.package))
         return result
 
     async def render(self, files: Mapping[str, bytes]) -> Rendered:

@@ -12,6 +12,7 @@ from typing import Any
 
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
+from lanai.git import probe
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Source:
     """clone: the registered upstream; copy: the source revision; upgrade: new upstream."""
     git: Mapping[str, Any] | None = None
     """clone from a plain Git URL/ref/directory."""
+    git_auth: probe.RemoteAuth | None = None
+    """Credentials for ``git`` (from cloneFrom.git.secretRef), resolved by the handler."""
     old_upstream: PackageRevisionKey | None = None
     current: PackageRevisionKey | None = None
     strategy: str = "resource-merge"

@@ -366,3 +366,188 @@ def test_a_killed_operator_converges_without_duplicates(
     finally:
         current.stop()
         operator.restart()
+
+
+def _publish(team: Team, name: str) -> dict[str, Any]:
+    team.settled(name)
+    assert team.move(name, "Proposed", AUTHOR) == ""
+    team.settled(name)
+    assert team.move(name, "Published", APPROVER) == ""
+    return team.settled(name)
+
+
+def _edit(team: Team, name: str, files: dict[str, str]) -> None:
+    """Replace files of a Draft through its resources object and wait for the commit."""
+    current = wait_for(lambda: team.get(name, "prr"), what=f"resources of {name}")
+    merged = {**current["spec"]["resources"], **files}
+    team.cluster.kubectl(
+        "patch", "-n", team.namespace, "prr", name, "--type=merge",
+        "-p", json.dumps({"spec": {"resources": merged}}), user=AUTHOR,
+    )  # fmt: skip
+
+    def committed() -> bool:
+        obj = team.get(name, "prr") or {}
+        status = obj.get("status") or {}
+        return status.get("observedGeneration") == obj.get("metadata", {}).get("generation")
+
+    wait_for(committed, timeout=60, what=f"the edit of {name} to be committed")
+
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {replicas}
+  template:
+    spec:
+      containers:
+      - name: web
+        image: {image}
+"""
+
+
+def test_upgrade_merges_local_changes_onto_a_new_upstream(team: Team) -> None:
+    base = f"{REPO}.base.v1"
+    team.create(base, _init("base", "v1"))
+    team.settled(base)
+    _edit(team, base, {"deploy.yaml": DEPLOYMENT.format(replicas=1, image="web:1")})
+    _publish(team, base)
+
+    local = f"{REPO}.edge.v1"
+    team.create(
+        local,
+        {
+            "repository": REPO,
+            "packageName": "edge",
+            "workspaceName": "v1",
+            "lifecycle": "Draft",
+            "source": {"cloneFrom": {"upstreamRef": {"name": base}}},
+        },
+    )
+    team.settled(local)
+    cloned = (team.get(local, "prr") or {})["spec"]["resources"]["deploy.yaml"]
+    assert "kpt-merge: /web" in cloned
+    assert "internal.kpt.dev/upstream-identifier" in cloned
+    _edit(team, local, {"deploy.yaml": cloned.replace("replicas: 1", "replicas: 5")})
+    _publish(team, local)
+
+    newer = f"{REPO}.base.v2"
+    team.create(
+        newer,
+        {
+            "repository": REPO,
+            "packageName": "base",
+            "workspaceName": "v2",
+            "lifecycle": "Draft",
+            "source": {"copyFrom": {"name": base}},
+        },
+    )
+    team.settled(newer)
+    _edit(team, newer, {"deploy.yaml": DEPLOYMENT.format(replicas=1, image="web:2")})
+    _publish(team, newer)
+
+    upgraded = f"{REPO}.edge.v2"
+    team.create(
+        upgraded,
+        {
+            "repository": REPO,
+            "packageName": "edge",
+            "workspaceName": "v2",
+            "lifecycle": "Draft",
+            "source": {
+                "upgrade": {
+                    "oldUpstream": {"name": base},
+                    "newUpstream": {"name": newer},
+                    "currentPackage": {"name": local},
+                }
+            },
+        },
+    )
+    result = team.settled(upgraded)
+    assert result["status"]["creationSource"] == "upgrade"
+    deploy = team.show("refs/heads/drafts/edge/v2", "edge/deploy.yaml")
+    assert "replicas: 5" in deploy  # the local change survived
+    assert "image: web:2" in deploy  # the upstream change arrived
+    kptfile = team.show("refs/heads/drafts/edge/v2", "edge/Kptfile")
+    assert "ref: base/v2" in kptfile
+    assert "name: edge" in kptfile
+
+    # The upstream of a revision cannot be deleted while that revision exists.
+    assert team.move(base, "DeletionProposed", APPROVER) == ""
+    team.settled(base)
+    team.cluster.kubectl("delete", "-n", team.namespace, "rpkg", base, "--wait=false")
+
+    def blocked() -> bool:
+        events = _events(team.cluster, team.namespace, base)
+        return any(e["reason"] == "DeletionBlocked" for e in events)
+
+    wait_for(blocked, timeout=60, what="the deletion of a used upstream to be blocked")
+    assert "refs/tags/base/v1" in team.refs()
+
+
+def test_clone_from_a_git_url_with_credentials(
+    team: Team, git_server: gitserver.GitServer, tmp_path: Path
+) -> None:
+    url = git_server.create_repository(f"{team.namespace}-catalog")
+    authed = url.replace("://", f"://{GIT_USER}:{GIT_PASSWORD}@")
+    work = tmp_path / "catalog"
+    subprocess.run(["git", "clone", "-q", authed, str(work)], check=True, capture_output=True)
+    (work / "apps" / "cache").mkdir(parents=True)
+    (work / "apps" / "cache" / "Kptfile").write_text(
+        "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: cache\n"
+    )
+    (work / "apps" / "cache" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cache-config\ndata:\n  size: '1'\n"
+    )
+    ident = ["-c", "user.name=Pat", "-c", "user.email=pat@example.com"]
+    for args in (["add", "-A"], ["commit", "-q", "-m", "cache"], ["tag", "apps/cache/v3"]):
+        subprocess.run(["git", *ident, *args], cwd=work, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "push", "-q", "origin", "main", "apps/cache/v3"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=work, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+    name = f"{REPO}.cache.v1"
+    source = {"repo": url, "ref": "apps/cache/v3", "directory": "apps/cache"}
+    team.create(
+        name,
+        {
+            "repository": REPO,
+            "packageName": "cache",
+            "workspaceName": "v1",
+            "lifecycle": "Draft",
+            "source": {
+                "cloneFrom": {"type": "git", "git": {**source, "secretRef": {"name": "git-auth"}}}
+            },
+        },
+    )
+    cloned = team.settled(name)
+    assert cloned["status"]["creationSource"] == "clone"
+    kptfile = team.show("refs/heads/drafts/cache/v1", "cache/Kptfile")
+    assert f"commit: {commit}" in kptfile
+    assert "ref: apps/cache/v3" in kptfile
+    assert "cache-config" in team.show("refs/heads/drafts/cache/v1", "cache/cm.yaml")
+
+    # Without credentials the clone fails cleanly: a condition, no branch.
+    denied = f"{REPO}.cache2.v1"
+    team.create(
+        denied,
+        {
+            "repository": REPO,
+            "packageName": "cache2",
+            "workspaceName": "v1",
+            "lifecycle": "Draft",
+            "source": {"cloneFrom": {"type": "git", "git": source}},
+        },
+    )
+    failed = team.settled(denied, ready="False")
+    message = condition(failed, "Ready")["message"]  # type: ignore[index]
+    assert "authentication failed" in message
+    assert GIT_PASSWORD not in message
+    assert not any(r.startswith("refs/heads/drafts/cache2") for r in team.refs())

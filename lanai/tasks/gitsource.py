@@ -1,0 +1,53 @@
+"""Read a package straight from a Git URL, for ``cloneFrom.git``.
+
+Each upstream URL gets one local mirror under the cache directory, reused by later
+clones (a fetch then transfers only what changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanai.git import probe, storage
+
+
+@dataclass(frozen=True)
+class Fetched:
+    files: dict[str, bytes]
+    commit: str
+
+
+class GitSourceError(ValueError):
+    """The upstream cannot be read (unreachable, bad credentials, no such ref/directory)."""
+
+
+class GitSources:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def read(
+        self, url: str, ref: str, directory: str, auth: probe.RemoteAuth | None
+    ) -> Fetched:
+        key = hashlib.sha256(url.encode()).hexdigest()[:24]
+        async with self._locks[key]:
+            return await asyncio.to_thread(self._read, key, url, ref, directory, auth)
+
+    def _read(
+        self, key: str, url: str, ref: str, directory: str, auth: probe.RemoteAuth | None
+    ) -> Fetched:
+        mirror = storage.GitStorage(url, "main", "", self._root / key, auth)
+        try:
+            mirror.fetch()
+        except storage.RemoteError as error:
+            raise GitSourceError(f"cannot fetch {url}: {error}") from None
+        try:
+            commit = mirror.resolve(ref or "main")
+            files = mirror.read_package(commit, directory.strip("/"))
+        except storage.RevisionNotFound as error:
+            raise GitSourceError(f"cannot clone from {url}: {error}") from None
+        return Fetched(files, commit)
