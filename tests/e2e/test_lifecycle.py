@@ -551,3 +551,94 @@ def test_clone_from_a_git_url_with_credentials(
     assert "authentication failed" in message
     assert GIT_PASSWORD not in message
     assert not any(r.startswith("refs/heads/drafts/cache2") for r in team.refs())
+
+
+def test_concurrent_clients_never_corrupt_anything(team: Team) -> None:
+    # Two identical creates: the API server lets exactly one in.
+    name = f"{REPO}.twin.v1"
+    body = json.dumps(
+        {
+            "apiVersion": "porch.kpt.dev/v1alpha2",
+            "kind": "PackageRevision",
+            "metadata": {"name": name, "namespace": team.namespace},
+            "spec": _init("twin", "v1"),
+        }
+    )
+    procs = [
+        subprocess.Popen(
+            ["kubectl", f"--kubeconfig={team.cluster.kubeconfig}", "create", "-f", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = [p.communicate(body) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes[0] == 0
+    assert codes[1] != 0
+    assert any("AlreadyExists" in err for _out, err in outcomes)
+    team.settled(name)
+
+    # A stale resourceVersion is a 409 Conflict.
+    stale = team.get(name)
+    assert stale is not None
+    assert team.move(name, "Proposed", AUTHOR) == ""
+    stale["spec"]["lifecycle"] = "Draft"
+    replaced = team.cluster.kubectl(
+        "replace", "-f", "-", input=json.dumps(stale), user=AUTHOR, check=False
+    )
+    assert replaced.returncode != 0
+    assert "Conflict" in replaced.stderr or "modified" in replaced.stderr
+
+    # Two proposals of one package approved at once get distinct revision numbers.
+    other = f"{REPO}.twin.v2"
+    team.create(other, {**_init("twin", "v2"), "lifecycle": "Proposed"})
+    team.settled(other)
+    team.settled(name)
+    approve = ["--type=merge", "-p", '{"spec":{"lifecycle":"Published"}}']
+    identity = [f"--as={APPROVER}", "--as-group=system:authenticated"]
+    approvals = [
+        subprocess.Popen(
+            [
+                "kubectl",
+                f"--kubeconfig={team.cluster.kubeconfig}",
+                *identity,
+                "patch",
+                "-n",
+                team.namespace,
+                "rpkg",
+                which,
+                *approve,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for which in (name, other)
+    ]
+    assert [p.wait() for p in approvals] == [0, 0]
+    revisions = sorted(team.settled(n)["status"]["revision"] for n in (name, other))
+    assert revisions == [1, 2]
+    refs = team.refs()
+    assert {"refs/tags/twin/v1", "refs/tags/twin/v2"} <= set(refs)
+
+
+def test_deleted_revisions_can_be_recreated(team: Team) -> None:
+    name = f"{REPO}.again.v1"
+    team.create(name, _init("again", "v1"))
+    team.settled(name)
+    team.cluster.kubectl("delete", "-n", team.namespace, "rpkg", name, user=AUTHOR)
+    wait_for(lambda: team.get(name) is None, what=f"{name} to be deleted")
+    assert "refs/heads/drafts/again/v1" not in team.refs()
+    assert team.get(name, "prr") is None
+    team.create(name, _init("again", "v1"))
+    recreated = team.settled(name)
+    assert recreated["status"]["creationSource"] == "init"
+    log = subprocess.run(
+        ["git", "-C", str(team.git_dir), "log", "--format=%s", "refs/heads/drafts/again/v1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(log) == 2  # the repository's first commit and one creation
