@@ -232,6 +232,27 @@ class Engine:
             updated = await repository.update_package_revision(key, rendered.files, edit, author)
             return Outcome(updated, rendered)
 
+    async def update_metadata(
+        self,
+        key: PackageRevisionKey,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        author: interface.Author,
+    ) -> PackageRevisionRecord | None:
+        """Write spec.packageMetadata into a Draft's Kptfile (a no-op when already there)."""
+        record = await self.get(key)
+        if record is None or record.lifecycle != Lifecycle.DRAFT:
+            return record
+        missing = {k: v for k, v in labels.items() if record.labels.get(k) != v}
+        missing_annotations = {
+            k: v for k, v in annotations.items() if record.annotations.get(k) != v
+        }
+        if not missing and not missing_annotations:
+            return record
+        files = await self.read_files(key)
+        files = self._tasks.with_metadata(files, missing, missing_annotations, ())
+        return (await self.update_resources(key, files, author, push_on_render_failure=True)).record
+
     async def delete(self, key: PackageRevisionKey, author: interface.Author) -> None:
         """Delete the revision from Git, by the rules; gone already is success."""
         async with self._locks[key.package_key]:

@@ -192,6 +192,17 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             await rt.events.post(body, "Normal", EVENT_FOR_MOVE[target], _moved(record, before))
             if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
                 _wake_sync(rt, key)
+        if record.lifecycle == Lifecycle.DRAFT:
+            metadata = body.spec.get("packageMetadata") or {}
+            record = (
+                await engine.update_metadata(
+                    key,
+                    dict(metadata.get("labels") or {}),
+                    dict(metadata.get("annotations") or {}),
+                    fields.author_of(body),
+                )
+                or record
+            )
     except errors.EngineError as error:
         await _report(rt, body, error)
         if error.retry:

@@ -249,6 +249,34 @@ async def _revision_rendered(
         )
     if status:
         await kube.patch_status(rt.api, *REVISIONS[:2], REVISIONS[2], namespace, name, status)
+    if record is not None:
+        await _follow_kptfile_metadata(rt, revision, record)
+
+
+async def _follow_kptfile_metadata(
+    rt: runtime.Runtime, revision: Mapping[str, Any], record: PackageRevisionRecord
+) -> None:
+    """Kptfile labels/annotations edited through the resources show in spec.packageMetadata."""
+    shown = (revision.get("spec") or {}).get("packageMetadata") or {}
+    patch: dict[str, Any] = {}
+    for field, wanted in (("labels", record.labels), ("annotations", record.annotations)):
+        current = shown.get(field) or {}
+        if current != wanted:
+            change: dict[str, Any] = {k: None for k in current if k not in wanted}
+            change.update(wanted)
+            patch[field] = change
+    if not patch:
+        return
+    metadata = revision.get("metadata") or {}
+    patcher: Any = _objects(rt).patch_namespaced_custom_object
+    await patcher(
+        *REVISIONS[:2],
+        metadata.get("namespace"),
+        REVISIONS[2],
+        metadata.get("name"),
+        {"spec": {"packageMetadata": patch}},
+        _content_type=kube.MERGE_PATCH,
+    )
 
 
 def register(registry: kopf.OperatorRegistry) -> None:

@@ -642,3 +642,28 @@ def test_deleted_revisions_can_be_recreated(team: Team) -> None:
         check=True,
     ).stdout.splitlines()
     assert len(log) == 2  # the repository's first commit and one creation
+
+
+def test_package_metadata_and_kptfile_follow_each_other(team: Team) -> None:
+    name = f"{REPO}.meta.v1"
+    team.create(name, _init("meta", "v1", packageMetadata={"labels": {"tier": "web"}}))
+    team.settled(name)
+    assert "tier: web" in team.show("refs/heads/drafts/meta/v1", "meta/Kptfile")
+
+    team.cluster.kubectl(
+        "patch", "-n", team.namespace, "rpkg", name, "--type=merge",
+        "-p", json.dumps({"spec": {"packageMetadata": {"labels": {"team": "edge"}}}}),
+        user=AUTHOR,
+    )  # fmt: skip
+    team.settled(name)
+    assert "team: edge" in team.show("refs/heads/drafts/meta/v1", "meta/Kptfile")
+
+    kptfile = (team.get(name, "prr") or {})["spec"]["resources"]["Kptfile"]
+    _edit(team, name, {"Kptfile": kptfile.replace("tier: web", "tier: api")})
+
+    def followed() -> dict[str, Any] | None:
+        labels = ((team.get(name) or {}).get("spec", {}).get("packageMetadata") or {}).get("labels")
+        return labels if labels and labels.get("tier") == "api" else None
+
+    labels = wait_for(followed, timeout=60, what="spec.packageMetadata to follow the Kptfile")
+    assert labels == {"tier": "api", "team": "edge"}
