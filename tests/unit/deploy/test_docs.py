@@ -31,7 +31,10 @@ def test_every_lanai_metric_is_documented() -> None:
     assert metrics.RECONCILES  # imported so its metrics are registered
     operations = (ROOT / "docs" / "operations.md").read_text()
     exported = {
-        collector.name for collector in REGISTRY.collect() if collector.name.startswith("lanai_")
+        # prometheus-client names a counter without the _total suffix it exposes
+        collector.name + ("_total" if collector.type == "counter" else "")
+        for collector in REGISTRY.collect()
+        if collector.name.startswith("lanai_")
     }
     assert exported, "no lanai_ metric registered"
     for name in exported:
