@@ -1,0 +1,1 @@
+"""Generators for files committed beside the code (each has a --check mode for tests)."""

@@ -13,6 +13,7 @@ takes a fresh ``namespace`` and nothing is torn down between tests.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from lanai.local import controlplane, gitserver
+from tests.support import waiting
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
 
@@ -61,6 +63,64 @@ def _install(cluster: Cluster) -> None:
     policy = ROOT / "config" / "policy"
     if (policy / "kustomization.yaml").exists():
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(policy))
+        _wait_for_policy(cluster)
+
+
+def _wait_for_policy(cluster: Cluster) -> None:
+    """A new admission policy is enforced only once the API server has loaded it (a
+    second or so); until then the first tests would see requests pass that it refuses.
+    Probe with a server-side dry run as a user allowed to create revisions."""
+    probe_user = "lanai-policy-probe"
+    namespace = "lanai-policy-probe"
+    if cluster.get("namespace", namespace) is None:
+        cluster.kubectl("create", "namespace", namespace)
+        cluster.kubectl(
+            "create",
+            "role",
+            "-n",
+            namespace,
+            "create-revisions",
+            "--verb=create",
+            "--resource=packagerevisions.porch.kpt.dev",
+        )
+        cluster.kubectl(
+            "create",
+            "rolebinding",
+            "-n",
+            namespace,
+            "create-revisions",
+            "--role=create-revisions",
+            f"--user={probe_user}",
+        )
+    published = json.dumps(
+        {
+            "apiVersion": "porch.kpt.dev/v1alpha2",
+            "kind": "PackageRevision",
+            "metadata": {"name": "probe.probe.probe"},
+            "spec": {
+                "repository": "probe",
+                "packageName": "probe",
+                "workspaceName": "probe",
+                "lifecycle": "Published",
+            },
+        }
+    )
+
+    def refused() -> bool:
+        done = cluster.kubectl(
+            "create",
+            "--dry-run=server",
+            "-n",
+            namespace,
+            "-f",
+            "-",
+            input=published,
+            user=probe_user,
+            check=False,
+        )
+        return "must be created as Draft or Proposed" in done.stderr
+
+    waiting.wait_for(refused, timeout=60, interval=0.2, what="the admission policy to be enforced")
 
 
 @pytest.fixture(scope="session")
