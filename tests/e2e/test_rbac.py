@@ -1,0 +1,89 @@
+"""The operator runs with nothing but its ServiceAccount's permissions (config/rbac).
+
+A token for ``system:serviceaccount:lanai-system:lanai`` (TokenRequest API, the same on
+the bundled control plane and on any cluster) drives a whole lifecycle: registration,
+init, edit and render, propose, approve, propose-delete and delete. A permission
+missing from the ClusterRole fails the run and shows as Forbidden in the log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests.e2e.test_lifecycle import APPROVER, REPO, Team, _edit, _init, _publish, team  # noqa: F401
+from tests.e2e.test_manifests import installed_rbac  # noqa: F401  (a fixture)
+from tests.support.cluster import Cluster
+from tests.support.operator import OperatorProcess
+from tests.support.waiting import wait_for
+
+
+def _token_kubeconfig(cluster: Cluster, path: Path) -> Path:
+    token = cluster.kubectl(
+        "create", "token", "lanai", "-n", "lanai-system", "--duration=2h"
+    ).stdout.strip()
+    config = YAML(typ="safe").load(cluster.kubeconfig.read_text())
+    context = config["contexts"][0]
+    context["context"]["user"] = "lanai-operator"
+    config["contexts"] = [context]
+    config["current-context"] = context["name"]
+    config["users"] = [{"name": "lanai-operator", "user": {"token": token}}]
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture
+def service_account_operator(
+    cluster: Cluster,
+    operator: OperatorProcess,
+    installed_rbac: None,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[OperatorProcess]:
+    """Replace the session's (admin) operator by one running as the ServiceAccount."""
+    kubeconfig = _token_kubeconfig(cluster, tmp_path / "sa.kubeconfig")
+    who = cluster.kubectl(f"--kubeconfig={kubeconfig}", "auth", "whoami", "-o", "json")
+    assert json.loads(who.stdout)["status"]["userInfo"]["username"] == (
+        "system:serviceaccount:lanai-system:lanai"
+    )
+    operator.stop()
+    restricted = OperatorProcess(kubeconfig, tmp_path / "operator").start()
+    try:
+        yield restricted
+    finally:
+        restricted.stop()
+        operator.start()
+
+
+def test_the_lifecycle_runs_with_only_the_operators_rbac(
+    service_account_operator: OperatorProcess,
+    team: Team,  # noqa: F811
+) -> None:
+    name = f"{REPO}.rbac.v1"
+    team.create(name, _init("rbac", "v1"))
+    team.settled(name)
+    _edit(team, name, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"})
+    published = _publish(team, name)
+    assert published["status"]["publishedBy"] == APPROVER
+    assert "refs/tags/rbac/v1" in team.refs()
+    wait_for(
+        lambda: (
+            (team.get(name) or {})
+            .get("metadata", {})
+            .get("labels", {})
+            .get("porch.kpt.dev/latest-revision")
+            == "true"
+        ),
+        what="the latest-revision label",
+    )
+    assert team.move(name, "DeletionProposed", APPROVER) == ""
+    team.settled(name)
+    team.cluster.kubectl("delete", "-n", team.namespace, "rpkg", name, user=APPROVER)
+    wait_for(lambda: team.get(name) is None, what=f"{name} to be deleted")
+    assert "refs/tags/rbac/v1" not in team.refs()
+    log = service_account_operator.log()
+    assert "Forbidden" not in log
+    assert " 403" not in log
