@@ -33,11 +33,13 @@ class ChainRuntime:
         self._runtimes = tuple(runtimes)
 
     def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
+        reasons: list[str] = []
         for runtime in self._runtimes:
             started = time.perf_counter()
             try:
                 output = runtime.evaluate(fn, resource_list)
-            except fnapi.FunctionNotFound:
+            except fnapi.FunctionNotFound as error:
+                reasons.append(error.message)
                 continue
             except BaseException:
                 _record(fn, runtime, metrics.FAILED, started)
@@ -45,7 +47,10 @@ class ChainRuntime:
             _record(fn, runtime, metrics.OK, started)
             return output
         metrics.record(fn.display, "none", metrics.NOT_FOUND, 0.0)
-        raise fnapi.FunctionNotFound(message=f"no runtime can run function {fn.display}")
+        message = f"no runtime can run function {fn.display}"
+        if reasons:
+            message += f" ({'; '.join(reasons)})"
+        raise fnapi.FunctionNotFound(message=message)
 
 
 def _record(
