@@ -106,8 +106,13 @@ class GrpcRuntime:
             )
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             return fnapi.FunctionError(message=f"{where} refused function {image}: {details}")
+        message = (
+            f"{details} (on {where})"
+            if image in details
+            else (f"function {image} failed on {where}: {details}")
+        )
         return fnapi.FunctionError(
-            message=f"function {image} failed on {where}: {details}",
+            message=message,
             stderr=details,
             results=wire.decode_results(error.trailing_metadata()),
         )

@@ -162,7 +162,10 @@ def _within(context: grpc.ServicerContext, limit: float) -> float:
 
 
 def _failure(image: str, error: fnapi.FunctionError) -> str:
-    message = f"failed to evaluate function {image}: {error.message}"
+    """Porch's status text names the image and carries stderr; so does ours."""
+    message = error.message
+    if image not in message:
+        message = f"failed to evaluate function {image}: {message}"
     stderr = error.stderr.strip()
     if stderr and stderr not in message:
         message += f" (stderr: {wire.clip(stderr, wire.MAX_DETAILS // 2)})"
