@@ -20,6 +20,8 @@ from lanai.kpt import fnapi
 class BuiltinRuntime:
     """Runs catalog functions in process. Thread-safe: it holds no mutable state."""
 
+    name = "builtin"
+
     def __init__(self, functions: Mapping[str, builtin.Function] | None = None) -> None:
         self._functions: Mapping[str, builtin.Function] = dict(
             builtin.REGISTRY if functions is None else functions

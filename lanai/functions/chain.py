@@ -3,28 +3,57 @@
 Render wants one runtime; Lanai has several (builtin catalog functions, configured
 executables, a function-runner service). The first that knows a function runs it; only
 "not found" falls through, because a function that ran and failed must not be retried
-somewhere else.
+somewhere else. The chain is also where evaluations are counted and timed, because it
+is the one place that knows which runtime ran a function.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
+from lanai.functions import metrics
 from lanai.kpt import fnapi
+
+
+def runtime_name(runtime: fnapi.FunctionRuntime) -> str:
+    """A runtime's ``name`` attribute, else its class name (the metrics' runtime label)."""
+    name = getattr(runtime, "name", None)
+    return name if isinstance(name, str) else type(runtime).__name__
 
 
 class ChainRuntime:
     """Tries each runtime in turn; thread-safe if its runtimes are."""
 
+    name = "chain"
+
     def __init__(self, runtimes: Sequence[fnapi.FunctionRuntime]) -> None:
         self._runtimes = tuple(runtimes)
 
     def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
+        reasons: list[str] = []
         for runtime in self._runtimes:
+            started = time.perf_counter()
             try:
-                return runtime.evaluate(fn, resource_list)
-            except fnapi.FunctionNotFound:
+                output = runtime.evaluate(fn, resource_list)
+            except fnapi.FunctionNotFound as error:
+                reasons.append(error.message)
                 continue
-        raise fnapi.FunctionNotFound(message=f"no runtime can run function {fn.display}")
+            except BaseException:
+                _record(fn, runtime, metrics.FAILED, started)
+                raise
+            _record(fn, runtime, metrics.OK, started)
+            return output
+        metrics.record(fn.display, "none", metrics.NOT_FOUND, 0.0)
+        message = f"no runtime can run function {fn.display}"
+        if reasons:
+            message += f" ({'; '.join(reasons)})"
+        raise fnapi.FunctionNotFound(message=message)
+
+
+def _record(
+    fn: fnapi.FunctionRef, runtime: fnapi.FunctionRuntime, outcome: str, since: float
+) -> None:
+    metrics.record(fn.display, runtime_name(runtime), outcome, time.perf_counter() - since)

@@ -65,6 +65,8 @@ class _Capture(threading.Thread):
 class ExecRuntime:
     """Runs executables. Thread-safe: every call has its own process and buffers."""
 
+    name = "exec"
+
     def __init__(
         self,
         executables: Mapping[str, str | os.PathLike[str]] | None = None,

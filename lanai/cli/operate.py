@@ -1,35 +1,18 @@
-"""The ``lanai`` command: run the operator, or bring up a local playground.
-
-``lanai run``      the operator, against the cluster in KUBECONFIG (or in-cluster);
-``lanai up``       the README's run command: a cluster if there is one, else the
-                   bundled local control plane, then the operator.
-"""
+"""``lanai run`` and ``lanai up``: the operator, against a cluster or a local one."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import sys
-from collections.abc import Sequence
 
-from lanai import __version__
-
-
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # kopf logs each handler run at INFO; useful when debugging, noise otherwise.
-    logging.getLogger("kopf").setLevel(logging.DEBUG if verbose else logging.INFO)
+from lanai.cli import logs
+from lanai.cli.logs import Subcommands
 
 
 def _run(args: argparse.Namespace) -> int:
     from lanai.handlers import operator
 
-    _configure_logging(args.verbose)
+    logs.configure(args.verbose)
     options = operator.Options(
         namespaces=tuple(args.namespace or ()),
         liveness_endpoint=args.liveness,
@@ -44,17 +27,11 @@ def _run(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from lanai.local import playground
 
-    _configure_logging(args.verbose)
+    logs.configure(args.verbose)
     return playground.up(workdir=args.workdir, fast=True)
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
-        prog="lanai", description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    root.add_argument("--version", action="version", version=f"lanai {__version__}")
-    commands = root.add_subparsers(dest="command", required=True)
-
+def add_parsers(commands: Subcommands) -> None:
     run = commands.add_parser("run", help="run the operator against the current cluster")
     scope = run.add_mutually_exclusive_group()
     scope.add_argument(
@@ -91,14 +68,3 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument("-v", "--verbose", action="store_true")
     up.set_defaults(func=_up)
-    return root
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    status: int = args.func(args)
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The ``lanai`` command: the operator, its local playground, and kpt function tools.
+
+``lanai run``              the operator, against the cluster in KUBECONFIG (or in-cluster);
+``lanai up``               the README's run command: a cluster if there is one, else the
+                           bundled local control plane, then the operator;
+``lanai fn render DIR``    ``kpt fn render`` on a local package, with Lanai's runtimes;
+``lanai fn eval DIR``      run one function over a local package;
+``lanai function-runner``  Porch's function-runner gRPC service over Lanai's runtimes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lanai import __version__
+from lanai.cli import fn, operate, runner
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="lanai", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    root.add_argument("--version", action="version", version=f"lanai {__version__}")
+    commands = root.add_subparsers(dest="command", required=True)
+    operate.add_parsers(commands)
+    fn.add_parsers(commands)
+    runner.add_parsers(commands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    root = parser()
+    args, extra = root.parse_known_args(argv)
+    # argparse cannot give a subcommand "everything after --" once its positionals are
+    # matched, so commands that take such arguments (fn eval) collect them here.
+    if extra and hasattr(args, "passthrough") and extra[0] == "--":
+        args.passthrough = extra[1:]
+    elif extra:
+        root.error(f"unrecognized arguments: {' '.join(extra)}")
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Generated gRPC modules for Porch's function-runner protocol (see evaluator.proto)."""
