@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
-from lanai.cli import logs
+from lanai.cli import execflags, logs
 from lanai.cli.logs import Subcommands
+from lanai.functions import execconfig
 
 
 def _run(args: argparse.Namespace) -> int:
     from lanai.handlers import operator
 
     logs.configure(args.verbose)
+    try:
+        executables = execflags.mapping(args)
+    except execconfig.ConfigError as error:
+        print(f"lanai run: {error}", file=sys.stderr)
+        return 2
     options = operator.Options(
         namespaces=tuple(args.namespace or ()),
         liveness_endpoint=args.liveness,
         fast=args.dev,
         metrics_address=args.metrics_address or None,
         sync_period=args.sync_period,
+        function_executables=executables,
+        function_runner=args.function_runner or None,
+        function_timeout=args.function_timeout,
     )
     asyncio.run(operator.serve(options))
     return 0
@@ -58,6 +68,19 @@ def add_parsers(commands: Subcommands) -> None:
     )
     run.add_argument(
         "--dev", action="store_true", help="short timeouts and retries (tests, local use)"
+    )
+    execflags.add_arguments(run)
+    run.add_argument(
+        "--function-runner",
+        metavar="HOST:PORT",
+        help="send functions that are neither builtin nor --exec to this function runner",
+    )
+    run.add_argument(
+        "--function-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest one function may run during a render (default 60)",
     )
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=_run)

@@ -55,6 +55,8 @@ class Options:
     function_executables: Mapping[str, str] = field(default_factory=dict)
     """Function image → local executable speaking the KRM function protocol."""
     function_timeout: float = 60.0
+    function_runner: str | None = None
+    """host:port of a function runner for images neither builtin nor mapped to --exec."""
 
 
 def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
@@ -68,7 +70,9 @@ def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
         return repository
 
     runtime_ = rendering.default_runtime(
-        options.function_executables, timeout=options.function_timeout
+        options.function_executables,
+        timeout=options.function_timeout,
+        function_runner=options.function_runner,
     )
     tasks = handler.TaskHandler(
         rendering.KptRenderer(runtime_), gitsource.GitSources(cache.root / "upstreams")

@@ -10,21 +10,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from lanai.functions import builtin_runtime, chain, exec_runtime
+from lanai.functions import builtin_runtime, chain, exec_runtime, grpc_runtime
 from lanai.kpt import fnapi, render
 from lanai.tasks.requests import Rendered
 
 
 def default_runtime(
-    executables: Mapping[str, str] | None = None, *, timeout: float = 60.0
+    executables: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 60.0,
+    function_runner: str | None = None,
 ) -> fnapi.FunctionRuntime:
-    """Builtin catalog functions first, then configured executables."""
-    return chain.ChainRuntime(
-        [
-            builtin_runtime.BuiltinRuntime(),
-            exec_runtime.ExecRuntime(executables or {}, allow_exec=False, timeout=timeout),
-        ]
-    )
+    """Builtin catalog functions first, then configured executables, then a runner.
+
+    Kptfile ``exec:`` steps are refused: a package must not run commands of its
+    choosing inside the operator.
+    """
+    runtimes: list[fnapi.FunctionRuntime] = [
+        builtin_runtime.BuiltinRuntime(),
+        exec_runtime.ExecRuntime(executables or {}, allow_exec=False, timeout=timeout),
+    ]
+    if function_runner:
+        runtimes.append(grpc_runtime.GrpcRuntime(function_runner, timeout=timeout))
+    return chain.ChainRuntime(runtimes)
 
 
 class KptRenderer:
