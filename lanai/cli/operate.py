@@ -14,7 +14,7 @@ from lanai.functions import execconfig
 def _run(args: argparse.Namespace) -> int:
     from lanai.handlers import operator
 
-    logs.configure(args.verbose)
+    logs.configure(args.verbose, args.log_format)
     try:
         executables = execflags.mapping(args)
     except execconfig.ConfigError as error:
@@ -83,6 +83,9 @@ def add_parsers(commands: Subcommands) -> None:
         help="longest one function may run during a render (default 60)",
     )
     run.add_argument("-v", "--verbose", action="store_true")
+    run.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log line format"
+    )
     run.set_defaults(func=_run)
 
     up = commands.add_parser("up", help="run Lanai here, with a local control plane if needed")

@@ -667,3 +667,25 @@ def test_package_metadata_and_kptfile_follow_each_other(team: Team) -> None:
 
     labels = wait_for(followed, timeout=60, what="spec.packageMetadata to follow the Kptfile")
     assert labels == {"tier": "api", "team": "edge"}
+
+
+def test_user_finalizers_hold_the_deletion_from_git(team: Team) -> None:
+    name = f"{REPO}.held.v1"
+    team.create(name, _init("held", "v1"))
+    team.settled(name)
+    finalizers = {"metadata": {"finalizers": ["example.com/keep", "lanai.porch.kpt.dev/finalizer"]}}
+    team.cluster.kubectl(
+        "patch", "-n", team.namespace, "rpkg", name, "--type=merge", "-p", json.dumps(finalizers)
+    )  # fmt: skip
+    team.cluster.kubectl("delete", "-n", team.namespace, "rpkg", name, "--wait=false")
+    wait_for(
+        lambda: (team.get(name) or {}).get("metadata", {}).get("deletionTimestamp"),
+        what="the deletion to start",
+    )
+    assert "refs/heads/drafts/held/v1" in team.refs()
+    team.cluster.kubectl(
+        "patch", "-n", team.namespace, "rpkg", name, "--type=json",
+        "-p", '[{"op": "remove", "path": "/metadata/finalizers/0"}]',
+    )  # fmt: skip
+    wait_for(lambda: team.get(name) is None, timeout=60, what=f"{name} to be deleted")
+    assert "refs/heads/drafts/held/v1" not in team.refs()
