@@ -118,16 +118,49 @@ def _register(kubeconfig: Path, url: str) -> None:
         _kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(document))
 
 
+CLONE_MANIFEST = """apiVersion: porch.kpt.dev/v1alpha2
+kind: PackageRevision
+metadata:
+  name: blueprints.hello-site.v1
+spec:
+  repository: blueprints
+  packageName: hello-site
+  workspaceName: v1
+  lifecycle: Draft
+  source:
+    cloneFrom:
+      upstreamRef:
+        name: blueprints.hello.v1
+"""
+
+
 def _instructions(kubeconfig: Path) -> str:
-    return textwrap.dedent(f"""
-        Lanai is running on a local control plane. In another terminal:
-
-          export KUBECONFIG={kubeconfig}
-          kubectl get repositories
-          kubectl get packagerevisions
-
-        Stop with Ctrl-C (the control plane and Git server stop too).
-        """)
+    name = "blueprints.hello-site.v1"
+    move = "kubectl patch rpkg " + name + ' --type merge -p \'{"spec":{"lifecycle":"%s"}}\''
+    return "\n".join(
+        [
+            "",
+            "Lanai is running on a local control plane. In another terminal:",
+            "",
+            f"export KUBECONFIG={kubeconfig}",
+            "kubectl get repositories",
+            "kubectl get packagerevisions",
+            "",
+            "# Clone the hello blueprint into a new package (a Draft):",
+            "kubectl apply -f - <<'EOF'",
+            CLONE_MANIFEST.rstrip(),
+            "EOF",
+            f"kubectl get rpkg {name} -w     # until READY is True",
+            f"kubectl edit prr {name}        # change the greeting",
+            "",
+            "# Propose and approve it (revision 1, tagged hello-site/v1 in Git):",
+            move % "Proposed",
+            move % "Published",
+            "",
+            "Stop with Ctrl-C (the control plane and Git server stop too).",
+            "",
+        ]
+    )
 
 
 def up(workdir: str, fast: bool = True) -> int:

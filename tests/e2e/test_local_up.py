@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from lanai.local import controlplane, processes
+from lanai.local import controlplane, playground, processes
 from tests.support.cluster import Cluster, condition
 from tests.support.waiting import wait_for
 
@@ -49,6 +49,27 @@ def test_up_without_a_cluster_runs_the_demo_and_stops_cleanly(tmp_path: Path) ->
             return bool(found and found["status"] == "True")
 
         wait_for(ready, timeout=60, what="the demo repository to become Ready")
+
+        # The printed walk-through works: clone, propose, approve.
+        cluster.apply(playground.CLONE_MANIFEST)
+        name = "blueprints.hello-site.v1"
+        for lifecycle in ("Draft", "Proposed", "Published"):
+            if lifecycle != "Draft":
+                patch = f'{{"spec":{{"lifecycle":"{lifecycle}"}}}}'
+                cluster.kubectl("patch", "rpkg", name, "--type", "merge", "-p", patch)
+            wait_for(
+                lambda: (
+                    (o := cluster.get("rpkg", name, "default"))
+                    and (o.get("status") or {}).get("observedGeneration")
+                    == o["metadata"]["generation"]
+                    and (condition(o, "Ready") or {}).get("status") == "True"
+                ),
+                timeout=60,
+                what=f"{name} {lifecycle} and Ready",
+            )
+        published = cluster.get("rpkg", name, "default")
+        assert published is not None
+        assert published["status"]["revision"] == 1
     finally:
         process.send_signal(signal.SIGINT)
         try:
