@@ -28,7 +28,7 @@ from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import errors, mirror
 from lanai.engine.engine import Outcome
-from lanai.handlers import credentials, fields, kube, metrics, resources, runtime
+from lanai.handlers import credentials, faults, fields, kube, metrics, resources, runtime
 from lanai.tasks.requests import CreateRequest, Rendered, Source
 
 logger = logging.getLogger(__name__)
@@ -189,6 +189,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             record = await engine.move(
                 key, target, fields.author_of(body, approving=approving), fields.gates(body.spec)
             )
+            if approving:
+                faults.point(faults.PUBLISHED_BEFORE_STATUS)
             await rt.events.post(body, "Normal", EVENT_FOR_MOVE[target], _moved(record, before))
             if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
                 _wake_sync(rt, key)

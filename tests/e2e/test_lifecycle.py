@@ -689,3 +689,80 @@ def test_user_finalizers_hold_the_deletion_from_git(team: Team) -> None:
     )  # fmt: skip
     wait_for(lambda: team.get(name) is None, timeout=60, what=f"{name} to be deleted")
     assert "refs/heads/drafts/held/v1" not in team.refs()
+
+
+def test_an_operator_dying_between_tag_and_status_converges(
+    team: Team, operator: OperatorProcess, operator_factory: type[OperatorProcess]
+) -> None:
+    """Crash right after the approval is pushed to Git, before the status is written."""
+    name = f"{REPO}.crash.v1"
+    team.create(name, {**_init("crash", "v1"), "lifecycle": "Proposed"})
+    team.settled(name)
+    operator.stop()
+    doomed = operator_factory(env={"LANAI_CRASH_AT": "published-before-status"}).start()
+    try:
+        assert team.move(name, "Published", APPROVER) == ""
+        wait_for(lambda: doomed.process and doomed.process.poll() is not None, what="the crash")
+        assert "refs/tags/crash/v1" in team.refs()
+        assert (team.get(name) or {})["status"].get("revision") == 0  # status never written
+    finally:
+        doomed.stop()
+        operator.start()
+    published = team.settled(name)
+    assert published["status"]["revision"] == 1
+    assert published["status"]["publishedBy"] == APPROVER
+    tags = [r for r in team.refs() if r.startswith("refs/tags/crash/")]
+    assert tags == ["refs/tags/crash/v1"]
+
+
+_AUTH = {"name": "git-auth"}
+BAD_SOURCES = {
+    "unknown-upstream": ({"cloneFrom": {"upstreamRef": {"name": "nope.x.v1"}}}, "does not exist"),
+    "bad-ref": (
+        {"cloneFrom": {"git": {"repo": "{url}", "ref": "no/such", "secretRef": _AUTH}}},
+        "no/such",
+    ),
+    "missing-secret": (
+        {"cloneFrom": {"git": {"repo": "{url}", "ref": "main", "secretRef": {"name": "absent"}}}},
+        "absent",
+    ),
+    "placeholder": (
+        {"cloneFrom": {"upstreamRef": {"name": f"{REPO}.bad-base.main"}}},
+        "placeholder",
+    ),
+    "copy-across-packages": ({"copyFrom": {"name": f"{REPO}.bad-base.v1"}}, "same package"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SOURCES))
+def test_bad_sources_are_refused_and_leave_git_unchanged(team: Team, case: str) -> None:
+    source, expected = BAD_SOURCES[case]
+    base = f"{REPO}.bad-base.v1"
+    team.create(base, _init("bad-base", "v1"))
+    _publish(team, base)
+    wait_for(lambda: team.get(f"{REPO}.bad-base.main"), what="the branch placeholder")
+    before = team.refs()
+    name = f"{REPO}.{case}.v1"
+    text = json.dumps(source).replace("{url}", team.url)
+    team.create(
+        name,
+        {
+            "repository": REPO,
+            "packageName": case,
+            "workspaceName": "v1",
+            "lifecycle": "Draft",
+            "source": json.loads(text),
+        },
+    )
+    if case == "missing-secret":  # may appear later: reported, retried, never pushed
+
+        def reported() -> dict[str, Any] | None:
+            found = condition(team.get(name), "Ready")
+            return found if found and found["status"] == "False" else None
+
+        ready = wait_for(reported, timeout=60, what="the missing secret to be reported")
+    else:
+        ready = condition(team.settled(name, ready="False"), "Ready")  # type: ignore[assignment]
+    assert ready is not None
+    assert expected in ready["message"]
+    assert team.refs() == before

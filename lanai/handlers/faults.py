@@ -1,0 +1,22 @@
+"""Crash points for tests that prove the operator converges after dying mid-operation.
+
+Set ``LANAI_CRASH_AT=<point>`` and the process exits abruptly (no cleanup, as a killed
+pod would) when it reaches that point. Unset, a point costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+PUBLISHED_BEFORE_STATUS = "published-before-status"
+"""The approval commit and tag are pushed; the object's status is not yet written."""
+
+
+def point(name: str) -> None:
+    if os.environ.get("LANAI_CRASH_AT") == name:
+        logger.error("crashing at %s (LANAI_CRASH_AT)", name)
+        logging.shutdown()
+        os._exit(137)
