@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,14 @@ from lanai.git import commitmsg, layout, probe
 logger = logging.getLogger(__name__)
 
 KPTFILE = "Kptfile"
-APPROVE_ATTEMPTS = 10
+APPROVE_ATTEMPTS = 200
+APPROVE_BACKOFF = (0.01, 0.5)
+"""First and longest pause (s) after losing a publishing race, drawn with full jitter.
+
+Each round of a race has exactly one winner, so N simultaneous publishers need up to N
+rounds; without pauses they retry in lockstep and keep colliding. Random, growing
+pauses spread them out, and 200 attempts cover far more rivals than a repository has.
+"""
 REPAIR_DEPTH = 50
 
 
@@ -114,6 +123,11 @@ def _remote_error(error: Exception) -> RemoteError:
     if "404" in message or "not found" in lowered:
         return RemoteError("NotFound", f"repository not found: {message}")
     return RemoteError("Unreachable", f"cannot reach the repository: {message}")
+
+
+def _backoff(attempt: int) -> float:
+    first, longest = APPROVE_BACKOFF
+    return random.uniform(0, min(longest, first * 2**attempt))  # noqa: S311 (jitter, not secrets)
 
 
 def _iso(seconds: int) -> str:
@@ -642,6 +656,7 @@ class GitStorage:
                     self._set_and_push({branch: commit}, guarded={branch: parent})
                 except Conflict:
                     logger.info("publishing %s lost a race; renumbering", package)
+                    time.sleep(_backoff(_attempt))
                     continue
                 tag = layout.tag(path, n)
                 self._set_and_push({tag: commit, current.ref: None}, guarded={tag: None})
