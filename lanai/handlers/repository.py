@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ class Outcome:
     head: str = ""
     packages: int | None = None
     auth: probe.RemoteAuth | None = None
+    written: int = 0
+    """PackageRevision writes the sync made."""
 
 
 @dataclass
@@ -135,6 +138,25 @@ async def sync(
     index: Any,
 ) -> Outcome:
     """Mirror what Git holds into PackageRevision objects (no API write if nothing changed)."""
+    started = time.perf_counter()
+    result = "failed"
+    try:
+        synced = await _sync(name, namespace, spec, outcome, rt, index)
+        if synced.ready.status == "True":
+            result = "applied" if synced.written else "unchanged"
+        return synced
+    finally:
+        metrics.SYNC_SECONDS.labels(result).observe(time.perf_counter() - started)
+
+
+async def _sync(
+    name: str,
+    namespace: str,
+    spec: models.RepositorySpec,
+    outcome: Outcome,
+    rt: runtime.Runtime,
+    index: Any,
+) -> Outcome:
     git = spec.git
     assert git is not None
     author = values.Author(git.author, git.email or f"{git.author}@lanai") if git.author else None
@@ -159,6 +181,7 @@ async def sync(
     plan = mirror.plan(
         records, mirroring.existing(index, namespace, name), deployment=spec.deployment
     )
+    written = 0
     if not plan.empty:
         applied = await mirroring.apply(rt.api, namespace, plan)
         logger.info(
@@ -169,9 +192,10 @@ async def sync(
             applied.patched,
             applied.deleted,
         )
+        written = applied.writes
     head = cached.git.head() or outcome.head
     packages = len({r.key.package for r in records})
-    return Outcome(outcome.ready, head, packages, outcome.auth)
+    return Outcome(outcome.ready, head, packages, outcome.auth, written)
 
 
 async def reconcile_once(
