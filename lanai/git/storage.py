@@ -116,13 +116,7 @@ class _Callbacks(probe._Callbacks):
 
 
 def _remote_error(error: Exception) -> RemoteError:
-    message = probe.redact(str(error))
-    lowered = message.lower()
-    if "401" in message or "auth" in lowered or "credentials" in lowered:
-        return RemoteError("AuthenticationFailed", f"authentication failed: {message}")
-    if "404" in message or "not found" in lowered:
-        return RemoteError("NotFound", f"repository not found: {message}")
-    return RemoteError("Unreachable", f"cannot reach the repository: {message}")
+    return RemoteError(*probe.classify(probe.redact(str(error))))
 
 
 def _backoff(attempt: int) -> float:

@@ -76,7 +76,7 @@ async def check(spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime
     git = spec.git
     try:
         auth = await credentials.resolve(
-            rt.api, namespace, git.secret_ref.name if git.secret_ref else None
+            rt.api, namespace, git.secret_ref.name if git.secret_ref else None, git.repo
         )
         branches = await asyncio.wait_for(
             asyncio.to_thread(probe.list_branches, git.repo, auth), PROBE_TIMEOUT
