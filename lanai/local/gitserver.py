@@ -64,6 +64,10 @@ class Credentials:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate small writes; with Nagle on, the second
+    # waits for the client's delayed ACK (~40 ms per request, e.g. every 401
+    # challenge). Real Git hosts (nginx, Go) set TCP_NODELAY too.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         self.server.requests += 1
