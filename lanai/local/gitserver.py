@@ -185,6 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog (5) resets connections when dozens of clients
+    # (e.g. concurrent publishers) connect at once; hosting servers queue them.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], root: Path, credentials: Credentials) -> None:
         super().__init__(address, _Handler)
