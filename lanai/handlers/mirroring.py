@@ -48,7 +48,9 @@ def observe(body: kopf.Body) -> mirror.ObservedObject:
     )
 
 
-def index_revision(body: kopf.Body, **_: Any) -> dict[tuple[str, str], mirror.ObservedObject]:
+async def index_revision(body: kopf.Body, **_: Any) -> dict[tuple[str, str], mirror.ObservedObject]:
+    """Async on purpose: kopf runs sync handlers in its thread pool, a hop per watch
+    event (two per object written), which showed in a 10,000-revision first sync."""
     repository = (body.get("spec") or {}).get("repository", "")
     return {(body.metadata.namespace or "default", repository): observe(body)}
 
