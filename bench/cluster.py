@@ -90,11 +90,11 @@ def scrape(url: str) -> list[tuple[str, dict[str, str], float]]:
 
 
 def memory(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM (peak) of a process, in MiB."""
+    """VmRSS, VmHWM (peak), RssAnon and RssFile of a process, in MiB."""
     found: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             found[key] = int(value.split()[0]) / 1024
     return found
 

@@ -89,8 +89,10 @@ def _noop(
 ) -> tuple[list[float], dict[str, float], int]:
     """Watch ``syncs`` consecutive syncs: durations (ms), API writes, objects changed."""
     deadline = time.perf_counter() + timeout
-    # Settle: the sync that created the objects is over and one sync found nothing to do.
-    while _syncs(op.metrics_url)[2].get("unchanged", 0) < 1:
+    # Settle: a sync that started after the objects were written found nothing to do
+    # (the one that wrote them may still be patching status when the count is reached).
+    floor = _syncs(op.metrics_url)[2].get("unchanged", 0) + 1
+    while _syncs(op.metrics_url)[2].get("unchanged", 0) < floor + 1:
         if time.perf_counter() > deadline:
             raise TimeoutError("no unchanged sync observed")
         time.sleep(0.2)
@@ -155,6 +157,12 @@ def run(
         )
         api = cluster.Api(plane.server, plane.workdir / "pki")
         op.start()
+        assert op.process is not None
+        report.add(
+            "operator RSS when ready, no Repository yet",
+            cluster.memory(op.process.pid)["VmRSS"],
+            "MiB",
+        )
         print(
             f"    operator pid {op.process.pid if op.process else '?'}, log {op.log_path}",
             flush=True,
@@ -216,6 +224,10 @@ def run(
         )
         report.add(f"operator RSS at {shape.objects} objects", mem["VmRSS"], "MiB", 300)
         report.add("operator peak RSS (VmHWM) during cold sync", mem["VmHWM"], "MiB", 300)
+        report.add("  of which anonymous (RssAnon)", mem["RssAnon"], "MiB")
+        report.add(
+            "  of which file-backed (RssFile: libraries, mmapped Git packs)", mem["RssFile"], "MiB"
+        )
 
         durations, writes, changed = _noop(api, op, noop_syncs, 300)
         report.add_percentiles(
