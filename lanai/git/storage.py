@@ -19,7 +19,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -657,6 +657,20 @@ class GitStorage:
                 return self._find(package, workspace)
             raise Conflict(f"could not publish {package}: the branch kept moving")
 
+    def _mainline(self, head: str) -> Iterator[pygit2.Commit]:
+        """The newest REPAIR_DEPTH commits of the branch, following first parents.
+
+        Approvals reach the branch as fast-forwards, so this is its own history. (A
+        topological walk would read all of history before yielding anything: 57 ms at
+        10,000 commits, on every sync.)
+        """
+        commit: pygit2.Commit | None = self._commit(head)
+        for _depth in range(REPAIR_DEPTH):
+            if commit is None:
+                return
+            yield commit
+            commit = commit.parents[0] if commit.parents else None
+
     def _last_approved(self, package: str) -> int:
         """The newest revision number the branch's approval commits carry for ``package``.
 
@@ -666,10 +680,7 @@ class GitStorage:
         head = self.head()
         if not head:
             return 0
-        walker = self._repo.walk(pygit2.Oid(hex=head), pygit2.enums.SortMode.TOPOLOGICAL)
-        for depth, commit in enumerate(walker):
-            if depth >= REPAIR_DEPTH:
-                break
+        for commit in self._mainline(head):
             note = self._annotation(commit)
             if note.get("package") == package and isinstance(note.get("revision"), int):
                 return int(note["revision"])
@@ -684,10 +695,7 @@ class GitStorage:
             refs = self._refs()
             tagged = {target for name, target in refs.items() if name.startswith("refs/tags/")}
             made: list[str] = []
-            walker = self._repo.walk(pygit2.Oid(hex=head), pygit2.enums.SortMode.TOPOLOGICAL)
-            for depth, commit in enumerate(walker):
-                if depth >= REPAIR_DEPTH:
-                    break
+            for commit in self._mainline(head):
                 note = self._annotation(commit)
                 n = note.get("revision")
                 package = note.get("package")
