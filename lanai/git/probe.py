@@ -55,9 +55,9 @@ class _Callbacks(pygit2.RemoteCallbacks):
         if auth and auth.ca_bundle:
             try:
                 self._bundle = tls.load_bundle(auth.ca_bundle)
+                tls.install()
             except tls.CertificateError as error:
                 raise ProbeError(CERTIFICATE_INVALID, str(error)) from None
-            tls.install()
         self.wants_certificate = self._bundle is not None
 
     def certificate_check(self, certificate: bytes | None, valid: bool, host: bytes) -> bool:

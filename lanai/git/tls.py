@@ -84,7 +84,13 @@ def install() -> None:
         if _installed:
             return
         ffi: Any = pygit2.ffi
-        ffi.def_extern(name="_certificate_check_cb")(_certificate_check)
+        try:
+            ffi.def_extern(name="_certificate_check_cb")(_certificate_check)
+        except Exception as error:  # a pygit2 whose callbacks are shaped differently
+            raise CertificateError(
+                "this pygit2 cannot check certificates per "
+                f"Repository, so the CA bundle cannot be used: {error}"
+            ) from None
         _installed = True
 
 
