@@ -14,21 +14,28 @@ from dataclasses import dataclass
 
 import pygit2
 
+from lanai.git import tls
+
 _scratch_lock = threading.Lock()
 _scratch: pygit2.Repository | None = None
 
 
 @dataclass(frozen=True)
 class RemoteAuth:
-    """Basic credentials or a bearer token, from the Repository's Secret."""
+    """Basic credentials or a bearer token, and a CA bundle, from the Repository's Secrets."""
 
     username: str = ""
     password: str = ""
     bearer_token: str = ""
+    ca_bundle: bytes = b""
+    """PEM certificates trusted for this remote's HTTPS, besides the system's."""
 
     def __repr__(self) -> str:  # never show credentials, even in debug output
         kind = "bearer" if self.bearer_token else "basic" if self.username else "none"
         return f"RemoteAuth(<{kind}>)"
+
+
+CERTIFICATE_INVALID = "CertificateInvalid"
 
 
 class ProbeError(Exception):
@@ -44,6 +51,27 @@ class _Callbacks(pygit2.RemoteCallbacks):
         super().__init__()
         self._auth = auth
         self._attempts = 0
+        self._bundle = None
+        if auth and auth.ca_bundle:
+            try:
+                self._bundle = tls.load_bundle(auth.ca_bundle)
+                tls.install()
+            except tls.CertificateError as error:
+                raise ProbeError(CERTIFICATE_INVALID, str(error)) from None
+        self.wants_certificate = self._bundle is not None
+
+    def certificate_check(self, certificate: bytes | None, valid: bool, host: bytes) -> bool:
+        """The system's trust, or else this Repository's CA bundle (as Porch's caBundle)."""
+        if self._bundle is None or valid:
+            raise pygit2.errors.Passthrough
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if certificate is None:
+            raise ProbeError(CERTIFICATE_INVALID, f"the certificate of {name} was not available")
+        try:
+            tls.verify(certificate, name, self._bundle)
+        except tls.CertificateError as error:
+            raise ProbeError(CERTIFICATE_INVALID, str(error)) from None
+        return True
 
     def credentials(
         self, url: str, username_from_url: str | None, allowed_types: pygit2.enums.CredentialType
@@ -61,6 +89,23 @@ class _Callbacks(pygit2.RemoteCallbacks):
         if self._auth and self._auth.bearer_token:
             return [f"Authorization: Bearer {self._auth.bearer_token}"]
         return None
+
+
+def classify(message: str) -> tuple[str, str]:
+    """(reason, message) for a libgit2 error text that has been redacted already."""
+    lowered = message.lower()
+    # Before "auth": "certificate authority" would read as a credentials problem.
+    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+        return CERTIFICATE_INVALID, (
+            f"the server's TLS certificate is not trusted: {message}; put the CA that signed "
+            'it in the "ca.crt" key of the Repository\'s Secret (or of the Secret '
+            '"<namespace>-ca-bundle")'
+        )
+    if "401" in message or "auth" in lowered or "credentials" in lowered:
+        return "AuthenticationFailed", f"authentication failed: {message}"
+    if "404" in message or "not found" in lowered or "does not exist" in lowered:
+        return "NotFound", f"repository not found: {message}"
+    return "Unreachable", f"cannot reach the repository: {message}"
 
 
 def redact(text: str) -> str:
@@ -84,13 +129,7 @@ def list_branches(url: str, auth: RemoteAuth | None) -> dict[str, str]:
     except ProbeError:
         raise
     except (pygit2.GitError, KeyError, OSError) as error:
-        message = redact(str(error))
-        lowered = message.lower()
-        if "401" in message or "auth" in lowered or "credentials" in lowered:
-            raise ProbeError("AuthenticationFailed", f"authentication failed: {message}") from None
-        if "404" in message or "not found" in lowered or "does not exist" in lowered:
-            raise ProbeError("NotFound", f"repository not found: {message}") from None
-        raise ProbeError("Unreachable", f"cannot reach the repository: {message}") from None
+        raise ProbeError(*classify(redact(str(error)))) from None
     return {
         head.name: str(head.oid)
         for head in heads

@@ -21,6 +21,13 @@ RECONCILE_SECONDS = Histogram(
     ["kind"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+SYNC_SECONDS = Histogram(
+    "lanai_repository_sync_duration_seconds",
+    "One Repository sync (fetch, index, mirror into PackageRevision objects), by outcome:"
+    " unchanged (nothing to write), applied (objects written) or failed.",
+    ["outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
 REPOSITORIES_READY = Gauge(
     "lanai_repository_ready", "1 when a Repository is Ready, else 0.", ["namespace", "name"]
 )

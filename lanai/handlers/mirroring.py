@@ -3,12 +3,17 @@
 The planner (``lanai.engine.mirror``) decides; this module only writes, and reads the
 existing objects from a kopf index kept current by the watch, never from an API list.
 A sync of an unchanged repository therefore costs no API call at all.
+
+Writes go out WRITERS at a time: one at a time, each round trip to the API server
+(~20 ms) made a first sync of 10,000 revisions take minutes; objects are independent,
+so order within a phase does not matter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +26,9 @@ from lanai.engine import mirror
 from lanai.handlers import kube
 
 logger = logging.getLogger(__name__)
+
+WRITERS = 16
+"""API writes in flight at once during a sync (the client's pool allows 100)."""
 
 INDEX = "revisions_by_repository"
 """kopf index: (namespace, repository) → ObservedObject of each PackageRevision."""
@@ -40,7 +48,9 @@ def observe(body: kopf.Body) -> mirror.ObservedObject:
     )
 
 
-def index_revision(body: kopf.Body, **_: Any) -> dict[tuple[str, str], mirror.ObservedObject]:
+async def index_revision(body: kopf.Body, **_: Any) -> dict[tuple[str, str], mirror.ObservedObject]:
+    """Async on purpose: kopf runs sync handlers in its thread pool, a hop per watch
+    event (two per object written), which showed in a 10,000-revision first sync."""
     repository = (body.get("spec") or {}).get("repository", "")
     return {(body.metadata.namespace or "default", repository): observe(body)}
 
@@ -64,11 +74,34 @@ class Applied:
 _API = (constants.PORCH_GROUP, constants.PORCH_VERSION)
 
 
+async def _each(items: Iterable[Any], write: Callable[[Any], Awaitable[bool]]) -> int:
+    """Run ``write`` over ``items`` with at most WRITERS in flight; how many returned True."""
+    pending = iter(items)
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        for item in pending:  # shared iterator: each item is taken by one worker
+            if await write(item):
+                done += 1
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(WRITERS)]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for task in workers:  # one failed write ends the sync; the next one retries
+            task.cancel()
+        raise
+    return done
+
+
 async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) -> Applied:
     """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped."""
     objects: Any = client.CustomObjectsApi(api)
     applied = Applied()
-    for body, status in plan.create:
+
+    async def create(entry: tuple[dict[str, Any], dict[str, Any]]) -> bool:
+        body, status = entry
         try:
             await objects.create_namespaced_custom_object(
                 *_API, namespace, constants.PACKAGE_REVISIONS, body
@@ -80,24 +113,32 @@ async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) 
         await kube.patch_status(
             api, *_API, constants.PACKAGE_REVISIONS, namespace, body["metadata"]["name"], status
         )
-        applied.created += 1
-    for name, patch in plan.patch:
-        if await _merge_patch(objects, namespace, name, patch):
-            applied.patched += 1
-    for name, status in plan.status:
-        if await kube.patch_status(
+        return True
+
+    async def patch(entry: tuple[str, dict[str, Any]]) -> bool:
+        return await _merge_patch(objects, namespace, *entry)
+
+    async def patch_status(entry: tuple[str, dict[str, Any]]) -> bool:
+        name, status = entry
+        return await kube.patch_status(
             api, *_API, constants.PACKAGE_REVISIONS, namespace, name, status
-        ):
-            applied.patched += 1
-    for name in plan.delete:
+        )
+
+    async def delete(name: str) -> bool:
         try:
             await objects.delete_namespaced_custom_object(
                 *_API, namespace, constants.PACKAGE_REVISIONS, name
             )
-            applied.deleted += 1
         except ApiException as error:
             if error.status != 404:
                 raise
+            return False
+        return True
+
+    applied.created = await _each(plan.create, create)
+    applied.patched = await _each(plan.patch, patch)
+    applied.patched += await _each(plan.status, patch_status)
+    applied.deleted = await _each(plan.delete, delete)
     return applied
 
 

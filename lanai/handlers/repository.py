@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,41 @@ class Outcome:
     head: str = ""
     packages: int | None = None
     auth: probe.RemoteAuth | None = None
+    written: int = 0
+    """PackageRevision writes the sync made."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The inputs of a sync whose plan was empty, kept by identity.
+
+    The cache hands out the same record objects until Git changes, and kopf's index
+    replaces an object's entry only when a watch event arrives, so when every input is
+    the very same object as last time the plan is empty again without computing it:
+    a no-op sync of 10,000 revisions skips ~11,000 comparisons.
+    """
+
+    repository: object
+    version: str
+    deployment: bool
+    records: tuple[Any, ...]
+    existing: dict[str, Any]
+
+    def same(
+        self,
+        repository: object,
+        version: str,
+        deployment: bool,
+        records: list[Any],
+        existing: dict[str, Any],
+    ) -> bool:
+        if (repository, version, deployment) != (self.repository, self.version, self.deployment):
+            return False
+        if len(records) != len(self.records) or len(existing) != len(self.existing):
+            return False
+        if any(a is not b for a, b in zip(records, self.records, strict=True)):
+            return False
+        return all(self.existing.get(key) is value for key, value in existing.items())
 
 
 @dataclass
@@ -49,6 +85,8 @@ class Schedule:
     retry_cap: float
     failures: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    settled: Settled | None = None
+    """What the last sync with nothing to write saw (see :class:`Settled`)."""
 
     def next_delay(self, spec: models.RepositorySpec | None, now: datetime.datetime) -> float:
         if self.failures:
@@ -73,7 +111,7 @@ async def check(spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime
     git = spec.git
     try:
         auth = await credentials.resolve(
-            rt.api, namespace, git.secret_ref.name if git.secret_ref else None
+            rt.api, namespace, git.secret_ref.name if git.secret_ref else None, git.repo
         )
         branches = await asyncio.wait_for(
             asyncio.to_thread(probe.list_branches, git.repo, auth), PROBE_TIMEOUT
@@ -133,8 +171,29 @@ async def sync(
     outcome: Outcome,
     rt: runtime.Runtime,
     index: Any,
+    schedule: Schedule | None = None,
 ) -> Outcome:
     """Mirror what Git holds into PackageRevision objects (no API write if nothing changed)."""
+    started = time.perf_counter()
+    result = "failed"
+    try:
+        synced = await _sync(name, namespace, spec, outcome, rt, index, schedule)
+        if synced.ready.status == "True":
+            result = "applied" if synced.written else "unchanged"
+        return synced
+    finally:
+        metrics.SYNC_SECONDS.labels(result).observe(time.perf_counter() - started)
+
+
+async def _sync(
+    name: str,
+    namespace: str,
+    spec: models.RepositorySpec,
+    outcome: Outcome,
+    rt: runtime.Runtime,
+    index: Any,
+    schedule: Schedule | None,
+) -> Outcome:
     git = spec.git
     assert git is not None
     author = values.Author(git.author, git.email or f"{git.author}@lanai") if git.author else None
@@ -156,9 +215,20 @@ async def sync(
     except (interface.CacheError, storage.GitError) as error:
         return _error(f"sync failed: {error}")
     records = await cached.list_package_revisions()
-    plan = mirror.plan(
-        records, mirroring.existing(index, namespace, name), deployment=spec.deployment
-    )
+    existing = mirroring.existing(index, namespace, name)
+    version = await cached.version()
+    settled = schedule.settled if schedule else None
+    if settled and settled.same(cached, version, spec.deployment, records, existing):
+        plan = mirror.MirrorPlan()
+    else:
+        plan = mirror.plan(records, existing, deployment=spec.deployment)
+        if schedule:
+            schedule.settled = (
+                Settled(cached, version, spec.deployment, tuple(records), existing)
+                if plan.empty
+                else None
+            )
+    written = 0
     if not plan.empty:
         applied = await mirroring.apply(rt.api, namespace, plan)
         logger.info(
@@ -169,9 +239,10 @@ async def sync(
             applied.patched,
             applied.deleted,
         )
+        written = applied.writes
     head = cached.git.head() or outcome.head
     packages = len({r.key.package for r in records})
-    return Outcome(outcome.ready, head, packages, outcome.auth)
+    return Outcome(outcome.ready, head, packages, outcome.auth, written)
 
 
 async def reconcile_once(
@@ -207,7 +278,7 @@ async def _reconcile_once(
                 "use another directory or delete one of them"
             )
         if outcome.ready.status == "True" and index is not None:
-            outcome = await sync(name, namespace, spec, outcome, rt, index)
+            outcome = await sync(name, namespace, spec, outcome, rt, index, schedule)
     schedule.failures = 0 if outcome.ready.status == "True" else schedule.failures + 1
     metrics.REPOSITORIES_READY.labels(namespace, name).set(1 if schedule.failures == 0 else 0)
 

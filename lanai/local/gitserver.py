@@ -4,6 +4,8 @@ This is a real Git server as far as clients can tell (the same CGI that hosting 
 put behind Apache or nginx), so pygit2 and the git CLI clone, fetch and push through it
 exactly as they would against GitHub or Gitea. Requests must carry either HTTP basic
 credentials or a bearer token; anything else gets 401 with a Basic challenge.
+With a serving certificate (e.g. from ``lanai.local.pki``) it speaks HTTPS instead,
+which is how CA-bundle handling is tested against a CA no system trusts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import contextlib
 import hmac
 import io
 import shutil
+import ssl
 import subprocess
+import sys
 import threading
 import typing
 from collections.abc import Iterator
@@ -23,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
+
+from lanai.local import pki
 
 _CHUNK = 64 * 1024
 
@@ -58,6 +64,10 @@ class Credentials:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate small writes; with Nagle on, the second
+    # waits for the client's delayed ACK (~40 ms per request, e.g. every 401
+    # challenge). Real Git hosts (nginx, Go) set TCP_NODELAY too.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         self.server.requests += 1
@@ -175,6 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog (5) resets connections when dozens of clients
+    # (e.g. concurrent publishers) connect at once; hosting servers queue them.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], root: Path, credentials: Credentials) -> None:
         super().__init__(address, _Handler)
@@ -184,15 +197,42 @@ class _Server(ThreadingHTTPServer):
         self.requests = 0
         self.rejected = 0
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that hang up (or refuse our certificate) are not server errors."""
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def _tls_context(root: Path, certificate: pki.KeyPair) -> ssl.SSLContext:
+    directory = root / ".tls"
+    directory.mkdir(exist_ok=True)
+    cert, key = certificate.write(directory, "server")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
 
 class GitServer:
     """Serves every bare repository under ``root`` at ``http://127.0.0.1:<port>/<name>``."""
 
-    def __init__(self, root: Path, credentials: Credentials, port: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        credentials: Credentials,
+        port: int = 0,
+        certificate: pki.KeyPair | None = None,
+    ) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.credentials = credentials
         self._server = _Server(("127.0.0.1", port), root, credentials)
+        self._scheme = "http"
+        if certificate is not None:
+            self._scheme = "https"
+            self._server.socket = _tls_context(root, certificate).wrap_socket(
+                self._server.socket, server_side=True
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="git-http", daemon=True
         )
@@ -200,7 +240,7 @@ class GitServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     @property
     def requests(self) -> int:

@@ -87,14 +87,15 @@ def test_git_revisions_are_mirrored_and_kept_current(
         "blueprints.net.basens.v1",
         "blueprints.net.basens.next",
     }
+    # An object's status is a second write after its create (status subresource).
     found = wait_for(
         lambda: (
             (r := _revisions(cluster, namespace))
             and set(r) == expected
-            and all("selfLock" in (o.get("status") or {}) for o in r.values())
+            and all((o.get("status") or {}).get("selfLock") for o in r.values())
             and r
         ),
-        what=f"PackageRevisions {sorted(expected)}",
+        what=f"PackageRevisions {sorted(expected)} with their status",
     )
     published = found["blueprints.net.basens.v1"]
     assert published["spec"]["lifecycle"] == "Published"
@@ -154,7 +155,13 @@ def test_a_sync_without_changes_writes_nothing(
     _git(work, "push", "-q", "origin", "main", "app/v1")
     cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
     cluster.apply(_repository("apps", namespace, url, "git-auth"))
-    wait_for(lambda: len(_revisions(cluster, namespace)) == 2, what="two PackageRevisions")
+    wait_for(
+        lambda: (
+            len(r := _revisions(cluster, namespace)) == 2
+            and all((o.get("status") or {}).get("selfLock") for o in r.values())
+        ),
+        what="two PackageRevisions with their status",
+    )
     versions = {
         n: r["metadata"]["resourceVersion"] for n, r in _revisions(cluster, namespace).items()
     }

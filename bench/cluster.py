@@ -1,0 +1,111 @@
+"""Talk to the benchmark's control plane cheaply: counts, resourceVersions and metrics.
+
+kubectl takes ~0.1 s to start and lists are large at 10,000 objects, so polling uses
+the API directly with the admin client certificate: ``limit=1`` answers a count through
+``metadata.remainingItemCount`` without transferring the objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+REVISIONS = "/apis/porch.kpt.dev/v1alpha2/namespaces/{ns}/packagerevisions"
+_SAMPLE = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$"
+)
+_LABEL = re.compile(r'(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+class Api:
+    def __init__(self, server: str, pki: Path) -> None:
+        self.server = server
+        self._context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        self._context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+
+    def get(self, path: str) -> bytes:
+        url = self.server + path
+        with urllib.request.urlopen(url, context=self._context, timeout=120) as answer:  # noqa: S310
+            body: bytes = answer.read()
+            return body
+
+    def count(self, namespace: str) -> int:
+        page = json.loads(self.get(REVISIONS.format(ns=namespace) + "?limit=1"))
+        return len(page["items"]) + int(page["metadata"].get("remainingItemCount") or 0)
+
+    def resource_versions(self, namespace: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        token = ""
+        while True:
+            query = "?limit=2000" + (f"&continue={token}" if token else "")
+            page = json.loads(self.get(REVISIONS.format(ns=namespace) + query))
+            for item in page["items"]:
+                found[item["metadata"]["name"]] = item["metadata"]["resourceVersion"]
+            token = page["metadata"].get("continue") or ""
+            if not token:
+                return found
+
+    def writes(self) -> dict[str, float]:
+        """API server write requests so far (POST/PUT/PATCH/DELETE), by resource."""
+        totals: dict[str, float] = defaultdict(float)
+        for name, labels, value in samples(self.get("/metrics").decode()):
+            if name == "apiserver_request_total" and labels.get("verb") in (
+                "POST",
+                "PUT",
+                "PATCH",
+                "DELETE",
+            ):
+                resource = labels.get("resource", "")
+                if labels.get("subresource"):
+                    resource += "/" + labels["subresource"]
+                totals[resource] += value
+        return dict(totals)
+
+
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """Prometheus text format → (name, labels, value) triples."""
+    found = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if not match:
+            continue
+        labels = {m["key"]: m["value"] for m in _LABEL.finditer(match["labels"] or "")}
+        try:
+            found.append((match["name"], labels, float(match["value"])))
+        except ValueError:
+            continue
+    return found
+
+
+def scrape(url: str) -> list[tuple[str, dict[str, str], float]]:
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310
+        return samples(answer.read().decode())
+
+
+def memory(pid: int) -> dict[str, float]:
+    """VmRSS, VmHWM (peak), RssAnon and RssFile of a process, in MiB."""
+    found: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+            found[key] = int(value.split()[0]) / 1024
+    return found
+
+
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {
+        k: after.get(k, 0) - before.get(k, 0)
+        for k in set(before) | set(after)
+        if after.get(k, 0) != before.get(k, 0)
+    }
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

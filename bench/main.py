@@ -1,0 +1,108 @@
+"""bench/run: every benchmark in one go, compared with the targets of DESIGN.md §7.
+
+Exits non-zero only when a benchmark crashes; a missed target is printed as MISSED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from bench import gitmicro, publishers, repogen, stats, syncbench
+from lanai.git import probe
+from lanai.local import gitserver
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    parser.add_argument(
+        "--revisions", type=int, default=10_000, help="published revisions in the big repository"
+    )
+    parser.add_argument("--publishers", type=int, default=50, help="concurrent publishers")
+    parser.add_argument("--noop-syncs", type=int, default=10, help="no-op syncs to time")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["git", "publishers", "sync"],
+        help="run only these (repeatable)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    chosen = set(args.only or ["git", "publishers", "sync"])
+    workdir = Path(tempfile.mkdtemp(prefix="lanai-bench-"))
+    shape = repogen.Shape.for_revisions(args.revisions)
+    report = stats.Report()
+    crashed: list[str] = []
+    print(
+        f"lanai bench {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M}Z, "
+        f"{os.cpu_count()} CPUs, {shape.packages} packages x {shape.revisions_per_package} "
+        f"revisions, work dir {workdir}",
+        flush=True,
+    )
+
+    def step(name: str, fn: object) -> None:
+        print(f"== {name}", flush=True)
+        started = time.perf_counter()
+        try:
+            fn()  # type: ignore[operator]
+        except Exception:
+            traceback.print_exc()
+            crashed.append(name)
+        print(f"   ({time.perf_counter() - started:.0f}s)", flush=True)
+
+    if "git" in chosen:
+
+        def git_micro() -> None:
+            root = workdir / "micro"
+            repogen.create(root / "git" / "big.git", shape)
+            server = gitserver.GitServer(
+                root / "git", gitserver.Credentials(users={"bench": "bench-pass"})
+            ).start()
+            try:
+                gitmicro.run(
+                    f"{server.url}/big.git", probe.RemoteAuth("bench", "bench-pass"), root, report
+                )
+            finally:
+                server.stop()
+                shutil.rmtree(root, ignore_errors=True)
+
+        step(f"4. Git: fetch + list_revisions, {shape.published} revisions", git_micro)
+    if "publishers" in chosen:
+        step(
+            f"3. {args.publishers} concurrent publishers on one repository",
+            lambda: publishers.run(args.publishers, workdir / "publishers", report),
+        )
+    if "sync" in chosen:
+        step(
+            f"1+2. cold and no-op sync through the operator, {shape.published} revisions",
+            lambda: syncbench.run(
+                shape,
+                workdir / "sync",
+                report,
+                noop_syncs=args.noop_syncs,
+                small=repogen.Shape(10, 10),
+            ),
+        )
+
+    print("\n## Results\n")
+    print(report.table())
+    if report.missed:
+        print("\nMISSED targets:")
+        for row in report.missed:
+            print(f"  MISSED {row.measure}: {row.value:.4g} {row.unit} > {row.target:g} {row.unit}")
+    if crashed:
+        print(f"\nCRASHED: {', '.join(crashed)}")
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if crashed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
