@@ -725,12 +725,19 @@ class GitStorage:
                 name = layout.tag(layout.full_path(self.directory, package), n)
                 if name in self._refs():
                     continue
-                updates: dict[str, str | None] = {name: str(commit.id)}
                 ws = str(note.get("workspaceName") or "")
                 path = layout.full_path(self.directory, package)
-                for stale in (layout.draft_branch(path, ws), layout.proposed_branch(path, ws)):
-                    if ws and stale in self._refs():
-                        updates[stale] = None
+                # A crash between the two pushes leaves the proposal's branch behind; with
+                # no such branch the tag was deleted on purpose (the revision was deleted).
+                stale = [
+                    branch
+                    for branch in (layout.draft_branch(path, ws), layout.proposed_branch(path, ws))
+                    if ws and branch in self._refs()
+                ]
+                if not stale:
+                    continue
+                updates: dict[str, str | None] = {name: str(commit.id)}
+                updates.update(dict.fromkeys(stale))
                 self._set_and_push(updates)
                 made.append(name)
             return made

@@ -116,14 +116,32 @@ def test_concurrent_publishers_never_share_a_number(url: str, tmp_path: Path) ->
 
 
 def test_repair_tags_an_approval_commit_whose_tag_is_missing(url: str, tmp_path: Path) -> None:
+    """The state a crash between the two pushes of an approval leaves behind."""
+    git = _open(url, tmp_path)
+    git.create_draft("pkg", "ws", {"Kptfile": KPTFILE}, {}, AUTHOR)
+    draft = _remote_refs(url)["refs/heads/drafts/pkg/ws"]
+    git.approve("pkg", "ws", AUTHOR)
+    authed = url.replace("://", f"://{USER}:{PASSWORD}@")
+    mirror = tmp_path / "mirror"
+    for spec in (":refs/tags/pkg/v1", f"{draft}:refs/heads/drafts/pkg/ws"):
+        pushed = ["git", "-C", str(mirror), "push", authed, spec]
+        subprocess.run(pushed, check=True, capture_output=True)
+    fresh = _open(url, tmp_path, "fresh")
+    assert fresh.repair() == ["refs/tags/pkg/v1"]
+    refs = _remote_refs(url)
+    assert "refs/tags/pkg/v1" in refs
+    assert "refs/heads/drafts/pkg/ws" not in refs
+
+
+def test_repair_leaves_a_deleted_revision_deleted(url: str, tmp_path: Path) -> None:
     git = _open(url, tmp_path)
     git.create_draft("pkg", "ws", {"Kptfile": KPTFILE}, {}, AUTHOR)
     git.approve("pkg", "ws", AUTHOR)
-    authed = url.replace("://", f"://{USER}:{PASSWORD}@")
-    subprocess.run(["git", "push", authed, ":refs/tags/pkg/v1"], check=True, capture_output=True)
+    git.set_deletion_proposed("pkg", 1, proposed=True)
+    git.delete("pkg", "ws", AUTHOR)
     fresh = _open(url, tmp_path, "fresh")
-    assert fresh.repair() == ["refs/tags/pkg/v1"]
-    assert "refs/tags/pkg/v1" in _remote_refs(url)
+    assert fresh.repair() == []
+    assert "refs/tags/pkg/v1" not in _remote_refs(url)
 
 
 def test_deletion_proposal_and_deletes(url: str, tmp_path: Path) -> None:
