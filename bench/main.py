@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import gitmicro, publishers, repogen, stats, syncbench
+from bench import gitmicro, lifecycle, publishers, repogen, stats, syncbench
 from lanai.git import probe
 from lanai.local import gitserver
 
@@ -30,12 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["git", "publishers", "sync"],
+        choices=["git", "publishers", "sync", "lifecycle"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--samples", type=int, default=20, help="lifecycle samples per measure")
     args = parser.parse_args(argv)
-    chosen = set(args.only or ["git", "publishers", "sync"])
+    chosen = set(args.only or ["git", "publishers", "sync", "lifecycle"])
     workdir = Path(tempfile.mkdtemp(prefix="lanai-bench-"))
     shape = repogen.Shape.for_revisions(args.revisions)
     report = stats.Report()
@@ -89,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
                 noop_syncs=args.noop_syncs,
                 small=repogen.Shape(10, 10),
             ),
+        )
+
+    if "lifecycle" in chosen:
+        step(
+            "5. lifecycle latencies: init, approve, clone",
+            lambda: lifecycle.run(workdir / "lifecycle", report, samples=args.samples),
         )
 
     print("\n## Results\n")
