@@ -337,6 +337,8 @@ class _Run:
             seen.add(key)
 
     def written(self) -> package.PackageTree:
+        if not self.mutation_steps and not self.validation_steps:
+            return dict(self.tree)  # nothing ran: every file keeps its bytes
         try:
             return resourcelist.write_resources(self.tree, self.items, owned_files=self.files)
         except resourcelist.ResourceError as error:

@@ -95,14 +95,16 @@ def identity(doc: CommentedMap) -> ResourceId:
     )
 
 
-def annotate(doc: CommentedMap) -> None:
-    """Record the resource's upstream identity (comment and annotation) where missing."""
+def annotate(doc: CommentedMap) -> bool:
+    """Record the resource's upstream identity (comment and annotation) where missing;
+    whether anything was added."""
     metadata = doc.get("metadata")
     if not isinstance(metadata, dict):
-        return
+        return False
     if not metadata.get("name") and not metadata.get("namespace") and not metadata.get("labels"):
-        return
+        return False
     found = identity(doc)
+    added = False
     if merge_comment(doc) is None:
         namespace = found.namespace
         if upstream_identifier(doc) is None:
@@ -110,5 +112,8 @@ def annotate(doc: CommentedMap) -> None:
         doc.yaml_add_eol_comment(
             f"# {MERGE_COMMENT_PREFIX} {namespace}/{found.name}", "metadata", column=10
         )
+        added = True
     if kptfile.annotation(doc, UPSTREAM_IDENTIFIER) is None:
         kptfile.set_annotation(doc, UPSTREAM_IDENTIFIER, str(found))
+        added = True
+    return added

@@ -97,9 +97,9 @@ def annotate_tree(result: package.PackageTree) -> package.PackageTree:
         loaded = resources.load_krm(path, result[path])
         if loaded is None:
             continue
-        for doc in loaded.docs:
-            identity.annotate(doc)
-        annotated[path] = resources.write(path, loaded.docs, [(result[path], loaded)])
+        changed = [identity.annotate(doc) for doc in loaded.docs]
+        if any(changed):  # dump only what changed: a clone of many files stays fast
+            annotated[path] = yamlio.dump_documents(loaded.docs, loaded.style).encode()
     return annotated
 
 
