@@ -33,9 +33,13 @@ def _kptfile(content: bytes) -> dict[str, Any]:
 
 
 def _record(
-    namespace: str, repository: str, url: str, directory: str, revision: storage.GitRevision
+    namespace: str,
+    repository: str,
+    url: str,
+    directory: str,
+    revision: storage.GitRevision,
+    kptfile: dict[str, Any],
 ) -> PackageRevisionRecord:
-    kptfile = _kptfile(revision.kptfile)
     metadata = kptfile.get("metadata") or {}
     info = kptfile.get("info") or {}
     note = revision.annotation
@@ -96,6 +100,7 @@ class GitRepository:
         self._deployment = deployment
         self._author = author
         self._records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
+        self._parsed: dict[bytes, dict[str, Any]] = {}
         self._version = ""
         self._loaded = False
 
@@ -127,10 +132,24 @@ class GitRepository:
 
     async def _reindex(self) -> None:
         revisions = await self._call(self.git.list_revisions)
+        # Parse each distinct Kptfile once: after a write only the new one is parsed,
+        # not the Kptfiles of all 10,000 revisions again.
+        parsed = {r.kptfile: self._parsed.get(r.kptfile) for r in revisions}
+        for content, found in parsed.items():
+            if found is None:
+                parsed[content] = _kptfile(content)
+        self._parsed = parsed  # type: ignore[assignment]
         self._records = {
             record.key: record
             for record in (
-                _record(self.namespace, self.name, self.git.url, self.git.directory, r)
+                _record(
+                    self.namespace,
+                    self.name,
+                    self.git.url,
+                    self.git.directory,
+                    r,
+                    self._parsed[r.kptfile],
+                )
                 for r in revisions
             )
         }
