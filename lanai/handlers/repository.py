@@ -22,10 +22,12 @@ from croniter import croniter
 from pydantic import ValidationError
 
 from lanai.api import conditions, constants, models, values
+from lanai.api.models import Lifecycle
 from lanai.cache import interface
+from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import mirror, overlap
 from lanai.git import probe, storage
-from lanai.handlers import credentials, kube, metrics, mirroring, runtime
+from lanai.handlers import credentials, kube, metrics, mirroring, resources, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -240,9 +242,20 @@ async def _sync(
             applied.deleted,
         )
         written = applied.writes
+        await _refresh_resources(rt, plan, records)
     head = cached.git.head() or outcome.head
     packages = len({r.key.package for r in records})
     return Outcome(outcome.ready, head, packages, outcome.auth, written)
+
+
+async def _refresh_resources(
+    rt: runtime.Runtime, plan: mirror.MirrorPlan, records: list[PackageRevisionRecord]
+) -> None:
+    """A draft someone pushed to outside Lanai: its resources object shows the new files."""
+    moved = {name for name, patch in plan.status if "selfLock" in patch}
+    for record in records:
+        if record.key.name in moved and record.lifecycle == Lifecycle.DRAFT:
+            await resources.refresh(rt, record)
 
 
 async def reconcile_once(

@@ -90,11 +90,7 @@ async def publish(
         )
         written = await _replace_resources(rt, existing, files)
         current_status = existing.get("status") or {}
-    status: dict[str, Any] = {
-        "lifecycle": str(record.lifecycle),
-        "fileCount": len(files),
-        "observedGeneration": (written.get("metadata") or {}).get("generation"),
-    }
+    status = _shown(record, files, written)
     if rendered is not None:
         status["renderStatus"] = fields.render_status(rendered)
         status["conditions"] = conditions.upsert(
@@ -133,6 +129,34 @@ async def _replace_resources(
         {"spec": {"resources": patch}},
         _content_type=kube.MERGE_PATCH,
     )
+
+
+async def refresh(rt: runtime.Runtime, record: PackageRevisionRecord) -> None:
+    """Show Git's files in an existing resources object (none is created here)."""
+    key = record.key
+    try:
+        existing = await _objects(rt).get_namespaced_custom_object(
+            *RESOURCE[:2], key.namespace, RESOURCE[2], key.name
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return
+        raise
+    files = textual(await rt.engine.read_files(key))
+    written = await _replace_resources(rt, existing, files)
+    status = _shown(record, files, written)
+    await kube.patch_status(rt.api, *RESOURCE[:2], RESOURCE[2], key.namespace, key.name, status)
+
+
+def _shown(
+    record: PackageRevisionRecord, files: Mapping[str, str], written: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The status of a resources object just written from ``record``."""
+    return {
+        "lifecycle": str(record.lifecycle),
+        "fileCount": len(files),
+        "observedGeneration": (written.get("metadata") or {}).get("generation"),
+    }
 
 
 async def remove(rt: runtime.Runtime, namespace: str, name: str) -> None:
