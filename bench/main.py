@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import gitmicro, lifecycle, publishers, repogen, stats, syncbench
+from bench import gitmicro, lifecycle, publishers, render, repogen, stats, syncbench
 from lanai.git import probe
 from lanai.local import gitserver
 
@@ -30,13 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["git", "publishers", "sync", "lifecycle"],
+        choices=["git", "publishers", "sync", "lifecycle", "render"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--samples", type=int, default=20, help="lifecycle samples per measure")
     args = parser.parse_args(argv)
-    chosen = set(args.only or ["git", "publishers", "sync", "lifecycle"])
+    chosen = set(args.only or ["git", "publishers", "sync", "lifecycle", "render"])
     workdir = Path(tempfile.mkdtemp(prefix="lanai-bench-"))
     shape = repogen.Shape.for_revisions(args.revisions)
     report = stats.Report()
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"lanai bench {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M}Z, "
         f"{os.cpu_count()} CPUs, {shape.packages} packages x {shape.revisions_per_package} "
-        f"revisions, work dir {workdir}",
+        f"revisions, load average {os.getloadavg()[0]:.1f}, work dir {workdir}",
         flush=True,
     )
 
@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             "5. lifecycle latencies: init, approve, clone",
             lambda: lifecycle.run(workdir / "lifecycle", report, samples=args.samples),
         )
+
+    if "render" in chosen:
+        step("6. render of a 100-resource package, 3 builtin functions", lambda: render.run(report))
 
     print("\n## Results\n")
     print(report.table())

@@ -138,6 +138,7 @@ class _Run:
         self.mutation_steps: list[dict[str, Any]] = []
         self.validation_steps: list[dict[str, Any]] = []
         self.packages: list[str] = []
+        self.read: dict[str, list[CommentedMap]] = {}
 
     def execute(self, root_kptfile: kptfile.Kptfile) -> None:
         kptfiles = {}
@@ -154,6 +155,9 @@ class _Run:
             self.items = resourcelist.read_resources(self.tree, self.files)
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
+        # Functions get copies (see outgoing), so these stay as read: write() compares
+        # against them to keep untouched files' bytes.
+        self.read = resourcelist.by_file(self.items)
         bfs = root_kptfile.annotation(kptfile.BFS_RENDERING) == "true"
         for pkg in breadth_first(self.tree) if bfs else postorder(self.tree):
             for function in kptfiles[pkg].mutators:
@@ -340,7 +344,9 @@ class _Run:
         if not self.mutation_steps and not self.validation_steps:
             return dict(self.tree)  # nothing ran: every file keeps its bytes
         try:
-            return resourcelist.write_resources(self.tree, self.items, owned_files=self.files)
+            return resourcelist.write_resources(
+                self.tree, self.items, owned_files=self.files, read=self.read
+            )
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
 

@@ -185,6 +185,14 @@ def read_resources(
     return items
 
 
+def by_file(items: Iterable[CommentedMap]) -> dict[str, list[CommentedMap]]:
+    """``items`` grouped by their path annotation, in order (for ``write_resources``)."""
+    grouped: dict[str, list[CommentedMap]] = {}
+    for item in items:
+        grouped.setdefault(resource_path(item) or "", []).append(item)
+    return grouped
+
+
 def build(
     items: Iterable[CommentedMap], function_config: CommentedMap | None = None
 ) -> CommentedMap:
@@ -253,16 +261,38 @@ def place(item: Mapping[str, Any], directory: str = "") -> str:
     return cleaned
 
 
+_INTERNAL: dict[tuple[str, ...], frozenset[str]] = {
+    ("metadata", "annotations"): frozenset(INTERNAL_ANNOTATIONS)
+}
+
+
+def _compare(entries: list[CommentedMap], read: list[CommentedMap] | None) -> str:
+    """How a file's items differ from those read from it, internal annotations aside:
+    ``same`` (keep the bytes), ``data`` (rewrite it) or ``style`` (only comments or
+    formatting differ, e.g. after a trip through an external function: dump to tell)."""
+    if read is None or len(read) != len(entries):
+        return "data" if read is not None else "style"
+    pairs = list(zip(entries, read, strict=True))
+    if all(yamlio.equivalent(a, b, _INTERNAL) for a, b in pairs):
+        return "same"
+    if all(yamlio.same_data(a, b, _INTERNAL) for a, b in pairs):
+        return "style"
+    return "data"
+
+
 def write_resources(
     tree: package.PackageTree,
     items: Iterable[CommentedMap],
     *,
     owned_files: Iterable[str] = (),
+    read: Mapping[str, list[CommentedMap]] | None = None,
 ) -> package.PackageTree:
     """``tree`` with ``items`` written into their files.
 
     ``owned_files`` are the files the items were read from: one left without resources
-    is removed. Files that would only be reformatted keep their bytes.
+    is removed. Files that would only be reformatted keep their bytes. ``read`` (file →
+    the items as :func:`read_resources` returned them, untouched since) lets a file
+    whose items did not change keep its bytes without being dumped and compared.
     """
     groups: dict[str, list[tuple[int | None, int, CommentedMap]]] = {}
     for order, item in enumerate(items):
@@ -284,6 +314,11 @@ def write_resources(
                 )
             seen.add(index)
         entries.sort(key=lambda e: (e[0] is None, e[0] or 0, e[1]))
+        difference = "style"
+        if path in tree and read is not None:
+            difference = _compare([e[2] for e in entries], read.get(path))
+            if difference == "same":
+                continue
         documents = []
         for _, _, item in entries:
             document = yamlio.clone(item)
@@ -295,7 +330,11 @@ def write_resources(
             style = yamlio.JSON_STYLE
         elif original is not None:
             style = yamlio.detect_style(original.decode(errors="replace"))
-        if original is not None and yamlio.unchanged(original, documents, style, path):
+        if (
+            original is not None
+            and difference == "style"
+            and yamlio.unchanged(original, documents, style, path)
+        ):
             continue
         result[path] = yamlio.dump_documents(documents, style).encode()
     return result

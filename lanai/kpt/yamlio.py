@@ -13,16 +13,31 @@ import copy
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, anchor, comments, tag, tokens
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 
 class YamlIOError(ValueError):
     """A file is not valid YAML, or a document in it is not a KRM object (a mapping)."""
+
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""Largest package file read as KRM. Round-trip parsing is pure Python (a few seconds
+per MiB), so a bound on size is what bounds a render's time and memory; 8 MiB leaves
+room for the 5 MiB ConfigMaps people keep in packages."""
+
+MAX_NODES = 1_000_000
+"""Most nodes a file may expand to once aliases are followed.
+
+YAML aliases share one object, so a few lines can name 10^9 nodes (a "billion laughs"
+bomb); every later walk (functions, dumps, copies) would then run without end. A real
+package file holds a few thousand nodes; a 5 MiB ConfigMap, a handful.
+"""
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,42 @@ def load_documents(text: str) -> list[CommentedMap]:
         if not isinstance(document, CommentedMap):
             raise YamlIOError(f"document {number} is not a mapping (a KRM object)")
         found.append(document)
+    _bounded(found)
     return found
+
+
+def _bounded(documents: list[CommentedMap]) -> None:
+    """Refuse documents whose aliases expand beyond :data:`MAX_NODES` nodes.
+
+    Sizes are memoised per shared object, so this costs one pass over the distinct
+    nodes however far the aliases would expand.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = MAX_NODES + 1  # a cycle counts as unbounded
+        children = node.values() if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_NODES:
+                break
+        sizes[id(node)] = total
+        return total
+
+    total = 0
+    for document in documents:
+        total += size(document)
+        if total > MAX_NODES:
+            raise YamlIOError(
+                f"YAML aliases expand to more than {MAX_NODES:,} nodes; "
+                "write the repeated content out instead of aliasing it"
+            )
 
 
 def load_document(text: str) -> CommentedMap:
@@ -121,6 +171,12 @@ def dump_document(doc: Any, style: YamlStyle = DEFAULT_STYLE) -> str:
 
 def load_file(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
     """The KRM objects of a package file and its style (a JSON list holds several)."""
+    if len(content) > MAX_FILE_BYTES:
+        raise YamlIOError(
+            f"{name}: {len(content) / 2**20:.1f} MiB is more than the "
+            f"{MAX_FILE_BYTES // 2**20} MiB a KRM file may hold; split it, or list it in "
+            ".krmignore so it travels with the package without being parsed"
+        )
     try:
         text = content.decode()
     except UnicodeDecodeError as error:
@@ -148,6 +204,110 @@ def unchanged(original: bytes, docs: list[CommentedMap], style: YamlStyle, name:
     except YamlIOError:
         return False
     return dump_documents(before, style) == dump_documents(docs, style)
+
+
+def equivalent(
+    a: Any, b: Any, ignored: Mapping[tuple[str, ...], frozenset[str]] | None = None
+) -> bool:
+    """Whether dumping ``a`` and ``b`` gives the same text, without dumping either.
+
+    Compares values with their round-trip types (quoting, scalar formats), key order,
+    comments (text and column), flow style, anchors and tags. ``ignored`` names keys to
+    leave out of the mapping at a path of keys (e.g. internal annotations). A render
+    uses it to keep an untouched file's bytes, which is far cheaper than dumping.
+    """
+    return _Comparison(ignored or {}, styles=True).same(a, b, ())
+
+
+def same_data(
+    a: Any, b: Any, ignored: Mapping[tuple[str, ...], frozenset[str]] | None = None
+) -> bool:
+    """Whether ``a`` and ``b`` hold the same data in the same key order, whatever their
+    comments and styles."""
+    return _Comparison(ignored or {}, styles=False).same(a, b, ())
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    ignored: Mapping[tuple[str, ...], frozenset[str]]
+    styles: bool
+
+    def same(self, a: Any, b: Any, path: tuple[str, ...]) -> bool:
+        if isinstance(a, dict) and isinstance(b, dict):
+            skip = self.ignored.get(path, frozenset())
+            keys_a = [k for k in a if k not in skip]
+            keys_b = [k for k in b if k not in skip]
+            if keys_a != keys_b or not self._same_style(a, b):
+                return False
+            if self.styles and [type(k) for k in keys_a] != [type(k) for k in keys_b]:
+                return False
+            return all(self.same(a[k], b[k], (*path, str(k))) for k in keys_a)
+        if isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b) or not self._same_style(a, b):
+                return False
+            return all(self.same(x, y, path) for x, y in zip(a, b, strict=True))
+        if isinstance(a, (dict, list)) or isinstance(b, (dict, list)) or a != b:
+            return False
+        if not self.styles:
+            return isinstance(a, bool) == isinstance(b, bool)
+        if type(a) is not type(b):
+            return False
+        return type(a) in _PLAIN_SCALARS or _scalar_attributes(a) == _scalar_attributes(b)
+
+    def _same_style(self, a: Any, b: Any) -> bool:
+        if not self.styles:
+            return True
+        return type(a) is type(b) and _same_attributes(a, b)
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def _scalar_attributes(value: Any) -> tuple[Any, ...]:
+    """What a round-trip scalar (quoted string, formatted number, ...) carries besides its
+    value: slots and instance attributes, comments normalised."""
+    slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ()) or ()]
+    found = tuple(_comparable(getattr(value, name, None)) for name in slots)
+    return found, _comparable(getattr(value, "__dict__", None))
+
+
+def _same_attributes(a: Any, b: Any) -> bool:
+    for attribute in (comments.comment_attrib, comments.Format.attrib, comments.merge_attrib):
+        if _comparable(getattr(a, attribute, None)) != _comparable(getattr(b, attribute, None)):
+            return False
+    for attribute in (anchor.Anchor.attrib, tag.Tag.attrib):
+        if _comparable(getattr(a, attribute, None)) != _comparable(getattr(b, attribute, None)):
+            return False
+    return True
+
+
+def _comparable(value: Any) -> Any:
+    """A plain, comparable picture of ruamel's bookkeeping objects."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, tokens.CommentToken):
+        return ("#", value.value, value.column)
+    if isinstance(value, (list, tuple)):
+        return tuple(_comparable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _comparable(v)) for k, v in value.items())
+    if isinstance(value, comments.Comment):
+        found = (
+            _comparable(value.comment),
+            _comparable(value.items),
+            _comparable(value.end),
+            _comparable(value.pre),
+        )
+        return None if not any(found) else found  # reading ``.ca`` creates an empty one
+    if isinstance(value, comments.Format):
+        return ("flow", value.flow_style())
+    if isinstance(value, anchor.Anchor):
+        return ("&", value.value, value.always_dump)
+    if isinstance(value, tag.Tag):
+        return ("!", value.trval)
+    if isinstance(value, (dict, list)) or hasattr(value, "__dict__"):
+        return ("obj", type(value).__name__, id(value))  # unknown: equal only to itself
+    return repr(value)
 
 
 def to_plain(value: Any) -> Any:
@@ -180,5 +340,62 @@ def from_plain(value: Any) -> Any:
 
 
 def clone(value: Any) -> Any:
-    """A deep copy that keeps comments (ruamel containers copy their comment attributes)."""
-    return copy.deepcopy(value)
+    """A deep copy that keeps comments, anchors and styles.
+
+    Equivalent to ``copy.deepcopy`` for round-trip documents at a fraction of its cost
+    (render copies every resource for every function): plain scalars are immutable and
+    shared, containers and their comment bookkeeping are rebuilt directly. Anything
+    unusual (tagged scalars, sets, merge keys) goes through ``copy.deepcopy``.
+    """
+    return _clone(value, {})
+
+
+def _clone(value: Any, memo: dict[int, Any]) -> Any:
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return value
+    if kind is CommentedMap and not getattr(value, comments.merge_attrib, None):
+        found = memo.get(id(value))
+        if found is not None:
+            return found
+        mapping = CommentedMap()
+        memo[id(value)] = mapping
+        for key in value:
+            mapping[key] = _clone(value[key], memo)
+        _clone_attributes(value, mapping)
+        return mapping
+    if kind is CommentedSeq:
+        found = memo.get(id(value))
+        if found is not None:
+            return found
+        sequence = CommentedSeq()
+        memo[id(value)] = sequence
+        list.extend(sequence, [_clone(item, memo) for item in value])
+        _clone_attributes(value, sequence)
+        return sequence
+    return copy.deepcopy(value, memo)
+
+
+def _clone_attributes(source: Any, target: Any) -> None:
+    comment = getattr(source, comments.comment_attrib, None)
+    if comment is not None:
+        copied = comments.Comment(old=comment.pre is None)
+        copied.comment = _clone_tokens(comment.comment)
+        copied._items = {key: _clone_tokens(tokens_) for key, tokens_ in comment.items.items()}
+        copied.end = _clone_tokens(comment.end)
+        if comment.pre is not None:
+            copied.pre = _clone_tokens(comment.pre)
+        setattr(target, comments.comment_attrib, copied)
+    for attribute in (comments.Format.attrib, comments.LineCol.attrib, anchor.Anchor.attrib):
+        if hasattr(source, attribute):
+            setattr(target, attribute, copy.copy(getattr(source, attribute)))
+    if hasattr(source, tag.Tag.attrib):
+        setattr(target, tag.Tag.attrib, getattr(source, tag.Tag.attrib))
+
+
+def _clone_tokens(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_clone_tokens(item) for item in value]
+    if isinstance(value, tokens.CommentToken):
+        return copy.copy(value)
+    return value

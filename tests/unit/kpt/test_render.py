@@ -455,3 +455,38 @@ def test_function_moves_a_resource_within_its_package() -> None:
     assert result.ok, result.error
     assert "sub/moved/here.yaml" in result.tree
     assert "sub/sub.yaml" not in result.tree
+
+
+def test_a_yaml_bomb_is_a_render_error_not_a_hang() -> None:
+    levels = ["  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"  a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 10)]
+    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n" + "\n".join(levels)
+    tree = {
+        "Kptfile": kptfile_text("root", [f"image: {image('label')}"]),
+        "bomb.yaml": (bomb + "\n").encode(),
+    }
+    result = render.render(tree, FakeRuntime({image("label"): label("a", "b")}))
+    assert not result.ok
+    assert "bomb.yaml: YAML aliases expand to more than" in result.error
+    assert result.tree == tree
+
+
+def test_files_no_function_changed_keep_their_bytes_even_when_not_canonical() -> None:
+    odd = b"apiVersion:   v1\nkind: ConfigMap\nmetadata: {name: odd}\ndata:\n    k:   'v'\n"
+    tree = {
+        "Kptfile": kptfile_text("root", [f"image: {image('label')}"]),
+        "odd.yaml": odd,
+        "a.yaml": configmap("a"),
+    }
+    only_a = CommentedMap(kind="ConfigMap", name="a")
+
+    def label_a(resource_list: CommentedMap) -> fnapi.FunctionOutput:
+        for item in resource_list["items"]:
+            if item["metadata"]["name"] == only_a["name"]:
+                item["metadata"]["labels"] = CommentedMap(x="y")
+        return fnapi.FunctionOutput(resource_list)
+
+    result = render.render(tree, FakeRuntime({image("label"): label_a}))
+    assert result.ok, result.error
+    assert result.tree["odd.yaml"] == odd
+    assert labels_of(result.tree, "a.yaml") == {"x": "y"}

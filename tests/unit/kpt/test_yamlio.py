@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from lanai.kpt import yamlio
 
@@ -99,3 +100,69 @@ def test_unchanged_detects_pure_reformatting() -> None:
     assert yamlio.unchanged(INDENTLESS.encode(), docs, style, "a.yaml")
     docs[0]["data"]["x"] = "y"
     assert not yamlio.unchanged(INDENTLESS.encode(), docs, style, "a.yaml")
+
+
+def _bomb(levels: int) -> str:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata:", "  name: bomb", "data:"]
+    lines.append('  a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]')
+    for level in range(1, levels):
+        lines.append(f"  a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _single(text: str) -> str:
+    return SingleQuotedScalarString(text)
+
+
+def test_aliases_that_expand_without_bound_are_refused() -> None:
+    assert yamlio.load_documents(_bomb(3))  # 9^3 nodes: aliases are fine in moderation
+    with pytest.raises(yamlio.YamlIOError, match="aliases expand to more than 1,000,000 nodes"):
+        yamlio.load_documents(_bomb(9))
+
+
+def test_files_beyond_the_size_bound_are_refused_with_the_way_out() -> None:
+    huge = b"apiVersion: v1\nkind: ConfigMap\ndata:\n  blob: " + b"x" * yamlio.MAX_FILE_BYTES
+    with pytest.raises(yamlio.YamlIOError, match=r"huge\.yaml: 8\.0 MiB .*\.krmignore"):
+        yamlio.load_file("huge.yaml", huge)
+
+
+def test_clone_is_independent_and_dumps_the_same() -> None:
+    docs = yamlio.load_documents(INDENTLESS + "---\n" + "anchored: &x {a: 1}\nalias: *x\n")
+    copies = [yamlio.clone(doc) for doc in docs]
+    assert yamlio.dump_documents(copies) == yamlio.dump_documents(docs)
+    assert copies[1]["alias"] is copies[1]["anchored"]  # sharing survives, as in deepcopy
+    copies[0]["data"]["list"].append("c")
+    copies[0]["metadata"].yaml_add_eol_comment("# new", "name")
+    assert docs[0]["data"]["list"] == ["a", "b"]
+    assert "# new" not in yamlio.dump_documents(docs)
+
+
+@pytest.mark.parametrize(
+    ("edit", "same_data"),
+    [
+        (lambda doc: doc["metadata"].__setitem__("name", "other"), False),
+        (lambda doc: doc["data"]["list"].reverse(), False),
+        (lambda doc: doc["metadata"].yaml_add_eol_comment("# new", "name"), True),
+        (lambda doc: doc["metadata"]["annotations"].__setitem__("quoted", _single("true")), True),
+        (lambda doc: doc.move_to_end("apiVersion"), False),
+    ],
+    ids=["value", "list order", "comment", "quoting", "key order"],
+)
+def test_equivalent_sees_every_difference_a_dump_would_show(edit: object, same_data: bool) -> None:
+    original = yamlio.load_document(INDENTLESS)
+    changed = yamlio.clone(original)
+    assert yamlio.equivalent(changed, original)
+    edit(changed)  # type: ignore[operator]
+    assert not yamlio.equivalent(changed, original)
+    assert yamlio.same_data(changed, original) is same_data
+
+
+def test_equivalent_can_ignore_keys_at_a_path() -> None:
+    original = yamlio.load_document(INDENTLESS)
+    changed = yamlio.clone(original)
+    changed["metadata"]["annotations"]["internal"] = "x"
+    ignored = {("metadata", "annotations"): frozenset({"internal"})}
+    assert yamlio.equivalent(changed, original, ignored)
+    assert not yamlio.equivalent(changed, original)
+    original.ca  # noqa: B018 - reading .ca creates an empty comment record
+    assert yamlio.equivalent(yamlio.load_document(INDENTLESS), original)
