@@ -5,6 +5,7 @@
                            bundled local control plane, then the operator;
 ``lanai fn render DIR``    ``kpt fn render`` on a local package, with Lanai's runtimes;
 ``lanai fn eval DIR``      run one function over a local package;
+``lanai pkg update DIR``   merge a new upstream revision into a local package;
 ``lanai function-runner``  Porch's function-runner gRPC service over Lanai's runtimes.
 """
 
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from lanai import __version__
-from lanai.cli import fn, operate, runner
+from lanai.cli import fn, operate, pkg, runner
 
 
 def parser() -> argparse.ArgumentParser:
@@ -26,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     operate.add_parsers(commands)
     fn.add_parsers(commands)
+    pkg.add_parsers(commands)
     runner.add_parsers(commands)
     return root
 
