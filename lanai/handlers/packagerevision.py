@@ -133,10 +133,6 @@ def status_of(
     return status
 
 
-def _ready(message: str = "") -> conditions.Condition:
-    return conditions.Condition(constants.READY, "True", constants.REASON_READY, message)
-
-
 def _not_ready(reason: str, message: str) -> conditions.Condition:
     return conditions.Condition(constants.READY, "False", reason, message)
 
@@ -214,8 +210,9 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     deployment = bool(repository and repository.deployment)
     rendered = created.rendered if created else None
     await resources.publish(rt, body, record, rendered)
+    ready = mirror.ready_condition(record)  # a revision Git holds may still be unreadable
     await _patch_status(
-        rt, body, status_of(body, record, _ready(), deployment=deployment, rendered=rendered)
+        rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)
     )
 
 
