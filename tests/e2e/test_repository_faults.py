@@ -1,16 +1,24 @@
 """What goes wrong in and around Git stays where it happened.
 
-A malformed Kptfile marks its own revisions only.
+A malformed Kptfile marks its own revisions only, and Git servers that never answer
+never hold up other Repositories.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from lanai.local import gitserver
 from tests.support import gitwork, manifests
 from tests.support.cluster import Cluster, condition
 from tests.support.operator import OperatorProcess
+from tests.support.team import REPO, init_spec, make_team
 from tests.support.waiting import wait_for
 
 
@@ -56,3 +64,80 @@ def test_a_malformed_kptfile_marks_only_its_own_revisions(
     assert repo is not None
     assert condition(repo, "Ready")["status"] == "True"  # type: ignore[index]
     assert repo["status"]["packageCount"] == 2
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+GIT_TIMEOUT = 10
+
+
+def test_git_servers_that_never_answer_never_delay_other_repositories(
+    cluster: Cluster,
+    namespace: str,
+    git_server: gitserver.GitServer,
+    operator: OperatorProcess,
+    operator_factory: type[OperatorProcess],
+    silent_server: str,
+) -> None:
+    operator.stop()
+    impatient = operator_factory(extra_args=[f"--git-timeout={GIT_TIMEOUT}"]).start()
+    # More hanging Repositories than the operator has worker threads.
+    stuck = [f"stuck{index}" for index in range(12)]
+    try:
+        started = time.monotonic()
+        for index, name in enumerate(stuck):
+            url = f"{silent_server}/r{index}.git"
+            cluster.apply(manifests.repository(name, namespace, url, None))
+        team = make_team(cluster, namespace, git_server)
+        draft = f"{REPO}.quick.v1"
+        team.create(draft, init_spec("quick", "v1"))
+        team.settled(draft)
+        asked = manifests.sync_now(cluster, namespace, REPO)
+        wait_for(
+            lambda: manifests.synced_since(cluster, namespace, REPO, asked),
+            timeout=15,
+            what="an extra sync of the healthy Repository",
+        )
+        # All of it happened while every silent server still had the operator waiting.
+        assert time.monotonic() - started < GIT_TIMEOUT
+        assert not any(manifests.repository_ready(cluster, n, namespace, "False") for n in stuck)
+        for name in stuck:
+            failed = wait_for(
+                lambda name=name: manifests.repository_ready(cluster, name, namespace, "False"),
+                timeout=30,
+                what=f"{name} to report the silent server",
+            )
+            assert failed["reason"] == "Error"
+            assert "did not answer" in failed["message"]
+    finally:
+        cluster.kubectl("delete", "-n", namespace, "repository", *stuck, "--wait=false")
+        impatient.stop()
+        operator.start()
