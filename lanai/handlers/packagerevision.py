@@ -105,8 +105,7 @@ async def create_request(api: client.ApiClient, body: kopf.Body) -> CreateReques
         labels=dict(metadata.get("labels") or {}),
         annotations=dict(metadata.get("annotations") or {}),
         readiness_gates=fields.gates(spec),
-        push_on_render_failure=annotations.get(constants.PUSH_ON_RENDER_FAILURE_ANNOTATION)
-        == "true",
+        push_on_render_failure=fields.push_on_render_failure(annotations),
     )
 
 
