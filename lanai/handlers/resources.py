@@ -204,6 +204,12 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
         return
     await publish(rt, owner or {"metadata": {"name": key.name}}, result.record, result.rendered)
     await _revision_rendered(rt, key.namespace, key.name, result.record, result.rendered)
+    if result.committed and owner is not None:
+        message = (
+            f"committed an edit of {key.package} (workspace {key.workspace}) to "
+            f"{result.record.ref.removeprefix('refs/heads/')} ({result.record.commit[:12]})"
+        )
+        await rt.events.post(owner, "Normal", constants.REASON_MODIFIED, message)
     if result.rendered is not None and not result.rendered.ok:
         await rt.events.post(
             body, "Warning", constants.REASON_RENDER_FAILED, result.rendered.message

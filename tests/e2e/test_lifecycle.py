@@ -79,7 +79,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
     )
     assert labelled["status"]["revision"] == 1
     reasons = {e["reason"] for e in team.events(name)}
-    assert {"Created", "Proposed", "Published"} <= reasons
+    assert {"Added", "Modified", "Published"} <= reasons
 
     # A published revision is deleted in two steps; the first delete is refused.
     refused = team.cluster.kubectl(
