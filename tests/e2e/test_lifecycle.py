@@ -86,7 +86,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
         "delete", "-n", team.namespace, "rpkg", name, user=APPROVER, check=False
     )
     assert refused.returncode != 0
-    assert "propose its deletion first" in refused.stderr
+    assert "published PackageRevisions must be proposed for deletion" in refused.stderr
     assert team.move(name, "DeletionProposed", APPROVER) == ""
     team.settled(name)
     assert "refs/heads/deletionProposed/basens/v1" in team.refs()
