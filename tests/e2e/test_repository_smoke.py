@@ -69,7 +69,11 @@ def test_repository_with_bearer_token_becomes_ready(
         ("wrong-password", "authentication failed"),
         ("missing-secret", 'Secret "absent" not found'),
         ("unreachable", "cannot reach the repository"),
-        ("missing-branch", 'branch "release" does not exist'),
+        (
+            "missing-branch",
+            'branch "release" does not exist in the repository; '
+            "create it or set spec.git.createBranch: true",
+        ),
     ],
 )
 def test_broken_repository_is_not_ready_with_the_cause(
