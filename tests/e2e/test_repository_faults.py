@@ -1,7 +1,8 @@
 """What goes wrong in and around Git stays where it happened.
 
-A malformed Kptfile marks its own revisions only, and Git servers that never answer
-never hold up other Repositories.
+A malformed Kptfile marks its own revisions only; Git servers that never answer never
+hold up other Repositories; and what Git holds comes back whole after a re-sync, a
+re-registration and an operator restart, because Git is the source of truth.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from lanai.local import gitserver
 from tests.support import gitwork, manifests
 from tests.support.cluster import Cluster, condition
 from tests.support.operator import OperatorProcess
-from tests.support.team import REPO, init_spec, make_team
+from tests.support.team import REPO, Team, init_spec, make_team, publish
 from tests.support.waiting import wait_for
 
 
@@ -141,3 +142,62 @@ def test_git_servers_that_never_answer_never_delay_other_repositories(
         cluster.kubectl("delete", "-n", namespace, "repository", *stuck, "--wait=false")
         impatient.stop()
         operator.start()
+
+
+def test_revisions_come_back_after_resync_reregistration_and_restart(
+    team: Team, operator: OperatorProcess
+) -> None:
+    v1 = f"{REPO}.app.v1"
+    team.create(v1, init_spec("app", "v1"))
+    publish(team, v1)
+    draft = f"{REPO}.app.next"
+    team.create(draft, {**init_spec("app", "next"), "source": {"copyFrom": {"name": v1}}})
+    team.settled(draft)
+    placeholder = f"{REPO}.app.main"
+    names = {v1, draft, placeholder}
+
+    def shown() -> dict[str, tuple[object, ...]] | None:
+        objects = manifests.revisions(team.cluster, team.namespace)
+        if set(objects) != names:
+            return None
+        facts = {
+            name: (
+                obj["spec"]["lifecycle"],
+                (obj.get("status") or {}).get("revision"),
+                (obj["metadata"].get("labels") or {}).get("porch.kpt.dev/latest-revision"),
+                (obj.get("status") or {}).get("publishedBy"),
+                ((obj.get("status") or {}).get("selfLock") or {}).get("git", {}).get("commit"),
+            )
+            for name, obj in objects.items()
+        }
+        return facts if all(fact[4] for fact in facts.values()) else None
+
+    before = wait_for(shown, what="the three revisions with their status")
+    assert before[v1][:3] == ("Published", 1, "true")
+    assert before[placeholder][:2] == ("Published", -1)
+    assert before[draft][:2] == ("Draft", 0)
+    refs = team.refs()
+
+    asked = manifests.sync_now(team.cluster, team.namespace, REPO)
+    wait_for(lambda: manifests.synced_since(team.cluster, team.namespace, REPO, asked), what="sync")
+    assert shown() == before
+
+    repository = team.cluster.get("repository", REPO, team.namespace)
+    assert repository is not None
+    team.cluster.kubectl("delete", "-n", team.namespace, "repository", REPO)
+    wait_for(
+        lambda: not manifests.revisions(team.cluster, team.namespace), what="the objects to go"
+    )
+    assert team.refs() == refs  # Git keeps everything
+    body = manifests.repository(REPO, team.namespace, team.url, "git-auth")
+    team.cluster.apply(body)
+    wait_for(lambda: shown() == before, timeout=60, what="the same revisions back")
+
+    operator.restart()
+    asked = manifests.sync_now(team.cluster, team.namespace, REPO)
+    wait_for(lambda: manifests.synced_since(team.cluster, team.namespace, REPO, asked), what="sync")
+    assert shown() == before
+    assert team.refs() == refs
+    # Numbering carries on from what Git holds.
+    published = publish(team, draft)
+    assert published["status"]["revision"] == 2
