@@ -176,9 +176,7 @@ def test_a_create_whose_render_fails_leaves_no_branch(
     team: Team, git_server: gitserver.GitServer, tmp_path: Path
 ) -> None:
     url = git_server.create_repository(f"{team.namespace}-upstream")
-    work = gitwork.clone(url, tmp_path / "upstream")
-    gitwork.commit_package(work, "broken", {"Kptfile": BROKEN_PIPELINE}, "broken")
-    gitwork.git(work, "push", "-q", "origin", "main")
+    gitwork.seed(url, tmp_path / "upstream", {"broken": {"Kptfile": BROKEN_PIPELINE}})
     before = team.refs()
     name = f"{REPO}.broken.v1"
     source = {

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from lanai.local import gitserver
+from tests.support import gitwork
 from tests.support.cluster import condition
-from tests.support.gitwork import GIT_PASSWORD, GIT_USER
+from tests.support.gitwork import GIT_PASSWORD
 from tests.support.operator import OperatorProcess
 from tests.support.team import APPROVER, AUTHOR, REPO, Team, edit, init_spec, publish
 from tests.support.waiting import wait_for
@@ -343,28 +344,13 @@ def test_clone_from_a_git_url_with_credentials(
     team: Team, git_server: gitserver.GitServer, tmp_path: Path
 ) -> None:
     url = git_server.create_repository(f"{team.namespace}-catalog")
-    authed = url.replace("://", f"://{GIT_USER}:{GIT_PASSWORD}@")
-    work = tmp_path / "catalog"
-    subprocess.run(["git", "clone", "-q", authed, str(work)], check=True, capture_output=True)
-    (work / "apps" / "cache").mkdir(parents=True)
-    (work / "apps" / "cache" / "Kptfile").write_text(
-        "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: cache\n"
-    )
-    (work / "apps" / "cache" / "cm.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cache-config\ndata:\n  size: '1'\n"
-    )
-    ident = ["-c", "user.name=Pat", "-c", "user.email=pat@example.com"]
-    for args in (["add", "-A"], ["commit", "-q", "-m", "cache"], ["tag", "apps/cache/v3"]):
-        subprocess.run(["git", *ident, *args], cwd=work, check=True, capture_output=True)
-    subprocess.run(
-        ["git", "push", "-q", "origin", "main", "apps/cache/v3"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-    )
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=work, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    cache = {
+        "Kptfile": gitwork.KPTFILE.format(name="cache"),
+        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cache-config\n"
+        "data:\n  size: '1'\n",
+    }
+    work = gitwork.seed(url, tmp_path / "catalog", {"apps/cache": cache}, ("apps/cache/v3",))
+    commit = gitwork.git(work, "rev-parse", "HEAD")
 
     name = f"{REPO}.cache.v1"
     source = {"repo": url, "ref": "apps/cache/v3", "directory": "apps/cache"}

@@ -31,17 +31,12 @@ def test_a_malformed_kptfile_marks_only_its_own_revisions(
     tmp_path: Path,
 ) -> None:
     url = git_server.create_repository(f"{namespace}-mixed")
-    work = gitwork.clone(url, tmp_path / "work")
-    good = gitwork.KPTFILE.format(name="good")
-    gitwork.commit_package(work, "good", {"Kptfile": good}, "good v1")
-    gitwork.commit_package(work, "bad", {"Kptfile": "kind: Kptfile\nmetadata: [unclosed\n"}, "bad")
-    gitwork.git(work, "tag", "good/v1")
-    gitwork.git(work, "tag", "bad/v1")
-    gitwork.git(work, "push", "-q", "origin", "main", "good/v1", "bad/v1")
-    cluster.apply(
-        manifests.basic_auth_secret("git-auth", namespace, gitwork.GIT_USER, gitwork.GIT_PASSWORD)
-    )
-    cluster.apply(manifests.repository("mixed", namespace, url, "git-auth"))
+    packages = {
+        "good": {"Kptfile": gitwork.KPTFILE.format(name="good")},
+        "bad": {"Kptfile": "kind: Kptfile\nmetadata: [unclosed\n"},
+    }
+    gitwork.seed(url, tmp_path / "work", packages, ("good/v1", "bad/v1"))
+    manifests.register(cluster, namespace, "mixed", url)
 
     names = {"mixed.good.v1", "mixed.good.main", "mixed.bad.v1", "mixed.bad.main"}
     found = wait_for(

@@ -54,15 +54,9 @@ def test_a_leading_slash_in_the_directory_is_ignored(
     tmp_path: Path,
 ) -> None:
     url = git_server.create_repository(f"{namespace}-catalog")
-    work = gitwork.clone(url, tmp_path / "work")
-    kptfile = gitwork.KPTFILE.format(name="app")
-    gitwork.commit_package(work, "pkgs/app", {"Kptfile": kptfile}, "app v1")
-    gitwork.git(work, "tag", "pkgs/app/v1")
-    gitwork.git(work, "push", "-q", "origin", "main", "pkgs/app/v1")
-    cluster.apply(
-        manifests.basic_auth_secret("git-auth", namespace, gitwork.GIT_USER, gitwork.GIT_PASSWORD)
-    )
-    cluster.apply(manifests.repository("catalog", namespace, url, "git-auth", directory="/pkgs"))
+    app = {"Kptfile": gitwork.KPTFILE.format(name="app")}
+    gitwork.seed(url, tmp_path / "work", {"pkgs/app": app}, ("pkgs/app/v1",))
+    manifests.register(cluster, namespace, "catalog", url, directory="/pkgs")
 
     found = wait_for(
         lambda: (

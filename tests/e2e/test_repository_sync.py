@@ -12,7 +12,7 @@ from typing import Any
 from lanai.local import gitserver
 from tests.support import manifests
 from tests.support.cluster import Cluster, condition
-from tests.support.gitwork import GIT_PASSWORD, GIT_USER, KPTFILE, clone, commit_package, git
+from tests.support.gitwork import KPTFILE, commit_package, git, seed
 from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
 
@@ -25,16 +25,13 @@ def test_git_revisions_are_mirrored_and_kept_current(
     tmp_path: Path,
 ) -> None:
     url = git_server.create_repository(f"{namespace}-sync")
-    work = clone(url, tmp_path / "work")
-    commit_package(work, "net/basens", {"Kptfile": KPTFILE.format(name="basens")}, "basens v1")
-    git(work, "tag", "net/basens/v1")
-    git(work, "push", "-q", "origin", "main", "net/basens/v1")
+    basens = {"Kptfile": KPTFILE.format(name="basens")}
+    work = seed(url, tmp_path / "work", {"net/basens": basens}, ("net/basens/v1",))
     git(work, "checkout", "-q", "-b", "drafts/net/basens/next")
     commit_package(work, "net/basens", {"cm.yaml": "kind: ConfigMap\n"}, "edit")
     git(work, "push", "-q", "origin", "drafts/net/basens/next")
 
-    cluster.apply(manifests.basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(manifests.repository("blueprints", namespace, url, "git-auth"))
+    manifests.register(cluster, namespace, "blueprints", url)
 
     expected = {
         "blueprints.net.basens.main",
@@ -108,12 +105,8 @@ def test_a_sync_without_changes_writes_nothing(
     tmp_path: Path,
 ) -> None:
     url = git_server.create_repository(f"{namespace}-noop")
-    work = clone(url, tmp_path / "work")
-    commit_package(work, "app", {"Kptfile": KPTFILE.format(name="app")}, "app v1")
-    git(work, "tag", "app/v1")
-    git(work, "push", "-q", "origin", "main", "app/v1")
-    cluster.apply(manifests.basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(manifests.repository("apps", namespace, url, "git-auth"))
+    seed(url, tmp_path / "work", {"app": {"Kptfile": KPTFILE.format(name="app")}}, ("app/v1",))
+    manifests.register(cluster, namespace, "apps", url)
     wait_for(
         lambda: (
             len(r := manifests.revisions(cluster, namespace)) == 2
@@ -137,8 +130,7 @@ def test_an_overlapping_registration_is_refused_clearly(
     cluster: Cluster, namespace: str, git_server: gitserver.GitServer, operator: OperatorProcess
 ) -> None:
     url = git_server.create_repository(f"{namespace}-twice")
-    cluster.apply(manifests.basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(manifests.repository("first", namespace, url, "git-auth"))
+    manifests.register(cluster, namespace, "first", url)
     wait_for(
         lambda: (
             (c := condition(cluster.get("repository", "first", namespace), "Ready"))

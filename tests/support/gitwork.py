@@ -37,3 +37,17 @@ def commit_package(work: Path, path: str, files: dict[str, str], message: str) -
         target.write_text(text)
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", message)
+
+
+def seed(
+    url: str, work: Path, packages: dict[str, dict[str, str]], tags: tuple[str, ...] = ()
+) -> Path:
+    """Clone ``url`` into ``work``, commit each package (path → files) to main, tag the
+    result with ``tags`` and push it all; the working copy, for more."""
+    clone(url, work)
+    for path, files in packages.items():
+        commit_package(work, path, files, path)
+    for tag in tags:
+        git(work, "tag", tag)
+    git(work, "push", "-q", "origin", "main", *tags)
+    return work

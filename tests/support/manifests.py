@@ -6,6 +6,7 @@ import datetime
 import json
 from typing import Any
 
+from tests.support import gitwork
 from tests.support.cluster import Cluster, condition
 
 
@@ -31,6 +32,12 @@ def basic_auth_secret(name: str, namespace: str, user: str, password: str) -> di
         "metadata": {"name": name, "namespace": namespace},
         "stringData": {"username": user, "password": password},
     }
+
+
+def register(cluster: Cluster, namespace: str, name: str, url: str, **git: Any) -> None:
+    """Register ``url`` as Repository ``name``, with the Git server's credentials."""
+    cluster.apply(basic_auth_secret("git-auth", namespace, gitwork.GIT_USER, gitwork.GIT_PASSWORD))
+    cluster.apply(repository(name, namespace, url, "git-auth", **git))
 
 
 def events(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:

@@ -72,19 +72,8 @@ class Team:
 
     def move(self, name: str, lifecycle: str, user: str) -> str:
         """Patch spec.lifecycle as ``user``; the API server's refusal, or ''."""
-        done = self.cluster.kubectl(
-            "patch",
-            "-n",
-            self.namespace,
-            "rpkg",
-            name,
-            "--type=merge",
-            "-p",
-            json.dumps({"spec": {"lifecycle": lifecycle}}),
-            user=user,
-            check=False,
-        )
-        return done.stderr if done.returncode else ""
+        patch = {"spec": {"lifecycle": lifecycle}}
+        return self.cluster.merge_patch("rpkg", name, self.namespace, patch, user=user)
 
     def delete(self, name: str, user: str = APPROVER, wait: bool = True) -> str:
         """Delete the PackageRevision as ``user``; the API server's refusal, or ''."""
