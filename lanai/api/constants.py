@@ -44,6 +44,10 @@ ACTOR_ANNOTATION: Final = "lanai.porch.kpt.dev/actor"
 """Set by the API server (a MutatingAdmissionPolicy) to the user who last changed the spec:
 commits made for that change are attributed to this user."""
 
-REASON_CREATED: Final = "Created"
 REASON_REJECTED: Final = "Rejected"
+
+# Event reasons: a PackageRevision's changes, named like the watch events Porch sends.
+REASON_ADDED: Final = "Added"
+REASON_MODIFIED: Final = "Modified"
+REASON_DELETED: Final = "Deleted"
 REASON_PUBLISHED: Final = "Published"

@@ -2,13 +2,19 @@
 
 Reads are answered from the index built at the last refresh; Git work runs in worker
 threads (pygit2 blocks). After a restart the index is rebuilt from Git alone.
+
+Each Repository has a worker thread of its own: its Git work is serialised by the
+storage's lock anyway, and a Git server that stops answering then holds up only the
+Repository it serves, never the shared pool every other Repository (and render) needs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +109,20 @@ class GitRepository:
         self._parsed: dict[bytes, dict[str, Any]] = {}
         self._version = ""
         self._loaded = False
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"git-{namespace}-{name}")
 
     @property
     def deployment(self) -> bool:
         return self._deployment
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            work = loop.run_in_executor(self._worker, functools.partial(fn, *args, **kwargs))
+        except RuntimeError:  # stopped: the Repository was deleted or re-registered
+            raise interface.RepositoryUnavailable(f"Repository {self.name} is closed") from None
+        try:
+            return await work
         except storage.RemoteError as error:
             raise interface.RepositoryUnavailable(str(error)) from None
         except storage.RevisionExists as error:
@@ -255,8 +267,18 @@ class GitRepository:
         await self._call(self.git.delete, key.package, key.workspace, self._signature(author))
         await self._reindex()
 
+    async def ensure_branch(self) -> None:
+        """spec.git.createBranch: make the branch on the remote if it is missing."""
+        await self._call(self.git.fetch)
+        await self._call(self.git.ensure_branch)
+
     async def close(self) -> None:
         self._records.clear()
+        self.stop()
+
+    def stop(self) -> None:
+        """No more Git work for this Repository (what is running finishes on its own)."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
 
 
 def _upstream_names(detail: Mapping[str, Any]) -> list[str]:
@@ -299,6 +321,8 @@ class Cache:
             repository._deployment = deployment
             repository._author = author
             return repository
+        if entry:  # the spec moved the Repository elsewhere: the old one is done
+            entry[1].stop()
         mirror = (
             self.root / hashlib.sha256(f"{namespace}/{name}\n{shape}".encode()).hexdigest()[:24]
         )
@@ -308,4 +332,6 @@ class Cache:
         return repository
 
     def forget(self, namespace: str, name: str) -> None:
-        self._open.pop((namespace, name), None)
+        entry = self._open.pop((namespace, name), None)
+        if entry:
+            entry[1].stop()

@@ -29,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
         function_executables=executables,
         function_runner=args.function_runner or None,
         function_timeout=args.function_timeout,
+        git_timeout=args.git_timeout,
     )
     asyncio.run(operator.serve(options))
     return 0
@@ -81,6 +82,13 @@ def add_parsers(commands: Subcommands) -> None:
         default=60.0,
         metavar="SECONDS",
         help="longest one function may run during a render (default 60)",
+    )
+    run.add_argument(
+        "--git-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="longest wait to connect to a Git server, or for any of its answers (default 30)",
     )
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument(

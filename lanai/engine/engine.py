@@ -58,6 +58,8 @@ RepositoryResolver = Callable[[str, str], Awaitable[interface.Repository]]
 class Outcome:
     record: PackageRevisionRecord
     rendered: Rendered | None = None
+    committed: bool = False
+    """A commit was pushed for this call (not an adopted or unchanged revision)."""
 
 
 class Engine:
@@ -139,7 +141,7 @@ class Engine:
                 record = found
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
-            return Outcome(record, rendered)
+            return Outcome(record, rendered, committed=True)
 
     async def _check_source(self, request: CreateRequest, repository: interface.Repository) -> None:
         key = request.key
@@ -230,7 +232,7 @@ class Engine:
                 return Outcome(record, rendered)
             edit = interface.Task("render" if rendered.files != dict(files) else "edit")
             updated = await repository.update_package_revision(key, rendered.files, edit, author)
-            return Outcome(updated, rendered)
+            return Outcome(updated, rendered, committed=True)
 
     async def update_metadata(
         self,
@@ -253,8 +255,8 @@ class Engine:
         files = self._tasks.with_metadata(files, missing, missing_annotations, ())
         return (await self.update_resources(key, files, author, push_on_render_failure=True)).record
 
-    async def delete(self, key: PackageRevisionKey, author: interface.Author) -> None:
-        """Delete the revision from Git, by the rules; gone already is success."""
+    async def delete(self, key: PackageRevisionKey, author: interface.Author) -> bool:
+        """Delete the revision from Git, by the rules; gone already is success (False)."""
         async with self._locks[key.package_key]:
             repository = await self._repository(key)
             records = await repository.list_package_revisions()
@@ -264,7 +266,7 @@ class Engine:
             ]
             target = next((f for f in facts if f.key == key), None)
             if target is None:
-                return
+                return False
             try:
                 rules.check_deletable(target, facts)
             except rules.RuleError as error:
@@ -272,6 +274,7 @@ class Engine:
             try:
                 await repository.delete_package_revision(key, author)
             except interface.RevisionNotFound:
-                return
+                return False
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
+            return True

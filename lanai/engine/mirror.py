@@ -113,7 +113,8 @@ def desired_object(record: PackageRevisionRecord, latest: bool) -> dict[str, Any
     }
 
 
-def _ready(record: PackageRevisionRecord) -> conditions.Condition:
+def ready_condition(record: PackageRevisionRecord) -> conditions.Condition:
+    """Ready as far as Git tells: False (reason Error) when the revision cannot be read."""
     if record.error:
         return conditions.Condition(constants.READY, "False", constants.REASON_ERROR, record.error)
     return conditions.Condition(constants.READY, "True", constants.REASON_READY, "")
@@ -124,7 +125,7 @@ def _status_patch(
 ) -> dict[str, Any]:
     wanted = desired_status(record, deployment)
     patch = {k: v for k, v in wanted.items() if observed.status.get(k) != v}
-    ready = _ready(record)
+    ready = ready_condition(record)
     current = conditions.find(observed.status.get("conditions"), constants.READY)
     differs = current is None or (current.get("status"), current.get("message", "")) != (
         ready.status,
@@ -155,7 +156,7 @@ def plan(
         observed = existing.get(name)
         if observed is None:
             status = desired_status(record, deployment)
-            status["conditions"] = conditions.upsert(None, _ready(record))
+            status["conditions"] = conditions.upsert(None, ready_condition(record))
             if record.lifecycle in lifecycle.PUBLISHED_STATES:
                 # Settled on arrival: nothing for the PackageRevision handler to do.
                 # Drafts and proposals are left to it, to get their resources object.

@@ -101,6 +101,8 @@ def classify(message: str) -> tuple[str, str]:
             'it in the "ca.crt" key of the Repository\'s Secret (or of the Secret '
             '"<namespace>-ca-bundle")'
         )
+    if "timed out" in lowered:
+        return "Timeout", f"the Git server did not answer in time: {message}"
     if "401" in message or "auth" in lowered or "credentials" in lowered:
         return "AuthenticationFailed", f"authentication failed: {message}"
     if "404" in message or "not found" in lowered or "does not exist" in lowered:

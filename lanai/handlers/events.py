@@ -1,9 +1,11 @@
 """Kubernetes Events Lanai posts on the objects it acts for.
 
 kopf can turn its log lines into Events, but those are kopf's words ("Handler ...
-succeeded"); users want a few meaningful reasons (``Ready``, ``SyncFailed``,
-``Published``, ``RenderFailed``), so Lanai disables kopf's posting and posts its own.
-Posting is best effort: a failed Event never fails a reconciliation.
+succeeded"); users want a few meaningful reasons, so Lanai disables kopf's posting and
+posts its own: on a PackageRevision the changes Porch's watch reports (``Added``,
+``Modified``, ``Deleted``) plus ``Published`` and ``RenderFailed``; on a Repository
+``Ready`` and ``SyncFailed``. Posting is best effort: a failed Event never fails a
+reconciliation.
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.api import constants
+from lanai.engine import lifecycle
 
 logger = logging.getLogger(__name__)
 
 EventType = Literal["Normal", "Warning"]
 _MAX_MESSAGE = 1024
+
+
+def reason_for_move(move: lifecycle.Move) -> str:
+    """An approval is ``Published``; every other lifecycle move is a ``Modified``."""
+    if move == lifecycle.Move.APPROVE:
+        return constants.REASON_PUBLISHED
+    return constants.REASON_MODIFIED
 
 
 class Recorder:

@@ -46,6 +46,13 @@ def author_of(body: Mapping[str, Any], *, approving: bool = False) -> values.Aut
     return values.Author(name, name)
 
 
+def push_on_render_failure(*annotations: Mapping[str, str] | None) -> bool:
+    """``porch.kpt.dev/push-on-render-failure: "true"`` on any of these objects (the
+    PackageRevision, where Porch reads it, or its resources object)."""
+    key = constants.PUSH_ON_RENDER_FAILURE_ANNOTATION
+    return any((found or {}).get(key) == "true" for found in annotations)
+
+
 def gates(spec: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(
         str(g.get("conditionType"))

@@ -22,6 +22,7 @@ from lanai.api import constants
 from lanai.cache import gitcache, interface
 from lanai.engine import errors
 from lanai.engine.engine import Engine
+from lanai.git import network
 from lanai.handlers import (
     events,
     kube,
@@ -57,6 +58,8 @@ class Options:
     function_timeout: float = 60.0
     function_runner: str | None = None
     """host:port of a function runner for images neither builtin nor mapped to --exec."""
+    git_timeout: float = network.DEFAULT_TIMEOUT
+    """Seconds to connect to a Git server, and to wait for each of its answers."""
 
 
 def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
@@ -93,6 +96,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_settings(settings, options)
+        network.set_timeouts(options.git_timeout)
         if options.metrics_address:
             host, _sep, port = options.metrics_address.rpartition(":")
             prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
@@ -106,6 +110,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             engine=build_engine(cache, options),
             sync_period=options.sync_period,
             retry_cap=5.0 if options.fast else 60.0,
+            git_timeout=options.git_timeout,
         )
 
     @kopf.on.cleanup(registry=registry)

@@ -26,22 +26,15 @@ from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, mirror
+from lanai.engine import errors, lifecycle, mirror
 from lanai.engine.engine import Outcome
-from lanai.handlers import credentials, faults, fields, kube, metrics, resources, runtime
+from lanai.handlers import credentials, events, faults, fields, kube, metrics, resources, runtime
 from lanai.tasks.requests import CreateRequest, Rendered, Source
 
 logger = logging.getLogger(__name__)
 
 RESOURCE = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISIONS)
 RETRY_DELAY = 5.0
-
-EVENT_FOR_MOVE = {
-    Lifecycle.DRAFT: "Rejected",
-    Lifecycle.PROPOSED: "Proposed",
-    Lifecycle.PUBLISHED: "Published",
-    Lifecycle.DELETION_PROPOSED: "DeletionProposed",
-}
 
 
 async def _revision_key(api: client.ApiClient, namespace: str, name: str) -> PackageRevisionKey:
@@ -105,8 +98,7 @@ async def create_request(api: client.ApiClient, body: kopf.Body) -> CreateReques
         labels=dict(metadata.get("labels") or {}),
         annotations=dict(metadata.get("annotations") or {}),
         readiness_gates=fields.gates(spec),
-        push_on_render_failure=annotations.get(constants.PUSH_ON_RENDER_FAILURE_ANNOTATION)
-        == "true",
+        push_on_render_failure=fields.push_on_render_failure(annotations),
     )
 
 
@@ -131,10 +123,6 @@ def status_of(
     if observed:
         status["observedGeneration"] = body.metadata.get("generation")
     return status
-
-
-def _ready(message: str = "") -> conditions.Condition:
-    return conditions.Condition(constants.READY, "True", constants.REASON_READY, message)
 
 
 def _not_ready(reason: str, message: str) -> conditions.Condition:
@@ -176,7 +164,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             await rt.events.post(
                 body,
                 "Normal",
-                constants.REASON_CREATED,
+                constants.REASON_ADDED,
                 f"created {record.lifecycle} {key.package} (workspace {key.workspace}) "
                 f"in Git ({record.ref.removeprefix('refs/heads/')})",
             )
@@ -191,11 +179,13 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             )
             if approving:
                 faults.point(faults.PUBLISHED_BEFORE_STATUS)
-            await rt.events.post(body, "Normal", EVENT_FOR_MOVE[target], _moved(record, before))
+            reason = events.reason_for_move(lifecycle.move(before, record.lifecycle))
+            await rt.events.post(body, "Normal", reason, _moved(record, before))
             if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
                 _wake_sync(rt, key)
         if record.lifecycle == Lifecycle.DRAFT:
             metadata = body.spec.get("packageMetadata") or {}
+            before_commit = record.commit
             record = (
                 await engine.update_metadata(
                     key,
@@ -205,6 +195,14 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
                 )
                 or record
             )
+            if record.commit != before_commit and created is None:
+                await rt.events.post(
+                    body,
+                    "Normal",
+                    constants.REASON_MODIFIED,
+                    f"wrote spec.packageMetadata into the Kptfile of {key.package} "
+                    f"(workspace {key.workspace})",
+                )
     except errors.EngineError as error:
         await _report(rt, body, error)
         if error.retry:
@@ -214,8 +212,9 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     deployment = bool(repository and repository.deployment)
     rendered = created.rendered if created else None
     await resources.publish(rt, body, record, rendered)
+    ready = mirror.ready_condition(record)  # a revision Git holds may still be unreadable
     await _patch_status(
-        rt, body, status_of(body, record, _ready(), deployment=deployment, rendered=rendered)
+        rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)
     )
 
 
@@ -276,12 +275,18 @@ async def delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await resources.remove(rt, namespace, key.name)
         return
     try:
-        await rt.engine.delete(key, fields.author_of(body))
+        deleted = await rt.engine.delete(key, fields.author_of(body))
     except errors.EngineError as error:
         message = f"cannot delete {key.name} from Git: {error}"
         await rt.events.post(body, "Warning", "DeletionBlocked", message)
         raise kopf.TemporaryError(message, delay=30 if not error.retry else RETRY_DELAY) from None
     await resources.remove(rt, namespace, key.name)
+    if deleted:
+        message = f"deleted {key.package} (workspace {key.workspace}) from Git"
+        await rt.events.post(body, "Normal", constants.REASON_DELETED, message)
+    elif (body.get("status") or {}).get("selfLock"):
+        message = f"{key.package} (workspace {key.workspace}) is no longer in Git"
+        await rt.events.post(body, "Normal", constants.REASON_DELETED, message)
     _wake_sync(rt, key)
 
 

@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import logging
 import time
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,6 @@ from lanai.handlers import credentials, kube, metrics, mirroring, resources, run
 
 logger = logging.getLogger(__name__)
 
-PROBE_TIMEOUT = 30.0
 RESOURCE = (constants.CONFIG_GROUP, constants.CONFIG_VERSION, constants.REPOSITORIES)
 
 
@@ -87,6 +87,10 @@ class Schedule:
     retry_cap: float
     failures: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="probe")
+    )
+    """The Repository's own thread for probing its remote."""
     settled: Settled | None = None
     """What the last sync with nothing to write saw (see :class:`Settled`)."""
 
@@ -106,22 +110,30 @@ def _error(message: str) -> Outcome:
     return Outcome(conditions.Condition(constants.READY, "False", constants.REASON_ERROR, message))
 
 
-async def check(spec: models.RepositorySpec, namespace: str, rt: runtime.Runtime) -> Outcome:
-    """The Ready condition for ``spec`` and the branch head commit."""
+async def check(
+    spec: models.RepositorySpec,
+    namespace: str,
+    rt: runtime.Runtime,
+    worker: Executor | None = None,
+) -> Outcome:
+    """The Ready condition for ``spec`` and the branch head commit.
+
+    The probe runs on ``worker``, the Repository's own thread, so a server that hangs
+    holds up no other Repository."""
     if spec.type is models.RepositoryType.OCI or spec.git is None:
         return _error("OCI repositories are not supported by Lanai yet; use type: git")
     git = spec.git
+    loop = asyncio.get_running_loop()
     try:
         auth = await credentials.resolve(
             rt.api, namespace, git.secret_ref.name if git.secret_ref else None, git.repo
         )
-        branches = await asyncio.wait_for(
-            asyncio.to_thread(probe.list_branches, git.repo, auth), PROBE_TIMEOUT
-        )
+        listing = loop.run_in_executor(worker, probe.list_branches, git.repo, auth)
+        branches = await asyncio.wait_for(listing, rt.git_timeout)
     except (credentials.CredentialsError, probe.ProbeError) as error:
         return _error(str(error))
     except TimeoutError:
-        return _error(f"the Git server did not answer within {PROBE_TIMEOUT:.0f}s")
+        return _error(f"the Git server did not answer within {rt.git_timeout:g}s")
     head = branches.get(f"refs/heads/{git.branch}")
     if head is None and not git.create_branch:
         return _error(
@@ -211,8 +223,7 @@ async def _sync(
     )
     try:
         if git.create_branch and not outcome.head:
-            await asyncio.to_thread(cached.git.fetch)
-            await asyncio.to_thread(cached.git.ensure_branch)
+            await cached.ensure_branch()
         await cached.refresh()
     except (interface.CacheError, storage.GitError) as error:
         return _error(f"sync failed: {error}")
@@ -282,7 +293,7 @@ async def _reconcile_once(
     except ValidationError as error:
         outcome = _error(f"invalid spec: {error}")
     else:
-        outcome = await check(spec, namespace, rt)
+        outcome = await check(spec, namespace, rt, schedule.worker)
         clash = _conflict(body, spec, registrations)
         if clash is not None:
             outcome = _error(
@@ -366,6 +377,7 @@ async def sync_daemon(
                 schedule, schedule.next_delay(spec, datetime.datetime.now(datetime.UTC)), stopped
             )
     finally:
+        schedule.worker.shutdown(wait=False, cancel_futures=True)
         if rt.schedules.get(key) is schedule:
             del rt.schedules[key]
             metrics.REPOSITORIES_READY.remove(*key)

@@ -192,16 +192,17 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     submitted = {
         path: str(text).encode() for path, text in (body.spec.get("resources") or {}).items()
     }
+    owner = await _revision(rt, key.namespace, key.name)
     try:
         in_git = await rt.engine.read_files(key)
         kept = {p: c for p, c in in_git.items() if p not in textual(in_git)}
-        annotations = body.metadata.annotations or {}
         result = await rt.engine.update_resources(
             key,
             {**kept, **submitted},
             fields.author_of(body),
-            push_on_render_failure=annotations.get(constants.PUSH_ON_RENDER_FAILURE_ANNOTATION)
-            == "true",
+            push_on_render_failure=fields.push_on_render_failure(
+                (owner or {}).get("metadata", {}).get("annotations"), body.metadata.annotations
+            ),
         )
     except errors.RenderFailed as error:
         failed = Rendered({}, ok=False, message=str(error))
@@ -225,9 +226,14 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             raise kopf.TemporaryError(str(error), delay=5) from None
         await _observed(rt, body, {"observedGeneration": generation})
         return
-    owner = await _revision(rt, key.namespace, key.name)
     await publish(rt, owner or {"metadata": {"name": key.name}}, result.record, result.rendered)
     await _revision_rendered(rt, key.namespace, key.name, result.record, result.rendered)
+    if result.committed and owner is not None:
+        message = (
+            f"committed an edit of {key.package} (workspace {key.workspace}) to "
+            f"{result.record.ref.removeprefix('refs/heads/')} ({result.record.commit[:12]})"
+        )
+        await rt.events.post(owner, "Normal", constants.REASON_MODIFIED, message)
     if result.rendered is not None and not result.rendered.ok:
         await rt.events.post(
             body, "Warning", constants.REASON_RENDER_FAILED, result.rendered.message

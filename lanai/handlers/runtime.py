@@ -13,6 +13,7 @@ from kubernetes_asyncio import client
 
 from lanai.cache import gitcache
 from lanai.engine.engine import Engine
+from lanai.git import network
 from lanai.handlers import events
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class Runtime:
     """Seconds between syncs of a Repository without spec.sync.schedule."""
     retry_cap: float = 60.0
     """Longest wait before re-checking a failing Repository."""
+    git_timeout: float = network.DEFAULT_TIMEOUT
+    """Seconds a Git server may take to answer (see :mod:`lanai.git.network`)."""
     schedules: dict[tuple[str, str], Schedule] = field(default_factory=dict)
 
 

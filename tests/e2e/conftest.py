@@ -25,13 +25,11 @@ from ruamel.yaml import YAML
 from lanai.local import controlplane, gitserver
 from tests.support import waiting
 from tests.support.cluster import Cluster
+from tests.support.gitwork import GIT_PASSWORD, GIT_TOKEN, GIT_USER
 from tests.support.operator import OperatorProcess
+from tests.support.team import Team, make_team
 
 ROOT = Path(__file__).resolve().parents[2]
-
-GIT_USER = "blueprint-bot"
-GIT_PASSWORD = "correct-horse-battery-staple"  # a test fixture, not a secret
-GIT_TOKEN = "lanai-test-token-7f3a"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -167,6 +165,17 @@ def operator(
     process = OperatorProcess(cluster.kubeconfig, tmp_path_factory.mktemp("operator")).start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def team(
+    cluster: Cluster,
+    namespace: str,
+    git_server: gitserver.GitServer,
+    operator: OperatorProcess,
+) -> Team:
+    """A Ready Repository ``blueprints`` in a fresh namespace, with an author and an approver."""
+    return make_team(cluster, namespace, git_server)
 
 
 @pytest.fixture

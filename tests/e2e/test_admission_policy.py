@@ -58,19 +58,7 @@ def _revision(lifecycle: str = "Draft") -> str:
 
 
 def _move(cluster: Cluster, namespace: str, user: str, lifecycle: str) -> str:
-    done = cluster.kubectl(
-        "patch",
-        "-n",
-        namespace,
-        "rpkg",
-        NAME,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"lifecycle": lifecycle}}),
-        user=user,
-        check=False,
-    )
-    return done.stderr if done.returncode else ""
+    return cluster.merge_patch("rpkg", NAME, namespace, {"spec": {"lifecycle": lifecycle}}, user)
 
 
 def _annotations(cluster: Cluster, namespace: str) -> dict[str, Any]:

@@ -162,10 +162,7 @@ def test_invalid_package_revision_is_refused_with_a_clear_message(
 
 
 def _patch(cluster: Cluster, namespace: str, name: str, patch: dict[str, Any]) -> str:
-    done = cluster.kubectl(
-        "patch", "-n", namespace, "rpkg", name, "--type=merge", "-p", _json(patch), check=False
-    )
-    return done.stderr if done.returncode else ""
+    return cluster.merge_patch("rpkg", name, namespace, patch)
 
 
 def test_package_revision_identity_and_source_are_immutable(

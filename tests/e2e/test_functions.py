@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from lanai.local import processes
-from tests.e2e.test_lifecycle import REPO, Team, _edit, _init, team  # noqa: F401
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
+from tests.support.team import REPO, Team, edit, init_spec
 from tests.support.waiting import wait_for
 
 # A KRM function as a script: annotates every resource with who rendered it.
@@ -84,15 +84,15 @@ PIPELINE = """pipeline:
 
 def test_a_pipeline_renders_through_builtin_exec_and_grpc_runtimes(
     function_operator: OperatorProcess,
-    team: Team,  # noqa: F811
+    team: Team,
 ) -> None:
     name = f"{REPO}.fns.v1"
-    team.create(name, _init("fns", "v1"))
+    team.create(name, init_spec("fns", "v1"))
     team.settled(name)
     resources = wait_for(lambda: team.get(name, "prr"), what="the resources object")
     kptfile = resources["spec"]["resources"]["Kptfile"]
     kptfile += PIPELINE.format(exec_image=EXEC_IMAGE, grpc_image=GRPC_IMAGE)
-    _edit(
+    edit(
         team,
         name,
         {
@@ -111,14 +111,14 @@ def test_a_pipeline_renders_through_builtin_exec_and_grpc_runtimes(
 
 def test_an_unknown_image_is_a_clear_render_error(
     function_operator: OperatorProcess,
-    team: Team,  # noqa: F811
+    team: Team,
 ) -> None:
     name = f"{REPO}.nofn.v1"
-    team.create(name, _init("nofn", "v1"))
+    team.create(name, init_spec("nofn", "v1"))
     team.settled(name)
     before = team.refs()["refs/heads/drafts/nofn/v1"]
     kptfile = (team.get(name, "prr") or {})["spec"]["resources"]["Kptfile"]
-    _edit(team, name, {"Kptfile": kptfile + "pipeline:\n  mutators:\n  - image: nope.io/x:v1\n"})
+    edit(team, name, {"Kptfile": kptfile + "pipeline:\n  mutators:\n  - image: nope.io/x:v1\n"})
     prr = team.get(name, "prr") or {}
     rendered = next(c for c in prr["status"]["conditions"] if c["type"] == "Rendered")
     assert rendered["status"] == "False"

@@ -9,146 +9,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lanai.local import gitserver
-from tests.e2e.conftest import GIT_PASSWORD, GIT_USER
-from tests.e2e.test_repository_smoke import _basic_auth_secret, _events, _repository
-from tests.support.cluster import Cluster, condition
+from tests.support import gitwork
+from tests.support.cluster import condition
+from tests.support.gitwork import GIT_PASSWORD
 from tests.support.operator import OperatorProcess
+from tests.support.team import APPROVER, AUTHOR, REPO, Team, edit, init_spec, publish
 from tests.support.waiting import wait_for
-
-AUTHOR = "alice@example.com"
-APPROVER = "bob@example.com"
-REPO = "blueprints"
-
-
-@dataclass
-class Team:
-    """A namespace with a registered, Ready Repository and bound author/approver roles."""
-
-    cluster: Cluster
-    namespace: str
-    url: str
-    git_dir: Path
-
-    def refs(self) -> dict[str, str]:
-        """Every ref of the Git repository (name → commit), read from the server's disk."""
-        done = subprocess.run(
-            ["git", "-C", str(self.git_dir), "for-each-ref", "--format=%(refname) %(objectname)"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        pairs = (line.split(" ", 1) for line in done.stdout.splitlines())
-        return {pair[0]: pair[1] for pair in pairs}
-
-    def show(self, ref: str, path: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(self.git_dir), "show", f"{ref}:{path}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout
-
-    def commit_message(self, ref: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(self.git_dir), "log", "-1", "--format=%an%n%B", ref],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout
-
-    def create(self, name: str, spec: dict[str, Any], user: str = AUTHOR) -> None:
-        body = {
-            "apiVersion": "porch.kpt.dev/v1alpha2",
-            "kind": "PackageRevision",
-            "metadata": {"name": name, "namespace": self.namespace},
-            "spec": spec,
-        }
-        self.cluster.kubectl("create", "-f", "-", input=json.dumps(body), user=user)
-
-    def move(self, name: str, lifecycle: str, user: str) -> str:
-        done = self.cluster.kubectl(
-            "patch",
-            "-n",
-            self.namespace,
-            "rpkg",
-            name,
-            "--type=merge",
-            "-p",
-            json.dumps({"spec": {"lifecycle": lifecycle}}),
-            user=user,
-            check=False,
-        )
-        return done.stderr if done.returncode else ""
-
-    def get(self, name: str, kind: str = "rpkg") -> dict[str, Any] | None:
-        return self.cluster.get(kind, name, self.namespace)
-
-    def settled(self, name: str, ready: str = "True") -> dict[str, Any]:
-        """Wait until the operator acted on the latest spec and Ready is ``ready``."""
-
-        def probe() -> dict[str, Any] | None:
-            obj = self.get(name)
-            if obj is None:
-                return None
-            status = obj.get("status") or {}
-            found = condition(obj, "Ready")
-            if status.get("observedGeneration") != obj["metadata"]["generation"]:
-                return None
-            return obj if found and found["status"] == ready else None
-
-        return wait_for(probe, timeout=60, what=f"{name} settled with Ready={ready}")
-
-
-@pytest.fixture
-def team(
-    cluster: Cluster,
-    namespace: str,
-    git_server: gitserver.GitServer,
-    operator: OperatorProcess,
-) -> Team:
-    cluster.kubectl(
-        "apply", "--server-side", "-f", str(cluster.root / "config" / "rbac" / "user_roles.yaml")
-    )
-    for user, role in ((AUTHOR, "lanai-package-author"), (APPROVER, "lanai-package-approver")):
-        cluster.kubectl(
-            "create", "rolebinding", "-n", namespace, f"{role}-binding",
-            f"--clusterrole={role}", f"--user={user}",
-        )  # fmt: skip
-    url = git_server.create_repository(f"{namespace}-{REPO}")
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(_repository(REPO, namespace, url, "git-auth"))
-
-    def ready() -> bool:
-        found = condition(cluster.get("repository", REPO, namespace), "Ready")
-        return bool(found and found["status"] == "True")
-
-    wait_for(ready, timeout=60, what="the Repository to be Ready")
-    return Team(cluster, namespace, url, git_server.repository_path(f"{namespace}-{REPO}"))
-
-
-def _init(package: str, workspace: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "repository": REPO,
-        "packageName": package,
-        "workspaceName": workspace,
-        "lifecycle": "Draft",
-        "source": {"init": {"description": f"{package} for tests"}},
-        **extra,
-    }
 
 
 def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
     name = f"{REPO}.basens.v1"
-    team.create(name, _init("basens", "v1"))
+    team.create(name, init_spec("basens", "v1"))
     draft = team.settled(name)
     assert draft["status"]["revision"] == 0
     assert draft["status"]["creationSource"] == "init"
@@ -202,15 +79,15 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
         what="the latest-revision label",
     )
     assert labelled["status"]["revision"] == 1
-    reasons = {e["reason"] for e in _events(team.cluster, team.namespace, name)}
-    assert {"Created", "Proposed", "Published"} <= reasons
+    reasons = {e["reason"] for e in team.events(name)}
+    assert {"Added", "Modified", "Published"} <= reasons
 
     # A published revision is deleted in two steps; the first delete is refused.
     refused = team.cluster.kubectl(
         "delete", "-n", team.namespace, "rpkg", name, user=APPROVER, check=False
     )
     assert refused.returncode != 0
-    assert "propose its deletion first" in refused.stderr
+    assert "published PackageRevisions must be proposed for deletion" in refused.stderr
     assert team.move(name, "DeletionProposed", APPROVER) == ""
     team.settled(name)
     assert "refs/heads/deletionProposed/basens/v1" in team.refs()
@@ -223,7 +100,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
 
 def test_clone_and_copy_from_published_revisions(team: Team) -> None:
     upstream = f"{REPO}.base.v1"
-    team.create(upstream, _init("base", "v1"))
+    team.create(upstream, init_spec("base", "v1"))
     team.settled(upstream)
     team.move(upstream, "Proposed", AUTHOR)
     team.settled(upstream)
@@ -263,7 +140,9 @@ def test_clone_and_copy_from_published_revisions(team: Team) -> None:
     )
     refused = team.settled(again, ready="False")
     assert condition(refused, "Ready")["reason"] == "Rejected"  # type: ignore[index]
-    assert "already exists" in condition(refused, "Ready")["message"]  # type: ignore[index]
+    message = condition(refused, "Ready")["message"]  # type: ignore[index]
+    assert 'package "edge" already exists' in message
+    assert "use copy" in message
     assert "refs/heads/drafts/edge/v2" not in team.refs()
 
     copy = f"{REPO}.base.v2"
@@ -286,7 +165,7 @@ def test_clone_and_copy_from_published_revisions(team: Team) -> None:
 
 def test_editing_resources_commits_renders_and_refuses_broken_pipelines(team: Team) -> None:
     name = f"{REPO}.app.v1"
-    team.create(name, _init("app", "v1"))
+    team.create(name, init_spec("app", "v1"))
     team.settled(name)
     resources = wait_for(lambda: team.get(name, "prr"), what="the resources object")
     files = dict(resources["spec"]["resources"])
@@ -329,13 +208,13 @@ def test_editing_resources_commits_renders_and_refuses_broken_pipelines(team: Te
     failure = wait_for(failed, timeout=60, what="Rendered=False on the resources")
     assert "no-such-fn" in failure["message"]
     assert team.refs()["refs/heads/drafts/app/v1"] == head
-    reasons = {e["reason"] for e in _events(team.cluster, team.namespace, name)}
+    reasons = {e["reason"] for e in team.events(name)}
     assert "RenderFailed" in reasons
 
 
 def test_readiness_gates_hold_a_proposal(team: Team) -> None:
     name = f"{REPO}.gated.v1"
-    team.create(name, _init("gated", "v1", readinessGates=[{"conditionType": "Tested"}]))
+    team.create(name, init_spec("gated", "v1", readinessGates=[{"conditionType": "Tested"}]))
     team.settled(name)
     assert team.move(name, "Proposed", AUTHOR) == ""
     held = team.settled(name, ready="False")
@@ -353,7 +232,7 @@ def test_a_killed_operator_converges_without_duplicates(
         names = [f"{REPO}.pkg{i}.v1" for i in range(6)]
         current = operator_factory().start()
         for index, name in enumerate(names):
-            team.create(name, _init(f"pkg{index}", "v1"))
+            team.create(name, init_spec(f"pkg{index}", "v1"))
             if index in (1, 3):
                 current.kill()
                 current = operator_factory().start()
@@ -366,31 +245,6 @@ def test_a_killed_operator_converges_without_duplicates(
     finally:
         current.stop()
         operator.restart()
-
-
-def _publish(team: Team, name: str) -> dict[str, Any]:
-    team.settled(name)
-    assert team.move(name, "Proposed", AUTHOR) == ""
-    team.settled(name)
-    assert team.move(name, "Published", APPROVER) == ""
-    return team.settled(name)
-
-
-def _edit(team: Team, name: str, files: dict[str, str]) -> None:
-    """Replace files of a Draft through its resources object and wait for the commit."""
-    current = wait_for(lambda: team.get(name, "prr"), what=f"resources of {name}")
-    merged = {**current["spec"]["resources"], **files}
-    team.cluster.kubectl(
-        "patch", "-n", team.namespace, "prr", name, "--type=merge",
-        "-p", json.dumps({"spec": {"resources": merged}}), user=AUTHOR,
-    )  # fmt: skip
-
-    def committed() -> bool:
-        obj = team.get(name, "prr") or {}
-        status = obj.get("status") or {}
-        return status.get("observedGeneration") == obj.get("metadata", {}).get("generation")
-
-    wait_for(committed, timeout=60, what=f"the edit of {name} to be committed")
 
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -409,10 +263,10 @@ spec:
 
 def test_upgrade_merges_local_changes_onto_a_new_upstream(team: Team) -> None:
     base = f"{REPO}.base.v1"
-    team.create(base, _init("base", "v1"))
+    team.create(base, init_spec("base", "v1"))
     team.settled(base)
-    _edit(team, base, {"deploy.yaml": DEPLOYMENT.format(replicas=1, image="web:1")})
-    _publish(team, base)
+    edit(team, base, {"deploy.yaml": DEPLOYMENT.format(replicas=1, image="web:1")})
+    publish(team, base)
 
     local = f"{REPO}.edge.v1"
     team.create(
@@ -429,8 +283,8 @@ def test_upgrade_merges_local_changes_onto_a_new_upstream(team: Team) -> None:
     cloned = (team.get(local, "prr") or {})["spec"]["resources"]["deploy.yaml"]
     assert "kpt-merge: /web" in cloned
     assert "internal.kpt.dev/upstream-identifier" in cloned
-    _edit(team, local, {"deploy.yaml": cloned.replace("replicas: 1", "replicas: 5")})
-    _publish(team, local)
+    edit(team, local, {"deploy.yaml": cloned.replace("replicas: 1", "replicas: 5")})
+    publish(team, local)
 
     newer = f"{REPO}.base.v2"
     team.create(
@@ -444,8 +298,8 @@ def test_upgrade_merges_local_changes_onto_a_new_upstream(team: Team) -> None:
         },
     )
     team.settled(newer)
-    _edit(team, newer, {"deploy.yaml": DEPLOYMENT.format(replicas=1, image="web:2")})
-    _publish(team, newer)
+    edit(team, newer, {"deploy.yaml": DEPLOYMENT.format(replicas=1, image="web:2")})
+    publish(team, newer)
 
     upgraded = f"{REPO}.edge.v2"
     team.create(
@@ -479,7 +333,7 @@ def test_upgrade_merges_local_changes_onto_a_new_upstream(team: Team) -> None:
     team.cluster.kubectl("delete", "-n", team.namespace, "rpkg", base, "--wait=false")
 
     def blocked() -> bool:
-        events = _events(team.cluster, team.namespace, base)
+        events = team.events(base)
         return any(e["reason"] == "DeletionBlocked" for e in events)
 
     wait_for(blocked, timeout=60, what="the deletion of a used upstream to be blocked")
@@ -490,28 +344,13 @@ def test_clone_from_a_git_url_with_credentials(
     team: Team, git_server: gitserver.GitServer, tmp_path: Path
 ) -> None:
     url = git_server.create_repository(f"{team.namespace}-catalog")
-    authed = url.replace("://", f"://{GIT_USER}:{GIT_PASSWORD}@")
-    work = tmp_path / "catalog"
-    subprocess.run(["git", "clone", "-q", authed, str(work)], check=True, capture_output=True)
-    (work / "apps" / "cache").mkdir(parents=True)
-    (work / "apps" / "cache" / "Kptfile").write_text(
-        "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: cache\n"
-    )
-    (work / "apps" / "cache" / "cm.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cache-config\ndata:\n  size: '1'\n"
-    )
-    ident = ["-c", "user.name=Pat", "-c", "user.email=pat@example.com"]
-    for args in (["add", "-A"], ["commit", "-q", "-m", "cache"], ["tag", "apps/cache/v3"]):
-        subprocess.run(["git", *ident, *args], cwd=work, check=True, capture_output=True)
-    subprocess.run(
-        ["git", "push", "-q", "origin", "main", "apps/cache/v3"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-    )
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=work, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    cache = {
+        "Kptfile": gitwork.KPTFILE.format(name="cache"),
+        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cache-config\n"
+        "data:\n  size: '1'\n",
+    }
+    work = gitwork.seed(url, tmp_path / "catalog", {"apps/cache": cache}, ("apps/cache/v3",))
+    commit = gitwork.git(work, "rev-parse", "HEAD")
 
     name = f"{REPO}.cache.v1"
     source = {"repo": url, "ref": "apps/cache/v3", "directory": "apps/cache"}
@@ -561,7 +400,7 @@ def test_concurrent_clients_never_corrupt_anything(team: Team) -> None:
             "apiVersion": "porch.kpt.dev/v1alpha2",
             "kind": "PackageRevision",
             "metadata": {"name": name, "namespace": team.namespace},
-            "spec": _init("twin", "v1"),
+            "spec": init_spec("twin", "v1"),
         }
     )
     procs = [
@@ -594,7 +433,7 @@ def test_concurrent_clients_never_corrupt_anything(team: Team) -> None:
 
     # Two proposals of one package approved at once get distinct revision numbers.
     other = f"{REPO}.twin.v2"
-    team.create(other, {**_init("twin", "v2"), "lifecycle": "Proposed"})
+    team.create(other, {**init_spec("twin", "v2"), "lifecycle": "Proposed"})
     team.settled(other)
     team.settled(name)
     approve = ["--type=merge", "-p", '{"spec":{"lifecycle":"Published"}}']
@@ -626,13 +465,13 @@ def test_concurrent_clients_never_corrupt_anything(team: Team) -> None:
 
 def test_deleted_revisions_can_be_recreated(team: Team) -> None:
     name = f"{REPO}.again.v1"
-    team.create(name, _init("again", "v1"))
+    team.create(name, init_spec("again", "v1"))
     team.settled(name)
     team.cluster.kubectl("delete", "-n", team.namespace, "rpkg", name, user=AUTHOR)
     wait_for(lambda: team.get(name) is None, what=f"{name} to be deleted")
     assert "refs/heads/drafts/again/v1" not in team.refs()
     assert team.get(name, "prr") is None
-    team.create(name, _init("again", "v1"))
+    team.create(name, init_spec("again", "v1"))
     recreated = team.settled(name)
     assert recreated["status"]["creationSource"] == "init"
     log = subprocess.run(
@@ -646,7 +485,7 @@ def test_deleted_revisions_can_be_recreated(team: Team) -> None:
 
 def test_package_metadata_and_kptfile_follow_each_other(team: Team) -> None:
     name = f"{REPO}.meta.v1"
-    team.create(name, _init("meta", "v1", packageMetadata={"labels": {"tier": "web"}}))
+    team.create(name, init_spec("meta", "v1", packageMetadata={"labels": {"tier": "web"}}))
     team.settled(name)
     assert "tier: web" in team.show("refs/heads/drafts/meta/v1", "meta/Kptfile")
 
@@ -659,7 +498,7 @@ def test_package_metadata_and_kptfile_follow_each_other(team: Team) -> None:
     assert "team: edge" in team.show("refs/heads/drafts/meta/v1", "meta/Kptfile")
 
     kptfile = (team.get(name, "prr") or {})["spec"]["resources"]["Kptfile"]
-    _edit(team, name, {"Kptfile": kptfile.replace("tier: web", "tier: api")})
+    edit(team, name, {"Kptfile": kptfile.replace("tier: web", "tier: api")})
 
     def followed() -> dict[str, Any] | None:
         labels = ((team.get(name) or {}).get("spec", {}).get("packageMetadata") or {}).get("labels")
@@ -671,7 +510,7 @@ def test_package_metadata_and_kptfile_follow_each_other(team: Team) -> None:
 
 def test_user_finalizers_hold_the_deletion_from_git(team: Team) -> None:
     name = f"{REPO}.held.v1"
-    team.create(name, _init("held", "v1"))
+    team.create(name, init_spec("held", "v1"))
     team.settled(name)
     finalizers = {"metadata": {"finalizers": ["example.com/keep", "lanai.porch.kpt.dev/finalizer"]}}
     team.cluster.kubectl(
@@ -696,7 +535,7 @@ def test_an_operator_dying_between_tag_and_status_converges(
 ) -> None:
     """Crash right after the approval is pushed to Git, before the status is written."""
     name = f"{REPO}.crash.v1"
-    team.create(name, {**_init("crash", "v1"), "lifecycle": "Proposed"})
+    team.create(name, {**init_spec("crash", "v1"), "lifecycle": "Proposed"})
     team.settled(name)
     operator.stop()
     doomed = operator_factory(env={"LANAI_CRASH_AT": "published-before-status"}).start()
@@ -738,8 +577,8 @@ BAD_SOURCES = {
 def test_bad_sources_are_refused_and_leave_git_unchanged(team: Team, case: str) -> None:
     source, expected = BAD_SOURCES[case]
     base = f"{REPO}.bad-base.v1"
-    team.create(base, _init("bad-base", "v1"))
-    _publish(team, base)
+    team.create(base, init_spec("bad-base", "v1"))
+    publish(team, base)
     wait_for(lambda: team.get(f"{REPO}.bad-base.main"), what="the branch placeholder")
     before = team.refs()
     name = f"{REPO}.{case}.v1"

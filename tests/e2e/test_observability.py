@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import urllib.request
 
-from tests.e2e.test_lifecycle import REPO, Team, _init, team  # noqa: F401
 from tests.support.operator import OperatorProcess
+from tests.support.team import REPO, Team, init_spec
 
 
 def _get(url: str) -> str:
@@ -16,10 +16,10 @@ def _get(url: str) -> str:
 
 def test_metrics_and_health_are_served(
     operator: OperatorProcess,
-    team: Team,  # noqa: F811
+    team: Team,
 ) -> None:
     name = f"{REPO}.observed.v1"
-    team.create(name, _init("observed", "v1"))
+    team.create(name, init_spec("observed", "v1"))
     team.settled(name)
     metrics = _get(operator.metrics_url)
     assert 'lanai_reconcile_total{kind="PackageRevision",outcome="ok"}' in metrics

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.e2e.test_lifecycle import APPROVER, REPO, Team, _edit, _init, _publish, team  # noqa: F401
 from tests.e2e.test_manifests import installed_rbac  # noqa: F401  (a fixture)
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
+from tests.support.team import APPROVER, REPO, Team, edit, init_spec, publish
 from tests.support.waiting import wait_for
 
 
@@ -60,13 +60,13 @@ def service_account_operator(
 
 def test_the_lifecycle_runs_with_only_the_operators_rbac(
     service_account_operator: OperatorProcess,
-    team: Team,  # noqa: F811
+    team: Team,
 ) -> None:
     name = f"{REPO}.rbac.v1"
-    team.create(name, _init("rbac", "v1"))
+    team.create(name, init_spec("rbac", "v1"))
     team.settled(name)
-    _edit(team, name, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"})
-    published = _publish(team, name)
+    edit(team, name, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"})
+    published = publish(team, name)
     assert published["status"]["publishedBy"] == APPROVER
     assert "refs/tags/rbac/v1" in team.refs()
     wait_for(

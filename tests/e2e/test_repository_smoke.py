@@ -14,62 +14,23 @@ from typing import Any
 import pytest
 
 from lanai.local import gitserver, processes
-from tests.e2e.conftest import GIT_PASSWORD, GIT_TOKEN, GIT_USER
-from tests.support.cluster import Cluster, condition
+from tests.support import manifests
+from tests.support.cluster import Cluster
+from tests.support.gitwork import GIT_PASSWORD, GIT_TOKEN, GIT_USER
 from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
 
 
-def _repository(
-    name: str, namespace: str, url: str, secret: str | None, **git: Any
-) -> dict[str, Any]:
-    spec_git: dict[str, Any] = {"repo": url, "branch": "main", **git}
-    if secret:
-        spec_git["secretRef"] = {"name": secret}
-    return {
-        "apiVersion": "config.porch.kpt.dev/v1alpha1",
-        "kind": "Repository",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"type": "git", "content": "Package", "git": spec_git},
-    }
-
-
-def _basic_auth_secret(name: str, namespace: str, user: str, password: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "kubernetes.io/basic-auth",
-        "metadata": {"name": name, "namespace": namespace},
-        "stringData": {"username": user, "password": password},
-    }
-
-
 def _ready(cluster: Cluster, name: str, namespace: str, status: str) -> dict[str, Any] | None:
-    obj = cluster.get("repositories.config.porch.kpt.dev", name, namespace)
-    ready = condition(obj, "Ready")
-    return ready if ready and ready["status"] == status else None
-
-
-def _events(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
-    done = cluster.kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "-o",
-        "json",
-        f"--field-selector=involvedObject.name={name}",
-    )
-    items: list[dict[str, Any]] = json.loads(done.stdout)["items"]
-    return items
+    return manifests.repository_ready(cluster, name, namespace, status)
 
 
 def test_repository_with_basic_auth_becomes_ready(
     cluster: Cluster, namespace: str, git_server: gitserver.GitServer, operator: OperatorProcess
 ) -> None:
     url = git_server.create_repository(f"{namespace}-basic")
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(_repository("blueprints", namespace, url, "git-auth"))
+    cluster.apply(manifests.basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(manifests.repository("blueprints", namespace, url, "git-auth"))
 
     ready = wait_for(lambda: _ready(cluster, "blueprints", namespace, "True"), what="Ready=True")
     assert ready["reason"] == "Ready"
@@ -81,7 +42,7 @@ def test_repository_with_basic_auth_becomes_ready(
     # kopf's bookkeeping stays out of metadata (no drift for Argo CD).
     annotations = repo["metadata"].get("annotations") or {}
     assert not [key for key in annotations if "kopf" in key]
-    reasons = [e["reason"] for e in _events(cluster, namespace, "blueprints")]
+    reasons = [e["reason"] for e in manifests.events(cluster, namespace, "blueprints")]
     assert "Ready" in reasons
 
 
@@ -98,7 +59,7 @@ def test_repository_with_bearer_token_becomes_ready(
             "data": {"bearerToken": base64.b64encode(GIT_TOKEN.encode()).decode()},
         }
     )
-    cluster.apply(_repository("tokens", namespace, url, "git-token"))
+    cluster.apply(manifests.repository("tokens", namespace, url, "git-token"))
     wait_for(lambda: _ready(cluster, "tokens", namespace, "True"), what="Ready=True")
 
 
@@ -108,7 +69,11 @@ def test_repository_with_bearer_token_becomes_ready(
         ("wrong-password", "authentication failed"),
         ("missing-secret", 'Secret "absent" not found'),
         ("unreachable", "cannot reach the repository"),
-        ("missing-branch", 'branch "release" does not exist'),
+        (
+            "missing-branch",
+            'branch "release" does not exist in the repository; '
+            "create it or set spec.git.createBranch: true",
+        ),
     ],
 )
 def test_broken_repository_is_not_ready_with_the_cause(
@@ -123,7 +88,7 @@ def test_broken_repository_is_not_ready_with_the_cause(
     secret = "git-auth"
     extra: dict[str, Any] = {}
     cluster.apply(
-        _basic_auth_secret(
+        manifests.basic_auth_secret(
             "git-auth",
             namespace,
             GIT_USER,
@@ -134,7 +99,7 @@ def test_broken_repository_is_not_ready_with_the_cause(
         secret = "absent"
     if case == "unreachable":
         url = f"http://127.0.0.1:{processes.free_port()}/nothing.git"
-    repo = _repository("broken", namespace, url, secret, **extra)
+    repo = manifests.repository("broken", namespace, url, secret, **extra)
     if case == "missing-branch":
         repo["spec"]["git"]["branch"] = "release"
     cluster.apply(repo)
@@ -146,8 +111,8 @@ def test_broken_repository_is_not_ready_with_the_cause(
     assert "not-the-password" not in json.dumps(
         cluster.get("repositories.config.porch.kpt.dev", "broken", namespace)
     )
-    assert GIT_PASSWORD not in json.dumps(_events(cluster, namespace, "broken"))
-    reasons = [e["reason"] for e in _events(cluster, namespace, "broken")]
+    assert GIT_PASSWORD not in json.dumps(manifests.events(cluster, namespace, "broken"))
+    reasons = [e["reason"] for e in manifests.events(cluster, namespace, "broken")]
     assert "SyncFailed" in reasons
 
 
@@ -155,11 +120,11 @@ def test_fixing_the_secret_makes_the_repository_ready(
     cluster: Cluster, namespace: str, git_server: gitserver.GitServer, operator: OperatorProcess
 ) -> None:
     url = git_server.create_repository(f"{namespace}-fix")
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, "stale"))
-    cluster.apply(_repository("fixme", namespace, url, "git-auth"))
+    cluster.apply(manifests.basic_auth_secret("git-auth", namespace, GIT_USER, "stale"))
+    cluster.apply(manifests.repository("fixme", namespace, url, "git-auth"))
     wait_for(lambda: _ready(cluster, "fixme", namespace, "False"), what="Ready=False")
 
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(manifests.basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
     wait_for(
         lambda: _ready(cluster, "fixme", namespace, "True"),
         what="Ready=True after the fix",
@@ -171,8 +136,8 @@ def test_operator_serves_metrics_and_liveness(
     cluster: Cluster, namespace: str, git_server: gitserver.GitServer, operator: OperatorProcess
 ) -> None:
     url = git_server.create_repository(f"{namespace}-metrics")
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(_repository("measured", namespace, url, "git-auth"))
+    cluster.apply(manifests.basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
+    cluster.apply(manifests.repository("measured", namespace, url, "git-auth"))
     wait_for(lambda: _ready(cluster, "measured", namespace, "True"), what="Ready=True")
 
     def scrape() -> str | None:

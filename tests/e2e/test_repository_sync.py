@@ -6,61 +6,15 @@ operator only reads it.
 
 from __future__ import annotations
 
-import datetime
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from lanai.local import gitserver
-from tests.e2e.conftest import GIT_PASSWORD, GIT_USER
-from tests.e2e.test_repository_smoke import _basic_auth_secret, _repository
+from tests.support import manifests
 from tests.support.cluster import Cluster, condition
+from tests.support.gitwork import KPTFILE, commit_package, git, seed
 from tests.support.operator import OperatorProcess
 from tests.support.waiting import wait_for
-
-KPTFILE = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: {name}\n"
-
-
-def _git(workdir: Path, *args: str) -> str:
-    env_args = ["-c", "user.name=Pat", "-c", "user.email=pat@example.com"]
-    done = subprocess.run(
-        ["git", *env_args, *args], cwd=workdir, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
-
-
-def _clone(url: str, workdir: Path) -> Path:
-    authed = url.replace("://", f"://{GIT_USER}:{GIT_PASSWORD}@")
-    subprocess.run(["git", "clone", "-q", authed, str(workdir)], check=True, capture_output=True)
-    return workdir
-
-
-def _commit_package(work: Path, path: str, files: dict[str, str], message: str) -> None:
-    for name, text in files.items():
-        target = work / path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    _git(work, "add", "-A")
-    _git(work, "commit", "-q", "-m", message)
-
-
-def _revisions(cluster: Cluster, namespace: str) -> dict[str, dict[str, Any]]:
-    return {item["metadata"]["name"]: item for item in cluster.list("rpkg", namespace)}
-
-
-def _wake(cluster: Cluster, namespace: str, name: str) -> None:
-    """spec.sync.runOnceAt asks for one extra sync now."""
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    cluster.kubectl(
-        "patch",
-        "-n",
-        namespace,
-        "repository",
-        name,
-        "--type=merge",
-        "-p",
-        f'{{"spec": {{"sync": {{"runOnceAt": "{now}"}}}}}}',
-    )
 
 
 def test_git_revisions_are_mirrored_and_kept_current(
@@ -71,16 +25,13 @@ def test_git_revisions_are_mirrored_and_kept_current(
     tmp_path: Path,
 ) -> None:
     url = git_server.create_repository(f"{namespace}-sync")
-    work = _clone(url, tmp_path / "work")
-    _commit_package(work, "net/basens", {"Kptfile": KPTFILE.format(name="basens")}, "basens v1")
-    _git(work, "tag", "net/basens/v1")
-    _git(work, "push", "-q", "origin", "main", "net/basens/v1")
-    _git(work, "checkout", "-q", "-b", "drafts/net/basens/next")
-    _commit_package(work, "net/basens", {"cm.yaml": "kind: ConfigMap\n"}, "edit")
-    _git(work, "push", "-q", "origin", "drafts/net/basens/next")
+    basens = {"Kptfile": KPTFILE.format(name="basens")}
+    work = seed(url, tmp_path / "work", {"net/basens": basens}, ("net/basens/v1",))
+    git(work, "checkout", "-q", "-b", "drafts/net/basens/next")
+    commit_package(work, "net/basens", {"cm.yaml": "kind: ConfigMap\n"}, "edit")
+    git(work, "push", "-q", "origin", "drafts/net/basens/next")
 
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(_repository("blueprints", namespace, url, "git-auth"))
+    manifests.register(cluster, namespace, "blueprints", url)
 
     expected = {
         "blueprints.net.basens.main",
@@ -90,7 +41,7 @@ def test_git_revisions_are_mirrored_and_kept_current(
     # An object's status is a second write after its create (status subresource).
     found = wait_for(
         lambda: (
-            (r := _revisions(cluster, namespace))
+            (r := manifests.revisions(cluster, namespace))
             and set(r) == expected
             and all((o.get("status") or {}).get("selfLock") for o in r.values())
             and r
@@ -111,14 +62,14 @@ def test_git_revisions_are_mirrored_and_kept_current(
     assert repo["status"]["packageCount"] == 1
 
     # Someone publishes v2 and drops the draft: the objects follow, the label moves.
-    _git(work, "checkout", "-q", "main")
-    _commit_package(work, "net/basens", {"svc.yaml": "kind: Service\n"}, "basens v2")
-    _git(work, "tag", "net/basens/v2")
-    _git(work, "push", "-q", "origin", "main", "net/basens/v2", ":drafts/net/basens/next")
-    _wake(cluster, namespace, "blueprints")
+    git(work, "checkout", "-q", "main")
+    commit_package(work, "net/basens", {"svc.yaml": "kind: Service\n"}, "basens v2")
+    git(work, "tag", "net/basens/v2")
+    git(work, "push", "-q", "origin", "main", "net/basens/v2", ":drafts/net/basens/next")
+    manifests.sync_now(cluster, namespace, "blueprints")
 
     def moved() -> dict[str, dict[str, Any]] | None:
-        r = _revisions(cluster, namespace)
+        r = manifests.revisions(cluster, namespace)
         names = {
             "blueprints.net.basens.main",
             "blueprints.net.basens.v1",
@@ -136,9 +87,14 @@ def test_git_revisions_are_mirrored_and_kept_current(
 
     # Deleting the Repository removes its objects, never the Git content.
     cluster.kubectl("delete", "-n", namespace, "repository", "blueprints", "--wait=false")
-    wait_for(lambda: not _revisions(cluster, namespace), what="PackageRevisions removed")
-    tags = _git(work, "ls-remote", "--tags", "origin")
+    wait_for(lambda: not manifests.revisions(cluster, namespace), what="PackageRevisions removed")
+    tags = git(work, "ls-remote", "--tags", "origin")
     assert "refs/tags/net/basens/v2" in tags
+
+
+def _versions(cluster: Cluster, namespace: str) -> dict[str, str]:
+    revisions = manifests.revisions(cluster, namespace)
+    return {name: obj["metadata"]["resourceVersion"] for name, obj in revisions.items()}
 
 
 def test_a_sync_without_changes_writes_nothing(
@@ -149,23 +105,17 @@ def test_a_sync_without_changes_writes_nothing(
     tmp_path: Path,
 ) -> None:
     url = git_server.create_repository(f"{namespace}-noop")
-    work = _clone(url, tmp_path / "work")
-    _commit_package(work, "app", {"Kptfile": KPTFILE.format(name="app")}, "app v1")
-    _git(work, "tag", "app/v1")
-    _git(work, "push", "-q", "origin", "main", "app/v1")
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(_repository("apps", namespace, url, "git-auth"))
+    seed(url, tmp_path / "work", {"app": {"Kptfile": KPTFILE.format(name="app")}}, ("app/v1",))
+    manifests.register(cluster, namespace, "apps", url)
     wait_for(
         lambda: (
-            len(r := _revisions(cluster, namespace)) == 2
+            len(r := manifests.revisions(cluster, namespace)) == 2
             and all((o.get("status") or {}).get("selfLock") for o in r.values())
         ),
         what="two PackageRevisions with their status",
     )
-    versions = {
-        n: r["metadata"]["resourceVersion"] for n, r in _revisions(cluster, namespace).items()
-    }
-    _wake(cluster, namespace, "apps")
+    versions = _versions(cluster, namespace)
+    manifests.sync_now(cluster, namespace, "apps")
     wait_for(
         lambda: (
             (r := cluster.get("repository", "apps", namespace))
@@ -173,16 +123,14 @@ def test_a_sync_without_changes_writes_nothing(
         ),
         what="the extra sync",
     )
-    again = {n: r["metadata"]["resourceVersion"] for n, r in _revisions(cluster, namespace).items()}
-    assert again == versions
+    assert _versions(cluster, namespace) == versions
 
 
 def test_an_overlapping_registration_is_refused_clearly(
     cluster: Cluster, namespace: str, git_server: gitserver.GitServer, operator: OperatorProcess
 ) -> None:
     url = git_server.create_repository(f"{namespace}-twice")
-    cluster.apply(_basic_auth_secret("git-auth", namespace, GIT_USER, GIT_PASSWORD))
-    cluster.apply(_repository("first", namespace, url, "git-auth"))
+    manifests.register(cluster, namespace, "first", url)
     wait_for(
         lambda: (
             (c := condition(cluster.get("repository", "first", namespace), "Ready"))
@@ -190,7 +138,7 @@ def test_an_overlapping_registration_is_refused_clearly(
         ),
         what="the first Repository Ready",
     )
-    second = _repository("second", namespace, url, "git-auth")
+    second = manifests.repository("second", namespace, url, "git-auth")
     second["spec"]["git"]["directory"] = "nested/dir"
     cluster.apply(second)
     refused = wait_for(

@@ -72,6 +72,21 @@ class Cluster:
         document: dict[str, Any] = json.loads(done.stdout)
         return document
 
+    def merge_patch(
+        self,
+        resource: str,
+        name: str,
+        namespace: str,
+        patch: dict[str, Any],
+        user: str | None = None,
+    ) -> str:
+        """Merge-patch an object (as ``user``); the API server's refusal, or ''."""
+        done = self.kubectl(
+            "patch", "-n", namespace, resource, name, "--type=merge", "-p", json.dumps(patch),
+            user=user, check=False,
+        )  # fmt: skip
+        return done.stderr if done.returncode else ""
+
     def list(self, resource: str, namespace: str, *selectors: str) -> list[dict[str, Any]]:
         done = self.kubectl("get", resource, "-n", namespace, "-o", "json", *selectors)
         items: list[dict[str, Any]] = json.loads(done.stdout)["items"]

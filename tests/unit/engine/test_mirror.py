@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from lanai.api import constants
@@ -141,3 +142,14 @@ def test_changed_status_fields_are_patched_alone() -> None:
     assert result.status == [
         ("blueprints.nginx.ws", {"selfLock": {"type": "git", "git": {"commit": "new"}}})
     ]
+
+
+def test_ready_is_false_with_the_cause_when_git_holds_an_unreadable_revision() -> None:
+    readable = mirror.ready_condition(record("v1", Lifecycle.PUBLISHED, 1))
+    assert (readable.status, readable.reason) == ("True", constants.REASON_READY)
+    broken = dataclasses.replace(
+        record("v1", Lifecycle.PUBLISHED, 1), error="the Kptfile cannot be parsed"
+    )
+    unreadable = mirror.ready_condition(broken)
+    assert (unreadable.status, unreadable.reason) == ("False", constants.REASON_ERROR)
+    assert unreadable.message == "the Kptfile cannot be parsed"
