@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lanai.local import gitserver
-from tests.support import gitwork
+from tests.support import gitwork, manifests
 from tests.support.cluster import condition
 from tests.support.gitwork import GIT_PASSWORD
 from tests.support.operator import OperatorProcess
@@ -609,28 +609,15 @@ def test_bad_sources_are_refused_and_leave_git_unchanged(team: Team, case: str) 
 
 def test_a_draft_pushed_to_outside_lanai_shows_in_its_resources(team: Team, tmp_path: Path) -> None:
     name = f"{REPO}.outside.v1"
-    team.create(name, _init("outside", "v1"))
+    team.create(name, init_spec("outside", "v1"))
     team.settled(name)
-    authed = team.url.replace("://", f"://{GIT_USER}:{GIT_PASSWORD}@")
-    work = tmp_path / "work"
     branch = "drafts/outside/v1"
-    subprocess.run(
-        ["git", "clone", "-q", "-b", branch, authed, str(work)], check=True, capture_output=True
-    )
-    (work / "outside" / "extra.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n"
-    )
-    ident = ["-c", "user.name=Pat", "-c", "user.email=pat@example.com"]
-    for args in (
-        ["add", "-A"],
-        ["commit", "-q", "-m", "by hand"],
-        ["push", "-q", "origin", branch],
-    ):
-        subprocess.run(["git", *ident, *args], cwd=work, check=True, capture_output=True)
-    team.cluster.kubectl(
-        "patch", "-n", team.namespace, "repository", REPO, "--type=merge",
-        "-p", json.dumps({"spec": {"sync": {"runOnceAt": "2030-01-01T00:00:00Z"}}}),
-    )  # fmt: skip
+    work = gitwork.clone(team.url, tmp_path / "work")
+    gitwork.git(work, "checkout", "-q", branch)
+    extra = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n"
+    gitwork.commit_package(work, "outside", {"extra.yaml": extra}, "by hand")
+    gitwork.git(work, "push", "-q", "origin", branch)
+    manifests.sync_now(team.cluster, team.namespace, REPO)
     wait_for(
         lambda: (
             "extra.yaml" in ((team.get(name, "prr") or {}).get("spec") or {}).get("resources", {})
