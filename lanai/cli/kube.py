@@ -83,7 +83,8 @@ EVENTS = Resource("", "v1", "events", "Event")
 _POLICY_PREFIX = re.compile(
     r"ValidatingAdmissionPolicy '[^']*' with binding '[^']*' denied request: "
 )
-_CEL_OBJECT = 'Invalid value: "object": '
+_CEL_OBJECT = re.compile(r'Invalid value: (?:"object": )?(?=[^"])')
+"""A CEL rule on an object has no value to show: older servers print ``"object"``."""
 
 
 def describe(error: ApiException) -> str:
@@ -103,7 +104,7 @@ def describe(error: ApiException) -> str:
         reason = str(payload.get("reason") or reason)
     if not message:
         message = f"the server answered {error.status} {error.reason or ''}".strip()
-    message = _POLICY_PREFIX.sub("", message).replace(_CEL_OBJECT, "")
+    message = _CEL_OBJECT.sub("", _POLICY_PREFIX.sub("", message))
     message = " ".join(message.split())
     return f"Error from server ({reason}): {message}"
 

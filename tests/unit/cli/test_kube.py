@@ -45,6 +45,13 @@ def test_a_cel_refusal_is_one_line_without_the_object_placeholder() -> None:
     )
 
 
+def test_a_field_value_stays_in_a_cel_refusal_and_newer_servers_omit_the_object() -> None:
+    field = _refusal(422, "Invalid", 'x is invalid: spec.workspaceName: Invalid value: "V1": no')
+    assert kube.describe(field).endswith('spec.workspaceName: Invalid value: "V1": no')
+    newer = _refusal(422, "Invalid", "x is invalid: spec: Invalid value: spec.lifecycle cannot")
+    assert kube.describe(newer).endswith("x is invalid: spec: spec.lifecycle cannot")
+
+
 def test_an_error_without_a_status_body_still_says_what_happened() -> None:
     error = ApiException(status=503, reason="Service Unavailable")
     error.body = "upstream connect error"
