@@ -85,6 +85,7 @@ _POLICY_PREFIX = re.compile(
 )
 _CEL_OBJECT = re.compile(r'Invalid value: (?:"object": )?(?=[^"])')
 """A CEL rule on an object has no value to show: older servers print ``"object"``."""
+_NO_SUCH_KIND = "the server could not find the requested resource"
 
 
 def describe(error: ApiException) -> str:
@@ -106,6 +107,8 @@ def describe(error: ApiException) -> str:
         message = f"the server answered {error.status} {error.reason or ''}".strip()
     message = _CEL_OBJECT.sub("", _POLICY_PREFIX.sub("", message))
     message = " ".join(message.split())
+    if message == _NO_SUCH_KIND:
+        message += " (are Lanai's CRDs installed? kubectl apply -k config/crd)"
     return f"Error from server ({reason}): {message}"
 
 

@@ -52,6 +52,13 @@ def test_a_field_value_stays_in_a_cel_refusal_and_newer_servers_omit_the_object(
     assert kube.describe(newer).endswith("x is invalid: spec: spec.lifecycle cannot")
 
 
+def test_a_kind_the_server_does_not_serve_points_at_the_crds() -> None:
+    error = _refusal(404, "NotFound", "the server could not find the requested resource")
+    assert kube.describe(error).endswith(
+        "(are Lanai's CRDs installed? kubectl apply -k config/crd)"
+    )
+
+
 def test_an_error_without_a_status_body_still_says_what_happened() -> None:
     error = ApiException(status=503, reason="Service Unavailable")
     error.body = "upstream connect error"
