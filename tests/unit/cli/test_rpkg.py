@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import pytest
 
 from lanai import cli
@@ -49,3 +52,24 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 def test_the_program_is_named_after_how_it_was_run() -> None:
     assert cli.program("/venv/bin/kubectl-lanai") == "kubectl lanai"
     assert cli.program("/venv/bin/lanai") == "lanai"
+
+
+def _verbs(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def test_docs_cli_describes_every_verb_and_flag() -> None:
+    page = (Path(__file__).resolve().parents[3] / "docs" / "cli.md").read_text()
+    commands = _verbs(cli.parser())
+    for group in ("rpkg", "repo"):
+        for verb, sub in _verbs(commands[group]).items():
+            shown = f"`{group} {verb}" in page or f"`{verb}`" in page
+            assert shown, f"{group} {verb} is not documented"
+            for action in sub._actions:
+                flags = [f for f in action.option_strings if f not in ("-h", "--help")]
+                if flags:
+                    documented = any(f"`{flag}" in page for flag in flags)
+                    assert documented, f"{group} {verb} {flags} is not documented"
