@@ -53,6 +53,16 @@ def revision_body(
     }
 
 
+def next_body(
+    namespace: str, original: Mapping[str, Any], workspace: str, source: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A new revision of ``original``'s package (same repository) in ``workspace``."""
+    spec = original.get("spec") or {}
+    return revision_body(
+        namespace, str(spec.get("repository")), str(spec.get("packageName")), workspace, source
+    )
+
+
 def init_source(
     package: str, description: str | None, keywords: Iterable[str], site: str | None
 ) -> dict[str, Any]:

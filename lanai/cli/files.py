@@ -200,24 +200,26 @@ async def push(session: kube.Session, args: argparse.Namespace) -> int:
 
 
 def add_parsers(verbs: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
-    pull_ = verbs.add_parser(
-        "pull",
-        parents=parents[:1],
-        help="write a Draft's or Proposed revision's files into a directory",
-        description="Write the files of NAME into DIR (with .KptRevisionMetadata); "
-        "without DIR print them as a ResourceList.",
-    )
-    pull_.add_argument("name", metavar="NAME")
-    pull_.add_argument("dir", metavar="DIR", nargs="?")
-    pull_.set_defaults(func=kube.command(pull))
-
-    push_ = verbs.add_parser(
-        "push",
-        parents=parents,
-        help="replace a Draft's files with a directory's (commits and renders)",
-        description="Replace the files of the Draft NAME with those of DIR; with '-' or no "
-        "DIR, read a ResourceList from stdin (other files stay).",
-    )
-    push_.add_argument("name", metavar="NAME")
-    push_.add_argument("dir", metavar="DIR", nargs="?")
-    push_.set_defaults(func=kube.command(push))
+    """``parents``: the connection flags, then the waiting flags (pull does not wait)."""
+    for verb, command, flags, summary, description in (
+        (
+            "pull",
+            pull,
+            parents[:1],
+            "write a Draft's or Proposed revision's files into a directory",
+            "Write the files of NAME into DIR (with .KptRevisionMetadata); without DIR "
+            "print them as a ResourceList.",
+        ),
+        (
+            "push",
+            push,
+            parents,
+            "replace a Draft's files with a directory's (commits and renders)",
+            "Replace the files of the Draft NAME with those of DIR; with '-' or no DIR, "
+            "read a ResourceList from stdin (other files stay).",
+        ),
+    ):
+        parser = verbs.add_parser(verb, parents=flags, help=summary, description=description)
+        parser.add_argument("name", metavar="NAME")
+        parser.add_argument("dir", metavar="DIR", nargs="?")
+        parser.set_defaults(func=kube.command(command))

@@ -17,7 +17,7 @@ from typing import Any
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.api import conditions, constants, names
-from lanai.cli import kube, listing, wait
+from lanai.cli import kube, listing, verbs, wait
 from lanai.cli.logs import Subcommands
 from lanai.cli.table import Column, field, text
 
@@ -185,21 +185,17 @@ async def sync(session: kube.Session, args: argparse.Namespace) -> int:
 
 
 def add_parsers(commands: Subcommands) -> None:
-    repo = commands.add_parser(
+    group = verbs.group(
+        commands,
         "repo",
-        help="repositories: reg, get, unreg, sync",
-        description="Manage Repositories through the API server, like porchctl repo.",
+        "repositories: reg, get, unreg, sync",
+        "Manage Repositories through the API server, like porchctl repo.",
     )
-    verbs = repo.add_subparsers(dest="verb", required=True, metavar="VERB")
-    connection = kube.connection_arguments()
-    changing = [connection, wait.arguments()]
-
-    get_ = verbs.add_parser("get", aliases=["list"], parents=[connection], help="list repositories")
-    get_.add_argument("names", metavar="NAME", nargs="*", help="only these repositories")
-    listing.arguments(get_)
+    changing = group.changing
+    get_ = group.get("list repositories", "repositories")
     get_.set_defaults(func=kube.command(get))
 
-    reg = verbs.add_parser(
+    reg = group.verbs.add_parser(
         "reg", aliases=["register"], parents=changing, help="register a Git repository"
     )
     reg.add_argument("url", metavar="URL", help="the repository's address")
@@ -215,7 +211,7 @@ def add_parsers(commands: Subcommands) -> None:
     reg.add_argument("--repo-bearer-token", metavar="TOKEN", help="bearer token")
     reg.set_defaults(func=kube.command(register))
 
-    unreg = verbs.add_parser(
+    unreg = group.verbs.add_parser(
         "unreg", aliases=["unregister"], parents=changing, help="unregister a repository"
     )
     unreg.add_argument("name", metavar="NAME")
@@ -224,7 +220,7 @@ def add_parsers(commands: Subcommands) -> None:
     )
     unreg.set_defaults(func=kube.command(unregister))
 
-    sync_ = verbs.add_parser("sync", parents=changing, help="sync repositories now")
+    sync_ = group.verbs.add_parser("sync", parents=changing, help="sync repositories now")
     sync_.add_argument("names", metavar="NAME", nargs="*")
     sync_.add_argument("--all", action="store_true", help="every Repository in the namespace")
     sync_.set_defaults(func=kube.command(sync))

@@ -14,7 +14,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from lanai.cli import create, files, kube, listing, moves, wait
+from lanai.cli import create, files, kube, listing, moves, verbs, wait
 from lanai.cli.logs import Subcommands
 from lanai.cli.table import Column, field, text
 
@@ -77,14 +77,8 @@ async def clone(session: kube.Session, args: argparse.Namespace) -> int:
 
 async def copy(session: kube.Session, args: argparse.Namespace) -> int:
     original = await session.get(kube.REVISIONS, args.source)
-    spec = original.get("spec") or {}
-    body = create.revision_body(
-        session.namespace,
-        str(spec.get("repository")),
-        str(spec.get("packageName")),
-        args.workspace,
-        {"copyFrom": {"name": args.source}},
-    )
+    source = {"copyFrom": {"name": args.source}}
+    body = create.next_body(session.namespace, original, args.workspace, source)
     print(f"{await _create(session, args, body)} created")
     return 0
 
@@ -117,14 +111,8 @@ async def upgrade(session: kube.Session, args: argparse.Namespace) -> int:
             f"{args.source} is already at {old}, the latest revision of its upstream "
             f"({create.revision_of(new)})"
         )
-    spec = current.get("spec") or {}
-    body = create.revision_body(
-        session.namespace,
-        str(spec.get("repository")),
-        str(spec.get("packageName")),
-        args.workspace,
-        create.upgrade_source(old, create.name_of(new), args.source, args.strategy),
-    )
+    source = create.upgrade_source(old, create.name_of(new), args.source, args.strategy)
+    body = create.next_body(session.namespace, current, args.workspace, source)
     made = await _create(session, args, body)
     print(f"{made} created: upgrades {args.source} from {old} to {create.name_of(new)}")
     return 0
@@ -162,29 +150,20 @@ async def delete(session: kube.Session, args: argparse.Namespace) -> int:
 
 
 def add_parsers(commands: Subcommands) -> None:
-    rpkg = commands.add_parser(
+    group = verbs.group(
+        commands,
         "rpkg",
-        help="package revisions: get, init, clone, copy, propose, approve, pull, push, ...",
-        description="Manage package revisions through the API server, like porchctl rpkg.",
+        "package revisions: get, init, clone, copy, propose, approve, pull, push, ...",
+        "Manage package revisions through the API server, like porchctl rpkg.",
     )
-    verbs = rpkg.add_subparsers(dest="verb", required=True, metavar="VERB")
-    connection = kube.connection_arguments()
-    changing = [connection, wait.arguments()]
-
-    get_ = verbs.add_parser(
-        "get",
-        aliases=["list"],
-        parents=[connection],
-        help="list package revisions (a table, or -o yaml|json|name)",
-    )
-    get_.add_argument("names", metavar="NAME", nargs="*", help="only these revisions")
+    changing = group.changing
+    get_ = group.get("list package revisions (a table, or -o yaml|json|name)", "revisions")
     get_.add_argument("--name", dest="package", metavar="PACKAGE", help="only this package")
     get_.add_argument("--revision", type=int, metavar="N", help="only this revision number")
     get_.add_argument("--workspace", metavar="WORKSPACE", help="only this workspace")
-    listing.arguments(get_)
     get_.set_defaults(func=kube.command(get))
 
-    init_ = verbs.add_parser("init", parents=changing, help="create a new package as a Draft")
+    init_ = group.verbs.add_parser("init", parents=changing, help="create a new package as a Draft")
     init_.add_argument("package", metavar="PACKAGE", help="package path, e.g. network/basens")
     init_.add_argument("--repository", required=True, help="the Repository to create it in")
     init_.add_argument("--workspace", default="v1", help="workspace name (default v1)")
@@ -193,7 +172,7 @@ def add_parsers(commands: Subcommands) -> None:
     init_.add_argument("--site", help="Kptfile info.site (a URL)")
     init_.set_defaults(func=kube.command(init))
 
-    clone_ = verbs.add_parser(
+    clone_ = group.verbs.add_parser(
         "clone",
         parents=changing,
         help="create a Draft cloned from a published revision or a Git URL",
@@ -209,14 +188,14 @@ def add_parsers(commands: Subcommands) -> None:
     clone_.add_argument("--secret-ref", metavar="SECRET", help="Git source: credentials Secret")
     clone_.set_defaults(func=kube.command(clone))
 
-    copy_ = verbs.add_parser(
+    copy_ = group.verbs.add_parser(
         "copy", parents=changing, help="create a new Draft of a package from a published revision"
     )
     copy_.add_argument("source", metavar="SOURCE", help="a published revision")
     copy_.add_argument("--workspace", required=True, help="workspace name of the new revision")
     copy_.set_defaults(func=kube.command(copy))
 
-    upgrade_ = verbs.add_parser(
+    upgrade_ = group.verbs.add_parser(
         "upgrade",
         parents=changing,
         help="create a Draft that merges a newer upstream revision into a published one",
@@ -232,11 +211,11 @@ def add_parsers(commands: Subcommands) -> None:
     upgrade_.set_defaults(func=kube.command(upgrade))
 
     for verb, summary in moves.HELP.items():
-        move = verbs.add_parser(verb, parents=changing, help=summary)
+        move = group.verbs.add_parser(verb, parents=changing, help=summary)
         move.add_argument("names", metavar="NAME", nargs="+")
         move.set_defaults(func=kube.command(moves.move_all), verb=verb)
 
-    del_ = verbs.add_parser(
+    del_ = group.verbs.add_parser(
         "del",
         aliases=["delete"],
         parents=changing,
@@ -245,4 +224,4 @@ def add_parsers(commands: Subcommands) -> None:
     del_.add_argument("names", metavar="NAME", nargs="+")
     del_.set_defaults(func=kube.command(delete))
 
-    files.add_parsers(verbs, changing)
+    files.add_parsers(group.verbs, changing)

@@ -102,9 +102,25 @@ Pending = Callable[[Mapping[str, Any]], str | None]
 """Anything besides the condition the wait needs; returns what it still waits for."""
 
 
-async def _pause(interval: float, deadline: float) -> float:
-    await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
-    return min(interval * 1.5, LONGEST_INTERVAL)
+class _Poll:
+    """The loop both waits share: a deadline, a growing interval, progress lines."""
+
+    def __init__(self, name: str, within: float, out: TextIO | None) -> None:
+        self.name = name
+        self.within = within
+        self.progress = Progress(name, out)
+        self.deadline = time.monotonic() + within
+        self.interval = FIRST_INTERVAL
+
+    async def again(self, summary: str) -> None:
+        """Show ``summary`` and sleep before the next look, or fail once time is up."""
+        if time.monotonic() >= self.deadline:
+            raise kube.Failure(
+                f"timed out after {self.within:g}s waiting for {self.name}: {summary}"
+            )
+        self.progress.show(summary)
+        await asyncio.sleep(max(0.0, min(self.interval, self.deadline - time.monotonic())))
+        self.interval = min(self.interval * 1.5, LONGEST_INTERVAL)
 
 
 async def until_ready(
@@ -119,9 +135,7 @@ async def until_ready(
     out: TextIO | None = None,
 ) -> dict[str, Any]:
     """Wait until Lanai has acted on ``name``; return it, or fail with its message."""
-    progress = Progress(name, out)
-    deadline = time.monotonic() + within
-    interval = FIRST_INTERVAL
+    poll = _Poll(name, within, out)
     while True:
         obj = await session.find(resource, name)
         if obj is None:
@@ -132,11 +146,7 @@ async def until_ready(
             raise kube.Failure(f"{name}: {state.summary}")
         if state.done and waiting_for is None:
             return obj
-        summary = waiting_for or state.summary
-        if time.monotonic() >= deadline:
-            raise kube.Failure(f"timed out after {within:g}s waiting for {name}: {summary}")
-        progress.show(summary)
-        interval = await _pause(interval, deadline)
+        await poll.again(waiting_for or state.summary)
 
 
 Blocked = Callable[[Mapping[str, Any]], Awaitable[str | None]]
@@ -153,9 +163,7 @@ async def until_gone(
     out: TextIO | None = None,
 ) -> None:
     """Wait until ``name`` no longer exists; fail early when Lanai reports it blocked."""
-    progress = Progress(name, out)
-    deadline = time.monotonic() + within
-    interval = FIRST_INTERVAL
+    poll = _Poll(name, within, out)
     while True:
         obj = await session.find(resource, name)
         if obj is None:
@@ -168,11 +176,9 @@ async def until_gone(
             )
         finalizers = (obj.get("metadata") or {}).get("finalizers") or []
         others = [f for f in finalizers if f != constants.FINALIZER]
-        summary = f"held by finalizers {', '.join(others)}" if others else "Lanai is removing it"
-        if time.monotonic() >= deadline:
-            raise kube.Failure(f"timed out after {within:g}s waiting for {name}: {summary}")
-        progress.show(summary)
-        interval = await _pause(interval, deadline)
+        await poll.again(
+            f"held by finalizers {', '.join(others)}" if others else "Lanai is removing it"
+        )
 
 
 def event_time(event: Mapping[str, Any]) -> datetime.datetime | None:
