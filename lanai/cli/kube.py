@@ -51,11 +51,6 @@ class Resource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
-    def qualified(self) -> str:
-        """``packagerevisions.porch.kpt.dev``, as in the server's own messages."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
     def reference(self, name: str) -> str:
         """``packagerevision.porch.kpt.dev/NAME``, as ``kubectl get -o name`` prints it."""
         singular = self.kind.lower()
@@ -75,7 +70,6 @@ REPOSITORIES = Resource(
     constants.CONFIG_GROUP, constants.CONFIG_VERSION, constants.REPOSITORIES, "Repository"
 )
 SECRETS = Resource("", "v1", "secrets", "Secret")
-EVENTS = Resource("", "v1", "events", "Event")
 
 
 # -- errors ------------------------------------------------------------------------------

@@ -68,7 +68,6 @@ def test_an_error_without_a_status_body_still_says_what_happened() -> None:
 
 
 def test_resource_names_as_kubectl_prints_them() -> None:
-    assert kube.REVISIONS.qualified == "packagerevisions.porch.kpt.dev"
     assert kube.REVISIONS.reference("a") == "packagerevision.porch.kpt.dev/a"
     assert kube.REPOSITORIES.api_version == "config.porch.kpt.dev/v1alpha1"
     assert kube.SECRETS.api_version == "v1"
