@@ -186,14 +186,18 @@ async def push(session: kube.Session, args: argparse.Namespace) -> int:
             ) from None
         raise
     if args.wait:
-        done = await wait.until_ready(
-            session,
-            kube.RESOURCES,
-            args.name,
-            within=args.timeout,
-            condition=constants.RENDERED,
-            required=False,
-        )
+        try:
+            done = await wait.until_ready(
+                session,
+                kube.RESOURCES,
+                args.name,
+                within=args.timeout,
+                condition=constants.RENDERED,
+                required=False,
+            )
+        except kube.Failure:
+            _report_render(await session.find(kube.RESOURCES, args.name) or {})
+            raise
         _report_render(done)
     print(f"{args.name} pushed")
     return 0

@@ -150,10 +150,9 @@ def _in_cluster(args: argparse.Namespace, configuration: client.Configuration) -
     return choose_namespace(args.namespace, found)
 
 
-def _existing(path: str) -> str:
+def _must_exist(path: str) -> None:
     if not any(Path(part).expanduser().exists() for part in path.split(os.pathsep) if part):
         raise Failure(f"kubeconfig {path} does not exist")
-    return path
 
 
 async def _configure(args: argparse.Namespace) -> tuple[client.Configuration, str]:
@@ -164,7 +163,7 @@ async def _configure(args: argparse.Namespace) -> tuple[client.Configuration, st
         if os.environ.get("KUBERNETES_SERVICE_HOST") and not args.context:
             return configuration, _in_cluster(args, configuration)
         raise Failure("no kubeconfig: set KUBECONFIG or pass --kubeconfig FILE")
-    _existing(path)
+    _must_exist(path)
     try:
         contexts, current = config.list_kube_config_contexts(path)
         if args.context:

@@ -270,6 +270,27 @@ def test_clone_copy_reject_and_refused_moves(cli: Cli, team: Team) -> None:  # n
     assert f"{REPO}.nope.v1" in _last_line(bad_clone)
 
 
+def test_a_push_that_fails_to_render_changes_nothing_in_git(
+    cli: Cli,
+    team: Team,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    name = f"{REPO}.broken.v1"
+    cli("rpkg", "init", "broken", "--repository", REPO, user=AUTHOR)
+    directory = tmp_path / "broken"
+    cli("rpkg", "pull", name, str(directory), user=AUTHOR)
+    kptfile = directory / "Kptfile"
+    kptfile.write_text(
+        kptfile.read_text()
+        + "pipeline:\n  mutators:\n    - image: example.com/no-such-function:v1\n"
+    )
+    done = cli("rpkg", "push", name, str(directory), user=AUTHOR, ok=False)
+    line = _last_line(done)
+    assert line.startswith(f"error: {name}: Rendered=False")
+    assert "no-such-function" in line
+    assert "pipeline" not in team.show("refs/heads/drafts/broken/v1", "broken/Kptfile")
+
+
 def test_propose_delete_reject_and_del(cli: Cli, team: Team) -> None:  # noqa: F811
     name = _publish(cli, "gone")
 
