@@ -6,7 +6,11 @@
 ``lanai fn render DIR``    ``kpt fn render`` on a local package, with Lanai's runtimes;
 ``lanai fn eval DIR``      run one function over a local package;
 ``lanai pkg update DIR``   merge a new upstream revision into a local package;
-``lanai function-runner``  Porch's function-runner gRPC service over Lanai's runtimes.
+``lanai function-runner``  Porch's function-runner gRPC service over Lanai's runtimes;
+``lanai rpkg …``           package revisions through the API server, like porchctl rpkg;
+``lanai repo …``           repositories through the API server, like porchctl repo.
+
+Installed as ``kubectl-lanai`` too, so kubectl runs it as the plugin ``kubectl lanai``.
 """
 
 from __future__ import annotations
@@ -14,14 +18,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from lanai import __version__
-from lanai.cli import fn, operate, pkg, runner
+from lanai.cli import fn, operate, pkg, repo, rpkg, runner
+
+
+def program(argv0: str) -> str:
+    """``kubectl lanai`` when kubectl runs us as its plugin, else ``lanai``."""
+    return "kubectl lanai" if Path(argv0).name == "kubectl-lanai" else "lanai"
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="lanai", description=__doc__.splitlines()[0] if __doc__ else None
+        prog=program(sys.argv[0]), description=__doc__.splitlines()[0] if __doc__ else None
     )
     root.add_argument("--version", action="version", version=f"lanai {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
@@ -29,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
     fn.add_parsers(commands)
     pkg.add_parsers(commands)
     runner.add_parsers(commands)
+    rpkg.add_parsers(commands)
+    repo.add_parsers(commands)
     return root
 
 

@@ -85,7 +85,16 @@ def _result_line(result: dict[str, Any]) -> str:
 
 def print_summary(results: dict[str, Any], packages: int, out: TextIO) -> None:
     """One line per function run, kpt-style, with its results and stderr."""
-    items = results.get("items") or []
+    items = print_runs(results, out)
+    if results.get("exitCode", 0) == 0:
+        print(
+            f"\nSuccessfully executed {len(items)} function(s) in {packages} package(s).", file=out
+        )
+
+
+def print_runs(results: dict[str, Any], out: TextIO) -> list[dict[str, Any]]:
+    """Each function run of a FunctionResultList, kpt-style; returns the runs."""
+    items: list[dict[str, Any]] = results.get("items") or []
     for item in items:
         name = item.get("image") or item.get("exec") or "<function>"
         status = "PASS" if item.get("exitCode", 0) == 0 else "FAIL"
@@ -99,10 +108,7 @@ def print_summary(results: dict[str, Any], packages: int, out: TextIO) -> None:
             print(_indented(str(item["stderr"])), file=out)
         if status == "FAIL":
             print(f"  Exit code: {item.get('exitCode')}", file=out)
-    if results.get("exitCode", 0) == 0:
-        print(
-            f"\nSuccessfully executed {len(items)} function(s) in {packages} package(s).", file=out
-        )
+    return items
 
 
 def _write_results(directory: str, results: dict[str, Any]) -> None:

@@ -1,0 +1,229 @@
+"""``rpkg pull`` and ``rpkg push``: a revision's files between the API server and a directory.
+
+A Draft's (and a Proposed revision's) files are the ``spec.resources`` map of its
+PackageRevisionResources object; replacing that map commits to the draft and renders it.
+``pull`` writes the map into a directory, with ``.KptRevisionMetadata`` recording which
+object and ``resourceVersion`` it came from, as Porch's CLI does; ``push`` sends the
+directory back with that ``resourceVersion``, so a push over someone else's newer change
+is refused (409) instead of silently undoing it. Without a directory they speak a
+ResourceList on stdout/stdin, for piping through ``kpt fn`` tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio.client.exceptions import ApiException
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from lanai.api import constants
+from lanai.cli import create, fn, kube, wait
+from lanai.cli.logs import Subcommands
+from lanai.cli.table import dump_yaml, field
+from lanai.kpt import package, resourcelist
+
+METADATA_FILE = ".KptRevisionMetadata"
+
+
+def metadata_text(resources: Mapping[str, Any]) -> str:
+    """What ``.KptRevisionMetadata`` holds: which object, at which resourceVersion."""
+    metadata = resources.get("metadata") or {}
+    kept = {
+        k: metadata[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in metadata
+    }
+    return dump_yaml(
+        {"apiVersion": kube.RESOURCES.api_version, "kind": kube.RESOURCES.kind, "metadata": kept}
+    )
+
+
+def pulled_from(text: str) -> tuple[str, str]:
+    """``(name, resourceVersion)`` from ``.KptRevisionMetadata``."""
+    try:
+        document = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as error:
+        raise kube.Failure(f"{METADATA_FILE} is not valid YAML: {error}") from None
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        raise kube.Failure(f"{METADATA_FILE} does not name the revision it was pulled from")
+    return str(metadata["name"]), str(metadata.get("resourceVersion") or "")
+
+
+def checked(resources: Mapping[str, str]) -> dict[str, bytes]:
+    """The files as a tree to write, refusing any path that leaves the directory."""
+    tree: dict[str, bytes] = {}
+    for path, content in resources.items():
+        cleaned = package.normalize(path)
+        if cleaned is None or cleaned == METADATA_FILE or ".git" in cleaned.split("/"):
+            raise kube.Failure(f"the server sent a file with an unsafe path: {path!r}")
+        tree[cleaned] = content.encode()
+    return tree
+
+
+def write_dir(directory: Path, name: str, resources: Mapping[str, str], metadata: str) -> None:
+    """Make ``directory`` hold exactly the pulled files; refuse to overwrite anything else."""
+    if directory.exists() and not directory.is_dir():
+        raise kube.Failure(f"{directory} exists and is not a directory")
+    if directory.is_dir() and any(directory.iterdir()):
+        marker = directory / METADATA_FILE
+        if not marker.is_file() or pulled_from(marker.read_text())[0] != name:
+            raise kube.Failure(
+                f"{directory} is not empty and not a pulled copy of {name}: pull into a new "
+                "or empty directory"
+            )
+    tree = checked(resources)
+    tree[METADATA_FILE] = metadata.encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    package.save_dir(tree, directory)
+
+
+def read_dir(directory: Path) -> tuple[dict[str, str], str | None]:
+    """The directory's files as text (``.git`` left out) and its metadata file, if any."""
+    if not directory.is_dir():
+        raise kube.Failure(f"{directory} is not a directory")
+    files: dict[str, str] = {}
+    metadata = None
+    for path, content in package.load_dir(directory).items():
+        try:
+            decoded = content.decode()
+        except UnicodeDecodeError:
+            raise kube.Failure(
+                f"{path} is not UTF-8 text: the PackageRevisionResources API carries text only"
+            ) from None
+        if path == METADATA_FILE:
+            metadata = decoded
+        else:
+            files[path] = decoded
+    return files, metadata
+
+
+def as_resource_list(resources: Mapping[str, str]) -> str:
+    """The package's KRM files as one ResourceList (paths in annotations), like Porch."""
+    tree = {path: content.encode() for path, content in resources.items()}
+    try:
+        return resourcelist.encode(resourcelist.from_tree(tree)).decode()
+    except resourcelist.ResourceError as error:
+        raise kube.Failure(str(error)) from None
+
+
+def from_resource_list(text: str, current: Mapping[str, str]) -> dict[str, str]:
+    """``current`` with its KRM files replaced by the ResourceList's items; other files
+    (README.md, ...) stay as they are."""
+    tree = {path: content.encode() for path, content in current.items()}
+    try:
+        items = resourcelist.items_of(resourcelist.decode(text.encode()))
+        written = resourcelist.write_resources(
+            tree, items, owned_files=package.all_resource_files(tree)
+        )
+    except resourcelist.ResourceError as error:
+        raise kube.Failure(f"stdin: {error}") from None
+    return {path: content.decode() for path, content in written.items()}
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+async def _resources(session: kube.Session, name: str) -> dict[str, Any]:
+    found = await session.find(kube.RESOURCES, name)
+    if found is not None:
+        return found
+    revision = await session.find(kube.REVISIONS, name)
+    if revision is None:
+        raise kube.Failure(f'package revision "{name}" not found in namespace {session.namespace}')
+    lifecycle = create.lifecycle_of(revision)
+    if lifecycle in create.PUBLISHED:
+        raise kube.Failure(
+            f"{name} is {lifecycle}: Lanai serves the files of Draft and Proposed revisions "
+            f"only. Copy it to a Draft (lanai rpkg copy {name} --workspace NEW) and pull that"
+        )
+    raise kube.Failure(f"{name} has no files yet: Lanai has not written them (is it Ready?)")
+
+
+async def pull(session: kube.Session, args: argparse.Namespace) -> int:
+    resources = await _resources(session, args.name)
+    files: dict[str, str] = dict(field(resources, "spec.resources") or {})
+    if args.dir is None:
+        sys.stdout.write(as_resource_list(files))
+        return 0
+    write_dir(Path(args.dir), args.name, files, metadata_text(resources))
+    print(f"{args.name} pulled into {args.dir}")
+    return 0
+
+
+def _report_render(resources: Mapping[str, Any]) -> None:
+    result = field(resources, "status.renderStatus.result")
+    if isinstance(result, dict):
+        fn.print_runs(result, sys.stderr)
+
+
+async def push(session: kube.Session, args: argparse.Namespace) -> int:
+    current = await _resources(session, args.name)
+    version = ""
+    if args.dir in (None, "-"):
+        shown: dict[str, str] = dict(field(current, "spec.resources") or {})
+        files = from_resource_list(sys.stdin.read(), shown)
+    else:
+        files, marker = read_dir(Path(args.dir))
+        if marker is not None:
+            pulled, version = pulled_from(marker)
+            if pulled != args.name:
+                raise kube.Failure(f"{args.dir} was pulled from {pulled}, not {args.name}")
+    metadata = {k: v for k, v in (current.get("metadata") or {}).items() if k != "managedFields"}
+    if version:
+        metadata["resourceVersion"] = version
+    body = {**current, "metadata": metadata, "spec": {**current["spec"], "resources": files}}
+    try:
+        await session.replace(kube.RESOURCES, args.name, body)
+    except ApiException as error:
+        if kube.status_of(error) == 409:
+            raise kube.Failure(
+                f"{args.name} changed on the server since it was pulled: pull it again, "
+                "redo your edits and push"
+            ) from None
+        raise
+    if args.wait:
+        try:
+            done = await wait.until_ready(
+                session,
+                kube.RESOURCES,
+                args.name,
+                within=args.timeout,
+                condition=constants.RENDERED,
+                required=False,
+            )
+        except kube.Failure:
+            _report_render(await session.find(kube.RESOURCES, args.name) or {})
+            raise
+        _report_render(done)
+    print(f"{args.name} pushed")
+    return 0
+
+
+def add_parsers(verbs: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """``parents``: the connection flags, then the waiting flags (pull does not wait)."""
+    for verb, command, flags, summary, description in (
+        (
+            "pull",
+            pull,
+            parents[:1],
+            "write a Draft's or Proposed revision's files into a directory",
+            "Write the files of NAME into DIR (with .KptRevisionMetadata); without DIR "
+            "print them as a ResourceList.",
+        ),
+        (
+            "push",
+            push,
+            parents,
+            "replace a Draft's files with a directory's (commits and renders)",
+            "Replace the files of the Draft NAME with those of DIR; with '-' or no DIR, "
+            "read a ResourceList from stdin (other files stay).",
+        ),
+    ):
+        parser = verbs.add_parser(verb, parents=flags, help=summary, description=description)
+        parser.add_argument("name", metavar="NAME")
+        parser.add_argument("dir", metavar="DIR", nargs="?")
+        parser.set_defaults(func=kube.command(command))
