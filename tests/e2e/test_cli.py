@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from lanai.local import gitserver
-from tests.e2e.conftest import GIT_PASSWORD, GIT_USER
-from tests.e2e.test_lifecycle import APPROVER, AUTHOR, REPO, Team, team  # noqa: F401
 from tests.support.cluster import Cluster, condition, load_yaml
+from tests.support.gitwork import GIT_PASSWORD, GIT_USER
 from tests.support.operator import OperatorProcess
+from tests.support.team import APPROVER, AUTHOR, REPO, Team
 
 KPTFILE = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: {name}\n"
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  size: large\n"
@@ -74,7 +74,7 @@ def _publish(cli: Cli, package: str, workspace: str = "v1") -> str:
 
 
 @pytest.fixture
-def cli(team: Team) -> Cli:  # noqa: F811
+def cli(team: Team) -> Cli:
     return Cli(team.cluster, team.namespace)
 
 
@@ -147,7 +147,7 @@ def test_repo_reg_get_sync_unreg(
     assert _last_line(bad).startswith("error: wrong-password: Ready=False (Error): ")
 
 
-def test_init_pull_edit_push_propose_and_approve(cli: Cli, team: Team, tmp_path: Path) -> None:  # noqa: F811
+def test_init_pull_edit_push_propose_and_approve(cli: Cli, team: Team, tmp_path: Path) -> None:
     name = f"{REPO}.basens.v1"
     done = cli(
         "rpkg", "init", "basens", "--repository", REPO, "--description", "a namespace",
@@ -222,7 +222,7 @@ def test_init_pull_edit_push_propose_and_approve(cli: Cli, team: Team, tmp_path:
     assert "is Published: Lanai serves the files of Draft and Proposed" in _last_line(published)
 
 
-def test_clone_copy_reject_and_refused_moves(cli: Cli, team: Team) -> None:  # noqa: F811
+def test_clone_copy_reject_and_refused_moves(cli: Cli, team: Team) -> None:
     upstream = _publish(cli, "base")
 
     done = cli("rpkg", "clone", upstream, "edge", "--repository", REPO, user=AUTHOR)
@@ -272,7 +272,7 @@ def test_clone_copy_reject_and_refused_moves(cli: Cli, team: Team) -> None:  # n
 
 def test_a_push_that_fails_to_render_changes_nothing_in_git(
     cli: Cli,
-    team: Team,  # noqa: F811
+    team: Team,
     tmp_path: Path,
 ) -> None:
     name = f"{REPO}.broken.v1"
@@ -291,7 +291,7 @@ def test_a_push_that_fails_to_render_changes_nothing_in_git(
     assert "pipeline" not in team.show("refs/heads/drafts/broken/v1", "broken/Kptfile")
 
 
-def test_propose_delete_reject_and_del(cli: Cli, team: Team) -> None:  # noqa: F811
+def test_propose_delete_reject_and_del(cli: Cli, team: Team) -> None:
     name = _publish(cli, "gone")
 
     refused = cli("rpkg", "del", name, user=APPROVER, ok=False)
@@ -320,18 +320,18 @@ def test_propose_delete_reject_and_del(cli: Cli, team: Team) -> None:  # noqa: F
     assert "refs/heads/drafts/scratch/v1" not in team.refs()
 
 
-def test_deleting_an_upstream_still_in_use_is_reported_blocked(cli: Cli, team: Team) -> None:  # noqa: F811
+def test_deleting_an_upstream_still_in_use_is_reported_blocked(cli: Cli, team: Team) -> None:
     upstream = _publish(cli, "shared")
     cli("rpkg", "clone", upstream, "user", "--repository", REPO, user=AUTHOR)
     cli("rpkg", "propose-delete", upstream, user=APPROVER)
-    # As the admin, who may read Events: Lanai's DeletionBlocked event ends the wait.
-    blocked = cli("rpkg", "del", upstream, ok=False)
+    # The approver role reads Events: Lanai's DeletionBlocked event ends the wait.
+    blocked = cli("rpkg", "del", upstream, user=APPROVER, ok=False)
     line = _last_line(blocked)
     assert line.startswith(f"error: {upstream} is marked for deletion but Lanai cannot delete it")
     assert "refs/tags/shared/v1" in team.refs()
 
 
-def test_upgrade_merges_a_newer_upstream_revision(cli: Cli, team: Team, tmp_path: Path) -> None:  # noqa: F811
+def test_upgrade_merges_a_newer_upstream_revision(cli: Cli, team: Team, tmp_path: Path) -> None:
     base = _publish(cli, "base")
     cli("rpkg", "clone", base, "edge", "--repository", REPO, user=AUTHOR)
     edge = f"{REPO}.edge.v1"
@@ -362,7 +362,7 @@ def test_upgrade_merges_a_newer_upstream_revision(cli: Cli, team: Team, tmp_path
     assert _last_line(absent) == "error: the upstream package base has no published revision 9"
 
 
-def test_kubectl_plugin_kubeconfig_and_usage(cli: Cli, team: Team, tmp_path: Path) -> None:  # noqa: F811
+def test_kubectl_plugin_kubeconfig_and_usage(cli: Cli, team: Team, tmp_path: Path) -> None:
     cli("rpkg", "init", "plugged", "--repository", REPO, user=AUTHOR)
     bin_dir = str(Path(sys.executable).parent)
     path = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
