@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pygit2
 
-from lanai.git import tls
+from lanai.git import advert, tls
 
 _scratch_lock = threading.Lock()
 _scratch: pygit2.Repository | None = None
@@ -123,6 +123,9 @@ def _scratch_repository() -> pygit2.Repository:
 
 def list_branches(url: str, auth: RemoteAuth | None) -> dict[str, str]:
     """``refs/heads/<name>`` → commit id of every branch on the remote."""
+    fast = advert.read(url, auth)
+    if fast is not None:
+        return fast.branches()
     remote = _scratch_repository().remotes.create_anonymous(url)
     try:
         heads = remote.list_heads(callbacks=_Callbacks(auth))
