@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.api import constants
 from lanai.engine import mirror
@@ -95,18 +93,15 @@ async def _each(items: Iterable[Any], write: Callable[[Any], Awaitable[bool]]) -
     return done
 
 
-async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) -> Applied:
+async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Applied:
     """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped."""
-    objects: Any = client.CustomObjectsApi(api)
     applied = Applied()
 
     async def create(entry: tuple[dict[str, Any], dict[str, Any]]) -> bool:
         body, status = entry
         try:
-            await objects.create_namespaced_custom_object(
-                *_API, namespace, constants.PACKAGE_REVISIONS, body
-            )
-        except ApiException as error:
+            await kube.create(api, *_API, namespace, constants.PACKAGE_REVISIONS, body)
+        except kube.ApiError as error:
             if error.status != 409:
                 raise
             logger.debug("%s exists already", body["metadata"]["name"])
@@ -116,7 +111,7 @@ async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) 
         return True
 
     async def patch(entry: tuple[str, dict[str, Any]]) -> bool:
-        return await _merge_patch(objects, namespace, *entry)
+        return await _merge_patch(api, namespace, *entry)
 
     async def patch_status(entry: tuple[str, dict[str, Any]]) -> bool:
         name, status = entry
@@ -126,10 +121,8 @@ async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) 
 
     async def delete(name: str) -> bool:
         try:
-            await objects.delete_namespaced_custom_object(
-                *_API, namespace, constants.PACKAGE_REVISIONS, name
-            )
-        except ApiException as error:
+            await kube.delete(api, *_API, namespace, constants.PACKAGE_REVISIONS, name)
+        except kube.ApiError as error:
             if error.status != 404:
                 raise
             return False
@@ -142,17 +135,10 @@ async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) 
     return applied
 
 
-async def _merge_patch(objects: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+async def _merge_patch(api: kube.Api, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
     try:
-        await objects.patch_namespaced_custom_object(
-            *_API,
-            namespace,
-            constants.PACKAGE_REVISIONS,
-            name,
-            dict(patch),
-            _content_type=kube.MERGE_PATCH,
-        )
-    except ApiException as error:
+        await kube.merge_patch(api, *_API, namespace, constants.PACKAGE_REVISIONS, name, patch)
+    except kube.ApiError as error:
         if error.status == 404:
             return False
         raise

@@ -97,7 +97,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             host, _sep, port = options.metrics_address.rpartition(":")
             prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
             logger.info("serving metrics on %s/metrics", options.metrics_address)
-        api = await kube.new_api_client()
+        api = await kube.new_api_client(settings)
         cache = gitcache.Cache(options.cache_dir)
         memo["runtime"] = runtime.Runtime(
             api=api,

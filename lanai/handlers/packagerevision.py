@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
@@ -44,13 +42,10 @@ EVENT_FOR_MOVE = {
 }
 
 
-async def _revision_key(api: client.ApiClient, namespace: str, name: str) -> PackageRevisionKey:
-    objects: Any = client.CustomObjectsApi(api)
+async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevisionKey:
     try:
-        other = await objects.get_namespaced_custom_object(
-            *RESOURCE[:2], namespace, RESOURCE[2], name
-        )
-    except ApiException as error:
+        other = await kube.get(api, *RESOURCE[:2], namespace, RESOURCE[2], name)
+    except kube.ApiError as error:
         if error.status == 404:
             raise errors.Rejected(
                 f'the source PackageRevision "{name}" does not exist in namespace {namespace}'
@@ -59,7 +54,7 @@ async def _revision_key(api: client.ApiClient, namespace: str, name: str) -> Pac
     return fields.key_of(namespace, other.get("spec") or {})
 
 
-async def source_of(api: client.ApiClient, namespace: str, spec: Mapping[str, Any]) -> Source:
+async def source_of(api: kube.Api, namespace: str, spec: Mapping[str, Any]) -> Source:
     """spec.source with every referenced PackageRevision resolved to its key."""
     source = spec.get("source") or {}
     if source.get("cloneFrom"):
@@ -93,7 +88,7 @@ async def source_of(api: client.ApiClient, namespace: str, spec: Mapping[str, An
     return Source("init", init=source.get("init") or {})
 
 
-async def create_request(api: client.ApiClient, body: kopf.Body) -> CreateRequest:
+async def create_request(api: kube.Api, body: kopf.Body) -> CreateRequest:
     namespace = body.metadata.namespace or "default"
     spec = body.spec
     metadata = spec.get("packageMetadata") or {}
@@ -245,16 +240,16 @@ async def _report(rt: runtime.Runtime, body: kopf.Body, error: errors.EngineErro
 
 async def _repository_going(rt: runtime.Runtime, namespace: str, name: str) -> bool:
     """The Repository is gone or being deleted: its objects go, its Git content stays."""
-    objects: Any = client.CustomObjectsApi(rt.api)
     try:
-        repository = await objects.get_namespaced_custom_object(
+        repository = await kube.get(
+            rt.api,
             constants.CONFIG_GROUP,
             constants.CONFIG_VERSION,
             namespace,
             constants.REPOSITORIES,
             name,
         )
-    except ApiException as error:
+    except kube.ApiError as error:
         if error.status == 404:
             return True
         raise
