@@ -174,6 +174,15 @@ def plan(
         if metadata_patch:
             result.patch.append((name, metadata_patch))
         status_patch = _status_patch(record, observed, deployment)
+        if (
+            observed.observed_generation is None
+            and observed.generation == 1
+            and record.lifecycle in lifecycle.PUBLISHED_STATES
+            and observed.lifecycle == str(record.lifecycle)
+        ):
+            # Created by a sync that stopped before writing its status: finish that
+            # write (the PackageRevision handler leaves such objects to the sync).
+            status_patch["observedGeneration"] = 1
         if status_patch:
             result.status.append((name, status_patch))
     for name, observed in existing.items():

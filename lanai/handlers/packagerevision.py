@@ -25,6 +25,7 @@ from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import errors, mirror
+from lanai.engine import lifecycle as lifecycle_rules
 from lanai.engine.engine import Outcome
 from lanai.handlers import credentials, faults, fields, kube, metrics, resources, runtime
 from lanai.tasks.requests import CreateRequest, Rendered, Source
@@ -280,8 +281,29 @@ async def delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     _wake_sync(rt, key)
 
 
+def pending(body: kopf.Body, **kwargs: Any) -> bool:
+    """:func:`fields.pending`, except for objects the Repository sync made from Git.
+
+    Those arrive as Published (or DeletionProposed) at generation 1, which only the
+    sync may create (admission policy ``approval``), and the same sync writes their
+    status right after; before that status lands there is nothing for the engine to
+    do. (Without this, a watch event that beat the status write ran a reconciliation
+    and two API writes per object: 8,700 of 11,000 in a cold sync of 10,000 revisions.
+    If the sync dies in between, its next run writes the status.)
+    """
+    status = body.get("status") or {}
+    lifecycle = body.spec.get("lifecycle") or "Draft"
+    if (
+        status.get("observedGeneration") is None
+        and body.metadata.get("generation") == 1
+        and lifecycle in lifecycle_rules.PUBLISHED_STATES
+    ):
+        return False
+    return fields.pending(body, **kwargs)
+
+
 def register(registry: kopf.OperatorRegistry) -> None:
     # With no diff base kept for this kind (settings.SelectiveDiffBaseStorage), kopf
     # sees every event, on startup too, as a creation; ``pending`` decides.
-    kopf.on.create(*RESOURCE, registry=registry, id="reconcile", when=fields.pending)(reconcile)
+    kopf.on.create(*RESOURCE, registry=registry, id="reconcile", when=pending)(reconcile)
     kopf.on.delete(*RESOURCE, registry=registry, id="delete-from-git")(delete)

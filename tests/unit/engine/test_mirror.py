@@ -141,3 +141,20 @@ def test_changed_status_fields_are_patched_alone() -> None:
     assert result.status == [
         ("blueprints.nginx.ws", {"selfLock": {"type": "git", "git": {"commit": "new"}}})
     ]
+
+
+def test_an_object_whose_creating_sync_stopped_before_its_status_is_completed() -> None:
+    bare = ObservedObject(
+        name="blueprints.nginx.v1",
+        lifecycle="Published",
+        latest_label=None,
+        status={},
+        generation=1,
+        observed_generation=None,
+    )
+    result = mirror.plan([record("v1", Lifecycle.PUBLISHED, 1)], {bare.name: bare})
+    [(name, status)] = result.status
+    assert name == bare.name
+    assert status["observedGeneration"] == 1
+    assert status["selfLock"] == {"type": "git", "git": {"commit": "c-v1"}}
+    assert status["conditions"][0]["status"] == "True"
