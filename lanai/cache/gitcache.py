@@ -12,22 +12,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from lanai.api import values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.git import layout, probe, storage
+from lanai.kpt import plainyaml
 
 CREATION_TASKS = ("init", "clone", "copy", "upgrade")
 
 
 def _kptfile(content: bytes) -> dict[str, Any]:
     try:
-        document = YAML(typ="safe").load(content)
-    except Exception:  # a broken Kptfile is reported on the revision, not raised
+        document = plainyaml.load(content)
+    except (plainyaml.Error, ValueError):  # a broken Kptfile is reported on its revision
         return {}
     return document if isinstance(document, dict) else {}
 
@@ -103,6 +102,7 @@ class GitRepository:
         self._parsed: dict[bytes, dict[str, Any]] = {}
         self._version = ""
         self._loaded = False
+        self._reindexing = asyncio.Lock()
 
     @property
     def deployment(self) -> bool:
@@ -131,15 +131,25 @@ class GitRepository:
         return changed
 
     async def _reindex(self) -> None:
-        revisions = await self._call(self.git.list_revisions)
+        # In a worker thread, like the Git reads: parsing and building 10,000 records
+        # would hold the event loop (and every kopf handler) for seconds. One at a
+        # time, so that a later listing is never overwritten by an earlier one.
+        async with self._reindexing:
+            self._records, self._parsed, self._version = await self._call(self._index)
+            self._loaded = True
+
+    def _index(
+        self,
+    ) -> tuple[dict[PackageRevisionKey, PackageRevisionRecord], dict[bytes, dict[str, Any]], str]:
+        revisions, version = self.git.listing()
         # Parse each distinct Kptfile once: after a write only the new one is parsed,
         # not the Kptfiles of all 10,000 revisions again.
         parsed = {r.kptfile: self._parsed.get(r.kptfile) for r in revisions}
         for content, found in parsed.items():
             if found is None:
                 parsed[content] = _kptfile(content)
-        self._parsed = parsed  # type: ignore[assignment]
-        self._records = {
+        kptfiles: dict[bytes, dict[str, Any]] = parsed  # type: ignore[assignment]
+        records = {
             record.key: record
             for record in (
                 _record(
@@ -148,13 +158,12 @@ class GitRepository:
                     self.git.url,
                     self.git.directory,
                     r,
-                    self._parsed[r.kptfile],
+                    kptfiles[r.kptfile],
                 )
                 for r in revisions
             )
         }
-        self._version = self.git.version()
-        self._loaded = True
+        return records, kptfiles, version
 
     async def list_package_revisions(self) -> list[PackageRevisionRecord]:
         return list(self._records.values())

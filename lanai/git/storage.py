@@ -366,6 +366,11 @@ class GitStorage:
                 self._revisions = previous
                 raise
 
+    def listing(self) -> tuple[list[GitRevision], str]:
+        """:meth:`list_revisions` and the :meth:`version` it was read at."""
+        with self._lock:
+            return self.list_revisions(), self.version()
+
     def _revision(
         self,
         package: str,
