@@ -124,11 +124,15 @@ class GitRepository:
         return self._version
 
     async def refresh(self) -> bool:
-        changed = bool(await self._call(self.git.fetch))
-        await self._call(self.git.repair)
+        changed = bool(await self._call(self._fetch_and_repair))
         if changed or not self._loaded:
             await self._reindex()
         return changed
+
+    def _fetch_and_repair(self) -> bool:
+        """One trip to a worker thread for what every sync does (the no-op sync's cost)."""
+        fetched = self.git.fetch()
+        return bool(self.git.repair()) or fetched
 
     async def _reindex(self) -> None:
         # In a worker thread, like the Git reads: parsing and building 10,000 records

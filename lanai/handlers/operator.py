@@ -25,6 +25,7 @@ from lanai.engine.engine import Engine
 from lanai.handlers import (
     events,
     kube,
+    memory,
     mirroring,
     packagerevision,
     repository,
@@ -132,6 +133,7 @@ def configure_settings(kopf_settings: kopf.OperatorSettings, options: Options) -
 
 
 async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> None:
+    memory.limit_arenas()
     registry = build_registry(options)
     ready = asyncio.Event()
 

@@ -25,7 +25,7 @@ from lanai.api import conditions, constants, models, values
 from lanai.cache import interface
 from lanai.engine import mirror, overlap
 from lanai.git import probe, storage
-from lanai.handlers import credentials, kube, metrics, mirroring, runtime
+from lanai.handlers import credentials, kube, memory, metrics, mirroring, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +240,8 @@ async def _sync(
             applied.deleted,
         )
         written = applied.writes
+        if written >= memory.TRIM_AFTER:
+            await asyncio.to_thread(memory.trim)
     head = cached.git.head() or outcome.head
     packages = len({r.key.package for r in records})
     return Outcome(outcome.ready, head, packages, outcome.auth, written)
