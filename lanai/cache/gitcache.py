@@ -99,7 +99,9 @@ class GitRepository:
         self._deployment = deployment
         self._author = author
         self._records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
-        self._parsed: dict[bytes, dict[str, Any]] = {}
+        self._by_revision: dict[int, tuple[storage.GitRevision, PackageRevisionRecord]] = {}
+        """Each listed revision's record, by the listing's object (the storage hands
+        out the same objects for refs that did not move)."""
         self._version = ""
         self._loaded = False
         self._reindexing = asyncio.Lock()
@@ -139,35 +141,36 @@ class GitRepository:
         # would hold the event loop (and every kopf handler) for seconds. One at a
         # time, so that a later listing is never overwritten by an earlier one.
         async with self._reindexing:
-            self._records, self._parsed, self._version = await self._call(self._index)
+            self._records, self._by_revision, self._version = await self._call(self._index)
             self._loaded = True
 
     def _index(
         self,
-    ) -> tuple[dict[PackageRevisionKey, PackageRevisionRecord], dict[bytes, dict[str, Any]], str]:
+    ) -> tuple[
+        dict[PackageRevisionKey, PackageRevisionRecord],
+        dict[int, tuple[storage.GitRevision, PackageRevisionRecord]],
+        str,
+    ]:
+        """Records of every revision: after a write only the new revision's Kptfile is
+        read and parsed, not those of all 10,000 revisions again."""
         revisions, version = self.git.listing()
-        # Parse each distinct Kptfile once: after a write only the new one is parsed,
-        # not the Kptfiles of all 10,000 revisions again.
-        parsed = {r.kptfile: self._parsed.get(r.kptfile) for r in revisions}
-        for content, found in parsed.items():
-            if found is None:
-                parsed[content] = _kptfile(content)
-        kptfiles: dict[bytes, dict[str, Any]] = parsed  # type: ignore[assignment]
-        records = {
-            record.key: record
-            for record in (
-                _record(
-                    self.namespace,
-                    self.name,
-                    self.git.url,
-                    self.git.directory,
-                    r,
-                    kptfiles[r.kptfile],
+        parsed: dict[str, dict[str, Any]] = {}  # by blob: a branch shares its tag's Kptfile
+        records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
+        by_revision: dict[int, tuple[storage.GitRevision, PackageRevisionRecord]] = {}
+        for revision in revisions:
+            known = self._by_revision.get(id(revision))
+            if known is not None and known[0] is revision:
+                record = known[1]
+            else:
+                kptfile = parsed.get(revision.kptfile)
+                if kptfile is None:
+                    kptfile = parsed[revision.kptfile] = _kptfile(self.git.blob(revision.kptfile))
+                record = _record(
+                    self.namespace, self.name, self.git.url, self.git.directory, revision, kptfile
                 )
-                for r in revisions
-            )
-        }
-        return records, kptfiles, version
+            records[record.key] = record
+            by_revision[id(revision)] = (revision, record)
+        return records, by_revision, version
 
     async def list_package_revisions(self) -> list[PackageRevisionRecord]:
         return list(self._records.values())
@@ -270,6 +273,7 @@ class GitRepository:
 
     async def close(self) -> None:
         self._records.clear()
+        self._by_revision.clear()
 
 
 def _upstream_names(detail: Mapping[str, Any]) -> list[str]:

@@ -70,7 +70,7 @@ class Signature:
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GitRevision:
     package: str
     workspace: str
@@ -79,7 +79,9 @@ class GitRevision:
     commit: str
     ref: str
     annotation: dict[str, Any] = field(default_factory=dict)
-    kptfile: bytes = b""
+    kptfile: str = ""
+    """The Kptfile's blob id (read it with :meth:`GitStorage.blob`): listings are kept
+    between syncs, 10,000 Kptfiles' bytes need not be."""
     committed_at: str = ""
     committer: str = ""
 
@@ -349,13 +351,17 @@ class GitStorage:
         subtree: pygit2.Tree = self._repo[entry.id].peel(pygit2.Tree)
         return subtree
 
-    def _kptfile(self, commit: pygit2.Commit, package: str) -> bytes | None:
+    def _kptfile(self, commit: pygit2.Commit, package: str) -> str | None:
         try:
             entry = commit.tree[f"{layout.full_path(self.directory, package)}/{KPTFILE}"]
         except KeyError:
             return None
-        blob = self._repo[entry.id].peel(pygit2.Blob)
-        return bytes(blob.data)
+        return str(entry.id) if entry.type_str == "blob" else None
+
+    def blob(self, oid: str) -> bytes:
+        """The content of a blob of the mirror (e.g. a revision's Kptfile)."""
+        with self._lock:
+            return bytes(self._repo[oid].peel(pygit2.Blob).data)
 
     def list_revisions(self) -> list[GitRevision]:
         with self._lock:

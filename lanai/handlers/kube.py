@@ -26,6 +26,8 @@ from urllib.parse import quote
 import aiohttp
 import kopf
 
+from lanai.api import values
+
 MERGE_PATCH = "application/merge-patch+json"
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 POOL = 100
@@ -87,7 +89,7 @@ class Api:
         body: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
     ) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
+        data = json.dumps(body, default=values.json_default).encode() if body is not None else None
         for attempt in (1, 2):
             session = self._open()
             assert self._info is not None

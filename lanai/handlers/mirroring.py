@@ -97,8 +97,8 @@ async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Appli
     """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped."""
     applied = Applied()
 
-    async def create(entry: tuple[dict[str, Any], dict[str, Any]]) -> bool:
-        body, status = entry
+    async def create(entry: mirror.Creation) -> bool:
+        body = entry.body()
         try:
             await kube.create(api, *_API, namespace, constants.PACKAGE_REVISIONS, body)
         except kube.ApiError as error:
@@ -106,7 +106,7 @@ async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Appli
                 raise
             logger.debug("%s exists already", body["metadata"]["name"])
         await kube.patch_status(
-            api, *_API, constants.PACKAGE_REVISIONS, namespace, body["metadata"]["name"], status
+            api, *_API, constants.PACKAGE_REVISIONS, namespace, entry.name, entry.status()
         )
         return True
 
