@@ -65,7 +65,7 @@ class Recorder:
             "count": 1,
         }
         try:
-            await kube.create(self._api, "", "v1", namespace, "events", event)
+            await kube.create(self._api, "", "v1", namespace, "events", event, decode=False)
         except (kube.ApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
             # An Event must never fail the caller.
             logger.warning("could not post event %s on %s: %s", reason, metadata.get("name"), error)

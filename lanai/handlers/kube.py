@@ -88,7 +88,10 @@ class Api:
         path: str,
         body: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
+        *,
+        decode: bool = True,
     ) -> Any:
+        """``decode=False`` skips parsing a successful answer (a sync's writes need none)."""
         data = json.dumps(body, default=values.json_default).encode() if body is not None else None
         for attempt in (1, 2):
             session = self._open()
@@ -105,7 +108,7 @@ class Api:
                     continue
                 if response.status >= 400:
                     raise ApiError(response.status, response.reason or "", _message(text))
-                return json.loads(text) if text else None
+                return json.loads(text) if text and decode else None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
@@ -148,12 +151,20 @@ async def get(
 
 
 async def create(
-    api: Api, group: str, version: str, namespace: str, plural: str, body: Mapping[str, Any]
+    api: Api,
+    group: str,
+    version: str,
+    namespace: str,
+    plural: str,
+    body: Mapping[str, Any],
+    *,
+    decode: bool = True,
 ) -> dict[str, Any]:
-    made: dict[str, Any] = await api.request(
-        "POST", objects_path(group, version, namespace, plural), body
+    """The created object (``{}`` with ``decode=False``)."""
+    made: dict[str, Any] | None = await api.request(
+        "POST", objects_path(group, version, namespace, plural), body, decode=decode
     )
-    return made
+    return made or {}
 
 
 async def merge_patch(
@@ -165,10 +176,15 @@ async def merge_patch(
     name: str,
     patch: Mapping[str, Any],
     subresource: str = "",
+    *,
+    decode: bool = True,
 ) -> dict[str, Any]:
+    """The patched object (``{}`` with ``decode=False``)."""
     path = objects_path(group, version, namespace, plural, name, subresource)
-    patched: dict[str, Any] = await api.request("PATCH", path, patch, MERGE_PATCH)
-    return patched
+    patched: dict[str, Any] | None = await api.request(
+        "PATCH", path, patch, MERGE_PATCH, decode=decode
+    )
+    return patched or {}
 
 
 async def delete(
@@ -219,7 +235,7 @@ async def patch_status(
     """Merge-patch ``status`` onto the object; False if the object is gone."""
     try:
         await merge_patch(
-            api, group, version, namespace, plural, name, {"status": status}, "status"
+            api, group, version, namespace, plural, name, {"status": status}, "status", decode=False
         )
     except ApiError as error:
         if error.status == 404:

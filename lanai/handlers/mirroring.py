@@ -100,7 +100,9 @@ async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Appli
     async def create(entry: mirror.Creation) -> bool:
         body = entry.body()
         try:
-            await kube.create(api, *_API, namespace, constants.PACKAGE_REVISIONS, body)
+            await kube.create(
+                api, *_API, namespace, constants.PACKAGE_REVISIONS, body, decode=False
+            )
         except kube.ApiError as error:
             if error.status != 409:
                 raise
@@ -137,7 +139,9 @@ async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Appli
 
 async def _merge_patch(api: kube.Api, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
     try:
-        await kube.merge_patch(api, *_API, namespace, constants.PACKAGE_REVISIONS, name, patch)
+        await kube.merge_patch(
+            api, *_API, namespace, constants.PACKAGE_REVISIONS, name, patch, decode=False
+        )
     except kube.ApiError as error:
         if error.status == 404:
             return False
