@@ -135,6 +135,7 @@ def configure_settings(kopf_settings: kopf.OperatorSettings, options: Options) -
 async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> None:
     memory.limit_arenas()
     registry = build_registry(options)
+    memory.calm_gc()
     ready = asyncio.Event()
 
     async def announce() -> None:
