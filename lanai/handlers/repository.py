@@ -207,6 +207,7 @@ async def _sync(
         deployment=spec.deployment,
         author=author,
     )
+    started = time.perf_counter()
     try:
         if git.create_branch and not outcome.head:
             await asyncio.to_thread(cached.git.fetch)
@@ -214,6 +215,7 @@ async def _sync(
         await cached.refresh()
     except (interface.CacheError, storage.GitError) as error:
         return _error(f"sync failed: {error}")
+    read = time.perf_counter() - started
     records = await cached.list_package_revisions()
     existing = mirroring.existing(index, namespace, name)
     version = await cached.version()
@@ -230,14 +232,19 @@ async def _sync(
             )
     written = 0
     if not plan.empty:
+        planned = time.perf_counter() - started
         applied = await mirroring.apply(rt.api, namespace, plan)
         logger.info(
-            "synced %s/%s: %d created, %d patched, %d deleted",
+            "synced %s/%s: %d created, %d patched, %d deleted "
+            "(%.1f s reading Git, %.1f s planning, %.1f s writing)",
             namespace,
             name,
             applied.created,
             applied.patched,
             applied.deleted,
+            read,
+            planned - read,
+            time.perf_counter() - started - planned,
         )
         written = applied.writes
         if written >= memory.TRIM_AFTER:
