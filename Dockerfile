@@ -40,7 +40,8 @@ ENV PATH=/opt/lanai/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     LANAI_CACHE_DIR=/var/cache/lanai
 # pygit2 work runs in worker threads; glibc's default of one malloc arena per thread
-# held ~26 MiB more at 10,000 revisions (bench/README.md).
+# held ~26 MiB more at 10,000 revisions (bench/README.md). The operator limits the
+# arenas itself too (lanai/handlers/memory.py); this keeps every process in the image so.
 ENV MALLOC_ARENA_MAX=2
 USER 65532:65532
 WORKDIR /var/cache/lanai

@@ -8,6 +8,7 @@ the API directly with the admin client certificate: ``limit=1`` answers a count 
 from __future__ import annotations
 
 import json
+import os
 import re
 import ssl
 import urllib.request
@@ -110,6 +111,17 @@ def memory(pid: int) -> dict[str, float]:
         if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             found[key] = int(value.split()[0]) / 1024
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (other work shares these cores)."""
+    return os.getloadavg()[0]
 
 
 def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

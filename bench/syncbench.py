@@ -84,6 +84,16 @@ def _wait_count(
     )
 
 
+def _wait_applied(op: OperatorProcess, before: float, timeout: float) -> float:
+    """When (perf_counter) a sync that wrote objects finished after ``before`` had."""
+    deadline = time.perf_counter() + timeout
+    while _syncs(op.metrics_url)[2].get("applied", 0) <= before:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the cold sync did not finish")
+        time.sleep(0.05)
+    return time.perf_counter()
+
+
 def _noop(
     api: cluster.Api, op: OperatorProcess, syncs: int, timeout: float
 ) -> tuple[list[float], dict[str, float], int]:
@@ -206,11 +216,19 @@ def run(
             while api.count(NAMESPACE) and time.perf_counter() < deadline:
                 time.sleep(0.2)
 
+        parts = {"operator": op.process.pid, **plane.pids}
+        cpu_before = {name: cluster.cpu_seconds(pid) for name, pid in parts.items()}
+        load_before = cluster.load_average()
+        applied_before = _syncs(op.metrics_url)[2].get("applied", 0)
         t0 = time.perf_counter()
         kube.apply(_repository("big", f"{server.url}/big.git"))
         reached = _wait_count(api, shape.objects, 900, op)
         assert op.process is not None
         mem = cluster.memory(op.process.pid)
+        # The objects exist; the sync that made them is done once it has written the
+        # status of the last ones too.
+        finished = _wait_applied(op, applied_before, 300) - t0
+        cpu = {name: cluster.cpu_seconds(pid) - cpu_before[name] for name, pid in parts.items()}
         report.add(
             f"cold sync → {shape.published} published revisions",
             reached.get(shape.published, time.perf_counter() - t0),
@@ -222,6 +240,15 @@ def run(
             reached[shape.objects],
             "s",
         )
+        for name, used in cpu.items():
+            report.add(f"  CPU used by {name} during the cold sync", used, "s")
+        report.add(
+            "  load average (1 min) before / after the cold sync",
+            cluster.load_average(),
+            "",
+            note=f"(before: {load_before:.1f}; 2 cores, shared with other work)",
+        )
+        report.add("cold sync → the sync finished (every object's status written)", finished, "s")
         report.add(f"operator RSS at {shape.objects} objects", mem["VmRSS"], "MiB", 300)
         report.add("operator peak RSS (VmHWM) during cold sync", mem["VmHWM"], "MiB", 300)
         report.add("  of which anonymous (RssAnon)", mem["RssAnon"], "MiB")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from lanai.api import names
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PackageKey:
     """A package: a directory with a Kptfile in one Repository."""
 
@@ -16,7 +16,7 @@ class PackageKey:
     package: str
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PackageRevisionKey:
     """One revision of a package, named by its workspace (unique per package)."""
 

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=...)`` for what YAML can hold and JSON cannot: timestamps
+    (as ISO 8601, as Kubernetes clients send them) and anything else as its text."""
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
 
 
 @dataclass(frozen=True)

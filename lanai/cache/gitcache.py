@@ -18,22 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from lanai.api import values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.git import layout, probe, storage
+from lanai.kpt import plainyaml
 
 CREATION_TASKS = ("init", "clone", "copy", "upgrade")
 
 
 def _kptfile(content: bytes) -> dict[str, Any]:
     try:
-        document = YAML(typ="safe").load(content)
-    except Exception:  # a broken Kptfile is reported on the revision, not raised
+        document = plainyaml.load(content)
+    except (plainyaml.Error, ValueError):  # a broken Kptfile is reported on its revision
         return {}
     return document if isinstance(document, dict) else {}
 
@@ -106,10 +105,13 @@ class GitRepository:
         self._deployment = deployment
         self._author = author
         self._records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
-        self._parsed: dict[bytes, dict[str, Any]] = {}
+        self._by_revision: dict[int, tuple[storage.GitRevision, PackageRevisionRecord]] = {}
+        """Each listed revision's record, by the listing's object (the storage hands
+        out the same objects for refs that did not move)."""
         self._version = ""
         self._loaded = False
         self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"git-{namespace}-{name}")
+        self._reindexing = asyncio.Lock()
 
     @property
     def deployment(self) -> bool:
@@ -136,37 +138,51 @@ class GitRepository:
         return self._version
 
     async def refresh(self) -> bool:
-        changed = bool(await self._call(self.git.fetch))
-        await self._call(self.git.repair)
+        changed = bool(await self._call(self._fetch_and_repair))
         if changed or not self._loaded:
             await self._reindex()
         return changed
 
+    def _fetch_and_repair(self) -> bool:
+        """One trip to a worker thread for what every sync does (the no-op sync's cost)."""
+        fetched = self.git.fetch()
+        return bool(self.git.repair()) or fetched
+
     async def _reindex(self) -> None:
-        revisions = await self._call(self.git.list_revisions)
-        # Parse each distinct Kptfile once: after a write only the new one is parsed,
-        # not the Kptfiles of all 10,000 revisions again.
-        parsed = {r.kptfile: self._parsed.get(r.kptfile) for r in revisions}
-        for content, found in parsed.items():
-            if found is None:
-                parsed[content] = _kptfile(content)
-        self._parsed = parsed  # type: ignore[assignment]
-        self._records = {
-            record.key: record
-            for record in (
-                _record(
-                    self.namespace,
-                    self.name,
-                    self.git.url,
-                    self.git.directory,
-                    r,
-                    self._parsed[r.kptfile],
+        # In a worker thread, like the Git reads: parsing and building 10,000 records
+        # would hold the event loop (and every kopf handler) for seconds. One at a
+        # time, so that a later listing is never overwritten by an earlier one.
+        async with self._reindexing:
+            self._records, self._by_revision, self._version = await self._call(self._index)
+            self._loaded = True
+
+    def _index(
+        self,
+    ) -> tuple[
+        dict[PackageRevisionKey, PackageRevisionRecord],
+        dict[int, tuple[storage.GitRevision, PackageRevisionRecord]],
+        str,
+    ]:
+        """Records of every revision: after a write only the new revision's Kptfile is
+        read and parsed, not those of all 10,000 revisions again."""
+        revisions, version = self.git.listing()
+        parsed: dict[str, dict[str, Any]] = {}  # by blob: a branch shares its tag's Kptfile
+        records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
+        by_revision: dict[int, tuple[storage.GitRevision, PackageRevisionRecord]] = {}
+        for revision in revisions:
+            known = self._by_revision.get(id(revision))
+            if known is not None and known[0] is revision:
+                record = known[1]
+            else:
+                kptfile = parsed.get(revision.kptfile)
+                if kptfile is None:
+                    kptfile = parsed[revision.kptfile] = _kptfile(self.git.blob(revision.kptfile))
+                record = _record(
+                    self.namespace, self.name, self.git.url, self.git.directory, revision, kptfile
                 )
-                for r in revisions
-            )
-        }
-        self._version = self.git.version()
-        self._loaded = True
+            records[record.key] = record
+            by_revision[id(revision)] = (revision, record)
+        return records, by_revision, version
 
     async def list_package_revisions(self) -> list[PackageRevisionRecord]:
         return list(self._records.values())
@@ -274,6 +290,7 @@ class GitRepository:
 
     async def close(self) -> None:
         self._records.clear()
+        self._by_revision.clear()
         self.stop()
 
     def stop(self) -> None:

@@ -13,7 +13,7 @@ from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PackageRevisionRecord:
     key: PackageRevisionKey
     lifecycle: Lifecycle

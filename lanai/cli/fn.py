@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -23,11 +23,13 @@ from lanai.functions import (
     chain,
     exec_runtime,
     execconfig,
-    grpc_runtime,
     images,
     wire,
 )
 from lanai.kpt import fnapi, package, render, resourcelist, yamlio
+
+if TYPE_CHECKING:
+    from lanai.functions import grpc_runtime
 
 RESULTS_FILE = "results.yaml"
 
@@ -54,6 +56,8 @@ def _runtime(
     ]
     remote = None
     if args.function_runner:
+        from lanai.functions import grpc_runtime  # gRPC loads only when asked for
+
         remote = grpc_runtime.GrpcRuntime(
             args.function_runner, timeout=args.timeout, max_message=args.max_message_size
         )

@@ -18,7 +18,6 @@ from lanai.functions import (
     chain,
     exec_runtime,
     execconfig,
-    runner_server,
     wire,
 )
 from lanai.kpt import fnapi
@@ -27,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from lanai.functions import runner_server  # gRPC loads only for this command
+
     logs.configure(args.verbose)
     try:
         executables = execflags.mapping(args)
@@ -101,21 +102,21 @@ def add_parsers(commands: Subcommands) -> None:
     serve.add_argument(
         "--timeout",
         type=float,
-        default=runner_server.DEFAULT_TIMEOUT,
+        default=wire.RUNNER_TIMEOUT,
         metavar="SECONDS",
         help="longest one evaluation may take (default 60)",
     )
     serve.add_argument(
         "--max-concurrent",
         type=int,
-        default=runner_server.DEFAULT_MAX_CONCURRENT,
+        default=wire.RUNNER_MAX_CONCURRENT,
         metavar="N",
         help="evaluations run at once (default 8)",
     )
     serve.add_argument(
         "--queue-timeout",
         type=float,
-        default=runner_server.DEFAULT_QUEUE_TIMEOUT,
+        default=wire.RUNNER_QUEUE_TIMEOUT,
         metavar="SECONDS",
         help="longest a caller waits for a free slot (default 30)",
     )

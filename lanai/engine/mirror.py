@@ -12,11 +12,13 @@ are not in Git yet (a Draft whose creation is still running or failed). An objec
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
-from lanai.api import conditions, constants
+from lanai.api import conditions, constants, values
 from lanai.api.keys import PackageRevisionKey
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import lifecycle, rules
@@ -33,21 +35,54 @@ MANAGED_STATUS = (
 )
 
 
-@dataclass(frozen=True)
+def fingerprint(value: Any) -> int:
+    """A stand-in for a status value, equal exactly when the values are (for planning)."""
+    if isinstance(value, dict | list | tuple):
+        return hash(
+            json.dumps(value, sort_keys=True, separators=(",", ":"), default=values.json_default)
+        )
+    return hash((type(value).__name__, value))
+
+
+def _compact(condition: Any) -> Any:
+    """A condition with its short strings shared (they repeat across 10,000 objects)."""
+    if not isinstance(condition, dict):
+        return condition
+    return {
+        sys.intern(k): sys.intern(v) if isinstance(v, str) and len(v) <= 32 else v
+        for k, v in condition.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
 class ObservedObject:
-    """The parts of an existing PackageRevision object the planner compares."""
+    """The parts of an existing PackageRevision object the planner compares.
+
+    One per object, kept in the operator's index for as long as the object exists, so
+    it keeps fingerprints of the managed status fields rather than the fields (a
+    ``selfLock`` alone is two dicts and five strings), and the conditions (needed to
+    merge a new Ready into them) with their common strings shared.
+    """
 
     name: str
     lifecycle: str
     latest_label: str | None
-    status: Mapping[str, Any]
+    status: InitVar[Mapping[str, Any]]
     generation: int = 1
     observed_generation: int | None = None
     deleting: bool = False
+    in_git: bool = field(init=False)
+    managed: tuple[int, ...] = field(init=False)
+    """:func:`fingerprint` of each :data:`MANAGED_STATUS` field, in that order."""
+    conditions: tuple[Any, ...] | None = field(init=False)
 
-    @property
-    def in_git(self) -> bool:
-        return bool(self.status.get("selfLock"))
+    def __post_init__(self, status: Mapping[str, Any]) -> None:
+        found = status.get("conditions")
+        set_ = object.__setattr__
+        set_(self, "lifecycle", sys.intern(self.lifecycle))
+        set_(self, "in_git", bool(status.get("selfLock")))
+        set_(self, "managed", tuple(fingerprint(status.get(k)) for k in MANAGED_STATUS))
+        set_(self, "conditions", tuple(map(_compact, found)) if isinstance(found, list) else None)
 
     @property
     def settled(self) -> bool:
@@ -55,10 +90,36 @@ class ObservedObject:
         return self.observed_generation is not None and self.observed_generation >= self.generation
 
 
+@dataclass(frozen=True, slots=True)
+class Creation:
+    """An object to create, built only when it is written (a cold sync of 10,000
+    revisions would otherwise hold every body and status at once)."""
+
+    record: PackageRevisionRecord
+    latest: bool
+    deployment: bool
+
+    @property
+    def name(self) -> str:
+        return self.record.key.name
+
+    def body(self) -> dict[str, Any]:
+        return desired_object(self.record, self.latest)
+
+    def status(self) -> dict[str, Any]:
+        """The status to write once the object exists."""
+        status = desired_status(self.record, self.deployment)
+        status["conditions"] = conditions.upsert(None, ready_condition(self.record))
+        if self.record.lifecycle in lifecycle.PUBLISHED_STATES:
+            # Settled on arrival: nothing for the PackageRevision handler to do.
+            # Drafts and proposals are left to it, to get their resources object.
+            status["observedGeneration"] = 1
+        return status
+
+
 @dataclass
 class MirrorPlan:
-    create: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    """(object body, status to write once it exists)."""
+    create: list[Creation] = field(default_factory=list)
     patch: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(name, merge patch of metadata/spec)."""
     status: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -124,16 +185,21 @@ def _status_patch(
     record: PackageRevisionRecord, observed: ObservedObject, deployment: bool
 ) -> dict[str, Any]:
     wanted = desired_status(record, deployment)
-    patch = {k: v for k, v in wanted.items() if observed.status.get(k) != v}
+    patch = {
+        k: wanted.get(k)
+        for k, seen in zip(MANAGED_STATUS, observed.managed, strict=True)
+        if fingerprint(wanted.get(k)) != seen
+    }
     ready = ready_condition(record)
-    current = conditions.find(observed.status.get("conditions"), constants.READY)
+    found = list(observed.conditions) if observed.conditions is not None else None
+    current = conditions.find(found, constants.READY)
     differs = current is None or (current.get("status"), current.get("message", "")) != (
         ready.status,
         ready.message,
     )
     # Only a sync-visible fact flips Ready; the engine owns Ready during its operations.
     if differs and (observed.settled or current is None):
-        patch["conditions"] = conditions.upsert(observed.status.get("conditions"), ready)
+        patch["conditions"] = conditions.upsert(found, ready)
     return patch
 
 
@@ -155,13 +221,7 @@ def plan(
         latest = record.key in latest_keys
         observed = existing.get(name)
         if observed is None:
-            status = desired_status(record, deployment)
-            status["conditions"] = conditions.upsert(None, ready_condition(record))
-            if record.lifecycle in lifecycle.PUBLISHED_STATES:
-                # Settled on arrival: nothing for the PackageRevision handler to do.
-                # Drafts and proposals are left to it, to get their resources object.
-                status["observedGeneration"] = 1
-            result.create.append((desired_object(record, latest), status))
+            result.create.append(Creation(record, latest, deployment))
             continue
         if observed.deleting:
             continue
@@ -175,6 +235,15 @@ def plan(
         if metadata_patch:
             result.patch.append((name, metadata_patch))
         status_patch = _status_patch(record, observed, deployment)
+        if (
+            observed.observed_generation is None
+            and observed.generation == 1
+            and record.lifecycle in lifecycle.PUBLISHED_STATES
+            and observed.lifecycle == str(record.lifecycle)
+        ):
+            # Created by a sync that stopped before writing its status: finish that
+            # write (the PackageRevision handler leaves such objects to the sync).
+            status_patch["observedGeneration"] = 1
         if status_patch:
             result.status.append((name, status_patch))
     for name, observed in existing.items():

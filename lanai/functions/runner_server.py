@@ -34,9 +34,6 @@ from lanai.kpt import fnapi, resourcelist
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_MAX_CONCURRENT = 8
-DEFAULT_QUEUE_TIMEOUT = 30.0
 _GRACE = 1.0
 
 
@@ -45,9 +42,9 @@ class Options:
     host: str = "0.0.0.0"  # noqa: S104 -- a service inside a pod listens on every interface
     port: int = wire.DEFAULT_PORT
     max_message: int = wire.DEFAULT_MAX_MESSAGE
-    timeout: float = DEFAULT_TIMEOUT
-    max_concurrent: int = DEFAULT_MAX_CONCURRENT
-    queue_timeout: float = DEFAULT_QUEUE_TIMEOUT
+    timeout: float = wire.RUNNER_TIMEOUT
+    max_concurrent: int = wire.RUNNER_MAX_CONCURRENT
+    queue_timeout: float = wire.RUNNER_QUEUE_TIMEOUT
 
 
 class _Abort(Exception):

@@ -17,6 +17,10 @@ SERVICE = "evaluator.FunctionEvaluator"
 DEFAULT_PORT = 9445
 DEFAULT_MAX_MESSAGE = 6 * 1024 * 1024
 """Porch's default for ``--max-request-body-size``, on both sides."""
+RUNNER_TIMEOUT = 60.0
+RUNNER_MAX_CONCURRENT = 8
+RUNNER_QUEUE_TIMEOUT = 30.0
+"""The runner's defaults, here so that ``lanai`` builds its command line without gRPC."""
 
 RESULTS_TRAILER = "lanai-function-results-bin"
 MAX_TRAILER = 3 * 1024

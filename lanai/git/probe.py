@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pygit2
 
-from lanai.git import tls
+from lanai.git import advert
 
 _scratch_lock = threading.Lock()
 _scratch: pygit2.Repository | None = None
@@ -53,6 +53,8 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._attempts = 0
         self._bundle = None
         if auth and auth.ca_bundle:
+            from lanai.git import tls  # cryptography (~7 MiB) only for Repositories with a CA
+
             try:
                 self._bundle = tls.load_bundle(auth.ca_bundle)
                 tls.install()
@@ -67,6 +69,8 @@ class _Callbacks(pygit2.RemoteCallbacks):
         name = host.decode() if isinstance(host, bytes) else str(host)
         if certificate is None:
             raise ProbeError(CERTIFICATE_INVALID, f"the certificate of {name} was not available")
+        from lanai.git import tls
+
         try:
             tls.verify(certificate, name, self._bundle)
         except tls.CertificateError as error:
@@ -125,6 +129,9 @@ def _scratch_repository() -> pygit2.Repository:
 
 def list_branches(url: str, auth: RemoteAuth | None) -> dict[str, str]:
     """``refs/heads/<name>`` → commit id of every branch on the remote."""
+    fast = advert.read(url, auth)
+    if fast is not None:
+        return fast.branches()
     remote = _scratch_repository().remotes.create_anonymous(url)
     try:
         heads = remote.list_heads(callbacks=_Callbacks(auth))

@@ -26,7 +26,7 @@ from typing import Any
 
 import pygit2
 
-from lanai.git import commitmsg, layout, probe
+from lanai.git import advert, commitmsg, layout, probe
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Signature:
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GitRevision:
     package: str
     workspace: str
@@ -79,7 +79,9 @@ class GitRevision:
     commit: str
     ref: str
     annotation: dict[str, Any] = field(default_factory=dict)
-    kptfile: bytes = b""
+    kptfile: str = ""
+    """The Kptfile's blob id (read it with :meth:`GitStorage.blob`): listings are kept
+    between syncs, 10,000 Kptfiles' bytes need not be."""
     committed_at: str = ""
     committer: str = ""
 
@@ -152,6 +154,8 @@ class GitStorage:
         self._annotations: dict[str, dict[str, Any]] = {}
         self._ref_cache: dict[str, str] | None = None
         self._version_cache: str | None = None
+        self._level: tuple[str, str] | None = None
+        """(advertisement digest, :meth:`version`) when the two last matched."""
         self._revisions: dict[tuple[str, str, str, int, str, str], GitRevision | None] = {}
         """What each ref shows, by everything it depends on: a listing re-reads only
         refs that moved (10,000 tags cost a dict lookup each, not a tree walk)."""
@@ -165,20 +169,23 @@ class GitStorage:
         """Mirror every branch and tag of the remote (pruned); True when a ref changed.
 
         One ref advertisement decides: when it matches the mirror's refs nothing is
-        downloaded (the no-op sync). Otherwise two wildcard refspecs fetch everything;
-        one explicit refspec per ref would make libgit2 match every advertised ref
-        against every refspec, quadratic in the number of revisions.
+        downloaded (the no-op sync). Over HTTP(S) it is read by :mod:`lanai.git.advert`
+        and compared by digest with the last advertisement the mirror was brought level
+        with, so an unchanged remote costs one request and a hash; libgit2 lists the
+        refs where that fast path does not apply. Otherwise two wildcard refspecs fetch
+        everything; one explicit refspec per ref would make libgit2 match every
+        advertised ref against every refspec, quadratic in the number of revisions.
         """
         with self._lock:
             before = self.version()
+            fast = advert.read(self.url, self.auth)
+            if fast is not None and self._level == (fast.digest, before):
+                return False
             try:
                 remote = self._remote()
-                advertised: dict[str, str] = {}
-                for head in remote.list_heads(callbacks=_Callbacks(self.auth)):
-                    ref = head.name or ""
-                    if ref.startswith(("refs/heads/", "refs/tags/")) and not ref.endswith("^{}"):
-                        advertised[ref] = str(head.oid)
+                advertised = self._advertised(fast, remote)
                 if advertised == self._refs():
+                    self._remember(fast)
                     return False
                 if advertised:
                     try:
@@ -197,7 +204,29 @@ class GitStorage:
                 if current.get(ref_name) != target:
                     self._repo.references.create(ref_name, pygit2.Oid(hex=target), force=True)
             self._refs_changed()
+            self._remember(fast)
             return self.version() != before
+
+    def _advertised(
+        self, fast: advert.Advertisement | None, remote: pygit2.Remote
+    ) -> dict[str, str]:
+        """The remote's branches and tags: from ``fast`` if it parses, else from libgit2."""
+        if fast is not None:
+            try:
+                return fast.refs()
+            except (ValueError, UnicodeDecodeError):
+                logger.debug("the ref advertisement did not parse; asking libgit2")
+        advertised: dict[str, str] = {}
+        for head in remote.list_heads(callbacks=_Callbacks(self.auth)):
+            ref = head.name or ""
+            if ref.startswith(("refs/heads/", "refs/tags/")) and not ref.endswith("^{}"):
+                advertised[ref] = str(head.oid)
+        return advertised
+
+    def _remember(self, fast: advert.Advertisement | None) -> None:
+        """The mirror's refs now equal those ``fast`` advertised: while both the remote's
+        digest and :meth:`version` stay as they are, nothing changed."""
+        self._level = (fast.digest, self.version()) if fast is not None else None
 
     def _refs(self) -> dict[str, str]:
         """Branches and tags of the mirror (name → target id), read once per change."""
@@ -322,13 +351,17 @@ class GitStorage:
         subtree: pygit2.Tree = self._repo[entry.id].peel(pygit2.Tree)
         return subtree
 
-    def _kptfile(self, commit: pygit2.Commit, package: str) -> bytes | None:
+    def _kptfile(self, commit: pygit2.Commit, package: str) -> str | None:
         try:
             entry = commit.tree[f"{layout.full_path(self.directory, package)}/{KPTFILE}"]
         except KeyError:
             return None
-        blob = self._repo[entry.id].peel(pygit2.Blob)
-        return bytes(blob.data)
+        return str(entry.id) if entry.type_str == "blob" else None
+
+    def blob(self, oid: str) -> bytes:
+        """The content of a blob of the mirror (e.g. a revision's Kptfile)."""
+        with self._lock:
+            return bytes(self._repo[oid].peel(pygit2.Blob).data)
 
     def list_revisions(self) -> list[GitRevision]:
         with self._lock:
@@ -338,6 +371,11 @@ class GitStorage:
             except BaseException:
                 self._revisions = previous
                 raise
+
+    def listing(self) -> tuple[list[GitRevision], str]:
+        """:meth:`list_revisions` and the :meth:`version` it was read at."""
+        with self._lock:
+            return self.list_revisions(), self.version()
 
     def _revision(
         self,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from kubernetes_asyncio import client
-
 from lanai.git import probe
 from lanai.handlers import kube
 
@@ -32,7 +30,7 @@ def porch_ca_secret(namespace: str) -> str:
 
 
 async def resolve(
-    api: client.ApiClient, namespace: str, secret_name: str | None, url: str = ""
+    api: kube.Api, namespace: str, secret_name: str | None, url: str = ""
 ) -> probe.RemoteAuth | None:
     auth: probe.RemoteAuth | None = None
     ca = ""
@@ -61,7 +59,7 @@ async def resolve(
     return auth
 
 
-async def _porch_ca_bundle(api: client.ApiClient, namespace: str) -> str:
+async def _porch_ca_bundle(api: kube.Api, namespace: str) -> str:
     name = porch_ca_secret(namespace)
     try:
         secret = await kube.read_secret(api, namespace, name)

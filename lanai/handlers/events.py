@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
+import aiohttp
 
 from lanai.api import constants
 from lanai.engine import lifecycle
+from lanai.handlers import kube
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ def reason_for_move(move: lifecycle.Move) -> str:
 class Recorder:
     """Posts core/v1 Events with ``lanai`` as the reporting component."""
 
-    def __init__(self, api: client.ApiClient, instance: str = "") -> None:
-        self._core = client.CoreV1Api(api)
+    def __init__(self, api: kube.Api, instance: str = "") -> None:
+        self._api = api
         self._instance = instance or uuid.uuid4().hex[:8]
 
     async def post(
@@ -47,30 +47,35 @@ class Recorder:
     ) -> None:
         metadata = body.get("metadata", {})
         namespace = metadata.get("namespace") or "default"
-        now = datetime.datetime.now(datetime.UTC)
-        event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(
-                generate_name=f"{metadata.get('name', 'lanai')}.", namespace=namespace
-            ),
-            involved_object=client.V1ObjectReference(
-                api_version=body.get("apiVersion"),
-                kind=body.get("kind"),
-                name=metadata.get("name"),
-                namespace=metadata.get("namespace"),
-                uid=metadata.get("uid"),
-                resource_version=metadata.get("resourceVersion"),
-            ),
-            type=type_,
-            reason=reason,
-            message=message[:_MAX_MESSAGE],
-            source=client.V1EventSource(component=constants.FIELD_MANAGER),
-            reporting_component=constants.FIELD_MANAGER,
-            reporting_instance=self._instance,
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-        )
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        involved = {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind"),
+            "name": metadata.get("name"),
+            "namespace": metadata.get("namespace"),
+            "uid": metadata.get("uid"),
+            "resourceVersion": metadata.get("resourceVersion"),
+        }
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "generateName": f"{metadata.get('name', 'lanai')}.",
+                "namespace": namespace,
+            },
+            "involvedObject": {k: v for k, v in involved.items() if v is not None},
+            "type": type_,
+            "reason": reason,
+            "message": message[:_MAX_MESSAGE],
+            "source": {"component": constants.FIELD_MANAGER},
+            "reportingComponent": constants.FIELD_MANAGER,
+            "reportingInstance": self._instance,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
         try:
-            await self._core.create_namespaced_event(namespace, event)
-        except (ApiException, OSError) as error:  # an Event must never fail the caller
+            await kube.create(self._api, "", "v1", namespace, "events", event, decode=False)
+        except (kube.ApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            # An Event must never fail the caller.
             logger.warning("could not post event %s on %s: %s", reason, metadata.get("name"), error)

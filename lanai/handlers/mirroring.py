@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.api import constants
 from lanai.engine import mirror
@@ -95,28 +93,27 @@ async def _each(items: Iterable[Any], write: Callable[[Any], Awaitable[bool]]) -
     return done
 
 
-async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) -> Applied:
+async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Applied:
     """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped."""
-    objects: Any = client.CustomObjectsApi(api)
     applied = Applied()
 
-    async def create(entry: tuple[dict[str, Any], dict[str, Any]]) -> bool:
-        body, status = entry
+    async def create(entry: mirror.Creation) -> bool:
+        body = entry.body()
         try:
-            await objects.create_namespaced_custom_object(
-                *_API, namespace, constants.PACKAGE_REVISIONS, body
+            await kube.create(
+                api, *_API, namespace, constants.PACKAGE_REVISIONS, body, decode=False
             )
-        except ApiException as error:
+        except kube.ApiError as error:
             if error.status != 409:
                 raise
             logger.debug("%s exists already", body["metadata"]["name"])
         await kube.patch_status(
-            api, *_API, constants.PACKAGE_REVISIONS, namespace, body["metadata"]["name"], status
+            api, *_API, constants.PACKAGE_REVISIONS, namespace, entry.name, entry.status()
         )
         return True
 
     async def patch(entry: tuple[str, dict[str, Any]]) -> bool:
-        return await _merge_patch(objects, namespace, *entry)
+        return await _merge_patch(api, namespace, *entry)
 
     async def patch_status(entry: tuple[str, dict[str, Any]]) -> bool:
         name, status = entry
@@ -126,10 +123,8 @@ async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) 
 
     async def delete(name: str) -> bool:
         try:
-            await objects.delete_namespaced_custom_object(
-                *_API, namespace, constants.PACKAGE_REVISIONS, name
-            )
-        except ApiException as error:
+            await kube.delete(api, *_API, namespace, constants.PACKAGE_REVISIONS, name)
+        except kube.ApiError as error:
             if error.status != 404:
                 raise
             return False
@@ -142,17 +137,12 @@ async def apply(api: client.ApiClient, namespace: str, plan: mirror.MirrorPlan) 
     return applied
 
 
-async def _merge_patch(objects: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+async def _merge_patch(api: kube.Api, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
     try:
-        await objects.patch_namespaced_custom_object(
-            *_API,
-            namespace,
-            constants.PACKAGE_REVISIONS,
-            name,
-            dict(patch),
-            _content_type=kube.MERGE_PATCH,
+        await kube.merge_patch(
+            api, *_API, namespace, constants.PACKAGE_REVISIONS, name, patch, decode=False
         )
-    except ApiException as error:
+    except kube.ApiError as error:
         if error.status == 404:
             return False
         raise

@@ -26,6 +26,7 @@ from lanai.git import network
 from lanai.handlers import (
     events,
     kube,
+    memory,
     mirroring,
     packagerevision,
     repository,
@@ -101,7 +102,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             host, _sep, port = options.metrics_address.rpartition(":")
             prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
             logger.info("serving metrics on %s/metrics", options.metrics_address)
-        api = await kube.new_api_client()
+        api = await kube.new_api_client(settings)
         cache = gitcache.Cache(options.cache_dir)
         memo["runtime"] = runtime.Runtime(
             api=api,
@@ -137,7 +138,9 @@ def configure_settings(kopf_settings: kopf.OperatorSettings, options: Options) -
 
 
 async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> None:
+    memory.limit_arenas()
     registry = build_registry(options)
+    memory.calm_gc()
     ready = asyncio.Event()
 
     async def announce() -> None:

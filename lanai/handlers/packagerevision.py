@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
@@ -37,13 +35,10 @@ RESOURCE = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_RE
 RETRY_DELAY = 5.0
 
 
-async def _revision_key(api: client.ApiClient, namespace: str, name: str) -> PackageRevisionKey:
-    objects: Any = client.CustomObjectsApi(api)
+async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevisionKey:
     try:
-        other = await objects.get_namespaced_custom_object(
-            *RESOURCE[:2], namespace, RESOURCE[2], name
-        )
-    except ApiException as error:
+        other = await kube.get(api, *RESOURCE[:2], namespace, RESOURCE[2], name)
+    except kube.ApiError as error:
         if error.status == 404:
             raise errors.Rejected(
                 f'the source PackageRevision "{name}" does not exist in namespace {namespace}'
@@ -52,7 +47,7 @@ async def _revision_key(api: client.ApiClient, namespace: str, name: str) -> Pac
     return fields.key_of(namespace, other.get("spec") or {})
 
 
-async def source_of(api: client.ApiClient, namespace: str, spec: Mapping[str, Any]) -> Source:
+async def source_of(api: kube.Api, namespace: str, spec: Mapping[str, Any]) -> Source:
     """spec.source with every referenced PackageRevision resolved to its key."""
     source = spec.get("source") or {}
     if source.get("cloneFrom"):
@@ -86,7 +81,7 @@ async def source_of(api: client.ApiClient, namespace: str, spec: Mapping[str, An
     return Source("init", init=source.get("init") or {})
 
 
-async def create_request(api: client.ApiClient, body: kopf.Body) -> CreateRequest:
+async def create_request(api: kube.Api, body: kopf.Body) -> CreateRequest:
     namespace = body.metadata.namespace or "default"
     spec = body.spec
     metadata = spec.get("packageMetadata") or {}
@@ -244,16 +239,16 @@ async def _report(rt: runtime.Runtime, body: kopf.Body, error: errors.EngineErro
 
 async def _repository_going(rt: runtime.Runtime, namespace: str, name: str) -> bool:
     """The Repository is gone or being deleted: its objects go, its Git content stays."""
-    objects: Any = client.CustomObjectsApi(rt.api)
     try:
-        repository = await objects.get_namespaced_custom_object(
+        repository = await kube.get(
+            rt.api,
             constants.CONFIG_GROUP,
             constants.CONFIG_VERSION,
             namespace,
             constants.REPOSITORIES,
             name,
         )
-    except ApiException as error:
+    except kube.ApiError as error:
         if error.status == 404:
             return True
         raise
@@ -290,8 +285,29 @@ async def delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     _wake_sync(rt, key)
 
 
+def pending(body: kopf.Body, **kwargs: Any) -> bool:
+    """:func:`fields.pending`, except for objects the Repository sync made from Git.
+
+    Those arrive as Published (or DeletionProposed) at generation 1, which only the
+    sync may create (admission policy ``approval``), and the same sync writes their
+    status right after; before that status lands there is nothing for the engine to
+    do. (Without this, a watch event that beat the status write ran a reconciliation
+    and two API writes per object: 8,700 of 11,000 in a cold sync of 10,000 revisions.
+    If the sync dies in between, its next run writes the status.)
+    """
+    status = body.get("status") or {}
+    wanted = body.spec.get("lifecycle") or "Draft"
+    if (
+        status.get("observedGeneration") is None
+        and body.metadata.get("generation") == 1
+        and wanted in lifecycle.PUBLISHED_STATES
+    ):
+        return False
+    return fields.pending(body, **kwargs)
+
+
 def register(registry: kopf.OperatorRegistry) -> None:
     # With no diff base kept for this kind (settings.SelectiveDiffBaseStorage), kopf
     # sees every event, on startup too, as a creation; ``pending`` decides.
-    kopf.on.create(*RESOURCE, registry=registry, id="reconcile", when=fields.pending)(reconcile)
+    kopf.on.create(*RESOURCE, registry=registry, id="reconcile", when=pending)(reconcile)
     kopf.on.delete(*RESOURCE, registry=registry, id="delete-from-git")(delete)

@@ -28,7 +28,7 @@ from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import mirror, overlap
 from lanai.git import probe, storage
-from lanai.handlers import credentials, kube, metrics, mirroring, resources, runtime
+from lanai.handlers import credentials, kube, memory, metrics, mirroring, resources, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -221,12 +221,14 @@ async def _sync(
         deployment=spec.deployment,
         author=author,
     )
+    started = time.perf_counter()
     try:
         if git.create_branch and not outcome.head:
             await cached.ensure_branch()
         await cached.refresh()
     except (interface.CacheError, storage.GitError) as error:
         return _error(f"sync failed: {error}")
+    read = time.perf_counter() - started
     records = await cached.list_package_revisions()
     existing = mirroring.existing(index, namespace, name)
     version = await cached.version()
@@ -243,17 +245,24 @@ async def _sync(
             )
     written = 0
     if not plan.empty:
+        planned = time.perf_counter() - started
         applied = await mirroring.apply(rt.api, namespace, plan)
         logger.info(
-            "synced %s/%s: %d created, %d patched, %d deleted",
+            "synced %s/%s: %d created, %d patched, %d deleted "
+            "(%.1f s reading Git, %.1f s planning, %.1f s writing)",
             namespace,
             name,
             applied.created,
             applied.patched,
             applied.deleted,
+            read,
+            planned - read,
+            time.perf_counter() - started - planned,
         )
         written = applied.writes
         await _refresh_resources(rt, plan, records)
+        if written >= memory.TRIM_AFTER:
+            await asyncio.to_thread(memory.trim)
     head = cached.git.head() or outcome.head
     packages = len({r.key.package for r in records})
     return Outcome(outcome.ready, head, packages, outcome.auth, written)

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.api import conditions, constants
 from lanai.api.models import Lifecycle
@@ -41,10 +39,6 @@ def textual(files: Mapping[str, bytes]) -> dict[str, str]:
         except UnicodeDecodeError:
             continue
     return shown
-
-
-def _objects(rt: runtime.Runtime) -> Any:
-    return client.CustomObjectsApi(rt.api)
 
 
 async def publish(
@@ -76,18 +70,13 @@ async def publish(
             "resources": files,
         },
     }
-    objects = _objects(rt)
     try:
-        written = await objects.create_namespaced_custom_object(
-            *RESOURCE[:2], key.namespace, RESOURCE[2], body
-        )
+        written = await kube.create(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], body)
         current_status: dict[str, Any] = {}
-    except ApiException as error:
+    except kube.ApiError as error:
         if error.status != 409:
             raise
-        existing = await objects.get_namespaced_custom_object(
-            *RESOURCE[:2], key.namespace, RESOURCE[2], key.name
-        )
+        existing = await kube.get(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], key.name)
         written = await _replace_resources(rt, existing, files)
         current_status = existing.get("status") or {}
     status = _shown(record, files, written)
@@ -120,14 +109,13 @@ async def _replace_resources(
     patch: dict[str, str | None] = {path: None for path in shown if path not in files}
     patch.update({path: text for path, text in files.items() if shown.get(path) != text})
     metadata = existing.get("metadata") or {}
-    patcher: Any = _objects(rt).patch_namespaced_custom_object
-    return await patcher(
+    return await kube.merge_patch(
+        rt.api,
         *RESOURCE[:2],
-        metadata.get("namespace"),
+        metadata.get("namespace") or "default",
         RESOURCE[2],
-        metadata.get("name"),
+        metadata.get("name") or "",
         {"spec": {"resources": patch}},
-        _content_type=kube.MERGE_PATCH,
     )
 
 
@@ -135,10 +123,8 @@ async def refresh(rt: runtime.Runtime, record: PackageRevisionRecord) -> None:
     """Show Git's files in an existing resources object (none is created here)."""
     key = record.key
     try:
-        existing = await _objects(rt).get_namespaced_custom_object(
-            *RESOURCE[:2], key.namespace, RESOURCE[2], key.name
-        )
-    except ApiException as error:
+        existing = await kube.get(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], key.name)
+    except kube.ApiError as error:
         if error.status == 404:
             return
         raise
@@ -161,10 +147,8 @@ def _shown(
 
 async def remove(rt: runtime.Runtime, namespace: str, name: str) -> None:
     try:
-        await _objects(rt).delete_namespaced_custom_object(
-            *RESOURCE[:2], namespace, RESOURCE[2], name
-        )
-    except ApiException as error:
+        await kube.delete(rt.api, *RESOURCE[:2], namespace, RESOURCE[2], name)
+    except kube.ApiError as error:
         if error.status != 404:
             raise
 
@@ -247,10 +231,8 @@ async def _observed(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]
 
 async def _revision(rt: runtime.Runtime, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        found: dict[str, Any] = await _objects(rt).get_namespaced_custom_object(
-            *REVISIONS[:2], namespace, REVISIONS[2], name
-        )
-    except ApiException as error:
+        found = await kube.get(rt.api, *REVISIONS[:2], namespace, REVISIONS[2], name)
+    except kube.ApiError as error:
         if error.status == 404:
             return None
         raise
@@ -298,14 +280,13 @@ async def _follow_kptfile_metadata(
     if not patch:
         return
     metadata = revision.get("metadata") or {}
-    patcher: Any = _objects(rt).patch_namespaced_custom_object
-    await patcher(
+    await kube.merge_patch(
+        rt.api,
         *REVISIONS[:2],
-        metadata.get("namespace"),
+        metadata.get("namespace") or "default",
         REVISIONS[2],
-        metadata.get("name"),
+        metadata.get("name") or "",
         {"spec": {"packageMetadata": patch}},
-        _content_type=kube.MERGE_PATCH,
     )
 
 

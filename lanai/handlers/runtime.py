@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import kopf
-from kubernetes_asyncio import client
 
 from lanai.cache import gitcache
 from lanai.engine.engine import Engine
 from lanai.git import network
-from lanai.handlers import events
+from lanai.handlers import events, kube
 
 if TYPE_CHECKING:
     from lanai.handlers.repository import Schedule
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Runtime:
-    api: client.ApiClient
+    api: kube.Api
     events: events.Recorder
     cache: gitcache.Cache
     engine: Engine

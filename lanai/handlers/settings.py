@@ -37,6 +37,12 @@ class SelectiveDiffBaseStorage(kopf.DiffBaseStorage):
         return body.get("kind") in self._skipped
 
     def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        # kopf builds an essence (a deep copy of the body) on every watch event to
+        # compare with the stored one; for these kinds nothing is stored or compared,
+        # and the handlers never read ``new``/``diff``: two events per object in a
+        # cold sync paid for 22,000 deep copies of 10,000 revisions.
+        if self._skips(body):
+            return {}
         return self._inner.build(body=body, extra_fields=extra_fields)
 
     def fetch(self, *, body: Any) -> Any:

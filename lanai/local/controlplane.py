@@ -99,6 +99,12 @@ class ControlPlane:
         return self.workdir / "kubeconfig"
 
     @property
+    def pids(self) -> dict[str, int]:
+        """Process ids of the running parts (``etcd``, ``kube-apiserver``)."""
+        running = {"etcd": self._etcd, "kube-apiserver": self._apiserver}
+        return {name: p.pid for name, p in running.items() if p is not None}
+
+    @property
     def etcd_log(self) -> Path:
         return self.workdir / "etcd.log"
 

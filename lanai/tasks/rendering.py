@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from lanai.functions import builtin_runtime, chain, exec_runtime, grpc_runtime
+from lanai.functions import builtin_runtime, chain, exec_runtime
 from lanai.kpt import fnapi, render
 from lanai.tasks.requests import Rendered
 
@@ -31,6 +31,9 @@ def default_runtime(
         exec_runtime.ExecRuntime(executables or {}, allow_exec=False, timeout=timeout),
     ]
     if function_runner:
+        # gRPC and protobuf (~10 MiB resident) only for operators that use a runner.
+        from lanai.functions import grpc_runtime
+
         runtimes.append(grpc_runtime.GrpcRuntime(function_runner, timeout=timeout))
     return chain.ChainRuntime(runtimes)
 

@@ -16,7 +16,6 @@ import threading
 import time
 from typing import Any
 
-import starlark
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from lanai.functions.builtin import krm
@@ -52,6 +51,8 @@ def run(resource_list: CommentedMap, timeout: float = DEFAULT_TIMEOUT) -> str:
         "items": [to_plain(item) for item in krm.items(resource_list)],
         "functionConfig": to_plain(config),
     }
+    import starlark  # only when a pipeline runs Starlark: ~3 MiB resident otherwise
+
     printed: list[str] = []
     module = starlark.Module()
     module["_resource_list"] = plain

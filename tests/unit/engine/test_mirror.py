@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import json
 
 from lanai.api import constants
 from lanai.api.keys import PackageRevisionKey
@@ -29,16 +29,24 @@ def record(
     )
 
 
-def observed_from(plan_create: tuple[dict[str, Any], dict[str, Any]]) -> ObservedObject:
-    body, status = plan_create
+def observed_from(
+    creation: mirror.Creation, *, generation: int = 1, deleting: bool = False
+) -> ObservedObject:
+    """The object as the watch shows it once ``creation`` was written (JSON round trip)."""
+    body, status = json.loads(json.dumps([creation.body(), creation.status()]))
     return ObservedObject(
         name=body["metadata"]["name"],
         lifecycle=body["spec"]["lifecycle"],
         latest_label=body["metadata"]["labels"].get(LATEST),
         status=status,
-        generation=1,
+        generation=generation,
         observed_generation=1,
+        deleting=deleting,
     )
+
+
+def _existing(records: list[PackageRevisionRecord]) -> dict[str, ObservedObject]:
+    return {o.name: o for o in map(observed_from, mirror.plan(records, {}).create)}
 
 
 RECORDS = [
@@ -51,7 +59,7 @@ RECORDS = [
 
 def test_a_cold_sync_creates_every_revision_with_latest_on_the_highest() -> None:
     result = mirror.plan(RECORDS, {})
-    names = {body["metadata"]["name"]: body for body, _ in result.create}
+    names = {c.name: c.body() for c in result.create}
     assert set(names) == {
         "blueprints.nginx.v1",
         "blueprints.nginx.v2",
@@ -61,7 +69,7 @@ def test_a_cold_sync_creates_every_revision_with_latest_on_the_highest() -> None
     assert [n for n, b in names.items() if b["metadata"]["labels"].get(LATEST)] == [
         "blueprints.nginx.v2"
     ]
-    statuses = {body["metadata"]["name"]: status for body, status in result.create}
+    statuses = {c.name: c.status() for c in result.create}
     assert statuses["blueprints.nginx.main"]["revision"] == -1
     assert statuses["blueprints.nginx.v2"]["conditions"][0]["status"] == "True"
     assert not result.patch
@@ -70,20 +78,18 @@ def test_a_cold_sync_creates_every_revision_with_latest_on_the_highest() -> None
 
 
 def test_a_second_sync_with_nothing_changed_plans_nothing() -> None:
-    first = mirror.plan(RECORDS, {})
-    existing = {o.name: o for o in map(observed_from, first.create)}
-    assert mirror.plan(RECORDS, existing).empty
+    assert mirror.plan(RECORDS, _existing(RECORDS)).empty
 
 
 def test_a_new_tag_moves_the_latest_label() -> None:
-    existing = {o.name: o for o in map(observed_from, mirror.plan(RECORDS, {}).create)}
+    existing = _existing(RECORDS)
     result = mirror.plan([*RECORDS, record("v3", Lifecycle.PUBLISHED, 3)], existing)
-    assert [body["metadata"]["name"] for body, _ in result.create] == ["blueprints.nginx.v3"]
+    assert [c.name for c in result.create] == ["blueprints.nginx.v3"]
     assert result.patch == [("blueprints.nginx.v2", {"metadata": {"labels": {LATEST: None}}})]
 
 
 def test_a_deleted_tag_deletes_its_object_and_latest_moves_back() -> None:
-    existing = {o.name: o for o in map(observed_from, mirror.plan(RECORDS, {}).create)}
+    existing = _existing(RECORDS)
     remaining = [r for r in RECORDS if r.key.workspace != "v2"]
     result = mirror.plan(remaining, existing)
     assert result.delete == ["blueprints.nginx.v2"]
@@ -103,15 +109,15 @@ def test_user_drafts_not_yet_in_git_are_left_alone() -> None:
 
 
 def test_objects_being_deleted_are_left_alone() -> None:
-    existing = {o.name: o for o in map(observed_from, mirror.plan(RECORDS, {}).create)}
     name = "blueprints.nginx.ws"
-    existing[name] = ObservedObject(**{**existing[name].__dict__, "deleting": True})
+    creations = {c.name: c for c in mirror.plan(RECORDS, {}).create}
+    existing = {n: observed_from(c, deleting=n == name) for n, c in creations.items()}
     result = mirror.plan([r for r in RECORDS if r.key.workspace != "ws"], existing)
     assert result.delete == []
 
 
 def test_an_external_lifecycle_change_is_mirrored_only_when_no_user_change_is_pending() -> None:
-    existing = {o.name: o for o in map(observed_from, mirror.plan(RECORDS, {}).create)}
+    existing = _existing(RECORDS)
     proposed = [
         record("ws", Lifecycle.PROPOSED, 0) if r.key.workspace == "ws" else r for r in RECORDS
     ]
@@ -119,21 +125,16 @@ def test_an_external_lifecycle_change_is_mirrored_only_when_no_user_change_is_pe
     assert ("blueprints.nginx.ws", {"spec": {"lifecycle": "Proposed"}}) in result.patch
 
     name = "blueprints.nginx.ws"
-    existing[name] = ObservedObject(**{**existing[name].__dict__, "generation": 2})
+    creations = {c.name: c for c in mirror.plan(RECORDS, {}).create}
+    existing[name] = observed_from(creations[name], generation=2)
     result = mirror.plan(proposed, existing)
     assert not [p for p in result.patch if p[0] == name]
 
 
 def test_changed_status_fields_are_patched_alone() -> None:
-    existing = {o.name: o for o in map(observed_from, mirror.plan(RECORDS, {}).create)}
+    existing = _existing(RECORDS)
     moved = [
-        PackageRevisionRecord(
-            **{
-                **r.__dict__,
-                "commit": "new",
-                "self_lock": {"type": "git", "git": {"commit": "new"}},
-            }
-        )
+        dataclasses.replace(r, commit="new", self_lock={"type": "git", "git": {"commit": "new"}})
         if r.key.workspace == "ws"
         else r
         for r in RECORDS
@@ -153,3 +154,45 @@ def test_ready_is_false_with_the_cause_when_git_holds_an_unreadable_revision() -
     unreadable = mirror.ready_condition(broken)
     assert (unreadable.status, unreadable.reason) == ("False", constants.REASON_ERROR)
     assert unreadable.message == "the Kptfile cannot be parsed"
+
+
+def test_an_object_whose_creating_sync_stopped_before_its_status_is_completed() -> None:
+    bare = ObservedObject(
+        name="blueprints.nginx.v1",
+        lifecycle="Published",
+        latest_label=None,
+        status={},
+        generation=1,
+        observed_generation=None,
+    )
+    result = mirror.plan([record("v1", Lifecycle.PUBLISHED, 1)], {bare.name: bare})
+    [(name, status)] = result.status
+    assert name == bare.name
+    assert status["observedGeneration"] == 1
+    assert status["selfLock"] == {"type": "git", "git": {"commit": "c-v1"}}
+    assert status["conditions"][0]["status"] == "True"
+
+
+def test_fingerprints_tell_values_apart_exactly() -> None:
+    same = [({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1}), ("x", "x"), (None, None), (3, 3)]
+    for left, right in same:
+        assert mirror.fingerprint(left) == mirror.fingerprint(right)
+    different = [(True, 1), ("1", 1), ({"a": 1}, {"a": 2}), ([1, 2], [2, 1]), (None, False)]
+    for left, right in different:
+        assert mirror.fingerprint(left) != mirror.fingerprint(right)
+
+
+def test_a_changed_condition_keeps_the_other_conditions() -> None:
+    failing = dataclasses.replace(RECORDS[0], error="the Kptfile cannot be parsed")
+    observed = observed_from(mirror.plan([RECORDS[0]], {}).create[0])
+    rendered = {"type": "Rendered", "status": "True", "reason": "Rendered", "message": ""}
+    with_rendered = ObservedObject(
+        name=observed.name,
+        lifecycle=observed.lifecycle,
+        latest_label=observed.latest_label,
+        status={"selfLock": {"x": 1}, "conditions": [*(observed.conditions or ()), rendered]},
+        observed_generation=1,
+    )
+    [(_, status)] = mirror.plan([failing], {observed.name: with_rendered}).status
+    assert [c["type"] for c in status["conditions"]] == ["Ready", "Rendered"]
+    assert status["conditions"][0]["status"] == "False"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lanai.git import probe, storage
+from lanai.git import advert, probe, storage
 from lanai.local import gitserver, pki
 
 USER, PASSWORD = "bot", "tls-pass-1"
@@ -84,3 +84,13 @@ def test_credentials_never_appear_in_certificate_errors(url: str, tmp_path: Path
     with pytest.raises(storage.RemoteError) as caught:
         _fetch(url, tmp_path)
     assert PASSWORD not in str(caught.value)
+
+
+def test_the_fast_ref_advertisement_trusts_the_bundle_and_nothing_else(
+    url: str, ca: pki.CertificateAuthority
+) -> None:
+    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=ca.cert_pem)) is not None
+    other = pki.CertificateAuthority("someone-else")
+    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=other.cert_pem)) is None
+    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD)) is None
+    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=b"\xffjunk")) is None
