@@ -26,12 +26,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from lanai.git import network
+
 if TYPE_CHECKING:
     from lanai.git.probe import RemoteAuth
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 20.0
+"""Seconds to wait for the server when libgit2's own timeout (:mod:`lanai.git.network`)
+is not set; when it is, the same bound applies here, so a silent server costs the
+configured timeout on this path as on libgit2's."""
 _SERVICE = "git-upload-pack"
 _CONTENT_TYPE = f"application/x-{_SERVICE}-advertisement"
 _USER_AGENT = "git/2.0 (lanai)"
@@ -129,8 +134,10 @@ def _tls(auth: RemoteAuth | None) -> ssl.SSLContext:
     return context
 
 
-def read(url: str, auth: RemoteAuth | None, timeout: float = TIMEOUT) -> Advertisement | None:
+def read(url: str, auth: RemoteAuth | None, timeout: float | None = None) -> Advertisement | None:
     """The advertisement of ``url``, or None when libgit2 should be asked instead."""
+    if timeout is None:
+        timeout = network.timeouts()[1] or TIMEOUT
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or "@" in parts.netloc or not parts.hostname:
         return None
