@@ -16,12 +16,25 @@ Installed as ``kubectl-lanai`` too, so kubectl runs it as the plugin ``kubectl l
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from lanai import __version__
-from lanai.cli import fn, operate, pkg, repo, rpkg, runner
+
+COMMANDS = {
+    "run": "operate",
+    "up": "operate",
+    "fn": "fn",
+    "pkg": "pkg",
+    "function-runner": "runner",
+    "rpkg": "rpkg",
+    "repo": "repo",
+}
+"""Each command and the module under ``lanai.cli`` that adds its parser. Only the module
+of the command being run is imported: ``lanai rpkg`` need not load the kpt and function
+machinery (or the operator) to answer."""
 
 
 def program(argv0: str) -> str:
@@ -29,23 +42,23 @@ def program(argv0: str) -> str:
     return "kubectl lanai" if Path(argv0).name == "kubectl-lanai" else "lanai"
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv`` (every command's when it names none of them)."""
     root = argparse.ArgumentParser(
         prog=program(sys.argv[0]), description=__doc__.splitlines()[0] if __doc__ else None
     )
     root.add_argument("--version", action="version", version=f"lanai {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
-    operate.add_parsers(commands)
-    fn.add_parsers(commands)
-    pkg.add_parsers(commands)
-    runner.add_parsers(commands)
-    rpkg.add_parsers(commands)
-    repo.add_parsers(commands)
+    named = next((a for a in argv or () if not a.startswith("-")), None)
+    modules = [COMMANDS[named]] if named in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for module in modules:
+        importlib.import_module(f"lanai.cli.{module}").add_parsers(commands)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    root = parser()
+    argv = sys.argv[1:] if argv is None else argv
+    root = parser(argv)
     args, extra = root.parse_known_args(argv)
     # argparse cannot give a subcommand "everything after --" once its positionals are
     # matched, so commands that take such arguments (fn eval) collect them here.

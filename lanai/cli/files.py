@@ -17,15 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio.client.exceptions import ApiException
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from lanai.api import constants
-from lanai.cli import create, fn, kube, wait
+from lanai.cli import create, kube, wait
 from lanai.cli.logs import Subcommands
 from lanai.cli.table import dump_yaml, field
-from lanai.kpt import package, resourcelist
 
 METADATA_FILE = ".KptRevisionMetadata"
 
@@ -55,6 +53,8 @@ def pulled_from(text: str) -> tuple[str, str]:
 
 def checked(resources: Mapping[str, str]) -> dict[str, bytes]:
     """The files as a tree to write, refusing any path that leaves the directory."""
+    from lanai.kpt import package  # the kpt layer only for commands that touch files
+
     tree: dict[str, bytes] = {}
     for path, content in resources.items():
         cleaned = package.normalize(path)
@@ -75,6 +75,8 @@ def write_dir(directory: Path, name: str, resources: Mapping[str, str], metadata
                 f"{directory} is not empty and not a pulled copy of {name}: pull into a new "
                 "or empty directory"
             )
+    from lanai.kpt import package
+
     tree = checked(resources)
     tree[METADATA_FILE] = metadata.encode()
     directory.mkdir(parents=True, exist_ok=True)
@@ -85,6 +87,8 @@ def read_dir(directory: Path) -> tuple[dict[str, str], str | None]:
     """The directory's files as text (``.git`` left out) and its metadata file, if any."""
     if not directory.is_dir():
         raise kube.Failure(f"{directory} is not a directory")
+    from lanai.kpt import package
+
     files: dict[str, str] = {}
     metadata = None
     for path, content in package.load_dir(directory).items():
@@ -103,6 +107,8 @@ def read_dir(directory: Path) -> tuple[dict[str, str], str | None]:
 
 def as_resource_list(resources: Mapping[str, str]) -> str:
     """The package's KRM files as one ResourceList (paths in annotations), like Porch."""
+    from lanai.kpt import resourcelist
+
     tree = {path: content.encode() for path, content in resources.items()}
     try:
         return resourcelist.encode(resourcelist.from_tree(tree)).decode()
@@ -113,6 +119,8 @@ def as_resource_list(resources: Mapping[str, str]) -> str:
 def from_resource_list(text: str, current: Mapping[str, str]) -> dict[str, str]:
     """``current`` with its KRM files replaced by the ResourceList's items; other files
     (README.md, ...) stay as they are."""
+    from lanai.kpt import package, resourcelist
+
     tree = {path: content.encode() for path, content in current.items()}
     try:
         items = resourcelist.items_of(resourcelist.decode(text.encode()))
@@ -157,6 +165,8 @@ async def pull(session: kube.Session, args: argparse.Namespace) -> int:
 def _report_render(resources: Mapping[str, Any]) -> None:
     result = field(resources, "status.renderStatus.result")
     if isinstance(result, dict):
+        from lanai.cli import fn
+
         fn.print_runs(result, sys.stderr)
 
 
@@ -178,7 +188,7 @@ async def push(session: kube.Session, args: argparse.Namespace) -> int:
     body = {**current, "metadata": metadata, "spec": {**current["spec"], "resources": files}}
     try:
         await session.replace(kube.RESOURCES, args.name, body)
-    except ApiException as error:
+    except kube.ApiError as error:
         if kube.status_of(error) == 409:
             raise kube.Failure(
                 f"{args.name} changed on the server since it was pulled: pull it again, "

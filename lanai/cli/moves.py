@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from lanai.cli import create, kube, wait
 
 CONFLICT_RETRIES = 3
@@ -65,7 +63,7 @@ async def _move(session: kube.Session, verb: str, name: str) -> Move:
         patch = {"metadata": {"resourceVersion": version}, "spec": {"lifecycle": move.target}}
         try:
             await session.patch(kube.REVISIONS, name, patch)
-        except ApiException as error:
+        except kube.ApiError as error:
             if kube.status_of(error) == 409 and attempt < CONFLICT_RETRIES:
                 continue
             raise

@@ -14,8 +14,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from lanai.api import conditions, constants, names
 from lanai.cli import kube, listing, verbs, wait
 from lanai.cli.logs import Subcommands
@@ -113,7 +111,7 @@ async def _write_secret(session: kube.Session, body: dict[str, Any]) -> None:
     name = body["metadata"]["name"]
     try:
         await session.create(kube.SECRETS, body)
-    except ApiException as error:
+    except kube.ApiError as error:
         if kube.status_of(error) != 409:
             raise
         await session.patch(kube.SECRETS, name, {"stringData": body["stringData"]})
@@ -142,7 +140,7 @@ async def unregister(session: kube.Session, args: argparse.Namespace) -> int:
     if referenced == secret_name(args.name) and not args.keep_auth_secret:
         try:
             await session.delete(kube.SECRETS, referenced)
-        except ApiException as error:
+        except kube.ApiError as error:
             if kube.status_of(error) != 404:
                 raise
     if args.wait:

@@ -1,46 +1,50 @@
-"""The operator's own Kubernetes client: JSON dicts over kopf's aiohttp, nothing more.
+"""The operator's side of the API client: kopf's login, Secrets and status writes.
 
 kopf watches and patches the objects it handles; everything else the operator does
 against the API (reading Secrets, posting Events, writing PackageRevision objects it
-discovers in Git) goes through this one shared client, built once at startup.
-
-It logs in exactly as kopf does (the Pod's ServiceAccount, else ``$KUBECONFIG`` /
-``~/.kube/config``, through kopf's own login functions), so both speak to the API with
-the same identity, and a 401 (a rotated ServiceAccount token) logs in again once.
-Bodies are plain dicts: the generated kubernetes-asyncio client cost ~70 MiB of
-resident memory for its ~700 model classes (kopf imports them whenever the package is
-installed) and a model round trip per request, 22,000 requests in a cold sync of
-10,000 revisions.
+discovers in Git) goes through one shared :class:`lanai.kubeclient.client.Api`, built
+once at startup. It logs in exactly as kopf does (the Pod's ServiceAccount, else
+``$KUBECONFIG`` / ``~/.kube/config``, through kopf's own login functions), so both speak
+to the API with the same identity.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-import aiohttp
 import kopf
 
-from lanai.api import values
+from lanai.kubeclient.client import (
+    MERGE_PATCH,
+    Api,
+    ApiError,
+    create,
+    delete,
+    get,
+    merge_patch,
+    objects_path,
+)
 
-MERGE_PATCH = "application/merge-patch+json"
-TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
-POOL = 100
-"""Connections in flight at once (kubernetes-asyncio's default pool size)."""
-
-
-class ApiError(Exception):
-    """The API server answered with an error status; ``status`` is the HTTP code."""
-
-    def __init__(self, status: int, reason: str, message: str = "") -> None:
-        super().__init__(f"HTTP {status} {reason}: {message}" if message else f"HTTP {status}")
-        self.status = status
-        self.reason = reason
+__all__ = [
+    "MERGE_PATCH",
+    "Api",
+    "ApiError",
+    "SecretData",
+    "SecretError",
+    "create",
+    "delete",
+    "get",
+    "login",
+    "merge_patch",
+    "new_api_client",
+    "objects_path",
+    "patch_object_status",
+    "patch_status",
+    "read_secret",
+]
 
 
 def login(settings: kopf.OperatorSettings | None = None) -> kopf.ConnectionInfo:
@@ -54,143 +58,8 @@ def login(settings: kopf.OperatorSettings | None = None) -> kopf.ConnectionInfo:
     return info
 
 
-@dataclass
-class Api:
-    """A minimal API client: ``request(method, path, body)`` → the decoded JSON answer."""
-
-    relogin: Callable[[], kopf.ConnectionInfo]
-    _info: kopf.ConnectionInfo | None = None
-    _session: aiohttp.ClientSession | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._info = self._info or self.relogin()
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=POOL, ssl=self._info.as_ssl_context()),
-                headers={"User-Agent": "lanai", **self._info.as_http_headers()},
-                timeout=TIMEOUT,
-                proxy=self._info.proxy_url,
-                trust_env=self._info.trust_env,
-            )
-        return self._session
-
-    async def _renew(self, stale: aiohttp.ClientSession) -> None:
-        async with self._lock:
-            if self._session is stale:  # not renewed by a concurrent request meanwhile
-                self._info = await asyncio.to_thread(self.relogin)
-                self._session = None
-                await stale.close()
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        content_type: str = "application/json",
-        *,
-        decode: bool = True,
-    ) -> Any:
-        """``decode=False`` skips parsing a successful answer (a sync's writes need none)."""
-        data = json.dumps(body, default=values.json_default).encode() if body is not None else None
-        for attempt in (1, 2):
-            session = self._open()
-            assert self._info is not None
-            async with session.request(
-                method,
-                self._info.server.rstrip("/") + path,
-                data=data,
-                headers={"Content-Type": content_type, "Accept": "application/json"},
-            ) as response:
-                text = await response.read()
-                if response.status == 401 and attempt == 1:
-                    await self._renew(session)
-                    continue
-                if response.status >= 400:
-                    raise ApiError(response.status, response.reason or "", _message(text))
-                return json.loads(text) if text and decode else None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-def _message(text: bytes) -> str:
-    """The ``message`` of a Status answer (never request data: that can be a Secret)."""
-    try:
-        status = json.loads(text)
-    except ValueError:
-        return ""
-    return str(status.get("message", "")) if isinstance(status, dict) else ""
-
-
 async def new_api_client(settings: kopf.OperatorSettings | None = None) -> Api:
-    return Api(relogin=lambda: login(settings))
-
-
-def objects_path(
-    group: str, version: str, namespace: str, plural: str, name: str = "", subresource: str = ""
-) -> str:
-    """``/apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>[/<subresource>]]``
-    (``/api/<version>/...`` for the core group)."""
-    root = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    path = f"{root}/namespaces/{quote(namespace, safe='')}/{plural}"
-    if name:
-        path = f"{path}/{quote(name, safe='')}"
-    return f"{path}/{subresource}" if subresource else path
-
-
-async def get(
-    api: Api, group: str, version: str, namespace: str, plural: str, name: str
-) -> dict[str, Any]:
-    found: dict[str, Any] = await api.request(
-        "GET", objects_path(group, version, namespace, plural, name)
-    )
-    return found
-
-
-async def create(
-    api: Api,
-    group: str,
-    version: str,
-    namespace: str,
-    plural: str,
-    body: Mapping[str, Any],
-    *,
-    decode: bool = True,
-) -> dict[str, Any]:
-    """The created object (``{}`` with ``decode=False``)."""
-    made: dict[str, Any] | None = await api.request(
-        "POST", objects_path(group, version, namespace, plural), body, decode=decode
-    )
-    return made or {}
-
-
-async def merge_patch(
-    api: Api,
-    group: str,
-    version: str,
-    namespace: str,
-    plural: str,
-    name: str,
-    patch: Mapping[str, Any],
-    subresource: str = "",
-    *,
-    decode: bool = True,
-) -> dict[str, Any]:
-    """The patched object (``{}`` with ``decode=False``)."""
-    path = objects_path(group, version, namespace, plural, name, subresource)
-    patched: dict[str, Any] | None = await api.request(
-        "PATCH", path, patch, MERGE_PATCH, decode=decode
-    )
-    return patched or {}
-
-
-async def delete(
-    api: Api, group: str, version: str, namespace: str, plural: str, name: str
-) -> None:
-    await api.request("DELETE", objects_path(group, version, namespace, plural, name))
+    return Api(connect=lambda: login(settings))
 
 
 class SecretError(Exception):

@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pytest
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from lanai.cli import kube
+from lanai.kubeclient import client
 
 
-def _refusal(status: int, reason: str, message: str) -> ApiException:
-    error = ApiException(status=status, reason=reason)
-    error.body = json.dumps({"kind": "Status", "reason": reason, "message": message})
-    return error
+def _refusal(status: int, reason: str, message: str) -> client.ApiError:
+    return client.ApiError(status, reason, message)
 
 
 def test_the_approval_policy_refusal_keeps_only_the_rule_message() -> None:
@@ -60,8 +57,7 @@ def test_a_kind_the_server_does_not_serve_points_at_the_crds() -> None:
 
 
 def test_an_error_without_a_status_body_still_says_what_happened() -> None:
-    error = ApiException(status=503, reason="Service Unavailable")
-    error.body = "upstream connect error"
+    error = client.ApiError(503, "Service Unavailable")
     assert kube.describe(error) == (
         "Error from server (Service Unavailable): the server answered 503 Service Unavailable"
     )
@@ -81,19 +77,6 @@ def test_namespace_comes_from_the_flag_then_the_context(
     explicit: str | None, context: str | None, expected: str
 ) -> None:
     assert kube.choose_namespace(explicit, context) == expected
-
-
-def test_impersonation_headers() -> None:
-    assert kube.impersonation(None, None) == {}
-    assert kube.impersonation("bob", None) == {"Impersonate-User": "bob"}
-    assert kube.impersonation("bob", ["ops"]) == {
-        "Impersonate-User": "bob",
-        "Impersonate-Group": "ops",
-    }
-    with pytest.raises(kube.Usage, match="needs --as"):
-        kube.impersonation(None, ["ops"])
-    with pytest.raises(kube.Usage, match="only one"):
-        kube.impersonation("bob", ["a", "b"])
 
 
 KUBECONFIG = """
@@ -132,15 +115,21 @@ async def test_the_namespace_defaults_to_the_current_context_one(tmp_path: Path)
     session = await kube.connect(_args(path))
     try:
         assert session.namespace == "team-a"
-        assert session.api.configuration.host == "https://127.0.0.1:6443"
+        assert session.api.connect().server == "https://127.0.0.1:6443"
     finally:
         await session.close()
-    other = await kube.connect(_args(path, context="second", as_user="bob"))
+    other = await kube.connect(_args(path, context="second", as_user="bob", as_group=["a", "b"]))
     try:
         assert other.namespace == "default"
-        assert other.api.default_headers["Impersonate-User"] == "bob"
+        assert other.api.connect().extra_headers == (  # type: ignore[attr-defined]
+            ("Impersonate-User", "bob"),
+            ("Impersonate-Group", "a"),
+            ("Impersonate-Group", "b"),
+        )
     finally:
         await other.close()
+    with pytest.raises(kube.Usage, match="needs --as"):
+        await kube.connect(_args(path, as_group=["ops"]))
 
 
 async def test_an_unknown_context_or_file_is_a_clear_failure(tmp_path: Path) -> None:

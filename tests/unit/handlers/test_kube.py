@@ -55,7 +55,7 @@ def _api(server: str, tokens: list[str]) -> kube.Api:
     def login() -> kopf.ConnectionInfo:
         return kopf.ConnectionInfo(server=server, token=tokens.pop(0))
 
-    return kube.Api(relogin=login)
+    return kube.Api(connect=login)
 
 
 async def test_a_rejected_token_logs_in_again_once(server: tuple[str, list[Any]]) -> None:
