@@ -51,7 +51,8 @@ def _syncs(metrics_url: str) -> tuple[float, float, dict[str, float]]:
     for name, labels, value in cluster.scrape(metrics_url):
         if name == f"{SYNC_METRIC}_count":
             count += value
-            by_outcome[labels.get("outcome", "")] = value
+            outcome = labels.get("outcome", "")
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + value
         elif name == f"{SYNC_METRIC}_sum":
             total += value
     return count, total, by_outcome

@@ -26,7 +26,7 @@ from typing import Any
 
 import pygit2
 
-from lanai.git import advert, commitmsg, layout, probe
+from lanai.git import advert, commitmsg, layout, metrics, probe
 
 logger = logging.getLogger(__name__)
 
@@ -176,36 +176,41 @@ class GitStorage:
         everything; one explicit refspec per ref would make libgit2 match every
         advertised ref against every refspec, quadratic in the number of revisions.
         """
-        with self._lock:
-            before = self.version()
-            fast = advert.read(self.url, self.auth)
-            if fast is not None and self._level == (fast.digest, before):
+        with self._lock, metrics.timed("fetch") as outcome:
+            changed = self._fetch()
+            outcome["outcome"] = "fetched" if changed else "unchanged"
+            return changed
+
+    def _fetch(self) -> bool:
+        before = self.version()
+        fast = advert.read(self.url, self.auth)
+        if fast is not None and self._level == (fast.digest, before):
+            return False
+        try:
+            remote = self._remote()
+            advertised = self._advertised(fast, remote)
+            if advertised == self._refs():
+                self._remember(fast)
                 return False
-            try:
-                remote = self._remote()
-                advertised = self._advertised(fast, remote)
-                if advertised == self._refs():
-                    self._remember(fast)
-                    return False
-                if advertised:
-                    try:
-                        remote.fetch(_MIRROR_REFSPECS, callbacks=_Callbacks(self.auth))
-                    finally:
-                        self._refs_changed()
-            except probe.ProbeError as error:
-                raise RemoteError(error.reason, str(error)) from None
-            except (pygit2.GitError, KeyError, OSError) as error:
-                raise _remote_error(error) from None
-            for name in self._refs():
-                if name not in advertised:
-                    self._repo.references.delete(name)
-            current = self._refs()
-            for ref_name, target in advertised.items():
-                if current.get(ref_name) != target:
-                    self._repo.references.create(ref_name, pygit2.Oid(hex=target), force=True)
-            self._refs_changed()
-            self._remember(fast)
-            return self.version() != before
+            if advertised:
+                try:
+                    remote.fetch(_MIRROR_REFSPECS, callbacks=_Callbacks(self.auth))
+                finally:
+                    self._refs_changed()
+        except probe.ProbeError as error:
+            raise RemoteError(error.reason, str(error)) from None
+        except (pygit2.GitError, KeyError, OSError) as error:
+            raise _remote_error(error) from None
+        for name in self._refs():
+            if name not in advertised:
+                self._repo.references.delete(name)
+        current = self._refs()
+        for ref_name, target in advertised.items():
+            if current.get(ref_name) != target:
+                self._repo.references.create(ref_name, pygit2.Oid(hex=target), force=True)
+        self._refs_changed()
+        self._remember(fast)
+        return self.version() != before
 
     def _advertised(
         self, fast: advert.Advertisement | None, remote: pygit2.Remote
@@ -245,6 +250,12 @@ class GitStorage:
         self._version_cache = None
 
     def _push(self, specs: list[str], expected: Mapping[str, str]) -> dict[str, str]:
+        with metrics.timed("push") as outcome:
+            rejected = self._push_once(specs, expected)
+            outcome["outcome"] = "rejected" if rejected else "ok"
+            return rejected
+
+    def _push_once(self, specs: list[str], expected: Mapping[str, str]) -> dict[str, str]:
         callbacks = _Callbacks(self.auth, expected)
         try:
             self._remote().push(specs, callbacks=callbacks)

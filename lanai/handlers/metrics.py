@@ -7,8 +7,8 @@ module-level object is the convention; each layer declares its own (git, functio
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -23,14 +23,35 @@ RECONCILE_SECONDS = Histogram(
 )
 SYNC_SECONDS = Histogram(
     "lanai_repository_sync_duration_seconds",
-    "One Repository sync (fetch, index, mirror into PackageRevision objects), by outcome:"
-    " unchanged (nothing to write), applied (objects written) or failed.",
-    ["outcome"],
+    "One Repository sync (fetch, index, mirror into PackageRevision objects), by Repository"
+    " and outcome: unchanged (nothing to write), applied (objects written) or failed.",
+    ["namespace", "name", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
 REPOSITORIES_READY = Gauge(
     "lanai_repository_ready", "1 when a Repository is Ready, else 0.", ["namespace", "name"]
 )
+REVISIONS = Gauge(
+    "lanai_repository_revisions",
+    "Package revisions Git holds for a Repository, by lifecycle.",
+    ["namespace", "name", "lifecycle"],
+)
+LIFECYCLES = ("Draft", "Proposed", "Published", "DeletionProposed")
+
+
+def count_revisions(namespace: str, name: str, lifecycles: Iterable[str]) -> None:
+    counts = dict.fromkeys(LIFECYCLES, 0)
+    for lifecycle in lifecycles:
+        counts[lifecycle] = counts.get(lifecycle, 0) + 1
+    for lifecycle, count in counts.items():
+        REVISIONS.labels(namespace, name, lifecycle).set(count)
+
+
+def forget_repository(namespace: str, name: str) -> None:
+    """Drop a deleted Repository's series (its sync histogram stays: counters are history)."""
+    for gauge, extra in ((REPOSITORIES_READY, ()), *((REVISIONS, (lc,)) for lc in LIFECYCLES)):
+        with suppress(KeyError):
+            gauge.remove(namespace, name, *extra)
 
 
 @contextmanager

@@ -196,7 +196,7 @@ async def sync(
             result = "applied" if synced.written else "unchanged"
         return synced
     finally:
-        metrics.SYNC_SECONDS.labels(result).observe(time.perf_counter() - started)
+        metrics.SYNC_SECONDS.labels(namespace, name, result).observe(time.perf_counter() - started)
 
 
 async def _sync(
@@ -237,6 +237,7 @@ async def _sync(
         plan = mirror.MirrorPlan()
     else:
         plan = mirror.plan(records, existing, deployment=spec.deployment)
+        metrics.count_revisions(namespace, name, (str(r.lifecycle) for r in records))
         if schedule:
             schedule.settled = (
                 Settled(cached, version, spec.deployment, tuple(records), existing)
@@ -389,7 +390,7 @@ async def sync_daemon(
         schedule.worker.shutdown(wait=False, cancel_futures=True)
         if rt.schedules.get(key) is schedule:
             del rt.schedules[key]
-            metrics.REPOSITORIES_READY.remove(*key)
+            metrics.forget_repository(*key)
 
 
 async def spec_changed(name: str | None, namespace: str | None, memo: Any, **_: Any) -> None:

@@ -6,6 +6,7 @@ import urllib.request
 
 from tests.support.operator import OperatorProcess
 from tests.support.team import REPO, Team, init_spec
+from tests.support.waiting import wait_for
 
 
 def _get(url: str) -> str:
@@ -26,4 +27,10 @@ def test_metrics_and_health_are_served(
     assert 'lanai_reconcile_total{kind="Repository",outcome="ok"}' in metrics
     assert f'lanai_repository_ready{{name="{REPO}",namespace="{team.namespace}"}} 1.0' in metrics
     assert "lanai_reconcile_duration_seconds_bucket" in metrics
+    where = f'name="{REPO}",namespace="{team.namespace}"'
+    assert f"lanai_repository_sync_duration_seconds_count{{{where},outcome=" in metrics
+    drafts = f'lanai_repository_revisions{{lifecycle="Draft",{where}}} 1.0'
+    wait_for(lambda: drafts in _get(operator.metrics_url).split("\n"), what="the revision gauge")
+    assert 'lanai_git_operation_duration_seconds_count{operation="fetch",outcome=' in metrics
+    assert 'lanai_git_operation_duration_seconds_count{operation="push",outcome="ok"}' in metrics
     _get(operator.health_url)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+from lanai.git import metrics as git_metrics
 from lanai.handlers import metrics
 from tools import crddocs
 
@@ -29,6 +30,7 @@ def test_crd_reference_lists_every_field() -> None:
 
 def test_every_lanai_metric_is_documented() -> None:
     assert metrics.RECONCILES  # imported so its metrics are registered
+    assert git_metrics.GIT_SECONDS
     operations = (ROOT / "docs" / "operations.md").read_text()
     exported = {
         # prometheus-client names a counter without the _total suffix it exposes
