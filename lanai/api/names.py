@@ -24,3 +24,8 @@ def is_package_path(value: str) -> bool:
 def package_revision_name(repository: str, package: str, workspace: str) -> str:
     """``<repository>.<package with / as .>.<workspace>``, as the CRD's CEL rule expects."""
     return f"{repository}.{package.replace('/', '.')}.{workspace}"
+
+
+def package_name(repository: str, package: str) -> str:
+    """``<repository>.<package with / as .>``: the Package object of a package."""
+    return f"{repository}.{package.replace('/', '.')}"

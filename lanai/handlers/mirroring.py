@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 
 from lanai.api import constants
-from lanai.engine import mirror
+from lanai.engine import mirror, packages
 from lanai.handlers import kube
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,32 @@ async def index_revision(body: kopf.Body, **_: Any) -> dict[tuple[str, str], mir
 def existing(index: kopf.Index[Any, Any], namespace: str, repository: str) -> dict[str, Any]:
     store: Any = index.get((namespace, repository), [])
     return {observed.name: observed for observed in store}
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """The kopf indices a Repository sync reads (None before kopf filled them)."""
+
+    revisions: kopf.Index[Any, Any] | None
+    packages: kopf.Index[Any, Any] | None = None
+
+
+PACKAGE_INDEX = "packages_by_repository"
+"""kopf index: (namespace, repository) → ObservedPackage of each Package object."""
+
+
+async def index_package(
+    body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], packages.ObservedPackage]:
+    status = body.get("status") or {}
+    observed = packages.ObservedPackage(
+        name=body.metadata.name or "",
+        latest=status.get("latestRevision"),
+        count=status.get("revisionCount"),
+        deleting=bool(body.metadata.get("deletionTimestamp")),
+    )
+    repository = (body.get("spec") or {}).get("repository", "")
+    return {(body.metadata.namespace or "default", repository): observed}
 
 
 @dataclass
@@ -122,13 +148,7 @@ async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Appli
         )
 
     async def delete(name: str) -> bool:
-        try:
-            await kube.delete(api, *_API, namespace, constants.PACKAGE_REVISIONS, name)
-        except kube.ApiError as error:
-            if error.status != 404:
-                raise
-            return False
-        return True
+        return await _delete(api, namespace, constants.PACKAGE_REVISIONS, name)
 
     applied.created = await _each(plan.create, create)
     applied.patched = await _each(plan.patch, patch)
@@ -137,11 +157,51 @@ async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Appli
     return applied
 
 
-async def _merge_patch(api: kube.Api, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+async def apply_packages(api: kube.Api, namespace: str, plan: packages.PackagePlan) -> int:
+    """Carry out a Package plan (no status subresource: one write each); writes made."""
+
+    async def create(body: dict[str, Any]) -> bool:
+        try:
+            await kube.create(api, *_API, namespace, constants.PACKAGES, body, decode=False)
+        except kube.ApiError as error:
+            if error.status != 409:
+                raise
+            return False
+        return True
+
+    async def patch(entry: tuple[str, dict[str, Any]]) -> bool:
+        return await _merge_patch(api, namespace, *entry, plural=constants.PACKAGES)
+
+    async def delete(name: str) -> bool:
+        return await _delete(api, namespace, constants.PACKAGES, name)
+
+    return (
+        await _each(plan.create, create)
+        + await _each(plan.patch, patch)
+        + await _each(plan.delete, delete)
+    )
+
+
+async def _delete(api: kube.Api, namespace: str, plural: str, name: str) -> bool:
+    """Delete the object; False when it was gone already."""
     try:
-        await kube.merge_patch(
-            api, *_API, namespace, constants.PACKAGE_REVISIONS, name, patch, decode=False
-        )
+        await kube.delete(api, *_API, namespace, plural, name)
+    except kube.ApiError as error:
+        if error.status != 404:
+            raise
+        return False
+    return True
+
+
+async def _merge_patch(
+    api: kube.Api,
+    namespace: str,
+    name: str,
+    patch: Mapping[str, Any],
+    plural: str = constants.PACKAGE_REVISIONS,
+) -> bool:
+    try:
+        await kube.merge_patch(api, *_API, namespace, plural, name, patch, decode=False)
     except kube.ApiError as error:
         if error.status == 404:
             return False

@@ -127,6 +127,13 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         id=mirroring.INDEX,
         registry=registry,
     )(mirroring.index_revision)
+    kopf.index(
+        constants.PORCH_GROUP,
+        constants.PORCH_VERSION,
+        constants.PACKAGES,
+        id=mirroring.PACKAGE_INDEX,
+        registry=registry,
+    )(mirroring.index_package)
     repository.register(registry)
     packagerevision.register(registry)
     resources.register(registry)

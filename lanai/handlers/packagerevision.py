@@ -129,7 +129,8 @@ async def _patch_status(rt: runtime.Runtime, body: kopf.Body, status: dict[str, 
 
 
 def _wake_sync(rt: runtime.Runtime, key: PackageRevisionKey) -> None:
-    """Let the Repository sync move latest-revision labels right after a publish/delete."""
+    """Let the Repository sync follow a change now (latest-revision labels after a publish
+    or delete, the Package object of a new package), not at its next period."""
     schedule = rt.schedules.get((key.namespace, key.repository))
     if schedule:
         schedule.wake.set()
@@ -163,6 +164,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
                 f"created {record.lifecycle} {key.package} (workspace {key.workspace}) "
                 f"in Git ({record.ref.removeprefix('refs/heads/')})",
             )
+            _wake_sync(rt, key)  # the package's Package object and counts follow now
         if record.lifecycle != target:
             before = record.lifecycle
             approving = target == Lifecycle.PUBLISHED and before in (

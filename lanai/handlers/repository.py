@@ -26,7 +26,7 @@ from lanai.api import conditions, constants, models, values
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import mirror, overlap
+from lanai.engine import mirror, overlap, packages
 from lanai.git import probe, storage
 from lanai.handlers import credentials, kube, memory, metrics, mirroring, resources, runtime
 
@@ -60,6 +60,8 @@ class Settled:
     deployment: bool
     records: tuple[Any, ...]
     existing: dict[str, Any]
+    packages: dict[str, Any] = field(default_factory=dict)
+    """The Package objects (from their index), compared the same way."""
 
     def same(
         self,
@@ -68,14 +70,22 @@ class Settled:
         deployment: bool,
         records: list[Any],
         existing: dict[str, Any],
+        packages: dict[str, Any] | None = None,
     ) -> bool:
         if (repository, version, deployment) != (self.repository, self.version, self.deployment):
             return False
-        if len(records) != len(self.records) or len(existing) != len(self.existing):
+        if len(records) != len(self.records):
             return False
         if any(a is not b for a, b in zip(records, self.records, strict=True)):
             return False
-        return all(self.existing.get(key) is value for key, value in existing.items())
+        return _same_objects(existing, self.existing) and _same_objects(
+            packages or {}, self.packages
+        )
+
+
+def _same_objects(now: dict[str, Any], before: dict[str, Any]) -> bool:
+    """The same names, each the very same index entry (no watch event since)."""
+    return len(now) == len(before) and all(before.get(k) is v for k, v in now.items())
 
 
 @dataclass
@@ -184,7 +194,7 @@ async def sync(
     spec: models.RepositorySpec,
     outcome: Outcome,
     rt: runtime.Runtime,
-    index: Any,
+    index: mirroring.Indexes,
     schedule: Schedule | None = None,
 ) -> Outcome:
     """Mirror what Git holds into PackageRevision objects (no API write if nothing changed)."""
@@ -205,7 +215,7 @@ async def _sync(
     spec: models.RepositorySpec,
     outcome: Outcome,
     rt: runtime.Runtime,
-    index: Any,
+    index: mirroring.Indexes,
     schedule: Schedule | None,
 ) -> Outcome:
     git = spec.git
@@ -230,21 +240,26 @@ async def _sync(
         return _error(f"sync failed: {error}")
     read = time.perf_counter() - started
     records = await cached.list_package_revisions()
-    existing = mirroring.existing(index, namespace, name)
+    assert index.revisions is not None  # checked by the caller
+    existing = mirroring.existing(index.revisions, namespace, name)
+    listed = mirroring.existing(index.packages, namespace, name) if index.packages else {}
     version = await cached.version()
     settled = schedule.settled if schedule else None
-    if settled and settled.same(cached, version, spec.deployment, records, existing):
+    package_plan = packages.PackagePlan()
+    if settled and settled.same(cached, version, spec.deployment, records, existing, listed):
         plan = mirror.MirrorPlan()
     else:
         plan = mirror.plan(records, existing, deployment=spec.deployment)
+        if index.packages is not None:
+            package_plan = packages.plan(namespace, name, records, listed)
         metrics.count_revisions(namespace, name, (str(r.lifecycle) for r in records))
         if schedule:
             schedule.settled = (
-                Settled(cached, version, spec.deployment, tuple(records), existing)
-                if plan.empty
+                Settled(cached, version, spec.deployment, tuple(records), existing, listed)
+                if plan.empty and package_plan.empty
                 else None
             )
-    written = 0
+    written = await mirroring.apply_packages(rt.api, namespace, package_plan)
     if not plan.empty:
         planned = time.perf_counter() - started
         applied = await mirroring.apply(rt.api, namespace, plan)
@@ -260,13 +275,13 @@ async def _sync(
             planned - read,
             time.perf_counter() - started - planned,
         )
-        written = applied.writes
+        written += applied.writes
         await _refresh_resources(rt, plan, records)
         if written >= memory.TRIM_AFTER:
             await asyncio.to_thread(memory.trim)
     head = cached.git.head() or outcome.head
-    packages = len({r.key.package for r in records})
-    return Outcome(outcome.ready, head, packages, outcome.auth, written)
+    count = len({r.key.package for r in records})
+    return Outcome(outcome.ready, head, count, outcome.auth, written)
 
 
 async def _refresh_resources(
@@ -283,7 +298,7 @@ async def reconcile_once(
     body: kopf.Body,
     rt: runtime.Runtime,
     schedule: Schedule,
-    index: Any = None,
+    index: mirroring.Indexes | None = None,
     registrations: Any = None,
 ) -> None:
     with metrics.reconciling("Repository") as outcome:
@@ -292,7 +307,11 @@ async def reconcile_once(
 
 
 async def _reconcile_once(
-    body: kopf.Body, rt: runtime.Runtime, schedule: Schedule, index: Any, registrations: Any
+    body: kopf.Body,
+    rt: runtime.Runtime,
+    schedule: Schedule,
+    index: mirroring.Indexes | None,
+    registrations: Any,
 ) -> None:
     namespace = body.metadata.namespace or "default"
     name = body.metadata.name or ""
@@ -311,7 +330,7 @@ async def _reconcile_once(
                 f"repository and branch with an overlapping directory ({clash.directory or '/'}); "
                 "use another directory or delete one of them"
             )
-        if outcome.ready.status == "True" and index is not None:
+        if outcome.ready.status == "True" and index is not None and index.revisions is not None:
             outcome = await sync(name, namespace, spec, outcome, rt, index, schedule)
     schedule.failures = 0 if outcome.ready.status == "True" else schedule.failures + 1
     metrics.REPOSITORIES_READY.labels(namespace, name).set(1 if schedule.failures == 0 else 0)
@@ -372,7 +391,7 @@ async def _wait(schedule: Schedule, delay: float, stopped: kopf.DaemonStopped) -
 async def sync_daemon(
     body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, **kwargs: Any
 ) -> None:
-    index = kwargs.get(mirroring.INDEX)
+    index = mirroring.Indexes(kwargs.get(mirroring.INDEX), kwargs.get(mirroring.PACKAGE_INDEX))
     rt = runtime.of(memo)
     key = (body.metadata.namespace or "default", body.metadata.name or "")
     schedule = Schedule(default_period=rt.sync_period, retry_cap=rt.retry_cap)
@@ -402,11 +421,14 @@ async def spec_changed(name: str | None, namespace: str | None, memo: Any, **_: 
 
 
 async def removed(name: str | None, namespace: str | None, memo: Any, **kwargs: Any) -> None:
-    """A deleted Repository takes its PackageRevision objects along; Git keeps everything."""
+    """A deleted Repository takes its PackageRevision and Package objects along; Git keeps
+    everything."""
     rt = runtime.of(memo)
     ns, repo = namespace or "default", name or ""
     doomed = list(mirroring.existing(kwargs[mirroring.INDEX], ns, repo))
     await mirroring.apply(rt.api, ns, mirror.MirrorPlan(delete=doomed))
+    listed = mirroring.existing(kwargs[mirroring.PACKAGE_INDEX], ns, repo)
+    await mirroring.apply_packages(rt.api, ns, packages.PackagePlan(delete=list(listed)))
     cached = rt.cache.get(ns, repo)
     if cached:
         await cached.close()

@@ -30,7 +30,7 @@ def test_metrics_and_health_are_served(
     where = f'name="{REPO}",namespace="{team.namespace}"'
     assert f"lanai_repository_sync_duration_seconds_count{{{where},outcome=" in metrics
     drafts = f'lanai_repository_revisions{{lifecycle="Draft",{where}}} 1.0'
-    wait_for(lambda: drafts in _get(operator.metrics_url).split("\n"), what="the revision gauge")
+    wait_for(lambda: drafts in _get(operator.metrics_url).splitlines(), what="the revision gauge")
     assert 'lanai_git_operation_duration_seconds_count{operation="fetch",outcome=' in metrics
     assert 'lanai_git_operation_duration_seconds_count{operation="push",outcome="ok"}' in metrics
     _get(operator.health_url)

@@ -60,6 +60,12 @@ def test_git_revisions_are_mirrored_and_kept_current(
     repo = cluster.get("repository", "blueprints", namespace)
     assert repo is not None
     assert repo["status"]["packageCount"] == 1
+    package = wait_for(
+        lambda: cluster.get("package", "blueprints.net.basens", namespace),
+        what="the Package object",
+    )
+    assert package["spec"] == {"packageName": "net/basens", "repository": "blueprints"}
+    assert package["status"] == {"latestRevision": 1, "revisionCount": 3}
 
     # Someone publishes v2 and drops the draft: the objects follow, the label moves.
     git(work, "checkout", "-q", "main")
@@ -84,10 +90,21 @@ def test_git_revisions_are_mirrored_and_kept_current(
     assert "porch.kpt.dev/latest-revision" not in (
         after["blueprints.net.basens.v1"]["metadata"].get("labels") or {}
     )
+    wait_for(
+        lambda: (
+            (cluster.get("package", "blueprints.net.basens", namespace) or {}).get("status")
+            == {"latestRevision": 2, "revisionCount": 3}
+        ),
+        what="the Package at v2",
+    )
+    shown = cluster.kubectl("get", "pkg", "-n", namespace).stdout
+    assert "blueprints.net.basens" in shown
+    assert "net/basens" in shown
 
     # Deleting the Repository removes its objects, never the Git content.
     cluster.kubectl("delete", "-n", namespace, "repository", "blueprints", "--wait=false")
     wait_for(lambda: not manifests.revisions(cluster, namespace), what="PackageRevisions removed")
+    wait_for(lambda: not cluster.list("package", namespace), what="Packages removed")
     tags = git(work, "ls-remote", "--tags", "origin")
     assert "refs/tags/net/basens/v2" in tags
 
