@@ -21,6 +21,8 @@ from ruamel.yaml import YAML, anchor, comments, tag, tokens
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from lanai.kpt import fastyaml
+
 
 class YamlIOError(ValueError):
     """A file is not valid YAML, or a document in it is not a KRM object (a mapping)."""
@@ -96,9 +98,15 @@ def detect_style(text: str, *, json_file: bool = False) -> YamlStyle:
 def load_documents(text: str) -> list[CommentedMap]:
     """All non-empty documents of ``text``, each a round-trip mapping."""
     try:
-        documents = list(_yaml().load_all(text))
-    except YAMLError as error:
-        raise YamlIOError(f"invalid YAML: {error}") from error
+        # no aliases, and at most MAX_NODES nodes: nothing for _bounded to refuse
+        documents = fastyaml.load_all(text, MAX_NODES)
+        bounded = True
+    except (fastyaml.Unsupported, RecursionError):
+        try:
+            documents = list(_yaml().load_all(text))
+        except YAMLError as error:
+            raise YamlIOError(f"invalid YAML: {error}") from error
+        bounded = False
     found: list[CommentedMap] = []
     for number, document in enumerate(documents):
         if document is None:
@@ -106,7 +114,8 @@ def load_documents(text: str) -> list[CommentedMap]:
         if not isinstance(document, CommentedMap):
             raise YamlIOError(f"document {number} is not a mapping (a KRM object)")
         found.append(document)
-    _bounded(found)
+    if not bounded:
+        _bounded(found)
     return found
 
 

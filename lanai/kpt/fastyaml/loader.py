@@ -1,0 +1,539 @@
+"""ruamel's round-trip parser, composer and constructor, for the tokens of :mod:`scanner`.
+
+Where a comment ends up in ruamel's tree (``ca.comment``, ``ca.items[key]``, ``ca.end``)
+is decided in three more steps after scanning: the parser moves token comments forward
+(``move_token_comment``, with its five-slot form for a key without a value), the composer
+adds a collection's end comments, and the constructor spreads node comments over the
+mapping or sequence that holds them. This module repeats those steps on the same lists,
+in the same order, so that the trees (and the comment lists they share) come out the same;
+whatever ruamel would fail on, or that the fast path does not cover, is
+:class:`~lanai.kpt.fastyaml.scanner.Unsupported`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, Format, LineCol
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import implicit_resolvers
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    FoldedScalarString,
+    LiteralScalarString,
+    SingleQuotedScalarString,
+)
+
+from lanai.kpt.fastyaml import scanner
+from lanai.kpt.fastyaml.scanner import (
+    BLOCK_END,
+    BLOCK_ENTRY,
+    BLOCK_MAPPING_START,
+    BLOCK_SEQUENCE_START,
+    DOCUMENT_START,
+    FLOW_ENTRY,
+    FLOW_MAPPING_END,
+    FLOW_MAPPING_START,
+    FLOW_SEQUENCE_END,
+    FLOW_SEQUENCE_START,
+    KEY,
+    SCALAR,
+    STREAM_END,
+    VALUE,
+    Token,
+    Unsupported,
+)
+
+_MAPPING = 0
+_SEQUENCE = 1
+_SCALAR = 2
+
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+
+# ruamel's YAML 1.2 implicit resolvers, by first character, in ruamel's order
+_RESOLVERS: dict[str, list[tuple[str, Any]]] = {}
+for _versions, _tag, _regexp, _first in implicit_resolvers:
+    if (1, 2) in _versions:
+        for _ch in _first:
+            _RESOLVERS.setdefault(_ch, []).append((_tag, _regexp))
+
+_PLAIN_TAGS = frozenset(
+    (
+        _STR,
+        _NULL,
+        _BOOL,
+        _INT,
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:timestamp",
+    )
+)
+
+# ruamel builds the unusual scalars (ScalarInt with a width, ScalarFloat, TimeStamp);
+# this instance is only ever asked to construct scalars, never to parse.
+_CONSTRUCTOR = YAML().constructor
+
+
+class _Node:
+    """ruamel's node: kind, value, style, the comment list and the start position."""
+
+    __slots__ = ("column", "comment", "flow", "kind", "line", "style", "value")
+
+    def __init__(
+        self,
+        kind: int,
+        value: Any,
+        line: int,
+        column: int,
+        comment: list[Any] | None = None,
+        style: str | None = None,
+        flow: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.value = value
+        self.line = line
+        self.column = column
+        self.comment = comment
+        self.style = style
+        self.flow = flow
+
+
+def _empty(line: int, column: int, comment: list[Any] | None = None) -> _Node:
+    return _Node(_SCALAR, "", line, column, comment)
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.index = 0
+
+    def peek(self) -> Token:
+        return self.tokens[self.index]
+
+    def get(self) -> Token:
+        """Take the next token, hanging on it the comment that follows it."""
+        token = self.tokens[self.index]
+        self.index += 1
+        post = token.post
+        if post is not None:
+            comment = token.comment
+            if comment is None:
+                token.comment = [post, None]
+            elif len(comment) in (2, 5):
+                comment[0] = post
+            else:
+                raise Unsupported("post comment on an unusual comment list")
+        return token
+
+    def move(self, token: Token, empty: bool = False) -> None:
+        """ruamel's ``move_old_comment`` from ``token`` to the next token."""
+        comment = token.comment
+        if comment is None:
+            return
+        target = self.tokens[self.index]
+        if target.kind in (STREAM_END, DOCUMENT_START):
+            return
+        token.comment = None
+        existing = target.comment
+        if not existing:
+            if empty:
+                comment = [comment[0], comment[1], None, None, comment[0]]
+            target.comment = comment
+            return
+        if (comment[0] and existing[0]) or (comment[1] and existing[1]):
+            if isinstance(comment[1], list) and isinstance(existing[1], list):
+                comment[1].extend(existing[1])
+            else:
+                raise Unsupported("overlapping comments")
+        if comment[0]:
+            existing[0] = comment[0]
+        if comment[1]:
+            existing[1] = comment[1]
+
+    # -- documents -------------------------------------------------------------------------
+
+    def documents(self) -> list[_Node | None]:
+        self.move(self.get())  # stream start
+        found: list[_Node | None] = []
+        if self.peek().kind not in (DOCUMENT_START, STREAM_END):
+            found.append(self.node(block=True))
+        while True:
+            kind = self.peek().kind
+            if kind == STREAM_END:
+                return found
+            if kind != DOCUMENT_START:
+                raise Unsupported("expected a document start")
+            self.get()
+            if self.peek().kind in (DOCUMENT_START, STREAM_END):
+                found.append(None)
+            else:
+                found.append(self.node(block=True))
+
+    # -- nodes -----------------------------------------------------------------------------
+
+    def node(self, block: bool = False, indentless: bool = False) -> _Node:
+        token = self.peek()
+        kind = token.kind
+        if indentless and kind == BLOCK_ENTRY:
+            comment = None
+            pending = token.comment
+            if pending and pending[0]:
+                comment = [pending[0], []]
+                pending[0] = None
+            elif pending and pending[0] is None and pending[1]:
+                comment = [None, pending[1]]
+                pending[1] = None
+            return self.indentless_sequence(_Node(_SEQUENCE, [], token.line, token.column, comment))
+        if kind == SCALAR:
+            self.get()
+            return _Node(_SCALAR, token.value, token.line, token.column, token.comment, token.style)
+        if kind == FLOW_SEQUENCE_START:
+            return self.flow_sequence(token)
+        if kind == FLOW_MAPPING_START:
+            return self.flow_mapping(token)
+        if block and kind == BLOCK_SEQUENCE_START:
+            comment = token.comment
+            if comment is None or comment[1] is None:
+                comment = _split(token)
+            return self.block_sequence(_Node(_SEQUENCE, [], token.line, token.column, comment))
+        if block and kind == BLOCK_MAPPING_START:
+            return self.block_mapping(_Node(_MAPPING, [], token.line, token.column, token.comment))
+        raise Unsupported("unexpected token")
+
+    def block_sequence(self, node: _Node) -> _Node:
+        self.get()
+        items = node.value
+        while True:
+            token = self.peek()
+            if token.kind == BLOCK_ENTRY:
+                self.get()
+                self.move(token)
+                if self.peek().kind not in (BLOCK_ENTRY, BLOCK_END):
+                    items.append(self.node(block=True))
+                else:
+                    items.append(_empty(token.end_line, token.end_column))
+            elif token.kind == BLOCK_END:
+                self.get()
+                _end_comment(token.comment, node)
+                return node
+            else:
+                raise Unsupported("expected a sequence entry")
+
+    def indentless_sequence(self, node: _Node) -> _Node:
+        items = node.value
+        while True:
+            token = self.peek()
+            if token.kind != BLOCK_ENTRY:
+                _end_comment(token.comment, node)
+                return node
+            self.get()
+            self.move(token)
+            if self.peek().kind not in (BLOCK_ENTRY, KEY, VALUE, BLOCK_END):
+                items.append(self.node(block=True))
+            else:
+                items.append(_empty(token.end_line, token.end_column))
+
+    def block_mapping(self, node: _Node) -> _Node:
+        self.get()
+        pairs = node.value
+        while True:
+            token = self.peek()
+            if token.kind == BLOCK_END:
+                self.get()
+                self.move(token)
+                _end_comment(token.comment, node)
+                return node
+            if token.kind != KEY:
+                raise Unsupported("expected a key")
+            self.get()
+            self.move(token)
+            if self.peek().kind in (KEY, VALUE, BLOCK_END):
+                raise Unsupported("empty key")
+            key = self.node(block=True, indentless=True)
+            token = self.peek()
+            if token.kind != VALUE:  # pragma: no cover - simple keys always have a value
+                raise Unsupported("key without a value")
+            self.get()
+            following = self.peek().kind
+            if following == VALUE:
+                self.move(token)
+            elif following != KEY:
+                self.move(token, empty=True)
+            following = self.peek().kind
+            if following not in (KEY, VALUE, BLOCK_END):
+                value = self.node(block=True, indentless=True)
+            else:
+                comment = token.comment
+                at = token
+                if comment is None:
+                    at = self.peek()
+                    comment = at.comment
+                    if comment:
+                        at.comment = [None, comment[1]]
+                        comment = [comment[0], None]
+                value = _empty(at.end_line, at.end_column, comment)
+            pairs.append((key, value))
+
+    def flow_sequence(self, start: Token) -> _Node:
+        node = _Node(_SEQUENCE, [], start.line, start.column, start.comment, flow=True)
+        self.get()
+        first = True
+        while True:
+            if self.peek().kind != FLOW_SEQUENCE_END:
+                if not first:
+                    if self.peek().kind != FLOW_ENTRY:
+                        raise Unsupported("expected ',' or ']'")
+                    self.get()
+                kind = self.peek().kind
+                if kind == KEY:
+                    raise Unsupported("a mapping inside a flow sequence")
+                if kind != FLOW_SEQUENCE_END:
+                    node.value.append(self.flow_scalar())
+                    first = False
+                    continue
+            end = self.get()
+            return _flow_end(end.comment, node)
+
+    def flow_mapping(self, start: Token) -> _Node:
+        node = _Node(_MAPPING, [], start.line, start.column, start.comment, flow=True)
+        self.get()
+        first = True
+        while True:
+            if self.peek().kind != FLOW_MAPPING_END:
+                if not first:
+                    if self.peek().kind != FLOW_ENTRY:
+                        raise Unsupported("expected ',' or '}'")
+                    self.get()
+                kind = self.peek().kind
+                if kind == KEY:
+                    self.get()
+                    if self.peek().kind in (VALUE, FLOW_ENTRY, FLOW_MAPPING_END):
+                        raise Unsupported("empty key")
+                    key = self.flow_scalar()
+                    token = self.peek()
+                    if token.kind == VALUE:
+                        self.get()
+                        if self.peek().kind not in (FLOW_ENTRY, FLOW_MAPPING_END):
+                            value = self.flow_scalar()
+                        else:
+                            value = _empty(token.end_line, token.end_column)
+                    else:
+                        value = _empty(token.line, token.column)
+                    node.value.append((key, value))
+                    first = False
+                    continue
+                if kind == VALUE:
+                    raise Unsupported("empty key")
+                if kind != FLOW_MAPPING_END:
+                    key = self.flow_scalar()
+                    token = self.peek()
+                    node.value.append((key, _empty(token.line, token.column)))
+                    first = False
+                    continue
+            end = self.get()
+            return _flow_end(end.comment, node)
+
+    def flow_scalar(self) -> _Node:
+        token = self.peek()
+        if token.kind != SCALAR:
+            raise Unsupported("a collection inside a flow collection")
+        return self.node()
+
+
+def _split(token: Token) -> list[Any] | None:
+    """ruamel's ``split_old_comment``: the post comment of a sequence start."""
+    comment = token.comment
+    if comment is None or comment[0] is None:
+        return None
+    found = [comment[0], None]
+    if comment[1] is None:
+        token.comment = None
+    return found
+
+
+def _end_comment(comment: list[Any] | None, node: _Node) -> None:
+    """ruamel's ``check_end_doc_comment``: comment lines before a collection's end."""
+    if comment and comment[1]:
+        if node.comment is None:
+            node.comment = [None, None]
+        node.comment.append(comment[1])
+        comment[1] = None
+
+
+def _flow_end(comment: list[Any] | None, node: _Node) -> _Node:
+    if comment is not None:
+        node.comment = comment
+    _end_comment(comment, node)
+    return node
+
+
+# -- construction --------------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, max_nodes: int) -> None:
+        self.budget = max_nodes
+
+    def build(self, node: _Node) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise Unsupported("too many nodes")
+        kind = node.kind
+        if kind == _SCALAR:
+            return _scalar(node)
+        if kind == _MAPPING:
+            return self.mapping(node)
+        return self.sequence(node)
+
+    def mapping(self, node: _Node) -> CommentedMap:
+        mapping = CommentedMap()
+        lines: Any = LineCol()
+        lines.line = node.line
+        lines.col = node.column
+        setattr(mapping, LineCol.attrib, lines)
+        comment = node.comment
+        if comment:
+            mapping.ca.comment = comment[:2]
+            if len(comment) > 2 and comment[2] is not None:
+                mapping.ca.end = list(comment[2])
+        last_key: Any = None
+        last_value: Any = _SENTINEL
+        data: dict[Any, Any] = {}
+        own = mapping._ok
+        for key_node, value_node in node.value:
+            key = self.build(key_node)
+            value = self.build(value_node)
+            if key in mapping:
+                raise Unsupported("duplicate key")
+            key_comment = key_node.comment
+            if key_comment and len(key_comment) > 4 and key_comment[4]:
+                if last_value is None:
+                    key_comment[0] = key_comment.pop(4)
+                    _value_comment(mapping, last_key, key_comment)
+                else:
+                    key_comment[2] = key_comment.pop(4)
+                    _key_comment(mapping, key, key_comment)
+                key_node.comment = key_comment = None
+            if key_comment:
+                _key_comment(mapping, key, key_comment)
+            if value_node.comment:
+                _value_comment(mapping, key, value_node.comment)
+            data[key] = [key_node.line, key_node.column, value_node.line, value_node.column]
+            OrderedDict.__setitem__(mapping, key, value)
+            own.add(key)
+            last_key, last_value = key, value
+        if node.value:
+            lines.data = data
+            _set_style(mapping, node.flow)
+        return mapping
+
+    def sequence(self, node: _Node) -> CommentedSeq:
+        sequence = CommentedSeq()
+        lines: Any = LineCol()
+        lines.line = node.line
+        lines.col = node.column
+        setattr(sequence, LineCol.attrib, lines)
+        comment = node.comment
+        if comment:
+            sequence.ca.comment = comment[:2]
+            if len(comment) > 2 and comment[2] is not None:
+                sequence.ca.end = list(comment[2])
+        items = []
+        data: dict[Any, Any] = {}
+        for index, child in enumerate(node.value):
+            if child.comment:
+                _key_comment(sequence, index, child.comment)
+                child.comment = None
+            items.append(self.build(child))
+            data[index] = [child.line, child.column]
+        list.extend(sequence, items)
+        if items:
+            lines.data = data
+            _set_style(sequence, node.flow)
+        return sequence
+
+
+_SENTINEL = object()
+
+
+def _set_style(collection: Any, flow: bool) -> None:
+    style = Format()
+    style._flow_style = flow
+    setattr(collection, Format.attrib, style)
+
+
+def _key_comment(collection: Any, key: Any, comment: list[Any]) -> None:
+    """ruamel's ``yaml_key_comment_extend`` (slots 0 and 1)."""
+    slots = collection.ca.items.setdefault(key, [None, None, None, None])
+    if slots[1] is not None:
+        raise Unsupported("a second comment before an item")
+    slots[1] = comment[1]
+    slots[0] = comment[0]
+
+
+def _value_comment(collection: Any, key: Any, comment: list[Any]) -> None:
+    """ruamel's ``yaml_value_comment_extend`` (slots 2 and 3)."""
+    slots = collection.ca.items.setdefault(key, [None, None, None, None])
+    if slots[3] is not None:
+        raise Unsupported("a second comment before a value")
+    slots[3] = comment[1]
+    slots[2] = comment[0]
+
+
+def _scalar(node: _Node) -> Any:
+    style = node.style
+    value = node.value
+    if style is None:
+        resolvers = _RESOLVERS.get(value[0] if value else "")
+        tag = _STR
+        if resolvers:
+            for candidate, regexp in resolvers:
+                if regexp.match(value):
+                    tag = candidate
+                    break
+        if tag == _STR:
+            return value
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return value.lower() == "true"
+        if tag == _INT and "_" not in value and value.lstrip("+-")[0] != "0":
+            return int(value)  # what ruamel makes of a decimal without a leading zero
+        if tag not in _PLAIN_TAGS:
+            raise Unsupported(f"plain scalar resolving to {tag}")
+        scalar = ScalarNode(tag, value)
+        constructor = _CONSTRUCTOR.yaml_constructors[tag]
+        return constructor(_CONSTRUCTOR, scalar)
+    if style == "'":
+        return SingleQuotedScalarString(value)
+    if style == '"':
+        return DoubleQuotedScalarString(value)
+    comment = node.comment
+    if style == "|":
+        literal = LiteralScalarString(value)
+        if comment and comment[1]:
+            literal.comment = comment[1][0]
+        return literal
+    positions: list[int] = []
+    index = value.find("\a")
+    while index >= 0:
+        positions.append(index - len(positions))
+        index = value.find("\a", index + 1)
+    folded = FoldedScalarString(value.replace("\a", ""))
+    if comment and comment[1]:
+        folded.comment = comment[1][0]
+    if positions:
+        folded.fold_pos = positions
+    return folded
+
+
+def load_all(text: str, max_nodes: int) -> list[Any]:
+    """What ``YAML().load_all(text)`` returns (as :func:`lanai.kpt.yamlio._yaml` sets it
+    up), or :class:`Unsupported`."""
+    parser = _Parser(scanner.tokens(text))
+    builder = _Builder(max_nodes)
+    return [None if node is None else builder.build(node) for node in parser.documents()]
