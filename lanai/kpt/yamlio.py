@@ -169,6 +169,10 @@ def dump_documents(docs: list[CommentedMap], style: YamlStyle = DEFAULT_STYLE) -
         return json.dumps([to_plain(doc) for doc in docs], indent=2) + "\n"
     if not docs:
         return ""
+    try:
+        return fastyaml.dump_all(docs, style.indentless, style.explicit_start)
+    except (fastyaml.Unsupported, RecursionError):
+        pass  # nothing was changed yet: ruamel dumps (and changes) the documents itself
     stream = io.StringIO()
     _yaml(style).dump_all(docs, stream)
     return stream.getvalue()

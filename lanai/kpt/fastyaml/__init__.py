@@ -8,7 +8,8 @@ dumper would write (:mod:`.emitter`), for the block YAML subset package files us
 else raises :class:`Unsupported`, and :mod:`lanai.kpt.yamlio` hands the text to ruamel.
 """
 
+from lanai.kpt.fastyaml.emitter import dump_all
 from lanai.kpt.fastyaml.loader import load_all
 from lanai.kpt.fastyaml.scanner import Unsupported
 
-__all__ = ["Unsupported", "load_all"]
+__all__ = ["Unsupported", "dump_all", "load_all"]

@@ -484,17 +484,21 @@ def _value_comment(collection: Any, key: Any, comment: list[Any]) -> None:
     slots[2] = comment[0]
 
 
+def resolve(value: str) -> str:
+    """The tag ruamel resolves a plain scalar's text to (YAML 1.2)."""
+    resolvers = _RESOLVERS.get(value[0] if value else "")
+    if resolvers:
+        for tag, regexp in resolvers:
+            if regexp.match(value):
+                return tag
+    return _STR
+
+
 def _scalar(node: _Node) -> Any:
     style = node.style
     value = node.value
     if style is None:
-        resolvers = _RESOLVERS.get(value[0] if value else "")
-        tag = _STR
-        if resolvers:
-            for candidate, regexp in resolvers:
-                if regexp.match(value):
-                    tag = candidate
-                    break
+        tag = resolve(value)
         if tag == _STR:
             return value
         if tag == _NULL:
