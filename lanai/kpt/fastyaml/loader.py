@@ -375,13 +375,12 @@ def _flow_end(comment: list[Any] | None, node: _Node) -> _Node:
 
 
 class _Builder:
-    def __init__(self, max_nodes: int) -> None:
-        self.budget = max_nodes
+    """ruamel's ``RoundTripConstructor``: values, comments, line/column information."""
+
+    def __init__(self) -> None:
+        self.nodes = 0  # as yamlio._bounded counts them: collections and values, not keys
 
     def build(self, node: _Node) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
-            raise Unsupported("too many nodes")
         kind = node.kind
         if kind == _SCALAR:
             return _scalar(node)
@@ -403,30 +402,40 @@ class _Builder:
         last_key: Any = None
         last_value: Any = _SENTINEL
         data: dict[Any, Any] = {}
-        own = mapping._ok
-        for key_node, value_node in node.value:
-            key = self.build(key_node)
-            value = self.build(value_node)
-            if key in mapping:
+        pairs = node.value
+        self.nodes += len(pairs)
+        set_item = _SET_ITEM
+        for key_node, value_node in pairs:
+            key = key_node.value
+            if key_node.style is not None or not key or key[0] in _RESOLVERS:
+                key = _scalar(key_node)
+            if value_node.kind == _SCALAR:
+                value = value_node.value
+                if value_node.style is not None or not value or value[0] in _RESOLVERS:
+                    value = _scalar(value_node)
+            else:
+                value = self.build(value_node)
+            if key in data:
                 raise Unsupported("duplicate key")
             key_comment = key_node.comment
-            if key_comment and len(key_comment) > 4 and key_comment[4]:
-                if last_value is None:
-                    key_comment[0] = key_comment.pop(4)
-                    _value_comment(mapping, last_key, key_comment)
-                else:
-                    key_comment[2] = key_comment.pop(4)
-                    _key_comment(mapping, key, key_comment)
-                key_node.comment = key_comment = None
             if key_comment:
-                _key_comment(mapping, key, key_comment)
+                if len(key_comment) > 4 and key_comment[4]:
+                    if last_value is None:
+                        key_comment[0] = key_comment.pop(4)
+                        _value_comment(mapping, last_key, key_comment)
+                    else:
+                        key_comment[2] = key_comment.pop(4)
+                        _key_comment(mapping, key, key_comment)
+                    key_node.comment = None
+                else:
+                    _key_comment(mapping, key, key_comment)
             if value_node.comment:
                 _value_comment(mapping, key, value_node.comment)
             data[key] = [key_node.line, key_node.column, value_node.line, value_node.column]
-            OrderedDict.__setitem__(mapping, key, value)
-            own.add(key)
+            set_item(mapping, key, value)
             last_key, last_value = key, value
-        if node.value:
+        if pairs:
+            mapping._ok |= data.keys()
             lines.data = data
             _set_style(mapping, node.flow)
         return mapping
@@ -444,11 +453,19 @@ class _Builder:
                 sequence.ca.end = list(comment[2])
         items = []
         data: dict[Any, Any] = {}
-        for index, child in enumerate(node.value):
+        children = node.value
+        self.nodes += len(children)
+        for index, child in enumerate(children):
             if child.comment:
                 _key_comment(sequence, index, child.comment)
                 child.comment = None
-            items.append(self.build(child))
+            if child.kind == _SCALAR:
+                value = child.value
+                if child.style is not None or not value or value[0] in _RESOLVERS:
+                    value = _scalar(child)
+                items.append(value)
+            else:
+                items.append(self.build(child))
             data[index] = [child.line, child.column]
         list.extend(sequence, items)
         if items:
@@ -457,6 +474,7 @@ class _Builder:
         return sequence
 
 
+_SET_ITEM = OrderedDict.__setitem__
 _SENTINEL = object()
 
 
@@ -539,5 +557,10 @@ def load_all(text: str, max_nodes: int) -> list[Any]:
     """What ``YAML().load_all(text)`` returns (as :func:`lanai.kpt.yamlio._yaml` sets it
     up), or :class:`Unsupported`."""
     parser = _Parser(scanner.tokens(text))
-    builder = _Builder(max_nodes)
-    return [None if node is None else builder.build(node) for node in parser.documents()]
+    builder = _Builder()
+    nodes = parser.documents()
+    builder.nodes = sum(node is not None for node in nodes)
+    documents = [None if node is None else builder.build(node) for node in nodes]
+    if builder.nodes > max_nodes:
+        raise Unsupported("too many nodes")
+    return documents

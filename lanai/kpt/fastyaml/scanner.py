@@ -286,10 +286,13 @@ class _Scanner:
         self.emit(Token(STREAM_START, 0, 0, 0, 0))
         buffer = self.buffer
         while True:
-            self.skip_to_token()
-            self.stale_keys()
+            if buffer[self.p] in " #\n":
+                self.skip_to_token()
+            if self.keys:
+                self.stale_keys()
             column = self.p - self.line_start
-            self.unwind(column)
+            if self.indent > column:
+                self.unwind(column)
             ch = buffer[self.p]
             following = buffer[self.p + 1] if ch != "\0" else "\0"
             if ch == "\0":
@@ -397,7 +400,7 @@ class _Scanner:
         stop = match.end()
         token.value = buffer[start:stop]
         token.end_column = stop - self.line_start
-        self.p = _skip(_SPACES, buffer, stop)
+        self.p = _skip(_SPACES, buffer, stop) if buffer[stop] == " " else stop
         if buffer[self.p] == "\n":
             if self.flow:
                 raise Unsupported("flow collection over several lines")
