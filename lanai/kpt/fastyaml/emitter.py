@@ -895,15 +895,56 @@ class _Emitter:
         self.column += len(text)
 
     def write_single_quoted(self, text: str) -> None:
-        if _LINE_BREAK.search(text):
-            raise Unsupported("a single-quoted scalar with line breaks")
         self.write_indicator("'", True)
-        data = text.replace("'", "''")
-        if self.column + len(data) > _SAFE_COLUMN:
-            raise Unsupported("a long single-quoted scalar")
-        self.out.append(data)
-        self.column += len(data)
+        if _LINE_BREAK.search(text.replace("\n", "")):
+            raise Unsupported("a single-quoted scalar with unusual line breaks")
+        if "\n" not in text:
+            data = text.replace("'", "''")
+            if self.column + len(data) > _SAFE_COLUMN:
+                raise Unsupported("a long single-quoted scalar")
+            self.out.append(data)
+            self.column += len(data)
+        else:
+            self.write_single_quoted_lines(text)
         self.write_indicator("'", False)
+
+    def write_single_quoted_lines(self, text: str) -> None:
+        """ruamel's ``write_single_quoted`` for text with line breaks: a break is written
+        as a blank line, the next line indented."""
+        out = self.out
+        spaces = breaks = False
+        start = end = 0
+        length = len(text)
+        while end <= length:
+            ch = text[end] if end < length else None
+            if spaces:
+                if ch != " ":
+                    data = text[start:end]
+                    self.column += len(data)
+                    out.append(data)
+                    start = end
+            elif breaks:
+                if ch != "\n":
+                    self.write_line_break()
+                    for _ in range(end - start):
+                        self.write_line_break()
+                    self.write_indent()
+                    start = end
+            elif (ch is None or ch in " \n'") and start < end:
+                data = text[start:end]
+                self.column += len(data)
+                out.append(data)
+                start = end
+            if self.column > _SAFE_COLUMN:
+                raise Unsupported("a long single-quoted scalar")
+            if ch == "'":
+                self.column += 2
+                out.append("''")
+                start = end + 1
+            if ch is not None:
+                spaces = ch == " "
+                breaks = ch == "\n"
+            end += 1
 
     def write_double_quoted(self, text: str) -> None:
         self.write_indicator('"', True)

@@ -62,8 +62,10 @@ _FLOW_PLAIN = re.compile(
     r"(?:[^ \t\n\0:,\[\]{}]|:(?=[^ \t\n\0]))+"
     r"(?: +(?:[^ \t\n\0:#,\[\]{}]|:(?=[^ \t\n\0]))(?:[^ \t\n\0:,\[\]{}]|:(?=[^ \t\n\0]))*)*"
 )
-_SINGLE_QUOTED = re.compile(r"(?:[^'\n\0]|'')*'")
-_DOUBLE_QUOTED = re.compile(r'(?:[^"\\\n\0]|\\[^\n\0])*"')
+# a quoted scalar's text on one line, up to the closing quote or the line's end
+_SINGLE_LINE = re.compile(r"(?:[^'\n\0]|'')*")
+_DOUBLE_LINE = re.compile(r'(?:[^"\\\n\0]|\\[^\n\0])*')
+_BLANKS = re.compile("[ \t]*")
 _ESCAPE = re.compile(r"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
 _NOT_PLAIN_START = frozenset("\0 \t\n-?:,[]{}#&*!|>'\"%@`")
 _END_SPACE = " \n\0"
@@ -366,27 +368,67 @@ class _Scanner:
     # -- scalars ---------------------------------------------------------------------------
 
     def quoted(self, quote: str) -> Token:
+        """ruamel's ``scan_flow_scalar``: a line break folds to a space (blank lines stay
+        line breaks), a line's trailing and the next line's leading whitespace go."""
+        buffer = self.buffer
         start, line, column = self.p, self.line, self.p - self.line_start
         token = Token(SCALAR, line, column, line, column, style=quote)
         self.save_key(token)
         self.allow_simple_key = False
-        pattern = _SINGLE_QUOTED if quote == "'" else _DOUBLE_QUOTED
-        match = pattern.match(self.buffer, start + 1)
-        if match is None:
-            raise Unsupported("quoted scalar over several lines")
-        raw = self.buffer[start + 1 : match.end() - 1]
-        if quote == "'":
-            value = raw.replace("''", "'")
-        elif "\\" in raw:
-            value = _ESCAPE.sub(_unescape, raw)
-        else:
-            value = raw
-        self.p = match.end()
-        token.value = value
+        double = quote == '"'
+        pattern = _DOUBLE_LINE if double else _SINGLE_LINE
+        chunks: list[str] = []
+        position = start + 1
+        while True:
+            stop = _skip(pattern, buffer, position)
+            raw = buffer[position:stop]
+            ch = buffer[stop]
+            if ch == quote:
+                chunks.append(_unquote(raw, double))
+                self.p = stop + 1
+                break
+            if self.flow:
+                raise Unsupported("flow collection over several lines")
+            if ch == "\\" and buffer[stop + 1] == "\n":  # an escaped line break
+                chunks.append(_unquote(raw, double))
+                self.p = stop + 1
+                self.newline()
+                chunks.extend(self.quoted_breaks())
+            elif ch == "\n":
+                kept = raw.rstrip(" \t")
+                if double and kept.endswith("\\"):
+                    raise Unsupported("an escape before the end of a quoted line")
+                chunks.append(_unquote(kept, double))
+                self.p = stop
+                self.newline()
+                breaks = self.quoted_breaks()
+                chunks.extend(breaks or [" "])
+            else:
+                raise Unsupported("an unterminated quoted scalar")
+            position = self.p
+        token.value = "".join(chunks)
+        token.end_line = self.line
         token.end_column = self.p - self.line_start
         return token
 
+    def quoted_breaks(self) -> list[str]:
+        """ruamel's ``scan_flow_scalar_breaks``: blank lines and indentation in a quoted
+        scalar (a document marker there is an error)."""
+        buffer = self.buffer
+        breaks: list[str] = []
+        while True:
+            if self.document_separator():
+                raise Unsupported("document marker in a quoted scalar")
+            self.p = _skip(_BLANKS, buffer, self.p)
+            if buffer[self.p] != "\n":
+                return breaks
+            breaks.append("\n")
+            self.newline()
+
     def plain(self) -> None:
+        """ruamel's ``scan_plain``: chunks on a line keep their spaces, a line break folds
+        to a space (blank lines stay line breaks) while the next line is indented more than
+        the block."""
         buffer = self.buffer
         start, line, column = self.p, self.line, self.p - self.line_start
         token = Token(SCALAR, line, column, line, column)
@@ -394,14 +436,18 @@ class _Scanner:
         self.allow_simple_key = False
         indent = self.indent + 1
         pattern = _FLOW_PLAIN if self.flow else _PLAIN
-        match = pattern.match(buffer, start)
-        if match is None:  # pragma: no cover - the caller checked the first character
-            raise Unsupported("plain scalar")
-        stop = match.end()
-        token.value = buffer[start:stop]
-        token.end_column = stop - self.line_start
-        self.p = _skip(_SPACES, buffer, stop) if buffer[stop] == " " else stop
-        if buffer[self.p] == "\n":
+        chunks: list[str] = []
+        position = start
+        while True:
+            match = pattern.match(buffer, position)
+            if match is None:
+                raise Unsupported("a plain scalar continued by an indicator")
+            stop = match.end()
+            chunks.append(buffer[position:stop])
+            end_line, end_column = self.line, stop - self.line_start
+            self.p = _skip(_SPACES, buffer, stop) if buffer[stop] == " " else stop
+            if buffer[self.p] != "\n":
+                break
             if self.flow:
                 raise Unsupported("flow collection over several lines")
             self.newline()
@@ -417,18 +463,26 @@ class _Scanner:
                     self.newline()
                     separated = self.document_separator()
                 else:
-                    if ch != "#" and ch != "\0" and self.p - self.line_start >= indent:
-                        raise Unsupported("plain scalar over several lines")
-                    if breaks:
-                        token.comment = [
-                            CommentToken(
-                                "\n" * breaks + "\n",
-                                self.mark(start, line, column),
-                                self.mark(stop, line, token.end_column),
-                            ),
-                            None,
-                        ]
                     break
+            if separated:
+                break
+            ch = buffer[self.p]
+            if ch == "#" or ch == "\0" or self.p - self.line_start < indent:
+                if breaks:
+                    token.comment = [
+                        CommentToken(
+                            "\n" * breaks + "\n",
+                            self.mark(start, line, column),
+                            self.mark(stop, end_line, end_column),
+                        ),
+                        None,
+                    ]
+                break
+            chunks.append("\n" * breaks if breaks else " ")
+            position = self.p
+        token.value = "".join(chunks)
+        token.end_line = end_line
+        token.end_column = end_column
         self.emit(token)
 
     def document_separator(self) -> bool:
@@ -622,6 +676,14 @@ def _skip(pattern: re.Pattern[str], buffer: str, start: int) -> int:
     found = pattern.match(buffer, start)
     assert found is not None
     return found.end()
+
+
+def _unquote(raw: str, double: bool) -> str:
+    if not double:
+        return raw.replace("''", "'")
+    if "\\" in raw:
+        return _ESCAPE.sub(_unescape, raw)
+    return raw
 
 
 def _unescape(match: re.Match[str]) -> str:
