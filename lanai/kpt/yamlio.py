@@ -241,32 +241,61 @@ def same_data(
     return _Comparison(ignored or {}, styles=False).same(a, b, ())
 
 
-@dataclass(frozen=True)
 class _Comparison:
-    ignored: Mapping[tuple[str, ...], frozenset[str]]
-    styles: bool
+    """The walk behind :func:`equivalent` and :func:`same_data`.
 
-    def same(self, a: Any, b: Any, path: tuple[str, ...]) -> bool:
+    It runs for every file a render would rewrite, so it takes the cheap routes where it
+    can: paths are only tracked while they can still lead to an ignored mapping, and the
+    bookkeeping objects are only pictured (:func:`_comparable`) when they are not simply
+    absent on both sides.
+    """
+
+    def __init__(self, ignored: Mapping[tuple[str, ...], frozenset[str]], styles: bool) -> None:
+        self.ignored = ignored
+        self.styles = styles
+        self.prefixes = {path[:size] for path in ignored for size in range(len(path) + 1)}
+
+    def same(self, a: Any, b: Any, path: tuple[str, ...] | None) -> bool:
+        kind_a, kind_b = type(a), type(b)
+        if kind_a is CommentedMap and kind_b is CommentedMap:
+            return self.same_mappings(a, OrderedDict.items(a), b, OrderedDict.items(b), path)
         if isinstance(a, dict) and isinstance(b, dict):
-            skip = self.ignored.get(path, frozenset())
-            keys_a = [k for k in a if k not in skip]
-            keys_b = [k for k in b if k not in skip]
-            if keys_a != keys_b or not self._same_style(a, b):
-                return False
-            if self.styles and [type(k) for k in keys_a] != [type(k) for k in keys_b]:
-                return False
-            return all(self.same(a[k], b[k], (*path, str(k))) for k in keys_a)
+            return self.same_mappings(a, a.items(), b, b.items(), path)
         if isinstance(a, list) and isinstance(b, list):
             if len(a) != len(b) or not self._same_style(a, b):
                 return False
-            return all(self.same(x, y, path) for x, y in zip(a, b, strict=True))
+            return all(
+                self.same(x, y, path)
+                for x, y in zip(list.__iter__(a), list.__iter__(b), strict=True)
+            )
         if isinstance(a, (dict, list)) or isinstance(b, (dict, list)) or a != b:
             return False
         if not self.styles:
             return isinstance(a, bool) == isinstance(b, bool)
-        if type(a) is not type(b):
+        if kind_a is not kind_b:
             return False
-        return type(a) in _PLAIN_SCALARS or _scalar_attributes(a) == _scalar_attributes(b)
+        return kind_a in _PLAIN_SCALARS or _scalar_attributes(a) == _scalar_attributes(b)
+
+    def same_mappings(
+        self, a: Any, items_a: Any, b: Any, items_b: Any, path: tuple[str, ...] | None
+    ) -> bool:
+        skip = self.ignored.get(path, frozenset()) if path is not None else ()
+        if skip:
+            pairs_a = [(k, v) for k, v in items_a if k not in skip]
+            pairs_b = [(k, v) for k, v in items_b if k not in skip]
+        else:
+            pairs_a, pairs_b = list(items_a), list(items_b)
+        if len(pairs_a) != len(pairs_b) or not self._same_style(a, b):
+            return False
+        for (key_a, _), (key_b, _) in zip(pairs_a, pairs_b, strict=True):
+            if key_a != key_b or (self.styles and type(key_a) is not type(key_b)):
+                return False
+        parent = path if path is not None and path in self.prefixes else None
+        for (key, value_a), (_, value_b) in zip(pairs_a, pairs_b, strict=True):
+            child = None if parent is None else (*parent, str(key))
+            if not self.same(value_a, value_b, child):
+                return False
+        return True
 
     def _same_style(self, a: Any, b: Any) -> bool:
         if not self.styles:
@@ -277,22 +306,40 @@ class _Comparison:
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 
+_SLOTS: dict[type, list[str]] = {}
+
+
 def _scalar_attributes(value: Any) -> tuple[Any, ...]:
     """What a round-trip scalar (quoted string, formatted number, ...) carries besides its
     value: slots and instance attributes, comments normalised."""
-    slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ()) or ()]
+    slots = _SLOTS.get(type(value))
+    if slots is None:
+        slots = [n for cls in type(value).__mro__ for n in getattr(cls, "__slots__", ()) or ()]
+        _SLOTS[type(value)] = slots
     found = tuple(_comparable(getattr(value, name, None)) for name in slots)
     return found, _comparable(getattr(value, "__dict__", None))
 
 
 def _same_attributes(a: Any, b: Any) -> bool:
-    for attribute in (comments.comment_attrib, comments.Format.attrib, comments.merge_attrib):
-        if _comparable(getattr(a, attribute, None)) != _comparable(getattr(b, attribute, None)):
-            return False
-    for attribute in (anchor.Anchor.attrib, tag.Tag.attrib):
-        if _comparable(getattr(a, attribute, None)) != _comparable(getattr(b, attribute, None)):
+    for attribute in _ATTRIBUTES:
+        x, y = getattr(a, attribute, None), getattr(b, attribute, None)
+        if x is y:
+            continue
+        if type(x) is comments.Format and type(y) is comments.Format:
+            if x._flow_style != y._flow_style:
+                return False
+        elif _comparable(x) != _comparable(y):
             return False
     return True
+
+
+_ATTRIBUTES = (
+    comments.comment_attrib,
+    comments.Format.attrib,
+    comments.merge_attrib,
+    anchor.Anchor.attrib,
+    tag.Tag.attrib,
+)
 
 
 def _comparable(value: Any) -> Any:
