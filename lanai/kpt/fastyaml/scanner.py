@@ -484,6 +484,26 @@ class _Scanner:
         token.end_line = end_line
         token.end_column = end_column
         self.emit(token)
+        if (
+            buffer[self.p] == ":"
+            and buffer[self.p + 1] in _END_SPACE
+            and not self.flow
+            and self.p - start <= 1024
+            and (key := self.keys.get(0)) is not None
+            and key.token is token
+            and key.line == self.line
+        ):
+            # ``key: value``, the commonest line: what the token loop would do next, without
+            # going round it (no comment, unwinding or stale key can come in between)
+            self.value_indicator(self.p - self.line_start)
+            if buffer[self.p] == " ":
+                value = _skip(_SPACES, buffer, self.p)
+                ch = buffer[value]
+                if ch not in _NOT_PLAIN_START or (
+                    ch == "-" and buffer[value + 1] not in _END_SPACE
+                ):
+                    self.p = value
+                    self.plain()
 
     def document_separator(self) -> bool:
         buffer, p = self.buffer, self.p
