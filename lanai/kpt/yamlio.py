@@ -419,12 +419,14 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
         found = memo.get(id(value))
         if found is not None:
             return found
-        mapping = CommentedMap()
+        # what CommentedMap() and ``mapping[key] = ...`` for new keys do, minus their
+        # Python-level overhead
+        mapping = _NEW(CommentedMap)
+        mapping._ref = []
         memo[id(value)] = mapping
-        # what ``mapping[key] = ...`` does for a new key, without its per-key overhead
         for key, item in OrderedDict.items(value):
-            _SET_ITEM(mapping, key, _clone(item, memo))
-        mapping._ok |= OrderedDict.keys(mapping)
+            _SET_ITEM(mapping, key, item if type(item) in _PLAIN_SCALARS else _clone(item, memo))
+        mapping._ok = set(OrderedDict.keys(mapping))
         _clone_attributes(value, mapping)
         return mapping
     if kind is CommentedSeq:
@@ -433,14 +435,20 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
             return found
         sequence = CommentedSeq()
         memo[id(value)] = sequence
-        list.extend(sequence, [_clone(item, memo) for item in list.__iter__(value)])
+        list.extend(
+            sequence,
+            [
+                item if type(item) in _PLAIN_SCALARS else _clone(item, memo)
+                for item in list.__iter__(value)
+            ],
+        )
         _clone_attributes(value, sequence)
         return sequence
     return copy.deepcopy(value, memo)
 
 
+_NEW = OrderedDict.__new__
 _SET_ITEM = OrderedDict.__setitem__
-_ABSENT = object()
 
 
 def _clone_attributes(source: Any, target: Any) -> None:
@@ -453,36 +461,45 @@ def _clone_attributes(source: Any, target: Any) -> None:
         if comment.pre is not None:
             copied.pre = _clone_tokens(comment.pre)
         setattr(target, comments.comment_attrib, copied)
-    style = getattr(source, comments.Format.attrib, _ABSENT)
-    if style is not _ABSENT:
-        if type(style) is comments.Format:
-            copied_style = comments.Format()
-            copied_style._flow_style = style._flow_style
-            style = copied_style
-        else:
-            style = copy.copy(style)
-        setattr(target, comments.Format.attrib, style)
-    lines = getattr(source, comments.LineCol.attrib, _ABSENT)
-    if lines is not _ABSENT:
-        if type(lines) is comments.LineCol:
-            copied_lines = comments.LineCol.__new__(comments.LineCol)
-            copied_lines.__dict__.update(lines.__dict__)
-            lines = copied_lines
-        else:
-            lines = copy.copy(lines)
-        setattr(target, comments.LineCol.attrib, lines)
-    found = getattr(source, anchor.Anchor.attrib, _ABSENT)
-    if found is not _ABSENT:
-        if type(found) is anchor.Anchor:
-            copied_anchor = anchor.Anchor()
-            copied_anchor.value = found.value
-            copied_anchor.always_dump = found.always_dump
-            found = copied_anchor
-        else:
-            found = copy.copy(found)
-        setattr(target, anchor.Anchor.attrib, found)
-    if hasattr(source, tag.Tag.attrib):
-        setattr(target, tag.Tag.attrib, getattr(source, tag.Tag.attrib))
+    # the other bookkeeping lives in the instance dictionary: copy what clone copies
+    for name, found in source.__dict__.items():
+        copier = _ATTRIBUTE_COPIERS.get(name)
+        if copier is not None:
+            setattr(target, name, copier(found))
+
+
+def _copy_format(found: Any) -> Any:
+    if type(found) is not comments.Format:
+        return copy.copy(found)
+    copied = comments.Format()
+    copied._flow_style = found._flow_style
+    return copied
+
+
+def _copy_line_col(found: Any) -> Any:
+    if type(found) is not comments.LineCol:
+        return copy.copy(found)
+    copied = comments.LineCol.__new__(comments.LineCol)
+    copied.__dict__.update(found.__dict__)
+    return copied
+
+
+def _copy_anchor(found: Any) -> Any:
+    if type(found) is not anchor.Anchor:
+        return copy.copy(found)
+    copied = anchor.Anchor()
+    copied.value = found.value
+    copied.always_dump = found.always_dump
+    return copied
+
+
+_ATTRIBUTE_COPIERS: dict[str, Any] = {
+    comments.Format.attrib: _copy_format,
+    comments.LineCol.attrib: _copy_line_col,
+    anchor.Anchor.attrib: _copy_anchor,
+    tag.Tag.attrib: lambda found: found,  # shared, as before
+}
+_ABSENT = object()
 
 
 _TOKEN_SLOTS = ("start_mark", "end_mark", "_comment", "_value", "_column", "pre_done")
