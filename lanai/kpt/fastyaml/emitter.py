@@ -35,7 +35,7 @@ from ruamel.yaml.scalarstring import (
 from ruamel.yaml.timestamp import TimeStamp
 from ruamel.yaml.tokens import CommentToken
 
-from lanai.kpt.fastyaml.loader import resolve
+from lanai.kpt.fastyaml.loader import _RESOLVERS, resolve
 from lanai.kpt.fastyaml.scanner import Unsupported
 
 _STR = "tag:yaml.org,2002:str"
@@ -67,7 +67,12 @@ class _Scalar:
         self.value = value
         self.style = style
         self.comment = comment
-        self.plain_implicit = resolve(value) == tag
+        # the serializer's implicit flags: would the text resolve to the tag unquoted, and
+        # is the tag the one quoted text resolves to
+        if tag is _STR and value and value[0] not in _RESOLVERS:
+            self.plain_implicit = True  # no implicit resolver starts with that character
+        else:
+            self.plain_implicit = resolve(value) == tag
         self.str_implicit = tag == _STR
 
 
@@ -836,6 +841,29 @@ class _Emitter:
         value = node.value
         if analysis is None:
             analysis = _analyze(value)
+        if (
+            not node.style
+            and node.plain_implicit
+            and analysis.allow_block_plain
+            and not self.flow_level
+            and not node.comment
+            and not self.sequence_context
+            and not self.root_context
+            and value
+            and not (self.simple_key_context and analysis.multiline)
+        ):
+            # a plain scalar as a key or a mapping value, by far the commonest: the writes
+            # of expect_scalar and write_plain (the indentation it pushes is not used)
+            if self.column + len(value) + 1 > _SAFE_COLUMN:
+                raise Unsupported("a long plain scalar")
+            if not self.whitespace:
+                self.out.append(" ")
+                self.column += 1
+            self.whitespace = False
+            self.indention = False
+            self.out.append(value)
+            self.column += len(value)
+            return
         style = self.choose_style(node, value, analysis)
         plain_implicit = node.plain_implicit
         if value == "" and style == "'" and node.tag == _NULL:
