@@ -322,15 +322,52 @@ def _scalar_attributes(value: Any) -> tuple[Any, ...]:
 
 def _same_attributes(a: Any, b: Any) -> bool:
     for attribute in _ATTRIBUTES:
-        x, y = getattr(a, attribute, None), getattr(b, attribute, None)
+        x: Any = getattr(a, attribute, None)
+        y: Any = getattr(b, attribute, None)
         if x is y:
             continue
-        if type(x) is comments.Format and type(y) is comments.Format:
+        kind = type(x)
+        if kind is comments.Format and type(y) is kind:
             if x._flow_style != y._flow_style:
+                return False
+        elif kind is comments.Comment and type(y) is kind:
+            if not _same_comments(x, y):
                 return False
         elif _comparable(x) != _comparable(y):
             return False
     return True
+
+
+def _same_comments(x: Any, y: Any) -> bool:
+    """``_comparable(x) == _comparable(y)`` for two comment records, without the pictures."""
+    blank_x, blank_y = _blank(x), _blank(y)
+    if blank_x or blank_y:
+        return blank_x and blank_y  # reading ``.ca`` leaves an empty record: same as none
+    if list(x.items) != list(y.items):
+        return False
+    return (
+        _same_tokens(x.comment, y.comment)
+        and all(_same_tokens(x.items[key], y.items[key]) for key in x.items)
+        and _same_tokens(x.end, y.end)
+        and _same_tokens(x.pre, y.pre)
+    )
+
+
+def _same_tokens(x: Any, y: Any) -> bool:
+    """``_comparable(x) == _comparable(y)`` for comment tokens and lists of them."""
+    if x is y:
+        return True
+    kind_x, kind_y = type(x), type(y)
+    if kind_x is tokens.CommentToken and kind_y is tokens.CommentToken:
+        return bool(x.value == y.value and x.column == y.column)
+    if kind_x in (list, tuple) and kind_y in (list, tuple):
+        return len(x) == len(y) and all(_same_tokens(a, b) for a, b in zip(x, y, strict=True))
+    return bool(_comparable(x) == _comparable(y))
+
+
+def _blank(comment: Any) -> bool:
+    """Whether a comment record holds nothing (``_comparable`` pictures it as None)."""
+    return not (comment.comment or comment.items or comment.end or comment.pre)
 
 
 _ATTRIBUTES = (

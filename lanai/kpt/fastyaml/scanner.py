@@ -296,6 +296,9 @@ class _Scanner:
             if self.indent > column:
                 self.unwind(column)
             ch = buffer[self.p]
+            if ch not in _NOT_PLAIN_START and (ch != "." or column):
+                self.plain()  # the commonest token first
+                continue
             following = buffer[self.p + 1] if ch != "\0" else "\0"
             if ch == "\0":
                 self.unwind(-1)
@@ -330,7 +333,7 @@ class _Scanner:
             elif ch in "'\"":
                 token = self.quoted(ch)
                 self.emit(token)
-            elif ch not in _NOT_PLAIN_START or (ch == "-" and following not in _END_SPACE):
+            elif (ch == "-" and following not in _END_SPACE) or ch == ".":
                 self.plain()
             else:
                 raise Unsupported(f"token starting with {ch!r}")
@@ -483,7 +486,11 @@ class _Scanner:
         token.value = "".join(chunks)
         token.end_line = end_line
         token.end_column = end_column
-        self.emit(token)
+        if self.run:
+            self.emit(token)
+        else:
+            self.tokens.append(token)
+            self.last = token
         if (
             buffer[self.p] == ":"
             and buffer[self.p + 1] in _END_SPACE
