@@ -435,8 +435,9 @@ class _Scanner:
         buffer = self.buffer
         start, line, column = self.p, self.line, self.p - self.line_start
         token = Token(SCALAR, line, column, line, column)
-        self.save_key(token)
-        self.allow_simple_key = False
+        if self.allow_simple_key:
+            self.save_key(token)
+            self.allow_simple_key = False
         indent = self.indent + 1
         pattern = _FLOW_PLAIN if self.flow else _PLAIN
         chunks: list[str] = []
@@ -453,10 +454,12 @@ class _Scanner:
                 break
             if self.flow:
                 raise Unsupported("flow collection over several lines")
-            self.newline()
+            self.p += 1  # the line break
+            self.line += 1
+            self.line_start = self.p
             self.allow_simple_key = True
             breaks = 0
-            separated = self.document_separator()
+            separated = buffer[self.p] in "-." and self.document_separator()
             while not separated:
                 ch = buffer[self.p]
                 if ch == " ":
@@ -464,7 +467,7 @@ class _Scanner:
                 elif ch == "\n":
                     breaks += 1
                     self.newline()
-                    separated = self.document_separator()
+                    separated = buffer[self.p] in "-." and self.document_separator()
                 else:
                     break
             if separated:
@@ -701,8 +704,7 @@ class _Scanner:
 def _skip(pattern: re.Pattern[str], buffer: str, start: int) -> int:
     """Where ``pattern`` (which cannot fail) stops matching from ``start``."""
     found = pattern.match(buffer, start)
-    assert found is not None
-    return found.end()
+    return start if found is None else found.end()
 
 
 def _unquote(raw: str, double: bool) -> str:
