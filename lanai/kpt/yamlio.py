@@ -485,18 +485,20 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
 
 
 _NEW = OrderedDict.__new__
+_NEW_OBJECT = object.__new__
 _SET_ITEM = OrderedDict.__setitem__
 
 
 def _clone_attributes(source: Any, target: Any) -> None:
     comment = getattr(source, comments.comment_attrib, None)
     if comment is not None:
-        copied = comments.Comment(old=comment.pre is None)
+        copied = _NEW_OBJECT(comments.Comment)  # the four slots Comment() sets, copied
+        pre = comment.pre
         copied.comment = _clone_tokens(comment.comment)
-        copied._items = {key: _clone_tokens(tokens_) for key, tokens_ in comment.items.items()}
+        items = comment.items
+        copied._items = {key: _clone_tokens(tokens_) for key, tokens_ in items.items()}
         copied.end = _clone_tokens(comment.end)
-        if comment.pre is not None:
-            copied.pre = _clone_tokens(comment.pre)
+        copied.pre = None if pre is None else _clone_tokens(pre)
         setattr(target, comments.comment_attrib, copied)
     # the other bookkeeping lives in the instance dictionary: copy what clone copies
     for name, found in source.__dict__.items():
@@ -508,7 +510,7 @@ def _clone_attributes(source: Any, target: Any) -> None:
 def _copy_format(found: Any) -> Any:
     if type(found) is not comments.Format:
         return copy.copy(found)
-    copied = comments.Format()
+    copied = _NEW_OBJECT(comments.Format)
     copied._flow_style = found._flow_style
     return copied
 
@@ -553,6 +555,10 @@ def _copy_token(token: tokens.CommentToken) -> tokens.CommentToken:
 
 
 def _clone_tokens(value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is list:
+        return [_clone_tokens(item) for item in value] if value else []
     if isinstance(value, list):
         return [_clone_tokens(item) for item in value]
     if type(value) is tokens.CommentToken:
