@@ -93,6 +93,7 @@ _Node = _Scalar | _Collection
 _ANCHOR = 0  # ``data.anchor`` creates an empty Anchor
 _TAG = 1  # ``data.tag.trval`` creates an empty Tag
 _FORMAT = 2  # ``data.fa`` creates a Format
+_CONTAINER = 8  # all three for a collection
 _RESET = 3  # ``token.reset()`` forgets that a pre comment was written
 _APPEND = 4  # ``list.append(value)``
 _SET = 5  # ``list[index] = value``
@@ -189,15 +190,16 @@ class _Representer:
 
     def container(self, data: Any) -> Any:
         """The steps ruamel takes on any collection: aliases, tag, flow style."""
-        self.anchor(data)
+        anchor = getattr(data, "_yaml_anchor", None)
+        if anchor is not None and anchor.value is not None:
+            raise Unsupported("anchor")
         if id(data) in self.containers:
             raise Unsupported("a collection that appears twice (an alias)")
         self.containers.add(id(data))
         tag = getattr(data, "_yaml_tag", None)
         if tag is not None and tag.trval:
             raise Unsupported("tagged collection")
-        self.actions.append((_TAG, data))
-        self.actions.append((_FORMAT, data))
+        self.actions.append((_CONTAINER, data))
         style = getattr(data, "_yaml_format", None)
         return None if style is None else style.flow_style(None)
 
@@ -321,6 +323,11 @@ def _apply(actions: list[tuple[Any, ...]]) -> None:
             _ = action[1].tag.trval
         elif kind == _FORMAT:
             _ = action[1].fa
+        elif kind == _CONTAINER:
+            collection = action[1]
+            _ = collection.anchor
+            _ = collection.tag.trval
+            _ = collection.fa
         elif kind == _RESET:
             action[1].reset()
         elif kind == _APPEND:
@@ -726,9 +733,16 @@ class _Emitter:
                 raise Unsupported("a key that is not simple")
             if key.style == "?":
                 raise Unsupported("set")
-            self.node(key, mapping=True, simple_key=True, analysis=analysis)
+            # expect_node(mapping=True, simple_key=True) for the key (always a scalar)
+            self.root_context = self.sequence_context = False
+            self.mapping_context = self.simple_key_context = True
+            self.scalar(key, analysis)
             self.write_indicator(":", False)
-            self.node(value, mapping=True)
+            if type(value) is _Scalar:
+                self.simple_key_context = False
+                self.scalar(value, None)
+            else:
+                self.node(value, mapping=True)
         end = self.end_comment(node)
         if end[1]:
             self.write_pre_comment(end, start=False)
