@@ -210,9 +210,13 @@ class _Parser:
         while True:
             token = self.peek()
             if token.kind == BLOCK_ENTRY:
-                self.get()
-                self.move(token)
-                if self.peek().kind not in (BLOCK_ENTRY, BLOCK_END):
+                self.index += 1  # an entry token never has a comment after it to take
+                if token.comment is not None:
+                    self.move(token)
+                following = self.peek().kind
+                if following == SCALAR:
+                    items.append(self.scalar())
+                elif following not in (BLOCK_ENTRY, BLOCK_END):
                     items.append(self.node(block=True))
                 else:
                     items.append(_empty(token.end_line, token.end_column))
@@ -230,9 +234,13 @@ class _Parser:
             if token.kind != BLOCK_ENTRY:
                 _end_comment(token.comment, node)
                 return node
-            self.get()
-            self.move(token)
-            if self.peek().kind not in (BLOCK_ENTRY, KEY, VALUE, BLOCK_END):
+            self.index += 1  # an entry token never has a comment after it to take
+            if token.comment is not None:
+                self.move(token)
+            following = self.peek().kind
+            if following == SCALAR:
+                items.append(self.scalar())
+            elif following not in (BLOCK_ENTRY, KEY, VALUE, BLOCK_END):
                 items.append(self.node(block=True))
             else:
                 items.append(_empty(token.end_line, token.end_column))
@@ -240,8 +248,9 @@ class _Parser:
     def block_mapping(self, node: _Node) -> _Node:
         self.get()
         pairs = node.value
+        tokens = self.tokens
         while True:
-            token = self.peek()
+            token = tokens[self.index]
             if token.kind == BLOCK_END:
                 self.get()
                 self.move(token)
@@ -249,34 +258,47 @@ class _Parser:
                 return node
             if token.kind != KEY:
                 raise Unsupported("expected a key")
-            self.get()
-            self.move(token)
-            if self.peek().kind in (KEY, VALUE, BLOCK_END):
+            self.index += 1  # a key token never has a comment after it to take
+            if token.comment is not None:
+                self.move(token)
+            following = tokens[self.index]
+            if following.kind == SCALAR:
+                key = self.scalar()
+            elif following.kind in (KEY, VALUE, BLOCK_END):
                 raise Unsupported("empty key")
-            key = self.node(block=True, indentless=True)
-            token = self.peek()
+            else:
+                key = self.node(block=True, indentless=True)
+            token = tokens[self.index]
             if token.kind != VALUE:  # pragma: no cover - simple keys always have a value
                 raise Unsupported("key without a value")
             self.get()
-            following = self.peek().kind
-            if following == VALUE:
-                self.move(token)
-            elif following != KEY:
-                self.move(token, empty=True)
-            following = self.peek().kind
-            if following not in (KEY, VALUE, BLOCK_END):
+            if token.comment is not None:
+                following_kind = tokens[self.index].kind
+                if following_kind == VALUE:
+                    self.move(token)
+                elif following_kind != KEY:
+                    self.move(token, empty=True)
+            following_kind = tokens[self.index].kind
+            if following_kind == SCALAR:
+                value = self.scalar()
+            elif following_kind not in (KEY, VALUE, BLOCK_END):
                 value = self.node(block=True, indentless=True)
             else:
                 comment = token.comment
                 at = token
                 if comment is None:
-                    at = self.peek()
+                    at = tokens[self.index]
                     comment = at.comment
                     if comment:
                         at.comment = [None, comment[1]]
                         comment = [comment[0], None]
                 value = _empty(at.end_line, at.end_column, comment)
             pairs.append((key, value))
+
+    def scalar(self) -> _Node:
+        """The next token, a scalar, as a node (``parse_node`` for a scalar)."""
+        token = self.get()
+        return _Node(_SCALAR, token.value, token.line, token.column, token.comment, token.style)
 
     def flow_sequence(self, start: Token) -> _Node:
         node = _Node(_SEQUENCE, [], start.line, start.column, start.comment, flow=True)
