@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, comment_attrib
 
 from lanai.kpt import package, yamlio
 
@@ -345,8 +345,10 @@ def write_resources(
 
 def _has_comments(node: Any) -> bool:
     if isinstance(node, (CommentedMap, CommentedSeq)):
-        ca = node.ca
-        if ca.comment or ca.items or getattr(ca, "end", None):
+        # not ``node.ca``: reading it gives every collection an empty comment record,
+        # which every later copy, comparison and dump then has to carry
+        ca = getattr(node, comment_attrib, None)
+        if ca is not None and (ca.comment or ca.items or getattr(ca, "end", None)):
             return True
         values = node.values() if isinstance(node, CommentedMap) else node
         return any(_has_comments(value) for value in values)
