@@ -433,60 +433,70 @@ class _Scanner:
         to a space (blank lines stay line breaks) while the next line is indented more than
         the block."""
         buffer = self.buffer
-        start, line, column = self.p, self.line, self.p - self.line_start
+        p, line, line_start = self.p, self.line, self.line_start
+        start, column = p, p - line_start
         token = Token(SCALAR, line, column, line, column)
         if self.allow_simple_key:
             self.save_key(token)
             self.allow_simple_key = False
         indent = self.indent + 1
-        pattern = _FLOW_PLAIN if self.flow else _PLAIN
+        flow = self.flow
+        pattern = _FLOW_PLAIN if flow else _PLAIN
+        spaces = _MATCH_SPACES
         chunks: list[str] = []
-        position = start
         while True:
-            match = pattern.match(buffer, position)
+            match = pattern.match(buffer, p)
             if match is None:
                 raise Unsupported("a plain scalar continued by an indicator")
             stop = match.end()
-            chunks.append(buffer[position:stop])
-            end_line, end_column = self.line, stop - self.line_start
-            self.p = _skip(_SPACES, buffer, stop) if buffer[stop] == " " else stop
-            if buffer[self.p] != "\n":
+            chunks.append(buffer[p:stop])
+            end_line, end_column = line, stop - line_start
+            p = stop
+            if buffer[p] == " ":
+                found = spaces(buffer, p)
+                assert found is not None
+                p = found.end()
+            if buffer[p] != "\n":
                 break
-            if self.flow:
+            if flow:
                 raise Unsupported("flow collection over several lines")
-            self.p += 1  # the line break
-            self.line += 1
-            self.line_start = self.p
+            p += 1  # the line break
+            line += 1
+            line_start = p
             self.allow_simple_key = True
             breaks = 0
-            separated = buffer[self.p] in "-." and self.document_separator()
+            separated = buffer[p] in "-." and _separator(buffer, p)
             while not separated:
-                ch = buffer[self.p]
+                ch = buffer[p]
                 if ch == " ":
-                    self.p = _skip(_SPACES, buffer, self.p)
+                    found = spaces(buffer, p)
+                    assert found is not None
+                    p = found.end()
                 elif ch == "\n":
                     breaks += 1
-                    self.newline()
-                    separated = buffer[self.p] in "-." and self.document_separator()
+                    p += 1
+                    line += 1
+                    line_start = p
+                    separated = buffer[p] in "-." and _separator(buffer, p)
                 else:
                     break
             if separated:
                 break
-            ch = buffer[self.p]
-            if ch == "#" or ch == "\0" or self.p - self.line_start < indent:
+            ch = buffer[p]
+            if ch == "#" or ch == "\0" or p - line_start < indent:
                 if breaks:
                     token.comment = [
                         CommentToken(
                             "\n" * breaks + "\n",
-                            self.mark(start, line, column),
+                            self.mark(start, token.line, column),
                             self.mark(stop, end_line, end_column),
                         ),
                         None,
                     ]
                 break
             chunks.append("\n" * breaks if breaks else " ")
-            position = self.p
-        token.value = "".join(chunks)
+        self.p, self.line, self.line_start = p, line, line_start
+        token.value = chunks[0] if len(chunks) == 1 else "".join(chunks)
         token.end_line = end_line
         token.end_column = end_column
         if self.run:
@@ -495,17 +505,17 @@ class _Scanner:
             self.tokens.append(token)
             self.last = token
         if (
-            buffer[self.p] == ":"
-            and buffer[self.p + 1] in _END_SPACE
-            and not self.flow
-            and self.p - start <= 1024
+            buffer[p] == ":"
+            and buffer[p + 1] in _END_SPACE
+            and not flow
+            and p - start <= 1024
             and (key := self.keys.get(0)) is not None
             and key.token is token
-            and key.line == self.line
+            and key.line == line
         ):
             # ``key: value``, the commonest line: what the token loop would do next, without
             # going round it (no comment, unwinding or stale key can come in between)
-            self.value_indicator(self.p - self.line_start)
+            self.value_indicator(p - line_start)
             if buffer[self.p] == " ":
                 value = _skip(_SPACES, buffer, self.p)
                 ch = buffer[value]
@@ -699,6 +709,14 @@ class _Scanner:
                 self.plain()
             else:
                 raise Unsupported(f"{ch!r} in a flow collection")
+
+
+_MATCH_SPACES = _SPACES.match
+
+
+def _separator(buffer: str, p: int) -> bool:
+    """Whether a document marker (``---`` or ``...``) starts at ``p``."""
+    return buffer[p : p + 3] in ("---", "...") and buffer[p + 3] in _END_SPACE
 
 
 def _skip(pattern: re.Pattern[str], buffer: str, start: int) -> int:
