@@ -12,17 +12,21 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml import YAML, anchor, comments, tag, tokens
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from lanai.kpt import fastyaml
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class YamlIOError(ValueError):
@@ -98,16 +102,14 @@ def detect_style(text: str, *, json_file: bool = False) -> YamlStyle:
 
 def load_documents(text: str) -> list[CommentedMap]:
     """All non-empty documents of ``text``, each a round-trip mapping."""
-    try:
-        # no aliases, and at most MAX_NODES nodes: nothing for _bounded to refuse
-        documents = fastyaml.load_all(text, MAX_NODES)
-        bounded = True
-    except (fastyaml.Unsupported, RecursionError):
+    documents = _fast(fastyaml.load_all, text, MAX_NODES)
+    # the fast path knows no aliases and stops at MAX_NODES: nothing for _bounded to refuse
+    bounded = documents is not None
+    if documents is None:
         try:
             documents = list(_yaml().load_all(text))
         except YAMLError as error:
             raise YamlIOError(f"invalid YAML: {error}") from error
-        bounded = False
     found: list[CommentedMap] = []
     for number, document in enumerate(documents):
         if document is None:
@@ -118,6 +120,19 @@ def load_documents(text: str) -> list[CommentedMap]:
     if not bounded:
         _bounded(found)
     return found
+
+
+def _fast(operation: Callable[..., _T], *arguments: Any) -> _T | None:
+    """``operation`` of :mod:`fastyaml`, or None where ruamel must do it: what the fast
+    path does not cover, and any failure of it (ruamel's result is the reference, so a
+    fast-path bug costs time, not a wrong file)."""
+    try:
+        return operation(*arguments)
+    except fastyaml.Unsupported:
+        return None
+    except Exception:  # a bug in the fast path, or a recursion too deep for it
+        logger.debug("fast YAML path failed; using ruamel", exc_info=True)
+        return None
 
 
 def _bounded(documents: list[CommentedMap]) -> None:
@@ -170,10 +185,10 @@ def dump_documents(docs: list[CommentedMap], style: YamlStyle = DEFAULT_STYLE) -
         return json.dumps([to_plain(doc) for doc in docs], indent=2) + "\n"
     if not docs:
         return ""
-    try:
-        return fastyaml.dump_all(docs, style.indentless, style.explicit_start)
-    except (fastyaml.Unsupported, RecursionError):
-        pass  # nothing was changed yet: ruamel dumps (and changes) the documents itself
+    text = _fast(fastyaml.dump_all, docs, style.indentless, style.explicit_start)
+    if text is not None:
+        return text
+    # a refused fast dump changed nothing: ruamel dumps (and changes) the documents itself
     stream = io.StringIO()
     _yaml(style).dump_all(docs, stream)
     return stream.getvalue()

@@ -369,3 +369,18 @@ def test_either_emitter_can_dump_after_the_other(first_fast: bool) -> None:
     second = fastyaml.dump_all(mine, style.indentless, style.explicit_start)
     assert second == ruamel_dump(theirs, style) == first
     assert yamlcases.picture(mine) == yamlcases.picture(theirs)
+
+
+def test_a_failing_fast_path_leaves_the_work_to_ruamel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the fast path may cost time, never a wrong tree or file."""
+    text = yamlcases.manifests()["deployment.yaml"]
+    expected = yamlio.dump_documents(yamlio.load_documents(text))
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise IndexError("a bug")
+
+    monkeypatch.setattr(fastyaml, "load_all", broken)
+    monkeypatch.setattr(fastyaml, "dump_all", broken)
+    documents = yamlio.load_documents(text)
+    assert yamlcases.picture(documents) == yamlcases.picture(ruamel_load(text))
+    assert yamlio.dump_documents(documents) == expected
