@@ -5,6 +5,8 @@ not change: comments, key order, quoting and the file's list indentation (``- a`
 directly under its key, kpt's default, or indented by two) survive a load and a dump.
 A file whose documents did not change keeps its exact bytes (see :func:`unchanged`).
 JSON files are KRM too; they are read with the same loader and written back as JSON.
+Loading and dumping go through :mod:`lanai.kpt.fastyaml`, which gives ruamel's exact
+trees and bytes for the YAML package files are written in, and ruamel for the rest.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ class YamlIOError(ValueError):
 
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
-"""Largest package file read as KRM. Round-trip parsing is pure Python (a few seconds
-per MiB), so a bound on size is what bounds a render's time and memory; 8 MiB leaves
-room for the 5 MiB ConfigMaps people keep in packages."""
+"""Largest package file read as KRM. Round-trip parsing is pure Python (over a second
+per MiB on the fast path, several where ruamel reads the file), so a bound on size is what
+bounds a render's time and memory; 8 MiB leaves room for the 5 MiB ConfigMaps people keep
+in packages."""
 
 MAX_NODES = 1_000_000
 """Most nodes a file may expand to once aliases are followed.
