@@ -203,21 +203,30 @@ class _Representer:
         style = getattr(data, "_yaml_format", None)
         return None if style is None else style.flow_style(None)
 
+    def comments(self, data: Any) -> tuple[Any, dict[Any, Any]]:
+        """A collection's comment record and item comments; the pre comments ruamel
+        forgets having written (``CommentToken.reset``)."""
+        comment = getattr(data, comment_attrib, None)
+        if comment is None:
+            return None, {}
+        own = comment.comment
+        if own and own[1]:
+            self.reset(own[1])
+        items = comment.items
+        for slots in items.values():
+            if slots and slots[1]:
+                self.reset(slots[1])
+        if own is not None and type(own) is not list:
+            raise Unsupported("a comment that is not a list")
+        return comment, items
+
     def mapping(self, data: CommentedMap) -> _Collection:
         node = _Collection(True, self.container(data))
-        comment = getattr(data, comment_attrib, None)
-        items: dict[Any, Any] = {}
+        comment, items = self.comments(data)
         if comment is not None:
             own = comment.comment
-            if own and own[1]:
-                self.reset(own[1])
-            items = comment.items
-            for slots in items.values():
-                if slots and slots[1]:
-                    self.reset(slots[1])
             if own is not None:
-                if type(own) is not list:
-                    raise Unsupported("a comment that is not a list")
+                # ruamel appends the end comments to the mapping's own list
                 self.mutable(own)
                 self.actions.append((_APPEND, own, comment.end))
                 node.real = own
@@ -253,21 +262,11 @@ class _Representer:
 
     def sequence(self, data: CommentedSeq) -> _Collection:
         node = _Collection(False, self.container(data))
-        comment = getattr(data, comment_attrib, None)
-        items: dict[Any, Any] = {}
+        comment, items = self.comments(data)
         if comment is not None:
             own = comment.comment
-            if own and own[1]:
-                self.reset(own[1])
-            items = comment.items
-            for slots in items.values():
-                if slots and slots[1]:
-                    self.reset(slots[1])
-            if own is not None:
-                if type(own) is not list:
-                    raise Unsupported("a comment that is not a list")
-                own = [*own, comment.end]
-            node.comment = own
+            # a sequence's node gets a copy of its list, with the end comments appended
+            node.comment = None if own is None else [*own, comment.end]
         children = node.items
         for index, item in enumerate(list.__iter__(data)):
             child = self.data(item)
@@ -778,17 +777,7 @@ class _Emitter:
                 raise Unsupported("a long flow sequence")
             self.node(item, sequence=True)
             first = False
-        self.indent = self.indents.pop()[0]
-        self.flow_level -= 1
-        self.write_indicator("]", False)
-        end = self.end_comment(node)
-        if end[0]:
-            self.write_post_comment(end)
-        elif first:
-            if self.flow_level == 0:
-                self.write_line_break()
-        else:
-            self.no_newline = False
+        self.close_flow(node, "]")
 
     def flow_mapping(self, node: _Collection, force_flow_indent: bool) -> None:
         if self.flow_level:
@@ -815,13 +804,18 @@ class _Emitter:
             self.write_indicator(":", False)
             self.node(value, mapping=True)
             first = False
+        self.close_flow(node, "}")
+
+    def close_flow(self, node: _Collection, closing: str) -> None:
+        """The end of a flow collection: an empty one ends its line unless a comment
+        does (``expect_first_flow_*``), a full one leaves the line open."""
         self.indent = self.indents.pop()[0]
         self.flow_level -= 1
-        self.write_indicator("}", False)
+        self.write_indicator(closing, False)
         end = self.end_comment(node)
         if end[0]:
             self.write_post_comment(end)
-        elif first:
+        elif not node.items:
             if self.flow_level == 0:
                 self.write_line_break()
         else:
@@ -868,15 +862,7 @@ class _Emitter:
         ):
             # a plain scalar as a key or a mapping value, by far the commonest: the writes
             # of expect_scalar and write_plain (the indentation it pushes is not used)
-            if self.column + len(value) + 1 > _SAFE_COLUMN:
-                raise Unsupported("a long plain scalar")
-            if not self.whitespace:
-                self.out.append(" ")
-                self.column += 1
-            self.whitespace = False
-            self.indention = False
-            self.out.append(value)
-            self.column += len(value)
+            self.write_plain_text(value)
             return
         style = self.choose_style(node, value, analysis)
         plain_implicit = node.plain_implicit
@@ -926,6 +912,10 @@ class _Emitter:
             return
         if "\n" in text or _LINE_BREAK.search(text):
             raise Unsupported("a plain scalar with line breaks")
+        self.write_plain_text(text)
+
+    def write_plain_text(self, text: str) -> None:
+        """A plain scalar's one line (ruamel folds none this short)."""
         if self.column + len(text) + 1 > _SAFE_COLUMN:
             raise Unsupported("a long plain scalar")
         if not self.whitespace:
@@ -1011,16 +1001,20 @@ class _Emitter:
                 indicator = "+"
         return hints + indicator, indicator
 
-    def write_literal(self, text: str, comment: Any) -> None:
+    def block_header(self, style: str, text: str, comment: Any) -> None:
+        """A block scalar's first line: its style, hints and header comment."""
+        if _LINE_BREAK.search(text.replace("\n", "")):
+            raise Unsupported("a block scalar with unusual line breaks")
         hints, indicator = self.block_hints(text)
         if not isinstance(comment, str):
             comment = ""
-        self.write_indicator("|" + hints + comment, True)
+        self.write_indicator(style + hints + comment, True)
         if indicator == "+":
             self.open_ended = True
         self.write_line_break()
-        if _LINE_BREAK.search(text.replace("\n", "")):
-            raise Unsupported("a literal scalar with unusual line breaks")
+
+    def write_literal(self, text: str, comment: Any) -> None:
+        self.block_header("|", text, comment)
         out = self.out
         breaks = True
         start = 0
@@ -1045,15 +1039,7 @@ class _Emitter:
             end += 1
 
     def write_folded(self, text: str, comment: Any) -> None:
-        hints, indicator = self.block_hints(text)
-        if not isinstance(comment, str):
-            comment = ""
-        self.write_indicator(">" + hints + comment, True)
-        if indicator == "+":
-            self.open_ended = True
-        self.write_line_break()
-        if _LINE_BREAK.search(text.replace("\n", "")):
-            raise Unsupported("a folded scalar with unusual line breaks")
+        self.block_header(">", text, comment)
         out = self.out
         leading_space = True
         spaces = False

@@ -192,9 +192,9 @@ class _Parser:
             self.get()
             return _Node(_SCALAR, token.value, token.line, token.column, token.comment, token.style)
         if kind == FLOW_SEQUENCE_START:
-            return self.flow_sequence(token)
+            return self.flow_collection(token, mapping=False)
         if kind == FLOW_MAPPING_START:
-            return self.flow_mapping(token)
+            return self.flow_collection(token, mapping=True)
         if block and kind == BLOCK_SEQUENCE_START:
             comment = token.comment
             if comment is None or comment[1] is None:
@@ -210,16 +210,7 @@ class _Parser:
         while True:
             token = self.peek()
             if token.kind == BLOCK_ENTRY:
-                self.index += 1  # an entry token never has a comment after it to take
-                if token.comment is not None:
-                    self.move(token)
-                following = self.peek().kind
-                if following == SCALAR:
-                    items.append(self.scalar())
-                elif following not in (BLOCK_ENTRY, BLOCK_END):
-                    items.append(self.node(block=True))
-                else:
-                    items.append(_empty(token.end_line, token.end_column))
+                items.append(self.entry(token, (BLOCK_ENTRY, BLOCK_END)))
             elif token.kind == BLOCK_END:
                 self.get()
                 _end_comment(token.comment, node)
@@ -234,16 +225,19 @@ class _Parser:
             if token.kind != BLOCK_ENTRY:
                 _end_comment(token.comment, node)
                 return node
-            self.index += 1  # an entry token never has a comment after it to take
-            if token.comment is not None:
-                self.move(token)
-            following = self.peek().kind
-            if following == SCALAR:
-                items.append(self.scalar())
-            elif following not in (BLOCK_ENTRY, KEY, VALUE, BLOCK_END):
-                items.append(self.node(block=True))
-            else:
-                items.append(_empty(token.end_line, token.end_column))
+            items.append(self.entry(token, (BLOCK_ENTRY, KEY, VALUE, BLOCK_END)))
+
+    def entry(self, token: Token, empty_before: tuple[int, ...]) -> _Node:
+        """A sequence entry after its ``-`` (a null when one of ``empty_before`` follows)."""
+        self.index += 1  # an entry token never has a comment after it to take
+        if token.comment is not None:
+            self.move(token)
+        following = self.peek().kind
+        if following == SCALAR:
+            return self.scalar()
+        if following not in empty_before:
+            return self.node(block=True)
+        return _empty(token.end_line, token.end_column)
 
     def block_mapping(self, node: _Node) -> _Node:
         self.get()
@@ -300,64 +294,50 @@ class _Parser:
         token = self.get()
         return _Node(_SCALAR, token.value, token.line, token.column, token.comment, token.style)
 
-    def flow_sequence(self, start: Token) -> _Node:
-        node = _Node(_SEQUENCE, [], start.line, start.column, start.comment, flow=True)
+    def flow_collection(self, start: Token, mapping: bool) -> _Node:
+        """``parse_flow_sequence_entry`` / ``parse_flow_mapping_key``: entries separated by
+        ``,`` (a last one may follow), each of scalars only, then the end token."""
+        closing = FLOW_MAPPING_END if mapping else FLOW_SEQUENCE_END
+        kind = _MAPPING if mapping else _SEQUENCE
+        node = _Node(kind, [], start.line, start.column, start.comment, flow=True)
         self.get()
         first = True
-        while True:
-            if self.peek().kind != FLOW_SEQUENCE_END:
-                if not first:
-                    if self.peek().kind != FLOW_ENTRY:
-                        raise Unsupported("expected ',' or ']'")
-                    self.get()
-                kind = self.peek().kind
-                if kind == KEY:
-                    raise Unsupported("a mapping inside a flow sequence")
-                if kind != FLOW_SEQUENCE_END:
-                    node.value.append(self.flow_scalar())
-                    first = False
-                    continue
-            end = self.get()
-            return _flow_end(end.comment, node)
+        while self.peek().kind != closing:
+            if not first:
+                if self.peek().kind != FLOW_ENTRY:
+                    raise Unsupported("expected ',' before the next entry")
+                self.get()
+                if self.peek().kind == closing:
+                    break
+            node.value.append(self.mapping_entry() if mapping else self.sequence_entry())
+            first = False
+        end = self.get()
+        return _flow_end(end.comment, node)
 
-    def flow_mapping(self, start: Token) -> _Node:
-        node = _Node(_MAPPING, [], start.line, start.column, start.comment, flow=True)
+    def sequence_entry(self) -> _Node:
+        if self.peek().kind == KEY:
+            raise Unsupported("a mapping inside a flow sequence")
+        return self.flow_scalar()
+
+    def mapping_entry(self) -> tuple[_Node, _Node]:
+        kind = self.peek().kind
+        if kind == VALUE:
+            raise Unsupported("empty key")
+        if kind != KEY:  # a key alone: ``{a, b}``
+            key = self.flow_scalar()
+            token = self.peek()
+            return key, _empty(token.line, token.column)
         self.get()
-        first = True
-        while True:
-            if self.peek().kind != FLOW_MAPPING_END:
-                if not first:
-                    if self.peek().kind != FLOW_ENTRY:
-                        raise Unsupported("expected ',' or '}'")
-                    self.get()
-                kind = self.peek().kind
-                if kind == KEY:
-                    self.get()
-                    if self.peek().kind in (VALUE, FLOW_ENTRY, FLOW_MAPPING_END):
-                        raise Unsupported("empty key")
-                    key = self.flow_scalar()
-                    token = self.peek()
-                    if token.kind == VALUE:
-                        self.get()
-                        if self.peek().kind not in (FLOW_ENTRY, FLOW_MAPPING_END):
-                            value = self.flow_scalar()
-                        else:
-                            value = _empty(token.end_line, token.end_column)
-                    else:
-                        value = _empty(token.line, token.column)
-                    node.value.append((key, value))
-                    first = False
-                    continue
-                if kind == VALUE:
-                    raise Unsupported("empty key")
-                if kind != FLOW_MAPPING_END:
-                    key = self.flow_scalar()
-                    token = self.peek()
-                    node.value.append((key, _empty(token.line, token.column)))
-                    first = False
-                    continue
-            end = self.get()
-            return _flow_end(end.comment, node)
+        if self.peek().kind in (VALUE, FLOW_ENTRY, FLOW_MAPPING_END):
+            raise Unsupported("empty key")
+        key = self.flow_scalar()
+        token = self.peek()
+        if token.kind != VALUE:
+            return key, _empty(token.line, token.column)
+        self.get()
+        if self.peek().kind in (FLOW_ENTRY, FLOW_MAPPING_END):
+            return key, _empty(token.end_line, token.end_column)
+        return key, self.flow_scalar()
 
     def flow_scalar(self) -> _Node:
         token = self.peek()
@@ -412,15 +392,7 @@ class _Builder:
 
     def mapping(self, node: _Node) -> CommentedMap:
         mapping = CommentedMap()
-        lines: Any = LineCol()
-        lines.line = node.line
-        lines.col = node.column
-        setattr(mapping, LineCol.attrib, lines)
-        comment = node.comment
-        if comment:
-            mapping.ca.comment = comment[:2]
-            if len(comment) > 2 and comment[2] is not None:
-                mapping.ca.end = list(comment[2])
+        lines = _start(mapping, node)
         last_key: Any = None
         last_value: Any = _SENTINEL
         data: dict[Any, Any] = {}
@@ -464,15 +436,7 @@ class _Builder:
 
     def sequence(self, node: _Node) -> CommentedSeq:
         sequence = CommentedSeq()
-        lines: Any = LineCol()
-        lines.line = node.line
-        lines.col = node.column
-        setattr(sequence, LineCol.attrib, lines)
-        comment = node.comment
-        if comment:
-            sequence.ca.comment = comment[:2]
-            if len(comment) > 2 and comment[2] is not None:
-                sequence.ca.end = list(comment[2])
+        lines = _start(sequence, node)
         items = []
         data: dict[Any, Any] = {}
         children = node.value
@@ -497,6 +461,23 @@ class _Builder:
 
 
 _SET_ITEM = OrderedDict.__setitem__
+
+
+def _start(collection: Any, node: _Node) -> Any:
+    """What ruamel sets on a new collection before its items: its position, and the
+    node's own comment (``ca.comment``) and end comments (``ca.end``)."""
+    lines: Any = LineCol()
+    lines.line = node.line
+    lines.col = node.column
+    setattr(collection, LineCol.attrib, lines)
+    comment = node.comment
+    if comment:
+        collection.ca.comment = comment[:2]
+        if len(comment) > 2 and comment[2] is not None:
+            collection.ca.end = list(comment[2])
+    return lines
+
+
 _SENTINEL = object()
 
 
@@ -507,21 +488,21 @@ def _set_style(collection: Any, flow: bool) -> None:
 
 
 def _key_comment(collection: Any, key: Any, comment: list[Any]) -> None:
-    """ruamel's ``yaml_key_comment_extend`` (slots 0 and 1)."""
-    slots = collection.ca.items.setdefault(key, [None, None, None, None])
-    if slots[1] is not None:
-        raise Unsupported("a second comment before an item")
-    slots[1] = comment[1]
-    slots[0] = comment[0]
+    """ruamel's ``yaml_key_comment_extend``: a node's comment in slots 0 and 1."""
+    _item_comment(collection, key, comment, 0)
 
 
 def _value_comment(collection: Any, key: Any, comment: list[Any]) -> None:
-    """ruamel's ``yaml_value_comment_extend`` (slots 2 and 3)."""
+    """ruamel's ``yaml_value_comment_extend``: a value's comment in slots 2 and 3."""
+    _item_comment(collection, key, comment, 2)
+
+
+def _item_comment(collection: Any, key: Any, comment: list[Any], slot: int) -> None:
     slots = collection.ca.items.setdefault(key, [None, None, None, None])
-    if slots[3] is not None:
-        raise Unsupported("a second comment before a value")
-    slots[3] = comment[1]
-    slots[2] = comment[0]
+    if slots[slot + 1] is not None:  # ruamel would extend a list with a token and fail
+        raise Unsupported("a second comment for one item")
+    slots[slot + 1] = comment[1]
+    slots[slot] = comment[0]
 
 
 def resolve(value: str) -> str:
