@@ -88,7 +88,8 @@ def detect_style(text: str, *, json_file: bool = False) -> YamlStyle:
         key = _KEY_ONLY.match(line)
         if not key:
             continue
-        for following in lines[number + 1 :]:
+        for index in range(number + 1, len(lines)):  # not a copy of the rest per key
+            following = lines[index]
             stripped = following.strip()
             if not stripped or stripped.startswith("#"):
                 continue
