@@ -35,14 +35,8 @@ from ruamel.yaml.scalarstring import (
 from ruamel.yaml.timestamp import TimeStamp
 from ruamel.yaml.tokens import CommentToken
 
-from lanai.kpt.fastyaml.loader import _RESOLVERS, resolve
+from lanai.kpt.fastyaml import tags
 from lanai.kpt.fastyaml.scanner import Unsupported
-
-_STR = "tag:yaml.org,2002:str"
-_NULL = "tag:yaml.org,2002:null"
-_BOOL = "tag:yaml.org,2002:bool"
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
 
 _WIDTH = 4096
 # stay clear of the width, where ruamel starts folding lines
@@ -69,11 +63,11 @@ class _Scalar:
         self.comment = comment
         # the serializer's implicit flags: would the text resolve to the tag unquoted, and
         # is the tag the one quoted text resolves to
-        if tag is _STR and value and value[0] not in _RESOLVERS:
+        if tag == tags.STR and value and value[0] not in tags.RESOLVERS:
             self.plain_implicit = True  # no implicit resolver starts with that character
         else:
-            self.plain_implicit = resolve(value) == tag
-        self.str_implicit = tag == _STR
+            self.plain_implicit = tags.resolve(value) == tag
+        self.str_implicit = tag == tags.STR
 
 
 class _Collection:
@@ -90,15 +84,13 @@ class _Collection:
 _Node = _Scalar | _Collection
 
 # what a ruamel dump changes in the tree, recorded to be done once the fast dump succeeded
-_ANCHOR = 0  # ``data.anchor`` creates an empty Anchor
-_TAG = 1  # ``data.tag.trval`` creates an empty Tag
-_FORMAT = 2  # ``data.fa`` creates a Format
-_CONTAINER = 8  # all three for a collection
-_RESET = 3  # ``token.reset()`` forgets that a pre comment was written
-_APPEND = 4  # ``list.append(value)``
-_SET = 5  # ``list[index] = value``
-_WRITTEN = 6  # ``token.pre_done = True``
-_COLUMN = 7  # ``token.column = value``
+_ANCHOR = 0  # ``data.anchor`` creates an empty Anchor (on a scalar)
+_COLLECTION = 1  # ... and on a collection ``data.tag.trval`` an empty Tag, ``data.fa`` a Format
+_RESET = 2  # ``token.reset()`` forgets that a pre comment was written
+_APPEND = 3  # ``list.append(value)``
+_SET = 4  # ``list[index] = value``
+_WRITTEN = 5  # ``token.pre_done = True``
+_COLUMN = 6  # ``token.column = value``
 
 
 # -- the representer -----------------------------------------------------------------------
@@ -117,28 +109,28 @@ class _Representer:
     def data(self, data: Any) -> _Node:
         kind = type(data)
         if kind is str:
-            return _Scalar(_STR, data, None)
+            return _Scalar(tags.STR, data, None)
         if kind is CommentedMap:
             return self.mapping(data)
         if kind is CommentedSeq:
             return self.sequence(data)
         if data is None:
-            return _Scalar(_NULL, "", None)
+            return _Scalar(tags.NULL, "", None)
         if kind is bool:
-            return _Scalar(_BOOL, "true" if data else "false", None)
+            return _Scalar(tags.BOOL, "true" if data else "false", None)
         if kind is int:
-            return _Scalar(_INT, str(data), None)
+            return _Scalar(tags.INT, str(data), None)
         if kind is float:
-            return _Scalar(_FLOAT, _float(data), None)
+            return _Scalar(tags.FLOAT, _float(data), None)
         if kind is SingleQuotedScalarString:
             self.anchor(data)
-            return _Scalar(_STR, data, "'")
+            return _Scalar(tags.STR, data, "'")
         if kind is DoubleQuotedScalarString:
             self.anchor(data)
-            return _Scalar(_STR, data, '"')
+            return _Scalar(tags.STR, data, '"')
         if kind is PlainScalarString:
             self.anchor(data)
-            return _Scalar(_STR, data, "")
+            return _Scalar(tags.STR, data, "")
         if kind is LiteralScalarString or kind is FoldedScalarString:
             self.anchor(data)
             comment = getattr(data, "comment", None)
@@ -154,7 +146,7 @@ class _Representer:
                         text = text[:position] + "\a" + text[position:]
             else:
                 style = "|"
-            return _Scalar(_STR, text, style, [None, [comment]] if comment else None)
+            return _Scalar(tags.STR, text, style, [None, [comment]] if comment else None)
         if kind in _SPECIAL_NUMBERS or kind in _DATES:
             if kind in _DATES:
                 if id(data) in self.containers:
@@ -199,7 +191,7 @@ class _Representer:
         tag = getattr(data, "_yaml_tag", None)
         if tag is not None and tag.trval:
             raise Unsupported("tagged collection")
-        self.actions.append((_CONTAINER, data))
+        self.actions.append((_COLLECTION, data))
         style = getattr(data, "_yaml_format", None)
         return None if style is None else style.flow_style(None)
 
@@ -318,11 +310,7 @@ def _apply(actions: list[tuple[Any, ...]]) -> None:
         kind = action[0]
         if kind == _ANCHOR:
             _ = action[1].anchor
-        elif kind == _TAG:
-            _ = action[1].tag.trval
-        elif kind == _FORMAT:
-            _ = action[1].fa
-        elif kind == _CONTAINER:
+        elif kind == _COLLECTION:
             collection = action[1]
             _ = collection.anchor
             _ = collection.tag.trval
@@ -866,7 +854,7 @@ class _Emitter:
             return
         style = self.choose_style(node, value, analysis)
         plain_implicit = node.plain_implicit
-        if value == "" and style == "'" and node.tag == _NULL:
+        if value == "" and style == "'" and node.tag == tags.NULL:
             value = "null"
             analysis = _analyze(value)
             style = self.choose_style(node, value, analysis)

@@ -18,7 +18,6 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, Format, LineCol
 from ruamel.yaml.nodes import ScalarNode
-from ruamel.yaml.resolver import implicit_resolvers
 from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     FoldedScalarString,
@@ -26,7 +25,7 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
-from lanai.kpt.fastyaml import scanner
+from lanai.kpt.fastyaml import scanner, tags
 from lanai.kpt.fastyaml.scanner import (
     BLOCK_END,
     BLOCK_ENTRY,
@@ -50,28 +49,7 @@ _MAPPING = 0
 _SEQUENCE = 1
 _SCALAR = 2
 
-_STR = "tag:yaml.org,2002:str"
-_NULL = "tag:yaml.org,2002:null"
-_BOOL = "tag:yaml.org,2002:bool"
-_INT = "tag:yaml.org,2002:int"
-
-# ruamel's YAML 1.2 implicit resolvers, by first character, in ruamel's order
-_RESOLVERS: dict[str, list[tuple[str, Any]]] = {}
-for _versions, _tag, _regexp, _first in implicit_resolvers:
-    if (1, 2) in _versions:
-        for _ch in _first:
-            _RESOLVERS.setdefault(_ch, []).append((_tag, _regexp))
-
-_PLAIN_TAGS = frozenset(
-    (
-        _STR,
-        _NULL,
-        _BOOL,
-        _INT,
-        "tag:yaml.org,2002:float",
-        "tag:yaml.org,2002:timestamp",
-    )
-)
+_PLAIN_TAGS = frozenset((tags.STR, tags.NULL, tags.BOOL, tags.INT, tags.FLOAT, tags.TIMESTAMP))
 
 # ruamel builds the unusual scalars (ScalarInt with a width, ScalarFloat, TimeStamp);
 # this instance is only ever asked to construct scalars, never to parse.
@@ -401,11 +379,11 @@ class _Builder:
         set_item = _SET_ITEM
         for key_node, value_node in pairs:
             key = key_node.value
-            if key_node.style is not None or not key or key[0] in _RESOLVERS:
+            if key_node.style is not None or not key or key[0] in tags.RESOLVERS:
                 key = _scalar(key_node)
             if value_node.kind == _SCALAR:
                 value = value_node.value
-                if value_node.style is not None or not value or value[0] in _RESOLVERS:
+                if value_node.style is not None or not value or value[0] in tags.RESOLVERS:
                     value = _scalar(value_node)
             else:
                 value = self.build(value_node)
@@ -447,7 +425,7 @@ class _Builder:
                 child.comment = None
             if child.kind == _SCALAR:
                 value = child.value
-                if child.style is not None or not value or value[0] in _RESOLVERS:
+                if child.style is not None or not value or value[0] in tags.RESOLVERS:
                     value = _scalar(child)
                 items.append(value)
             else:
@@ -505,28 +483,18 @@ def _item_comment(collection: Any, key: Any, comment: list[Any], slot: int) -> N
     slots[slot] = comment[0]
 
 
-def resolve(value: str) -> str:
-    """The tag ruamel resolves a plain scalar's text to (YAML 1.2)."""
-    resolvers = _RESOLVERS.get(value[0] if value else "")
-    if resolvers:
-        for tag, regexp in resolvers:
-            if regexp.match(value):
-                return tag
-    return _STR
-
-
 def _scalar(node: _Node) -> Any:
     style = node.style
     value = node.value
     if style is None:
-        tag = resolve(value)
-        if tag == _STR:
+        tag = tags.resolve(value)
+        if tag == tags.STR:
             return value
-        if tag == _NULL:
+        if tag == tags.NULL:
             return None
-        if tag == _BOOL:
+        if tag == tags.BOOL:
             return value.lower() == "true"
-        if tag == _INT and "_" not in value and value.lstrip("+-")[0] != "0":
+        if tag == tags.INT and "_" not in value and value.lstrip("+-")[0] != "0":
             return int(value)  # what ruamel makes of a decimal without a leading zero
         if tag not in _PLAIN_TAGS:
             raise Unsupported(f"plain scalar resolving to {tag}")
