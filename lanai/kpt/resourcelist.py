@@ -9,6 +9,7 @@ and keeps each file's own formatting; a file whose resources all disappeared is 
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -350,9 +351,18 @@ def _has_comments(node: Any) -> bool:
         ca = getattr(node, comment_attrib, None)
         if ca is not None and (ca.comment or ca.items or getattr(ca, "end", None)):
             return True
-        values = node.values() if isinstance(node, CommentedMap) else node
-        return any(_has_comments(value) for value in values)
+        # the plain dict and list views: CommentedMap's own look up merged keys per value
+        if type(node) is CommentedMap:
+            values: Any = OrderedDict.values(node)
+        elif type(node) is CommentedSeq:
+            values = list.__iter__(node)
+        else:
+            values = node.values() if isinstance(node, CommentedMap) else node
+        return any(_has_comments(value) for value in values if type(value) not in _SCALARS)
     return False
+
+
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def _copy_comments(source: Any, target: Any) -> None:
