@@ -9,10 +9,11 @@ and keeps each file's own formatting; a file whose resources all disappeared is 
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, comment_attrib
 
 from lanai.kpt import package, yamlio
 
@@ -345,12 +346,23 @@ def write_resources(
 
 def _has_comments(node: Any) -> bool:
     if isinstance(node, (CommentedMap, CommentedSeq)):
-        ca = node.ca
-        if ca.comment or ca.items or getattr(ca, "end", None):
+        # not ``node.ca``: reading it gives every collection an empty comment record,
+        # which every later copy, comparison and dump then has to carry
+        ca = getattr(node, comment_attrib, None)
+        if ca is not None and (ca.comment or ca.items or getattr(ca, "end", None)):
             return True
-        values = node.values() if isinstance(node, CommentedMap) else node
-        return any(_has_comments(value) for value in values)
+        # the plain dict and list views: CommentedMap's own look up merged keys per value
+        if type(node) is CommentedMap:
+            values: Any = OrderedDict.values(node)
+        elif type(node) is CommentedSeq:
+            values = list.__iter__(node)
+        else:
+            values = node.values() if isinstance(node, CommentedMap) else node
+        return any(_has_comments(value) for value in values if type(value) not in _SCALARS)
     return False
+
+
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def _copy_comments(source: Any, target: Any) -> None:

@@ -5,6 +5,8 @@ not change: comments, key order, quoting and the file's list indentation (``- a`
 directly under its key, kpt's default, or indented by two) survive a load and a dump.
 A file whose documents did not change keeps its exact bytes (see :func:`unchanged`).
 JSON files are KRM too; they are read with the same loader and written back as JSON.
+Loading and dumping go through :mod:`lanai.kpt.fastyaml`, which gives ruamel's exact
+trees and bytes for the YAML package files are written in, and ruamel for the rest.
 """
 
 from __future__ import annotations
@@ -12,14 +14,21 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 import re
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml import YAML, anchor, comments, tag, tokens
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+
+from lanai.kpt import fastyaml
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class YamlIOError(ValueError):
@@ -27,9 +36,10 @@ class YamlIOError(ValueError):
 
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
-"""Largest package file read as KRM. Round-trip parsing is pure Python (a few seconds
-per MiB), so a bound on size is what bounds a render's time and memory; 8 MiB leaves
-room for the 5 MiB ConfigMaps people keep in packages."""
+"""Largest package file read as KRM. Round-trip parsing is pure Python (over a second
+per MiB on the fast path, several where ruamel reads the file), so a bound on size is what
+bounds a render's time and memory; 8 MiB leaves room for the 5 MiB ConfigMaps people keep
+in packages."""
 
 MAX_NODES = 1_000_000
 """Most nodes a file may expand to once aliases are followed.
@@ -78,7 +88,8 @@ def detect_style(text: str, *, json_file: bool = False) -> YamlStyle:
         key = _KEY_ONLY.match(line)
         if not key:
             continue
-        for following in lines[number + 1 :]:
+        for index in range(number + 1, len(lines)):  # not a copy of the rest per key
+            following = lines[index]
             stripped = following.strip()
             if not stripped or stripped.startswith("#"):
                 continue
@@ -95,10 +106,14 @@ def detect_style(text: str, *, json_file: bool = False) -> YamlStyle:
 
 def load_documents(text: str) -> list[CommentedMap]:
     """All non-empty documents of ``text``, each a round-trip mapping."""
-    try:
-        documents = list(_yaml().load_all(text))
-    except YAMLError as error:
-        raise YamlIOError(f"invalid YAML: {error}") from error
+    documents = _fast(fastyaml.load_all, text, MAX_NODES)
+    # the fast path knows no aliases and stops at MAX_NODES: nothing for _bounded to refuse
+    bounded = documents is not None
+    if documents is None:
+        try:
+            documents = list(_yaml().load_all(text))
+        except YAMLError as error:
+            raise YamlIOError(f"invalid YAML: {error}") from error
     found: list[CommentedMap] = []
     for number, document in enumerate(documents):
         if document is None:
@@ -106,8 +121,22 @@ def load_documents(text: str) -> list[CommentedMap]:
         if not isinstance(document, CommentedMap):
             raise YamlIOError(f"document {number} is not a mapping (a KRM object)")
         found.append(document)
-    _bounded(found)
+    if not bounded:
+        _bounded(found)
     return found
+
+
+def _fast(operation: Callable[..., _T], *arguments: Any) -> _T | None:
+    """``operation`` of :mod:`fastyaml`, or None where ruamel must do it: what the fast
+    path does not cover, and any failure of it (ruamel's result is the reference, so a
+    fast-path bug costs time, not a wrong file)."""
+    try:
+        return operation(*arguments)
+    except fastyaml.Unsupported:
+        return None
+    except Exception:  # a bug in the fast path, or a recursion too deep for it
+        logger.debug("fast YAML path failed; using ruamel", exc_info=True)
+        return None
 
 
 def _bounded(documents: list[CommentedMap]) -> None:
@@ -160,6 +189,10 @@ def dump_documents(docs: list[CommentedMap], style: YamlStyle = DEFAULT_STYLE) -
         return json.dumps([to_plain(doc) for doc in docs], indent=2) + "\n"
     if not docs:
         return ""
+    text = _fast(fastyaml.dump_all, docs, style.indentless, style.explicit_start)
+    if text is not None:
+        return text
+    # a refused fast dump changed nothing: ruamel dumps (and changes) the documents itself
     stream = io.StringIO()
     _yaml(style).dump_all(docs, stream)
     return stream.getvalue()
@@ -227,32 +260,61 @@ def same_data(
     return _Comparison(ignored or {}, styles=False).same(a, b, ())
 
 
-@dataclass(frozen=True)
 class _Comparison:
-    ignored: Mapping[tuple[str, ...], frozenset[str]]
-    styles: bool
+    """The walk behind :func:`equivalent` and :func:`same_data`.
 
-    def same(self, a: Any, b: Any, path: tuple[str, ...]) -> bool:
+    It runs for every file a render would rewrite, so it takes the cheap routes where it
+    can: paths are only tracked while they can still lead to an ignored mapping, and the
+    bookkeeping objects are only pictured (:func:`_comparable`) when they are not simply
+    absent on both sides.
+    """
+
+    def __init__(self, ignored: Mapping[tuple[str, ...], frozenset[str]], styles: bool) -> None:
+        self.ignored = ignored
+        self.styles = styles
+        self.prefixes = {path[:size] for path in ignored for size in range(len(path) + 1)}
+
+    def same(self, a: Any, b: Any, path: tuple[str, ...] | None) -> bool:
+        kind_a, kind_b = type(a), type(b)
+        if kind_a is CommentedMap and kind_b is CommentedMap:
+            return self.same_mappings(a, OrderedDict.items(a), b, OrderedDict.items(b), path)
         if isinstance(a, dict) and isinstance(b, dict):
-            skip = self.ignored.get(path, frozenset())
-            keys_a = [k for k in a if k not in skip]
-            keys_b = [k for k in b if k not in skip]
-            if keys_a != keys_b or not self._same_style(a, b):
-                return False
-            if self.styles and [type(k) for k in keys_a] != [type(k) for k in keys_b]:
-                return False
-            return all(self.same(a[k], b[k], (*path, str(k))) for k in keys_a)
+            return self.same_mappings(a, a.items(), b, b.items(), path)
         if isinstance(a, list) and isinstance(b, list):
             if len(a) != len(b) or not self._same_style(a, b):
                 return False
-            return all(self.same(x, y, path) for x, y in zip(a, b, strict=True))
+            return all(
+                self.same(x, y, path)
+                for x, y in zip(list.__iter__(a), list.__iter__(b), strict=True)
+            )
         if isinstance(a, (dict, list)) or isinstance(b, (dict, list)) or a != b:
             return False
         if not self.styles:
             return isinstance(a, bool) == isinstance(b, bool)
-        if type(a) is not type(b):
+        if kind_a is not kind_b:
             return False
-        return type(a) in _PLAIN_SCALARS or _scalar_attributes(a) == _scalar_attributes(b)
+        return kind_a in _PLAIN_SCALARS or _scalar_attributes(a) == _scalar_attributes(b)
+
+    def same_mappings(
+        self, a: Any, items_a: Any, b: Any, items_b: Any, path: tuple[str, ...] | None
+    ) -> bool:
+        skip = self.ignored.get(path, frozenset()) if path is not None else ()
+        if skip:
+            pairs_a = [(k, v) for k, v in items_a if k not in skip]
+            pairs_b = [(k, v) for k, v in items_b if k not in skip]
+        else:
+            pairs_a, pairs_b = list(items_a), list(items_b)
+        if len(pairs_a) != len(pairs_b) or not self._same_style(a, b):
+            return False
+        for (key_a, _), (key_b, _) in zip(pairs_a, pairs_b, strict=True):
+            if key_a != key_b or (self.styles and type(key_a) is not type(key_b)):
+                return False
+        parent = path if path is not None and path in self.prefixes else None
+        for (key, value_a), (_, value_b) in zip(pairs_a, pairs_b, strict=True):
+            child = None if parent is None else (*parent, str(key))
+            if not self.same(value_a, value_b, child):
+                return False
+        return True
 
     def _same_style(self, a: Any, b: Any) -> bool:
         if not self.styles:
@@ -263,22 +325,77 @@ class _Comparison:
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 
+_SLOTS: dict[type, list[str]] = {}
+
+
 def _scalar_attributes(value: Any) -> tuple[Any, ...]:
     """What a round-trip scalar (quoted string, formatted number, ...) carries besides its
     value: slots and instance attributes, comments normalised."""
-    slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ()) or ()]
+    slots = _SLOTS.get(type(value))
+    if slots is None:
+        slots = [n for cls in type(value).__mro__ for n in getattr(cls, "__slots__", ()) or ()]
+        _SLOTS[type(value)] = slots
     found = tuple(_comparable(getattr(value, name, None)) for name in slots)
     return found, _comparable(getattr(value, "__dict__", None))
 
 
 def _same_attributes(a: Any, b: Any) -> bool:
-    for attribute in (comments.comment_attrib, comments.Format.attrib, comments.merge_attrib):
-        if _comparable(getattr(a, attribute, None)) != _comparable(getattr(b, attribute, None)):
-            return False
-    for attribute in (anchor.Anchor.attrib, tag.Tag.attrib):
-        if _comparable(getattr(a, attribute, None)) != _comparable(getattr(b, attribute, None)):
+    for attribute in _ATTRIBUTES:
+        x: Any = getattr(a, attribute, None)
+        y: Any = getattr(b, attribute, None)
+        if x is y:
+            continue
+        kind = type(x)
+        if kind is comments.Format and type(y) is kind:
+            if x._flow_style != y._flow_style:
+                return False
+        elif kind is comments.Comment and type(y) is kind:
+            if not _same_comments(x, y):
+                return False
+        elif _comparable(x) != _comparable(y):
             return False
     return True
+
+
+def _same_comments(x: Any, y: Any) -> bool:
+    """``_comparable(x) == _comparable(y)`` for two comment records, without the pictures."""
+    blank_x, blank_y = _blank(x), _blank(y)
+    if blank_x or blank_y:
+        return blank_x and blank_y  # reading ``.ca`` leaves an empty record: same as none
+    if list(x.items) != list(y.items):
+        return False
+    return (
+        _same_tokens(x.comment, y.comment)
+        and all(_same_tokens(x.items[key], y.items[key]) for key in x.items)
+        and _same_tokens(x.end, y.end)
+        and _same_tokens(x.pre, y.pre)
+    )
+
+
+def _same_tokens(x: Any, y: Any) -> bool:
+    """``_comparable(x) == _comparable(y)`` for comment tokens and lists of them."""
+    if x is y:
+        return True
+    kind_x, kind_y = type(x), type(y)
+    if kind_x is tokens.CommentToken and kind_y is tokens.CommentToken:
+        return bool(x.value == y.value and x.column == y.column)
+    if kind_x in (list, tuple) and kind_y in (list, tuple):
+        return len(x) == len(y) and all(_same_tokens(a, b) for a, b in zip(x, y, strict=True))
+    return bool(_comparable(x) == _comparable(y))
+
+
+def _blank(comment: Any) -> bool:
+    """Whether a comment record holds nothing (``_comparable`` pictures it as None)."""
+    return not (comment.comment or comment.items or comment.end or comment.pre)
+
+
+_ATTRIBUTES = (
+    comments.comment_attrib,
+    comments.Format.attrib,
+    comments.merge_attrib,
+    anchor.Anchor.attrib,
+    tag.Tag.attrib,
+)
 
 
 def _comparable(value: Any) -> Any:
@@ -358,10 +475,14 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
         found = memo.get(id(value))
         if found is not None:
             return found
-        mapping = CommentedMap()
+        # what CommentedMap() and ``mapping[key] = ...`` for new keys do, minus their
+        # Python-level overhead
+        mapping = _NEW(CommentedMap)
+        mapping._ref = []
         memo[id(value)] = mapping
-        for key in value:
-            mapping[key] = _clone(value[key], memo)
+        for key, item in OrderedDict.items(value):
+            _SET_ITEM(mapping, key, item if type(item) in _PLAIN_SCALARS else _clone(item, memo))
+        mapping._ok = set(OrderedDict.keys(mapping))
         _clone_attributes(value, mapping)
         return mapping
     if kind is CommentedSeq:
@@ -370,32 +491,97 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
             return found
         sequence = CommentedSeq()
         memo[id(value)] = sequence
-        list.extend(sequence, [_clone(item, memo) for item in value])
+        list.extend(
+            sequence,
+            [
+                item if type(item) in _PLAIN_SCALARS else _clone(item, memo)
+                for item in list.__iter__(value)
+            ],
+        )
         _clone_attributes(value, sequence)
         return sequence
     return copy.deepcopy(value, memo)
 
 
+_NEW = OrderedDict.__new__
+_NEW_OBJECT = object.__new__
+_SET_ITEM = OrderedDict.__setitem__
+
+
 def _clone_attributes(source: Any, target: Any) -> None:
     comment = getattr(source, comments.comment_attrib, None)
     if comment is not None:
-        copied = comments.Comment(old=comment.pre is None)
+        copied = _NEW_OBJECT(comments.Comment)  # the four slots Comment() sets, copied
+        pre = comment.pre
         copied.comment = _clone_tokens(comment.comment)
-        copied._items = {key: _clone_tokens(tokens_) for key, tokens_ in comment.items.items()}
+        items = comment.items
+        copied._items = {key: _clone_tokens(tokens_) for key, tokens_ in items.items()}
         copied.end = _clone_tokens(comment.end)
-        if comment.pre is not None:
-            copied.pre = _clone_tokens(comment.pre)
+        copied.pre = None if pre is None else _clone_tokens(pre)
         setattr(target, comments.comment_attrib, copied)
-    for attribute in (comments.Format.attrib, comments.LineCol.attrib, anchor.Anchor.attrib):
-        if hasattr(source, attribute):
-            setattr(target, attribute, copy.copy(getattr(source, attribute)))
-    if hasattr(source, tag.Tag.attrib):
-        setattr(target, tag.Tag.attrib, getattr(source, tag.Tag.attrib))
+    # the other bookkeeping lives in the instance dictionary: copy what clone copies
+    for name, found in source.__dict__.items():
+        copier = _ATTRIBUTE_COPIERS.get(name)
+        if copier is not None:
+            setattr(target, name, copier(found))
+
+
+def _copy_format(found: Any) -> Any:
+    if type(found) is not comments.Format:
+        return copy.copy(found)
+    copied = _NEW_OBJECT(comments.Format)
+    copied._flow_style = found._flow_style
+    return copied
+
+
+def _copy_line_col(found: Any) -> Any:
+    if type(found) is not comments.LineCol:
+        return copy.copy(found)
+    copied = comments.LineCol.__new__(comments.LineCol)
+    copied.__dict__.update(found.__dict__)
+    return copied
+
+
+def _copy_anchor(found: Any) -> Any:
+    if type(found) is not anchor.Anchor:
+        return copy.copy(found)
+    copied = anchor.Anchor()
+    copied.value = found.value
+    copied.always_dump = found.always_dump
+    return copied
+
+
+_ATTRIBUTE_COPIERS: dict[str, Any] = {
+    comments.Format.attrib: _copy_format,
+    comments.LineCol.attrib: _copy_line_col,
+    anchor.Anchor.attrib: _copy_anchor,
+    tag.Tag.attrib: lambda found: found,  # shared, as before
+}
+_ABSENT = object()
+
+
+_TOKEN_SLOTS = ("start_mark", "end_mark", "_comment", "_value", "_column", "pre_done")
+
+
+def _copy_token(token: tokens.CommentToken) -> tokens.CommentToken:
+    """``copy.copy`` of a comment token (its slots), several times cheaper."""
+    copied = tokens.CommentToken.__new__(tokens.CommentToken)
+    for slot in _TOKEN_SLOTS:
+        value = getattr(token, slot, _ABSENT)
+        if value is not _ABSENT:
+            setattr(copied, slot, value)
+    return copied
 
 
 def _clone_tokens(value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is list:
+        return [_clone_tokens(item) for item in value] if value else []
     if isinstance(value, list):
         return [_clone_tokens(item) for item in value]
+    if type(value) is tokens.CommentToken:
+        return _copy_token(value)
     if isinstance(value, tokens.CommentToken):
         return copy.copy(value)
     return value
