@@ -139,6 +139,9 @@ class _Run:
         self.validation_steps: list[dict[str, Any]] = []
         self.packages: list[str] = []
         self.read: dict[str, list[CommentedMap]] = {}
+        self.as_read: set[int] = set()
+        """ids of the items as read (kept alive by ``read``)."""
+        self.share_produced = False
 
     def execute(self, root_kptfile: kptfile.Kptfile) -> None:
         kptfiles = {}
@@ -158,6 +161,8 @@ class _Run:
         # Functions get copies (see outgoing), so these stay as read: write() compares
         # against them to keep untouched files' bytes.
         self.read = resourcelist.by_file(self.items)
+        self.as_read = {id(item) for item in self.items}
+        self.share_produced = root_kptfile.annotation(kptfile.SAVE_ON_RENDER_FAILURE) != "true"
         bfs = root_kptfile.annotation(kptfile.BFS_RENDERING) == "true"
         for pkg in breadth_first(self.tree) if bfs else postorder(self.tree):
             for function in kptfiles[pkg].mutators:
@@ -240,11 +245,19 @@ class _Run:
                 found = candidate
         return found
 
-    def outgoing(self, item: CommentedMap) -> tuple[CommentedMap, str]:
-        """A copy for a function, its path relative to its own package (as kpt shows it)."""
+    def outgoing(self, item: CommentedMap, *, mutate: bool) -> tuple[CommentedMap, str]:
+        """The item for a function, its path relative to its own package (as kpt shows it).
+
+        A copy, unless a mutator gets an item an earlier function produced: nothing else
+        holds that one, and if the function fails the render fails and writes nothing.
+        Items as read stay untouched (write() compares with them), validators only ever
+        see copies, and with save-on-render-failure every function gets copies, so the
+        partial output is exactly that of the functions that succeeded.
+        """
         path = resourcelist.resource_path(item) or ""
         owner = self.owner(path)
-        copy = yamlio.clone(item)
+        shared = mutate and self.share_produced and id(item) not in self.as_read
+        copy = item if shared else yamlio.clone(item)
         relative = path[len(owner) + 1 :] if owner else path
         resourcelist.set_location(copy, relative, resourcelist.resource_index(item))
         return copy, owner
@@ -258,7 +271,7 @@ class _Run:
         owners: dict[str | None, str] = {}
         before: dict[str | None, tuple[str | None, str | None]] = {}
         for item in selected:
-            copy, owner = self.outgoing(item)
+            copy, owner = self.outgoing(item, mutate=mutate)
             sent.append(copy)
             key = resourcelist.resource_id(item)
             owners[key] = owner
