@@ -142,18 +142,54 @@ async def _resources(session: kube.Session, name: str) -> dict[str, Any]:
     revision = await session.find(kube.REVISIONS, name)
     if revision is None:
         raise kube.Failure(f'package revision "{name}" not found in namespace {session.namespace}')
-    lifecycle = create.lifecycle_of(revision)
-    if lifecycle in create.PUBLISHED:
-        raise kube.Failure(
-            f"{name} is {lifecycle}: Lanai serves the files of Draft and Proposed revisions "
-            f"only. Copy it to a Draft (lanai rpkg copy {name} --workspace NEW) and pull that"
-        )
+    if create.lifecycle_of(revision) in create.PUBLISHED:
+        return await _requested(session, revision)
     raise kube.Failure(f"{name} has no files yet: Lanai has not written them (is it Ready?)")
+
+
+REQUEST_TIMEOUT = 60.0
+
+
+async def _requested(session: kube.Session, revision: Mapping[str, Any]) -> dict[str, Any]:
+    """A published revision's resources object, made on request: created with just its
+    names, Lanai fills in the files from the tag."""
+    name = str(field(revision, "metadata.name"))
+    body = {
+        "apiVersion": kube.RESOURCES.api_version,
+        "kind": kube.RESOURCES.kind,
+        "metadata": {"name": name},
+        "spec": {
+            key: field(revision, f"spec.{key}")
+            for key in ("packageName", "repository", "workspaceName")
+        },
+    }
+    try:
+        await session.create(kube.RESOURCES, body)
+    except kube.ApiError as error:
+        if error.status != 409:  # 409: someone asked at the same moment
+            raise
+
+    def pending(obj: Mapping[str, Any]) -> str | None:
+        if field(obj, "status.lifecycle") and field(obj, "status.observedGeneration") == field(
+            obj, "metadata.generation"
+        ):
+            return None
+        return "Lanai is reading the files from Git"
+
+    return await wait.until_ready(
+        session, kube.RESOURCES, name, within=REQUEST_TIMEOUT, required=False, pending=pending
+    )
 
 
 async def pull(session: kube.Session, args: argparse.Namespace) -> int:
     resources = await _resources(session, args.name)
     files: dict[str, str] = dict(field(resources, "spec.resources") or {})
+    omitted = field(resources, "status.omittedFiles") or []
+    if omitted:
+        kube.error(
+            f"warning: {len(omitted)} file(s) too large for the API are not included "
+            f"({', '.join(omitted)}); they are in Git"
+        )
     if args.dir is None:
         sys.stdout.write(as_resource_list(files))
         return 0

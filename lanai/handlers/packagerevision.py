@@ -208,7 +208,9 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     repository = rt.cache.get(namespace, key.repository)
     deployment = bool(repository and repository.deployment)
     rendered = created.rendered if created else None
-    await resources.publish(rt, body, record, rendered)
+    # Draft/Proposed: always an object with the files; published: kept up if one exists.
+    made = record.lifecycle not in lifecycle.PUBLISHED_STATES
+    await resources.show(rt, record, body, rendered, create=made)
     ready = mirror.ready_condition(record)  # a revision Git holds may still be unreadable
     await _patch_status(
         rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)

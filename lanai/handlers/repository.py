@@ -291,7 +291,7 @@ async def _refresh_resources(
     moved = {name for name, patch in plan.status if "selfLock" in patch}
     for record in records:
         if record.key.name in moved and record.lifecycle == Lifecycle.DRAFT:
-            await resources.refresh(rt, record)
+            await resources.show(rt, record, create=False)
 
 
 async def reconcile_once(

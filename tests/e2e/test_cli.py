@@ -218,8 +218,18 @@ def test_init_pull_edit_push_propose_and_approve(cli: Cli, team: Team, tmp_path:
     rows = cli("rpkg", "get", "--revision", "1").stdout.splitlines()[1:]
     assert [r.split()[:6] for r in rows] == [[name, "basens", "v1", "1", "true", "Published"]]
 
-    published = cli("rpkg", "pull", name, str(tmp_path / "again"), ok=False)
-    assert "is Published: Lanai serves the files of Draft and Proposed" in _last_line(published)
+    # The proposal's resources object stays, now read-only and Published.
+    cli("rpkg", "pull", name, str(tmp_path / "published"), user=AUTHOR)
+    assert "size: small" in (tmp_path / "published" / "settings.yaml").read_text()
+    # A published revision without one (as every revision found in Git): pull asks for it.
+    team.cluster.kubectl("delete", "-n", team.namespace, "prr", name)
+    cli("rpkg", "pull", name, str(tmp_path / "on-request"), user=AUTHOR)
+    assert "size: small" in (tmp_path / "on-request" / "settings.yaml").read_text()
+    made = team.get(name, "prr")
+    assert made is not None
+    assert made["status"]["lifecycle"] == "Published"
+    assert made["spec"]["revision"] == 1
+    assert made["metadata"]["ownerReferences"][0]["name"] == name
 
 
 def test_clone_copy_reject_and_refused_moves(cli: Cli, team: Team) -> None:

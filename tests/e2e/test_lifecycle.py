@@ -69,7 +69,18 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
             check=True,
         ).stdout
     )
-    wait_for(lambda: team.get(name, "prr") is None, what="the resources object to go")
+    kept = wait_for(
+        lambda: (
+            (
+                (o := team.get(name, "prr"))
+                and (o.get("status") or {}).get("lifecycle") == "Published"
+            )
+            and o
+        ),
+        what="the resources object to show the published revision",
+    )
+    assert kept["spec"]["revision"] == 1
+    assert set(kept["spec"]["resources"]) == {"Kptfile", "README.md"}
     labelled = wait_for(
         lambda: (
             (o := team.get(name))

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support import gitwork, manifests
 from tests.support.cluster import condition
 from tests.support.team import AUTHOR, REPO, Team, edit, init_spec
 from tests.support.waiting import wait_for
@@ -170,3 +171,43 @@ def test_a_one_mebibyte_configmap_round_trips(team: Team, tmp_path: Path) -> Non
     )
     assert shown["spec"]["resources"]["cm.yaml"] == configmap
     assert condition(shown, "Rendered")["status"] == "True"  # type: ignore[index]
+
+
+def test_files_too_large_for_the_api_are_listed_kept_in_git_and_survive_edits(
+    team: Team, tmp_path: Path
+) -> None:
+    """A package pushed to Git with more than an API object can hold: its largest file is
+    left out of the resources object (said in status and a condition), and an edit
+    through the object keeps it in Git as it is."""
+    name = f"{REPO}.huge.v1"
+    team.create(name, init_spec("huge", "v1"))
+    team.settled(name)
+    branch = "drafts/huge/v1"
+    work = gitwork.clone(team.url, tmp_path / "work")
+    gitwork.git(work, "checkout", "-q", branch)
+    blob = "".join(f"{index:08d}-abcdefghijklmnopqrstuvwxyz0123456789\n" for index in range(60_000))
+    big = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: |\n" + "".join(
+        f"    {line}\n" for line in blob.splitlines()
+    )
+    assert len(big) > 2 * 1024 * 1024
+    gitwork.commit_package(work, "huge", {"big.yaml": big}, "a generated file")
+    gitwork.git(work, "push", "-q", "origin", branch)
+    manifests.sync_now(team.cluster, team.namespace, REPO)
+
+    shown = wait_for(
+        lambda: (o := team.get(name, "prr")) and (o.get("status") or {}).get("omittedFiles") and o,
+        timeout=60,
+        what="the big file listed as omitted",
+    )
+    assert shown["status"]["omittedFiles"] == ["big.yaml"]
+    assert "big.yaml" not in shown["spec"]["resources"]
+    complete = condition(shown, "Complete")
+    assert complete is not None
+    assert (complete["status"], complete["reason"]) == ("False", "TooLarge")
+    assert "in Git, unchanged by edits here" in complete["message"]
+    assert "ResourcesTooLarge" in team.reasons(name)
+
+    edit(team, name, {"README.md": "edited while big.yaml stays in Git\n"})
+    head = team.refs()[f"refs/heads/{branch}"]
+    assert team.show(head, "huge/README.md") == "edited while big.yaml stays in Git\n"
+    assert team.show(head, "huge/big.yaml") == big

@@ -1,0 +1,34 @@
+"""What a resources object shows when the API server will not take all of a package."""
+
+from __future__ import annotations
+
+from lanai.handlers import kube, resources
+
+
+def test_the_largest_files_are_left_out_first_until_the_rest_fits() -> None:
+    files = {"Kptfile": "k" * 10, "a.yaml": "a" * 600, "b.yaml": "b" * 500, "c.yaml": "c" * 50}
+    shown = resources.fit(files, budget=600)
+    assert shown.omitted == ("a.yaml",)
+    assert set(shown.files) == {"Kptfile", "b.yaml", "c.yaml"}
+    assert resources.fit(files, budget=10_000).omitted == ()
+    assert resources.fit(files, budget=100).omitted == ("a.yaml", "b.yaml")
+
+
+def test_sizes_count_bytes_not_characters() -> None:
+    shown = resources.fit({"u.yaml": "é" * 60, "a.yaml": "a" * 100}, budget=110)
+    assert shown.omitted == ("u.yaml",)  # 120 bytes, though 60 characters
+
+
+def test_an_edit_keeps_binary_and_omitted_files_from_git() -> None:
+    in_git = {"Kptfile": b"k", "logo.png": b"\x89PNG\xff", "big.yaml": b"x", "a.yaml": b"a"}
+    assert resources.hidden(in_git, ["big.yaml"]) == {"logo.png": b"\x89PNG\xff", "big.yaml": b"x"}
+    assert resources.hidden(in_git, None) == {"logo.png": b"\x89PNG\xff"}
+
+
+def test_size_refusals_are_recognised_from_the_api_server_and_from_etcd() -> None:
+    assert resources._refused_for_size(kube.ApiError(413, "RequestEntityTooLarge", "limit"))
+    etcd = "rpc error: code = ResourceExhausted desc = trying to send message larger than max"
+    assert resources._refused_for_size(kube.ApiError(500, "InternalError", etcd))
+    assert resources._refused_for_size(kube.ApiError(500, "", "etcdserver: request is too large"))
+    assert not resources._refused_for_size(kube.ApiError(422, "Invalid", "spec: frozen"))
+    assert not resources._refused_for_size(kube.ApiError(409, "Conflict", "too large"))
