@@ -120,20 +120,13 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         if isinstance(rt, runtime.Runtime):
             await rt.api.close()
 
-    kopf.index(
-        constants.PORCH_GROUP,
-        constants.PORCH_VERSION,
-        constants.PACKAGE_REVISIONS,
-        id=mirroring.INDEX,
-        registry=registry,
-    )(mirroring.index_revision)
-    kopf.index(
-        constants.PORCH_GROUP,
-        constants.PORCH_VERSION,
-        constants.PACKAGES,
-        id=mirroring.PACKAGE_INDEX,
-        registry=registry,
-    )(mirroring.index_package)
+    for plural, index, indexer in (
+        (constants.PACKAGE_REVISIONS, mirroring.INDEX, mirroring.index_revision),
+        (constants.PACKAGES, mirroring.PACKAGE_INDEX, mirroring.index_package),
+    ):
+        kopf.index(
+            constants.PORCH_GROUP, constants.PORCH_VERSION, plural, id=index, registry=registry
+        )(indexer)
     repository.register(registry)
     packagerevision.register(registry)
     resources.register(registry)
