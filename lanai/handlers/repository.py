@@ -259,7 +259,7 @@ async def _sync(
                 if plan.empty and package_plan.empty
                 else None
             )
-    written = await mirroring.apply_packages(rt.api, namespace, package_plan)
+    written = 0
     if not plan.empty:
         planned = time.perf_counter() - started
         applied = await mirroring.apply(rt.api, namespace, plan)
@@ -277,8 +277,10 @@ async def _sync(
         )
         written += applied.writes
         await _refresh_resources(rt, plan, records)
-        if written >= memory.TRIM_AFTER:
-            await asyncio.to_thread(memory.trim)
+    # After the revisions: people look for those first; the read model follows.
+    written += await mirroring.apply_packages(rt.api, namespace, package_plan)
+    if written >= memory.TRIM_AFTER:
+        await asyncio.to_thread(memory.trim)
     head = cached.git.head() or outcome.head
     count = len({r.key.package for r in records})
     return Outcome(outcome.ready, head, count, outcome.auth, written)

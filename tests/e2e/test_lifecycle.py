@@ -337,6 +337,32 @@ def test_upgrade_merges_local_changes_onto_a_new_upstream(team: Team) -> None:
     kptfile = team.show("refs/heads/drafts/edge/v2", "edge/Kptfile")
     assert "ref: base/v2" in kptfile
     assert "name: edge" in kptfile
+    lock = result["status"]["upstreamLock"]["git"]
+    assert (lock["ref"], lock["commit"]) == ("base/v2", team.refs()["refs/tags/base/v2"])
+    assert f"commit: {lock['commit']}" in kptfile
+
+    # fast-forward over local changes is refused, and leaves no draft behind.
+    refused = f"{REPO}.edge.v3"
+    team.create(
+        refused,
+        {
+            "repository": REPO,
+            "packageName": "edge",
+            "workspaceName": "v3",
+            "lifecycle": "Draft",
+            "source": {
+                "upgrade": {
+                    "oldUpstream": {"name": base},
+                    "newUpstream": {"name": newer},
+                    "currentPackage": {"name": local},
+                    "strategy": "fast-forward",
+                }
+            },
+        },
+    )
+    failed = team.settled(refused, ready="False")
+    assert "local package files have been modified" in condition(failed, "Ready")["message"]  # type: ignore[index]
+    assert "refs/heads/drafts/edge/v3" not in team.refs()
 
     # The upstream of a revision cannot be deleted while that revision exists.
     assert team.move(base, "DeletionProposed", APPROVER) == ""
