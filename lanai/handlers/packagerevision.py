@@ -147,6 +147,10 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     namespace = body.metadata.namespace or "default"
     key = fields.key_of(namespace, body.spec)
     engine = rt.engine
+    # Events and the Repository sync wait until Ready is written: both would otherwise
+    # sit on the path from the user's change to Ready (an API request, a Git fetch).
+    notes: list[tuple[str, str]] = []
+    wake = False
     try:
         target = Lifecycle(body.spec.get("lifecycle") or "Draft")
         record = await engine.get(key)
@@ -157,14 +161,14 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             request = await create_request(rt.api, body)
             created = await engine.create(request, fields.author_of(body))
             record = created.record
-            await rt.events.post(
-                body,
-                "Normal",
-                constants.REASON_ADDED,
-                f"created {record.lifecycle} {key.package} (workspace {key.workspace}) "
-                f"in Git ({record.ref.removeprefix('refs/heads/')})",
+            notes.append(
+                (
+                    constants.REASON_ADDED,
+                    f"created {record.lifecycle} {key.package} (workspace {key.workspace}) "
+                    f"in Git ({record.ref.removeprefix('refs/heads/')})",
+                )
             )
-            _wake_sync(rt, key)  # the package's Package object and counts follow now
+            wake = True  # the package's Package object and counts follow now
         if record.lifecycle != target:
             before = record.lifecycle
             approving = target == Lifecycle.PUBLISHED and before in (
@@ -177,9 +181,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             if approving:
                 faults.point(faults.PUBLISHED_BEFORE_STATUS)
             reason = events.reason_for_move(lifecycle.move(before, record.lifecycle))
-            await rt.events.post(body, "Normal", reason, _moved(record, before))
-            if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
-                _wake_sync(rt, key)
+            notes.append((reason, _moved(record, before)))
+            wake = wake or target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED)
         if record.lifecycle == Lifecycle.DRAFT:
             metadata = body.spec.get("packageMetadata") or {}
             before_commit = record.commit
@@ -193,14 +196,18 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
                 or record
             )
             if record.commit != before_commit and created is None:
-                await rt.events.post(
-                    body,
-                    "Normal",
-                    constants.REASON_MODIFIED,
-                    f"wrote spec.packageMetadata into the Kptfile of {key.package} "
-                    f"(workspace {key.workspace})",
+                notes.append(
+                    (
+                        constants.REASON_MODIFIED,
+                        f"wrote spec.packageMetadata into the Kptfile of {key.package} "
+                        f"(workspace {key.workspace})",
+                    )
                 )
     except errors.EngineError as error:
+        for reason, message in notes:
+            await rt.events.post(body, "Normal", reason, message)
+        if wake:
+            _wake_sync(rt, key)
         await _report(rt, body, error)
         if error.retry:
             raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
@@ -215,6 +222,10 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     await _patch_status(
         rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)
     )
+    for reason, message in notes:
+        await rt.events.post(body, "Normal", reason, message)
+    if wake:
+        _wake_sync(rt, key)
 
 
 def _moved(record: PackageRevisionRecord, before: Lifecycle) -> str:
