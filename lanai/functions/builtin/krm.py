@@ -16,8 +16,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import ScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from lanai.kpt import fnapi
 
@@ -333,6 +334,12 @@ def set_line_comment(parent: Any, key: Any, text: str) -> None:
         rest = str(token.value).split("\n", 1)
         tail = "\n" + rest[1] if len(rest) > 1 else "\n"
         token.value = f"# {text}{tail}"
+        return
+    entry = getattr(parent, "ca", None) and parent.ca.items.get(key)
+    if isinstance(parent, dict) and entry and len(entry) > 3 and entry[3] is not None:
+        # Comment lines before a nested value: ruamel's yaml_add_eol_comment would try to
+        # extend that list with a token and fail; put the token in its slot instead.
+        entry[2] = CommentToken(f"# {text}", CommentMark(0))
         return
     parent.yaml_add_eol_comment(f"# {text}", key, column=0)
 
