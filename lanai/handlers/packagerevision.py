@@ -14,6 +14,7 @@ PackageRevisionResources object with its files (:mod:`lanai.handlers.resources`)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -128,11 +129,19 @@ async def _patch_status(rt: runtime.Runtime, body: kopf.Body, status: dict[str, 
     await kube.patch_object_status(rt.api, RESOURCE, body, status)
 
 
-def _wake_sync(rt: runtime.Runtime, key: PackageRevisionKey) -> None:
+CREATED_SYNC_DELAY = 2.0
+"""Seconds after a create before the sync that makes its Package object: a burst of
+creates (a team cloning a blueprint for every site) costs one sync, not one each, and
+none competes with the creates themselves for the Repository's Git worker."""
+
+
+def _wake_sync(rt: runtime.Runtime, key: PackageRevisionKey, delay: float = 0.0) -> None:
     """Let the Repository sync follow a change now (latest-revision labels after a publish
     or delete, the Package object of a new package), not at its next period."""
     schedule = rt.schedules.get((key.namespace, key.repository))
-    if schedule:
+    if schedule and delay:
+        asyncio.get_running_loop().call_later(delay, schedule.wake.set)
+    elif schedule:
         schedule.wake.set()
 
 
@@ -150,7 +159,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     # Events and the Repository sync wait until Ready is written: both would otherwise
     # sit on the path from the user's change to Ready (an API request, a Git fetch).
     notes: list[tuple[str, str]] = []
-    wake = False
+    wake: float | None = None
+    """Seconds until the Repository sync should run (None: no need)."""
     try:
         target = Lifecycle(body.spec.get("lifecycle") or "Draft")
         record = await engine.get(key)
@@ -168,7 +178,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
                     f"in Git ({record.ref.removeprefix('refs/heads/')})",
                 )
             )
-            wake = True  # the package's Package object and counts follow now
+            wake = CREATED_SYNC_DELAY  # the package's Package object follows soon
         if record.lifecycle != target:
             before = record.lifecycle
             approving = target == Lifecycle.PUBLISHED and before in (
@@ -182,7 +192,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
                 faults.point(faults.PUBLISHED_BEFORE_STATUS)
             reason = events.reason_for_move(lifecycle.move(before, record.lifecycle))
             notes.append((reason, _moved(record, before)))
-            wake = wake or target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED)
+            if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
+                wake = 0.0  # the latest-revision label moves at once
         if record.lifecycle == Lifecycle.DRAFT:
             metadata = body.spec.get("packageMetadata") or {}
             before_commit = record.commit
@@ -206,8 +217,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     except errors.EngineError as error:
         for reason, message in notes:
             await rt.events.post(body, "Normal", reason, message)
-        if wake:
-            _wake_sync(rt, key)
+        if wake is not None:
+            _wake_sync(rt, key, wake)
         await _report(rt, body, error)
         if error.retry:
             raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
@@ -217,15 +228,15 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     rendered = created.rendered if created else None
     # Draft/Proposed: always an object with the files; published: kept up if one exists.
     made = record.lifecycle not in lifecycle.PUBLISHED_STATES
-    await resources.show(rt, record, body, rendered, create=made)
+    await resources.show(rt, record, body, rendered, create=made, fresh=created is not None)
     ready = mirror.ready_condition(record)  # a revision Git holds may still be unreadable
     await _patch_status(
         rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)
     )
     for reason, message in notes:
         await rt.events.post(body, "Normal", reason, message)
-    if wake:
-        _wake_sync(rt, key)
+    if wake is not None:
+        _wake_sync(rt, key, wake)
 
 
 def _moved(record: PackageRevisionRecord, before: Lifecycle) -> str:

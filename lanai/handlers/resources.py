@@ -100,12 +100,15 @@ async def show(
     rendered: Rendered | None = None,
     *,
     create: bool = True,
+    fresh: bool = False,
 ) -> None:
     """Make the object of ``record`` show what Git holds (``create=False``: only if one
-    exists). ``owner`` is the PackageRevision, for the owner reference."""
+    exists). ``owner`` is the PackageRevision, for the owner reference. ``fresh``: the
+    revision was just made, so no object is looked for before creating one (a request
+    less between a new Draft and its Ready)."""
     key = record.key
     files = textual(await rt.engine.read_files(key))
-    existing = await _get(rt, key.namespace, key.name)
+    existing = None if fresh and create else await _get(rt, key.namespace, key.name)
     if existing is None and not create:
         return
     current_status: Mapping[str, Any] = (existing or {}).get("status") or {}
