@@ -33,18 +33,16 @@ from lanai.tasks.requests import CreateRequest, Rendered, Source
 logger = logging.getLogger(__name__)
 
 RESOURCE = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISIONS)
+REPOSITORIES = (constants.CONFIG_GROUP, constants.CONFIG_VERSION, constants.REPOSITORIES)
 RETRY_DELAY = 5.0
 
 
 async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevisionKey:
-    try:
-        other = await kube.get(api, *RESOURCE[:2], namespace, RESOURCE[2], name)
-    except kube.ApiError as error:
-        if error.status == 404:
-            raise errors.Rejected(
-                f'the source PackageRevision "{name}" does not exist in namespace {namespace}'
-            ) from None
-        raise
+    other = await kube.find(api, RESOURCE, namespace, name)
+    if other is None:
+        raise errors.Rejected(
+            f'the source PackageRevision "{name}" does not exist in namespace {namespace}'
+        )
     return fields.key_of(namespace, other.get("spec") or {})
 
 
@@ -215,10 +213,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
                     )
                 )
     except errors.EngineError as error:
-        for reason, message in notes:
-            await rt.events.post(body, "Normal", reason, message)
-        if wake is not None:
-            _wake_sync(rt, key, wake)
+        await _follow_up(rt, body, key, notes, wake)
         await _report(rt, body, error)
         if error.retry:
             raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
@@ -233,6 +228,17 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     await _patch_status(
         rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)
     )
+    await _follow_up(rt, body, key, notes, wake)
+
+
+async def _follow_up(
+    rt: runtime.Runtime,
+    body: kopf.Body,
+    key: PackageRevisionKey,
+    notes: list[tuple[str, str]],
+    wake: float | None,
+) -> None:
+    """What waits for Ready: the Events of what was done, and the Repository sync."""
     for reason, message in notes:
         await rt.events.post(body, "Normal", reason, message)
     if wake is not None:
@@ -265,20 +271,8 @@ async def _report(rt: runtime.Runtime, body: kopf.Body, error: errors.EngineErro
 
 async def _repository_going(rt: runtime.Runtime, namespace: str, name: str) -> bool:
     """The Repository is gone or being deleted: its objects go, its Git content stays."""
-    try:
-        repository = await kube.get(
-            rt.api,
-            constants.CONFIG_GROUP,
-            constants.CONFIG_VERSION,
-            namespace,
-            constants.REPOSITORIES,
-            name,
-        )
-    except kube.ApiError as error:
-        if error.status == 404:
-            return True
-        raise
-    return bool((repository.get("metadata") or {}).get("deletionTimestamp"))
+    repository = await kube.find(rt.api, REPOSITORIES, namespace, name)
+    return repository is None or bool((repository.get("metadata") or {}).get("deletionTimestamp"))
 
 
 async def delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:

@@ -108,7 +108,9 @@ async def show(
     less between a new Draft and its Ready)."""
     key = record.key
     files = textual(await rt.engine.read_files(key))
-    existing = None if fresh and create else await _get(rt, key.namespace, key.name)
+    existing = None
+    if not (fresh and create):
+        existing = await kube.find(rt.api, RESOURCE, key.namespace, key.name)
     if existing is None and not create:
         return
     current_status: Mapping[str, Any] = (existing or {}).get("status") or {}
@@ -133,15 +135,6 @@ async def show(
     await kube.patch_status(rt.api, *RESOURCE[:2], RESOURCE[2], key.namespace, key.name, status)
     if shown.omitted and current_status.get("omittedFiles") != list(shown.omitted):
         await rt.events.post(written, "Warning", "ResourcesTooLarge", _too_large(shown))
-
-
-async def _get(rt: runtime.Runtime, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        return await kube.get(rt.api, *RESOURCE[:2], namespace, RESOURCE[2], name)
-    except kube.ApiError as error:
-        if error.status == 404:
-            return None
-        raise
 
 
 def _owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,7 +179,8 @@ async def _create(
     except kube.ApiError as error:
         if error.status != 409:
             raise
-    existing = await _get(rt, key.namespace, key.name)  # made meanwhile (a retry, a user)
+    # Made meanwhile (a retry, a user).
+    existing = await kube.find(rt.api, RESOURCE, key.namespace, key.name)
     if existing is None:
         raise errors.Unavailable(f"{key.name}: its resources object vanished while written")
     return await _replace(rt, record, owner, existing, shown)
@@ -342,13 +336,7 @@ async def _observed(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]
 
 
 async def _revision(rt: runtime.Runtime, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        found = await kube.get(rt.api, *REVISIONS[:2], namespace, REVISIONS[2], name)
-    except kube.ApiError as error:
-        if error.status == 404:
-            return None
-        raise
-    return found
+    return await kube.find(rt.api, REVISIONS, namespace, name)
 
 
 async def _revision_rendered(
