@@ -56,8 +56,15 @@ def test_a_malformed_kptfile_marks_only_its_own_revisions(
     for name in ("mixed.good.v1", "mixed.good.main"):
         assert condition(found[name], "Ready")["status"] == "True"  # type: ignore[index]
     assert found["mixed.good.v1"]["metadata"]["labels"]["porch.kpt.dev/latest-revision"] == "true"
-    repo = cluster.get("repository", "mixed", namespace)
-    assert repo is not None
+    # The Repository's status is written when its sync is done, after the objects.
+    repo = wait_for(
+        lambda: (
+            (r := cluster.get("repository", "mixed", namespace))
+            and "packageCount" in (r.get("status") or {})
+            and r
+        ),
+        what="the Repository's status after its sync",
+    )
     assert condition(repo, "Ready")["status"] == "True"  # type: ignore[index]
     assert repo["status"]["packageCount"] == 2
 
