@@ -163,12 +163,14 @@ class Session:
         self, resource: Resource, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:
         """The object, or ``None`` when it does not exist."""
-        try:
-            return await self.get(resource, name, namespace)
-        except client.ApiError as error:
-            if error.status == 404:
-                return None
-            raise
+        return await client.find(
+            self.api,
+            resource.group,
+            resource.version,
+            self._namespace(namespace),
+            resource.plural,
+            name,
+        )
 
     async def list_objects(
         self, resource: Resource, *, field_selector: str = "", all_namespaces: bool = False

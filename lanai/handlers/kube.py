@@ -23,6 +23,7 @@ from lanai.kubeclient.client import (
     ApiError,
     create,
     delete,
+    find,
     get,
     merge_patch,
     objects_path,
@@ -61,19 +62,6 @@ def login(settings: kopf.OperatorSettings | None = None) -> kopf.ConnectionInfo:
 
 async def new_api_client(settings: kopf.OperatorSettings | None = None) -> Api:
     return Api(connect=lambda: login(settings))
-
-
-async def find(
-    api: Api, resource: tuple[str, str, str], namespace: str, name: str
-) -> dict[str, Any] | None:
-    """The object ``name`` of ``resource`` (group, version, plural); None if there is none."""
-    group, version, plural = resource
-    try:
-        return await get(api, group, version, namespace, plural, name)
-    except ApiError as error:
-        if error.status == 404:
-            return None
-        raise
 
 
 class SecretError(Exception):

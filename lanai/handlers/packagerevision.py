@@ -38,7 +38,7 @@ RETRY_DELAY = 5.0
 
 
 async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevisionKey:
-    other = await kube.find(api, RESOURCE, namespace, name)
+    other = await kube.find(api, *RESOURCE[:2], namespace, RESOURCE[2], name)
     if other is None:
         raise errors.Rejected(
             f'the source PackageRevision "{name}" does not exist in namespace {namespace}'
@@ -271,7 +271,7 @@ async def _report(rt: runtime.Runtime, body: kopf.Body, error: errors.EngineErro
 
 async def _repository_going(rt: runtime.Runtime, namespace: str, name: str) -> bool:
     """The Repository is gone or being deleted: its objects go, its Git content stays."""
-    repository = await kube.find(rt.api, REPOSITORIES, namespace, name)
+    repository = await kube.find(rt.api, *REPOSITORIES[:2], namespace, REPOSITORIES[2], name)
     return repository is None or bool((repository.get("metadata") or {}).get("deletionTimestamp"))
 
 

@@ -110,7 +110,7 @@ async def show(
     files = textual(await rt.engine.read_files(key))
     existing = None
     if not (fresh and create):
-        existing = await kube.find(rt.api, RESOURCE, key.namespace, key.name)
+        existing = await kube.find(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], key.name)
     if existing is None and not create:
         return
     current_status: Mapping[str, Any] = (existing or {}).get("status") or {}
@@ -180,7 +180,7 @@ async def _create(
         if error.status != 409:
             raise
     # Made meanwhile (a retry, a user).
-    existing = await kube.find(rt.api, RESOURCE, key.namespace, key.name)
+    existing = await kube.find(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], key.name)
     if existing is None:
         raise errors.Unavailable(f"{key.name}: its resources object vanished while written")
     return await _replace(rt, record, owner, existing, shown)
@@ -336,7 +336,7 @@ async def _observed(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]
 
 
 async def _revision(rt: runtime.Runtime, namespace: str, name: str) -> dict[str, Any] | None:
-    return await kube.find(rt.api, REVISIONS, namespace, name)
+    return await kube.find(rt.api, *REVISIONS[:2], namespace, REVISIONS[2], name)
 
 
 async def _revision_rendered(

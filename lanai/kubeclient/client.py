@@ -155,6 +155,18 @@ async def get(
     return found
 
 
+async def find(
+    api: Api, group: str, version: str, namespace: str, plural: str, name: str
+) -> dict[str, Any] | None:
+    """:func:`get`, or ``None`` when there is no such object."""
+    try:
+        return await get(api, group, version, namespace, plural, name)
+    except ApiError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
 async def list_objects(
     api: Api,
     group: str,
