@@ -45,6 +45,8 @@ ACTOR_ANNOTATION: Final = "lanai.porch.kpt.dev/actor"
 commits made for that change are attributed to this user."""
 
 REASON_REJECTED: Final = "Rejected"
+REASON_FORBIDDEN: Final = "Forbidden"
+"""The requesting user lacks a permission the request needs (e.g. to read the Secret)."""
 
 # Event reasons: a PackageRevision's changes, named like the watch events Porch sends.
 REASON_ADDED: Final = "Added"

@@ -9,6 +9,7 @@ import sys
 from lanai.cli import execflags, logs
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig
+from lanai.trust import secrets
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -30,6 +31,7 @@ def _run(args: argparse.Namespace) -> int:
         function_runner=args.function_runner or None,
         function_timeout=args.function_timeout,
         git_timeout=args.git_timeout,
+        secret_access=secrets.SecretAccess(args.secret_access),
     )
     asyncio.run(operator.serve(options))
     return 0
@@ -89,6 +91,14 @@ def add_parsers(commands: Subcommands) -> None:
         default=30.0,
         metavar="SECONDS",
         help="longest wait to connect to a Git server, or for any of its answers (default 30)",
+    )
+    run.add_argument(
+        "--secret-access",
+        choices=[str(mode) for mode in secrets.SecretAccess],
+        default=str(secrets.SecretAccess.REQUESTER),
+        help="requester (default): read a Secret named by a Repository or PackageRevision "
+        "only if the user who named it may get it (SubjectAccessReview); operator: read any "
+        "Secret the operator may read (single-tenant installs only)",
     )
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument(

@@ -11,6 +11,8 @@ from __future__ import annotations
 class EngineError(Exception):
     reason = "Failed"
     retry = False
+    delay = 0.0
+    """Seconds before a retry (0: the handler's default)."""
 
 
 class Rejected(EngineError):
@@ -28,3 +30,12 @@ class RenderFailed(EngineError):
     """The package's function pipeline failed; nothing was pushed."""
 
     reason = "RenderFailed"
+
+
+class Forbidden(EngineError):
+    """The requesting user lacks a permission the request needs (e.g. reading the Secret
+    it names). Retried slowly: it succeeds once someone grants that permission."""
+
+    reason = "Forbidden"
+    retry = True
+    delay = 60.0

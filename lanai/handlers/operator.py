@@ -35,6 +35,7 @@ from lanai.handlers import (
     settings,
 )
 from lanai.tasks import gitsource, handler, rendering
+from lanai.trust import secrets
 
 logger = logging.getLogger("lanai")
 
@@ -61,6 +62,8 @@ class Options:
     """host:port of a function runner for images neither builtin nor mapped to --exec."""
     git_timeout: float = network.DEFAULT_TIMEOUT
     """Seconds to connect to a Git server, and to wait for each of its answers."""
+    secret_access: secrets.SecretAccess = secrets.SecretAccess.REQUESTER
+    """Read a Secret only for users who may read it (see :mod:`lanai.trust.secrets`)."""
 
 
 def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
@@ -112,6 +115,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             sync_period=options.sync_period,
             retry_cap=5.0 if options.fast else 60.0,
             git_timeout=options.git_timeout,
+            secret_access=options.secret_access,
         )
 
     @kopf.on.cleanup(registry=registry)

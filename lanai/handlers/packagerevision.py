@@ -46,8 +46,11 @@ async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevi
     return fields.key_of(namespace, other.get("spec") or {})
 
 
-async def source_of(api: kube.Api, namespace: str, spec: Mapping[str, Any]) -> Source:
-    """spec.source with every referenced PackageRevision resolved to its key."""
+async def source_of(
+    api: kube.Api, namespace: str, spec: Mapping[str, Any], behalf: credentials.OnBehalfOf
+) -> Source:
+    """spec.source with every referenced PackageRevision resolved to its key, and the
+    Secret of a Git URL read on behalf of whoever wrote the source."""
     source = spec.get("source") or {}
     if source.get("cloneFrom"):
         clone = source["cloneFrom"]
@@ -57,7 +60,9 @@ async def source_of(api: kube.Api, namespace: str, spec: Mapping[str, Any]) -> S
         git = clone.get("git") or {}
         secret = (git.get("secretRef") or {}).get("name")
         try:
-            auth = await credentials.resolve(api, namespace, secret)
+            auth = await credentials.resolve(api, namespace, secret, behalf=behalf)
+        except credentials.SecretForbidden as error:
+            raise errors.Forbidden(str(error)) from None
         except credentials.CredentialsError as error:
             raise errors.Unavailable(f"cloneFrom.git.secretRef: {error}") from None
         return Source("clone", git=git, git_auth=auth)
@@ -80,14 +85,18 @@ async def source_of(api: kube.Api, namespace: str, spec: Mapping[str, Any]) -> S
     return Source("init", init=source.get("init") or {})
 
 
-async def create_request(api: kube.Api, body: kopf.Body) -> CreateRequest:
+SOURCE_SECRET_FIELD = "spec.source.cloneFrom.git.secretRef"  # noqa: S105 (a field name)
+
+
+async def create_request(rt: runtime.Runtime, body: kopf.Body) -> CreateRequest:
     namespace = body.metadata.namespace or "default"
     spec = body.spec
     metadata = spec.get("packageMetadata") or {}
     annotations = body.metadata.annotations or {}
+    behalf = credentials.OnBehalfOf.of(rt.secret_access, annotations, SOURCE_SECRET_FIELD)
     return CreateRequest(
         key=fields.key_of(namespace, spec),
-        source=await source_of(api, namespace, spec),
+        source=await source_of(rt.api, namespace, spec, behalf),
         lifecycle=Lifecycle(spec.get("lifecycle") or "Draft"),
         labels=dict(metadata.get("labels") or {}),
         annotations=dict(metadata.get("annotations") or {}),
@@ -166,7 +175,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
         if record is None:
             if (body.get("status") or {}).get("selfLock"):
                 return  # it was in Git and vanished: the Repository sync removes the object
-            request = await create_request(rt.api, body)
+            request = await create_request(rt, body)
             created = await engine.create(request, fields.author_of(body))
             record = created.record
             notes.append(
@@ -216,7 +225,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
         await _follow_up(rt, body, key, notes, wake)
         await _report(rt, body, error)
         if error.retry:
-            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
+            raise kopf.TemporaryError(str(error), delay=error.delay or RETRY_DELAY) from None
         return
     repository = rt.cache.get(namespace, key.repository)
     deployment = bool(repository and repository.deployment)

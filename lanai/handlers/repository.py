@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,8 +117,11 @@ class Schedule:
         return self.default_period
 
 
-def _error(message: str) -> Outcome:
-    return Outcome(conditions.Condition(constants.READY, "False", constants.REASON_ERROR, message))
+def _error(message: str, reason: str = constants.REASON_ERROR) -> Outcome:
+    return Outcome(conditions.Condition(constants.READY, "False", reason, message))
+
+
+SECRET_FIELD = "spec.git.secretRef"  # noqa: S105 (a field name)
 
 
 async def check(
@@ -125,21 +129,30 @@ async def check(
     namespace: str,
     rt: runtime.Runtime,
     worker: Executor | None = None,
+    annotations: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """The Ready condition for ``spec`` and the branch head commit.
 
-    The probe runs on ``worker``, the Repository's own thread, so a server that hangs
-    holds up no other Repository."""
+    Its Secrets are read on behalf of the user who last wrote ``spec.git`` (recorded
+    in ``annotations`` by the API server). The probe runs on ``worker``, the
+    Repository's own thread, so a server that hangs holds up no other Repository."""
     if spec.type is models.RepositoryType.OCI or spec.git is None:
         return _error("OCI repositories are not supported by Lanai yet; use type: git")
     git = spec.git
     loop = asyncio.get_running_loop()
+    behalf = credentials.OnBehalfOf.of(rt.secret_access, annotations, SECRET_FIELD)
     try:
         auth = await credentials.resolve(
-            rt.api, namespace, git.secret_ref.name if git.secret_ref else None, git.repo
+            rt.api,
+            namespace,
+            git.secret_ref.name if git.secret_ref else None,
+            git.repo,
+            behalf=behalf,
         )
         listing = loop.run_in_executor(worker, probe.list_branches, git.repo, auth)
         branches = await asyncio.wait_for(listing, rt.git_timeout)
+    except credentials.SecretForbidden as error:
+        return _error(str(error), constants.REASON_FORBIDDEN)
     except (credentials.CredentialsError, probe.ProbeError) as error:
         return _error(str(error))
     except TimeoutError:
@@ -324,7 +337,7 @@ async def _reconcile_once(
     except ValidationError as error:
         outcome = _error(f"invalid spec: {error}")
     else:
-        outcome = await check(spec, namespace, rt, schedule.worker)
+        outcome = await check(spec, namespace, rt, schedule.worker, body.metadata.annotations)
         clash = _conflict(body, spec, registrations)
         if clash is not None:
             outcome = _error(
@@ -375,7 +388,12 @@ async def _reconcile_once(
     if ready.status == "True":
         await rt.events.post(body, "Normal", "Ready", ready.message)
     else:
-        await rt.events.post(body, "Warning", "SyncFailed", ready.message)
+        reason = (
+            constants.REASON_FORBIDDEN
+            if ready.reason == constants.REASON_FORBIDDEN
+            else "SyncFailed"
+        )
+        await rt.events.post(body, "Warning", reason, ready.message)
         logger.warning("repository %s/%s is not ready: %s", namespace, name, ready.message)
 
 

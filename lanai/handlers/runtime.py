@@ -14,6 +14,7 @@ from lanai.cache import gitcache
 from lanai.engine.engine import Engine
 from lanai.git import network
 from lanai.handlers import events, kube
+from lanai.trust import secrets
 
 if TYPE_CHECKING:
     from lanai.handlers.repository import Schedule
@@ -32,6 +33,8 @@ class Runtime:
     git_timeout: float = network.DEFAULT_TIMEOUT
     """Seconds a Git server may take to answer (see :mod:`lanai.git.network`)."""
     schedules: dict[tuple[str, str], Schedule] = field(default_factory=dict)
+    secret_access: secrets.SecretAccess = secrets.SecretAccess.REQUESTER
+    """Whose rights decide which Secrets are read (``--secret-access``)."""
 
 
 def of(memo: kopf.Memo) -> Runtime:

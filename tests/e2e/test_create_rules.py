@@ -187,6 +187,7 @@ def test_a_create_whose_render_fails_leaves_no_branch(
             "secretRef": {"name": "git-auth"},
         }
     }
+    team.let_read_secret("git-auth")
     team.create(name, {**init_spec("broken", "v1"), "source": {"cloneFrom": source}})
     failed = team.settled(name, ready="False")
     ready = condition(failed, "Ready")

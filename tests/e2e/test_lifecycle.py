@@ -391,6 +391,7 @@ def test_clone_from_a_git_url_with_credentials(
 
     name = f"{REPO}.cache.v1"
     source = {"repo": url, "ref": "apps/cache/v3", "directory": "apps/cache"}
+    team.let_read_secret("git-auth")
     team.create(
         name,
         {
@@ -620,6 +621,8 @@ def test_bad_sources_are_refused_and_leave_git_unchanged(team: Team, case: str) 
     before = team.refs()
     name = f"{REPO}.{case}.v1"
     text = json.dumps(source).replace("{url}", team.url)
+    for secret in ("git-auth", "absent"):  # the author may read them (one does not exist)
+        team.let_read_secret(secret)
     team.create(
         name,
         {

@@ -8,6 +8,7 @@ own disk, never through the operator.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -109,6 +110,22 @@ class Team:
             return obj if found and found["status"] == ready else None
 
         return wait_for(probe, timeout=60, what=f"{name} settled with Ready={ready}")
+
+    def let_read_secret(self, secret: str, user: str = AUTHOR) -> None:
+        """Grant ``user`` get on the one Secret ``secret`` (Lanai reads a Secret a
+        PackageRevision names only for users who may read it themselves)."""
+        role = f"read-{secret}"
+        if self.cluster.get("role", role, self.namespace) is None:
+            self.cluster.kubectl(
+                "create", "role", "-n", self.namespace, role, "--verb=get",
+                "--resource=secrets", f"--resource-name={secret}",
+            )  # fmt: skip
+        binding = f"{role}-{hashlib.sha256(user.encode()).hexdigest()[:8]}"
+        if self.cluster.get("rolebinding", binding, self.namespace) is None:
+            self.cluster.kubectl(
+                "create", "rolebinding", "-n", self.namespace, binding,
+                f"--role={role}", f"--user={user}",
+            )  # fmt: skip
 
     def latest(self, package: str) -> str | None:
         """The name of the revision of ``package`` labelled latest, once exactly one is."""

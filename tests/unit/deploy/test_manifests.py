@@ -54,8 +54,8 @@ def test_default_holds_every_part_of_the_install(install: list[dict[str, Any]]) 
         "ClusterRoleBinding": 1,
         "ValidatingAdmissionPolicy": 2,
         "ValidatingAdmissionPolicyBinding": 2,
-        "MutatingAdmissionPolicy": 2,
-        "MutatingAdmissionPolicyBinding": 2,
+        "MutatingAdmissionPolicy": 4,
+        "MutatingAdmissionPolicyBinding": 4,
         "Deployment": 1,
         "Service": 1,
     }
@@ -165,6 +165,7 @@ OPERATOR_GRANTS = {
     ("porch.kpt.dev", "packagerevisions/mirror"): {"create"},
     ("porch.kpt.dev", "packagerevisions/approval"): {"update"},
     ("", "secrets"): {"get"},
+    ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
     ("", "events"): {"create"},
     ("events.k8s.io", "events"): {"create"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
