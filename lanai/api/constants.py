@@ -47,6 +47,8 @@ commits made for that change are attributed to this user."""
 REASON_REJECTED: Final = "Rejected"
 REASON_FORBIDDEN: Final = "Forbidden"
 """The requesting user lacks a permission the request needs (e.g. to read the Secret)."""
+REASON_SKIPPED: Final = "EntriesSkipped"
+"""Event: entries of a source that are not files (symlinks, submodules) were left out."""
 
 # Event reasons: a PackageRevision's changes, named like the watch events Porch sends.
 REASON_ADDED: Final = "Added"

@@ -84,6 +84,8 @@ def _record(
         labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
         annotations=annotations,
         error="" if kptfile else "the Kptfile cannot be parsed",
+        unreadable=revision.unreadable,
+        skipped=revision.skipped,
     )
 
 
@@ -131,6 +133,8 @@ class GitRepository:
             raise interface.RevisionExists(str(error)) from None
         except storage.RevisionNotFound as error:
             raise interface.RevisionNotFound(str(error)) from None
+        except storage.InvalidPackage as error:
+            raise interface.InvalidPackage(str(error)) from None
         except storage.Conflict as error:
             raise interface.CacheError(str(error)) from None
 
@@ -194,10 +198,10 @@ class GitRepository:
         record = self._records.get(key)
         if record is None:
             raise interface.RevisionNotFound(key.name)
-        files: dict[str, bytes] = await self._call(
+        package: storage.PackageContent = await self._call(
             self.git.read_package, record.commit, key.package
         )
-        return files
+        return package.files
 
     async def list_packages(self) -> list[str]:
         return sorted({key.package for key in self._records})

@@ -7,6 +7,11 @@ package are serialised by an asyncio lock per package; reads take no lock.
 Rollback is structural: a create computes and renders the whole package before the
 cache pushes anything, and the cache pushes a draft as one branch, so a failure before
 that push leaves nothing behind and a failure of the push leaves no branch.
+
+Files are checked by the rules of ``lanai.trust.paths`` before anything is rendered or
+committed, and a revision whose files the rules refuse (a bad name or size in Git) is
+never read, edited, proposed or approved: each is a rejection, reported once, never a
+retry.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import errors, lifecycle, rules
 from lanai.tasks import handler
 from lanai.tasks.requests import CreateRequest, Rendered
+from lanai.trust import paths
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +43,7 @@ class TaskHandler(Protocol):
         request: CreateRequest,
         read: Callable[[PackageRevisionKey], Awaitable[handler.Upstream]],
         deployment: bool,
-    ) -> tuple[dict[str, bytes], interface.Task]: ...
+    ) -> handler.Built: ...
 
     async def render(self, files: Mapping[str, bytes]) -> Rendered: ...
 
@@ -60,6 +66,8 @@ class Outcome:
     rendered: Rendered | None = None
     committed: bool = False
     """A commit was pushed for this call (not an adopted or unchanged revision)."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know although it worked (e.g. symlinks left out of a clone)."""
 
 
 class Engine:
@@ -77,10 +85,14 @@ class Engine:
         try:
             if record is None:
                 raise interface.RevisionNotFound(key.name)
+            if record.unreadable:
+                raise interface.InvalidPackage(record.unreadable)
             files = await repository.read_files(key)
-            return handler.Upstream(key, record.self_lock, record.commit, files)
+            return handler.Upstream(key, record.self_lock, record.commit, files, record.skipped)
         except interface.RevisionNotFound:
             raise errors.Rejected(f'PackageRevision "{key.name}" not found in Git') from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(f'PackageRevision "{key.name}" cannot be used: {error}') from None
 
     async def _facts(self, key: PackageRevisionKey) -> rules.RevisionFacts | None:
         record = await (await self._repository(key)).get_package_revision(key)
@@ -101,6 +113,8 @@ class Engine:
             raise errors.Unavailable(f"{key.name} is not in Git (yet)") from None
         except interface.RepositoryUnavailable as error:
             raise errors.Unavailable(str(error)) from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(str(error)) from None
 
     async def create(self, request: CreateRequest, author: interface.Author) -> Outcome:
         """Create the revision in Git; an existing one (a retry, a restart) is adopted."""
@@ -116,20 +130,21 @@ class Engine:
                 return Outcome(existing)
             await self._check_source(request, repository)
             try:
-                files, task = await self._tasks.build(request, self._read, repository.deployment)
+                built = await self._tasks.build(request, self._read, repository.deployment)
+                _check_paths(built.files)
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
             except handler.TaskError as error:
                 raise errors.Rejected(str(error)) from None
             files = self._tasks.with_metadata(
-                files, request.labels, request.annotations, request.readiness_gates
+                built.files, request.labels, request.annotations, request.readiness_gates
             )
             rendered = await self._tasks.render(files)
             if not rendered.ok and not request.push_on_render_failure:
                 raise errors.RenderFailed(rendered.message)
             try:
                 record = await repository.create_package_revision(
-                    key, rendered.files, task, author, request.lifecycle
+                    key, rendered.files, built.task, author, request.lifecycle
                 )
             except interface.RevisionExists:
                 found = await repository.get_package_revision(key)
@@ -141,7 +156,9 @@ class Engine:
                 record = found
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
-            return Outcome(record, rendered, committed=True)
+            except interface.InvalidPackage as error:
+                raise errors.Rejected(str(error)) from None
+            return Outcome(record, rendered, committed=True, warnings=built.warnings)
 
     async def _check_source(self, request: CreateRequest, repository: interface.Repository) -> None:
         key = request.key
@@ -189,6 +206,8 @@ class Engine:
                 lifecycle.move(record.lifecycle, target)
             except lifecycle.TransitionError as error:
                 raise errors.Rejected(str(error)) from None
+            if record.unreadable and target in (Lifecycle.PROPOSED, Lifecycle.PUBLISHED):
+                raise errors.Rejected(f"{key.name} cannot move to {target}: {record.unreadable}")
             if target in (Lifecycle.PROPOSED, Lifecycle.PUBLISHED) and record.lifecycle in (
                 Lifecycle.DRAFT,
                 Lifecycle.PROPOSED,
@@ -224,14 +243,22 @@ class Engine:
                 raise errors.Rejected(
                     f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
                 )
+            if record.unreadable:
+                raise errors.Rejected(f"{key.name} cannot be edited: {record.unreadable}")
+            _check_paths(files)
             rendered = await self._tasks.render(files)
             if not rendered.ok and not push_on_render_failure:
                 raise errors.RenderFailed(rendered.message)
-            current = await repository.read_files(key)
-            if dict(current) == rendered.files:
-                return Outcome(record, rendered)
-            edit = interface.Task("render" if rendered.files != dict(files) else "edit")
-            updated = await repository.update_package_revision(key, rendered.files, edit, author)
+            try:
+                current = await repository.read_files(key)
+                if dict(current) == rendered.files:
+                    return Outcome(record, rendered)
+                edit = interface.Task("render" if rendered.files != dict(files) else "edit")
+                updated = await repository.update_package_revision(
+                    key, rendered.files, edit, author
+                )
+            except interface.InvalidPackage as error:
+                raise errors.Rejected(str(error)) from None
             return Outcome(updated, rendered, committed=True)
 
     async def update_metadata(
@@ -278,3 +305,11 @@ class Engine:
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
             return True
+
+
+def _check_paths(files: Mapping[str, bytes]) -> None:
+    """Refuse files with a path the rules refuse, before anything renders or commits."""
+    try:
+        paths.check_all(files)
+    except paths.BadPath as error:
+        raise errors.Rejected(str(error)) from None

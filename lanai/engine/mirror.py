@@ -176,8 +176,10 @@ def desired_object(record: PackageRevisionRecord, latest: bool) -> dict[str, Any
 
 def ready_condition(record: PackageRevisionRecord) -> conditions.Condition:
     """Ready as far as Git tells: False (reason Error) when the revision cannot be read."""
-    if record.error:
-        return conditions.Condition(constants.READY, "False", constants.REASON_ERROR, record.error)
+    if record.problem:
+        return conditions.Condition(
+            constants.READY, "False", constants.REASON_ERROR, record.problem
+        )
     return conditions.Condition(constants.READY, "True", constants.REASON_READY, "")
 
 

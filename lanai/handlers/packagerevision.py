@@ -166,6 +166,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     # Events and the Repository sync wait until Ready is written: both would otherwise
     # sit on the path from the user's change to Ready (an API request, a Git fetch).
     notes: list[tuple[str, str]] = []
+    warnings: list[str] = []
     wake: float | None = None
     """Seconds until the Repository sync should run (None: no need)."""
     try:
@@ -186,6 +187,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
                 )
             )
             wake = CREATED_SYNC_DELAY  # the package's Package object follows soon
+            warnings.extend(created.warnings)
         if record.lifecycle != target:
             before = record.lifecycle
             approving = target == Lifecycle.PUBLISHED and before in (
@@ -238,6 +240,21 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
         rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)
     )
     await _follow_up(rt, body, key, notes, wake)
+    for warning in warnings:
+        await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)
+    await _report_problem(rt, body, ready)
+
+
+async def _report_problem(
+    rt: runtime.Runtime, body: kopf.Body, ready: conditions.Condition
+) -> None:
+    """An Event when a revision Git holds is not Ready (e.g. a file name the rules refuse),
+    once per message."""
+    if ready.status == "True":
+        return
+    previous = conditions.find((body.get("status") or {}).get("conditions"), constants.READY)
+    if previous is None or previous.get("message") != ready.message:
+        await rt.events.post(body, "Warning", ready.reason, ready.message)
 
 
 async def _follow_up(

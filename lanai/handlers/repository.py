@@ -290,6 +290,7 @@ async def _sync(
         )
         written += applied.writes
         await _refresh_resources(rt, plan, records)
+        await _report_problems(rt, namespace, plan, records)
     # After the revisions: people look for those first; the read model follows.
     written += await mirroring.apply_packages(rt.api, namespace, package_plan)
     if written >= memory.TRIM_AFTER:
@@ -307,6 +308,31 @@ async def _refresh_resources(
     for record in records:
         if record.key.name in moved and record.lifecycle == Lifecycle.DRAFT:
             await resources.show(rt, record, create=False)
+
+
+async def _report_problems(
+    rt: runtime.Runtime,
+    namespace: str,
+    plan: mirror.MirrorPlan,
+    records: list[PackageRevisionRecord],
+) -> None:
+    """An Event on each revision this sync made not Ready (e.g. someone pushed a file name
+    the rules refuse): its Ready condition says why, the Event says when."""
+    flipped = {c.name for c in plan.create} | {n for n, s in plan.status if "conditions" in s}
+    for record in records:
+        if not record.problem or record.key.name not in flipped:
+            continue
+        body = await kube.find(
+            rt.api,
+            constants.PORCH_GROUP,
+            constants.PORCH_VERSION,
+            namespace,
+            constants.PACKAGE_REVISIONS,
+            record.key.name,
+        )
+        if body is not None:
+            ready = mirror.ready_condition(record)
+            await rt.events.post(body, "Warning", ready.reason, ready.message)
 
 
 async def reconcile_once(

@@ -11,8 +11,14 @@ request: create it with just the spec's names (``lanai rpkg pull`` does) and Lan
 in the files from the tag.
 
 What cannot be shown is kept in Git untouched by edits: files that are not UTF-8 text,
-and, when the API server refuses an object holding all the files for its size (etcd
-takes ~1.5 MiB per request), the largest ones, listed in ``status.omittedFiles``.
+symlinks and submodules (never read as files), and, when the API server refuses an
+object holding all the files for its size (etcd takes ~1.5 MiB per request; the CRD
+refuses more than ``lanai.trust.sizes.RESOURCES_CHARACTERS`` with Lanai's own message),
+the largest ones, listed in ``status.omittedFiles``. A revision whose files the rules
+refuse (a bad name or size in Git) is not shown at all: its PackageRevision says why.
+
+An edit the engine refuses leaves Git as it was: the object's ``Ready`` condition turns
+False with the reason, and an Event says so on the object and its PackageRevision.
 """
 
 from __future__ import annotations
@@ -107,6 +113,8 @@ async def show(
     revision was just made, so no object is looked for before creating one (a request
     less between a new Draft and its Ready)."""
     key = record.key
+    if record.unreadable:
+        return  # its files are never read; the PackageRevision's Ready says why
     files = textual(await rt.engine.read_files(key))
     existing = None
     if not (fresh and create):
@@ -231,12 +239,14 @@ def _status(
     complete = conditions.Condition(COMPLETE, "True", "Complete", "")
     if shown.omitted:
         complete = conditions.Condition(COMPLETE, "False", "TooLarge", _too_large(shown))
+    ready = conditions.Condition(constants.READY, "True", constants.REASON_READY, "")
+    found = conditions.upsert(current.get("conditions"), complete)
     return {
         "lifecycle": str(record.lifecycle),
         "fileCount": len(shown.files) + len(shown.omitted),
         "omittedFiles": list(shown.omitted) or None,
         "observedGeneration": (written.get("metadata") or {}).get("generation"),
-        "conditions": conditions.upsert(current.get("conditions"), complete),
+        "conditions": conditions.upsert(found, ready),
     }
 
 
@@ -311,10 +321,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
         await _revision_rendered(rt, key.namespace, key.name, None, failed)
         return
     except errors.EngineError as error:
-        await rt.events.post(body, "Warning", error.reason, str(error))
-        if error.retry:
-            raise kopf.TemporaryError(str(error), delay=5) from None
-        await _observed(rt, body, {"observedGeneration": generation})
+        await _refused(rt, body, owner, error)
         return
     await show(rt, result.record, owner, result.rendered)
     await _revision_rendered(rt, key.namespace, key.name, result.record, result.rendered)
@@ -328,6 +335,23 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
         await rt.events.post(
             body, "Warning", constants.REASON_RENDER_FAILED, result.rendered.message
         )
+
+
+async def _refused(
+    rt: runtime.Runtime, body: kopf.Body, owner: Mapping[str, Any] | None, error: errors.EngineError
+) -> None:
+    """An edit the engine refused: Git is unchanged; the object says why (Ready=False),
+    once, with an Event on it and on its PackageRevision. Only an outage is retried."""
+    reason = constants.REASON_REJECTED if isinstance(error, errors.Rejected) else error.reason
+    await rt.events.post(body, "Warning", reason, str(error))
+    if error.retry:
+        raise kopf.TemporaryError(str(error), delay=5) from None
+    refused = conditions.Condition(constants.READY, "False", reason, str(error))
+    current = (body.get("status") or {}).get("conditions")
+    await _observed(rt, body, {"conditions": conditions.upsert(current, refused)})
+    if owner is not None:
+        message = f"an edit of its resources was refused, Git is unchanged: {error}"
+        await rt.events.post(owner, "Warning", reason, message)
 
 
 async def _observed(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]) -> None:

@@ -54,30 +54,51 @@ def amount(size: int) -> str:
     return f"{size} bytes"
 
 
+@dataclass(frozen=True)
+class PackageLimits:
+    """How much of one package Lanai reads from, or writes to, Git."""
+
+    bytes: int = PACKAGE_BYTES
+    files: int = PACKAGE_FILES
+
+
+DEFAULT = PackageLimits()
+
+
 @dataclass
 class Tally:
-    """Counts a package's files and bytes as they are found, and refuses the first one
-    over a limit, before it is read."""
+    """Counts a package's files, directories and bytes as they are found, and refuses the
+    first one over a limit, before anything is read."""
 
     what: str
     """The package, for messages (e.g. ``package "net/basens" at 3f2a1b9c0d4e``)."""
-    max_bytes: int = PACKAGE_BYTES
-    max_files: int = PACKAGE_FILES
+    limits: PackageLimits = DEFAULT
     files: int = 0
+    directories: int = 0
     bytes: int = 0
 
     def add(self, size: int) -> None:
         """One more file of ``size`` bytes; :class:`TooLarge` if that is over a limit."""
         self.files += 1
         self.bytes += size
-        if self.files > self.max_files:
+        if self.files > self.limits.files:
             raise TooLarge(
-                f"{self.what} holds more than {self.max_files} files, the most Lanai reads "
-                f"from one package: {GIT_HINT}"
+                f"{self.what} holds more than {self.limits.files} files, the most Lanai "
+                f"reads from one package: {GIT_HINT}"
             )
-        if self.bytes > self.max_bytes:
+        if self.bytes > self.limits.bytes:
+            most = self.limits.bytes
             raise TooLarge(
-                f"{self.what} is too large: its files hold more than {amount(self.max_bytes)} "
-                f"({self.max_bytes} bytes; {self.bytes} bytes found in its first {self.files} "
-                f"files), the most Lanai reads from one package: {GIT_HINT}"
+                f"{self.what} is too large: its files hold more than {amount(most)} ({most} "
+                f"bytes; {self.bytes} bytes found in its first {self.files} files), the most "
+                f"Lanai reads from one package: {GIT_HINT}"
+            )
+
+    def enter(self) -> None:
+        """One more directory: a tree of empty directories is bounded too."""
+        self.directories += 1
+        if self.directories > self.limits.files:
+            raise TooLarge(
+                f"{self.what} holds more than {self.limits.files} directories, the most "
+                f"Lanai reads from one package: {GIT_HINT}"
             )

@@ -70,7 +70,8 @@ def test_clean_paths_pass_unchanged(path: str) -> None:
 @pytest.mark.parametrize(("path", "what"), REFUSED)
 def test_bad_paths_are_refused_with_what_is_wrong(path: str, what: str) -> None:
     found = paths.problem(path)
-    assert found is not None and what in found
+    assert found is not None
+    assert what in found
     with pytest.raises(paths.BadPath) as refused:
         paths.check(path)
     message = str(refused.value)
