@@ -221,7 +221,8 @@ async def _replace(
     try:
         return await kube.merge_patch(rt.api, *RESOURCE[:2], namespace, RESOURCE[2], name, patch)
     except kube.ApiError as error:
-        if error.status != 422 or "resources" not in patch.get("spec", {}):
+        frozen = error.status == 422 and "resources" in patch.get("spec", {})
+        if not frozen or _refused_for_size(error):  # too large: show() shows fewer
             raise
     # The CRD froze the files of a non-Draft object, and Git now holds others (someone
     # rewrote a tag): the object goes and comes back showing what Git holds.
@@ -295,7 +296,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     owner = await _revision(rt, key.namespace, key.name)
     try:
         omitted = (body.get("status") or {}).get("omittedFiles")
-        kept = hidden(await rt.engine.read_files(key), omitted)
+        # An unreadable revision is never read: the engine refuses the edit, saying why.
+        kept = {} if record.unreadable else hidden(await rt.engine.read_files(key), omitted)
         result = await rt.engine.update_resources(
             key,
             {**kept, **submitted},

@@ -156,6 +156,15 @@ def test_ready_is_false_with_the_cause_when_git_holds_an_unreadable_revision() -
     assert unreadable.message == "the Kptfile cannot be parsed"
 
 
+def test_a_revision_whose_files_the_rules_refuse_is_not_ready_saying_why() -> None:
+    refused = 'package "nginx" at c-v1 cannot be read: file name ".git" has a ".git" segment'
+    hostile = dataclasses.replace(
+        record("v1", Lifecycle.PUBLISHED, 1), unreadable=refused, error="the Kptfile ..."
+    )
+    ready = mirror.ready_condition(hostile)
+    assert (ready.status, ready.reason, ready.message) == ("False", constants.REASON_ERROR, refused)
+
+
 def test_an_object_whose_creating_sync_stopped_before_its_status_is_completed() -> None:
     bare = ObservedObject(
         name="blueprints.nginx.v1",
