@@ -142,6 +142,10 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(longest, first * 2**attempt))  # noqa: S311 (jitter, not secrets)
 
 
+_CLEAN: tuple[str, tuple[values.Skipped, ...]] = ("", ())
+"""What :meth:`GitStorage._inspect` finds in almost every package (one shared tuple)."""
+
+
 def _what(package: str, commit: str) -> str:
     """A package at a commit, for messages."""
     return f'package "{package}" at {commit[:12]}'
@@ -388,9 +392,11 @@ class GitStorage:
         subtree: pygit2.Tree = self._repo[entry.id].peel(pygit2.Tree)
         return subtree
 
-    def _kptfile(self, commit: pygit2.Commit, package: str) -> str | None:
+    def _kptfile(self, tree: pygit2.Oid) -> str | None:
+        """The blob id of the Kptfile in the package directory ``tree``, or None."""
+        package: pygit2.Tree = self._repo[tree].peel(pygit2.Tree)
         try:
-            entry = commit.tree[f"{layout.full_path(self.directory, package)}/{KPTFILE}"]
+            entry = package[KPTFILE]
         except KeyError:
             return None
         return str(entry.id) if entry.type_str == "blob" else None
@@ -436,10 +442,11 @@ class GitStorage:
         self, package: str, ws: str, lifecycle: str, n: int, oid: str, ref: str
     ) -> GitRevision | None:
         commit = self._commit(oid)
-        kptfile = self._kptfile(commit, package)
-        if kptfile is None:
+        tree = self._package_tree(commit, package)  # one walk down from the root
+        kptfile = self._kptfile(tree) if tree is not None else None
+        if tree is None or kptfile is None:
             return None
-        unreadable, skipped = self._inspect(commit, package)
+        unreadable, skipped = self._inspect(tree, _what(package, oid))
         return GitRevision(
             package=package,
             workspace=ws,
@@ -455,21 +462,14 @@ class GitStorage:
             skipped=skipped,
         )
 
-    def _inspect(
-        self, commit: pygit2.Commit, package: str
-    ) -> tuple[str, tuple[values.Skipped, ...]]:
-        """Whether the package's files can be read, by the names and sizes of its tree
+    def _inspect(self, tree: pygit2.Oid, what: str) -> tuple[str, tuple[values.Skipped, ...]]:
+        """Whether the package directory ``tree`` can be read, by its names and sizes
         alone (no content is read)."""
-        tree = self._package_tree(commit, package)
-        if tree is None:
-            return "", ()
         key = str(tree)
         if key not in self._inspected:
             try:
-                listing = content.list_tree(
-                    self._repo, tree, _what(package, str(commit.id)), self.limits
-                )
-                self._inspected[key] = ("", listing.skipped)
+                listing = content.list_tree(self._repo, tree, what, self.limits)
+                self._inspected[key] = ("", listing.skipped) if listing.skipped else _CLEAN
             except content.Refused as error:
                 self._inspected[key] = (str(error), ())
         return self._inspected[key]
