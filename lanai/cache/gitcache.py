@@ -13,18 +13,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lanai.api import values
+from lanai.api import names, values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.git import layout, probe, storage
 from lanai.kpt import plainyaml
+
+logger = logging.getLogger(__name__)
 
 CREATION_TASKS = ("init", "clone", "copy", "upgrade")
 
@@ -174,6 +177,8 @@ class GitRepository:
         records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
         by_revision: dict[int, tuple[storage.GitRevision, PackageRevisionRecord]] = {}
         for revision in revisions:
+            if not _nameable(revision):
+                continue
             known = self._by_revision.get(id(revision))
             if known is not None and known[0] is revision:
                 record = known[1]
@@ -300,6 +305,21 @@ class GitRepository:
     def stop(self) -> None:
         """No more Git work for this Repository (what is running finishes on its own)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _nameable(revision: storage.GitRevision) -> bool:
+    """Whether the revision can be a PackageRevision: its package path and workspace make
+    a valid object name. Git may hold others (``Bad Name/``, branch ``release/1.0``);
+    one such would otherwise fail every sync of the Repository."""
+    if names.is_package_path(revision.package) and names.is_dns1123_label(revision.workspace):
+        return True
+    logger.warning(
+        "%s: passing over %s (workspace %s): not a valid PackageRevision name",
+        revision.ref,
+        revision.package,
+        revision.workspace,
+    )
+    return False
 
 
 def _upstream_names(detail: Mapping[str, Any]) -> list[str]:

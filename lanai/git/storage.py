@@ -28,11 +28,12 @@ import pygit2
 
 from lanai.api import values
 from lanai.git import advert, commitmsg, content, layout, metrics, probe
-from lanai.trust import sizes
+from lanai.trust import paths, sizes
 
 logger = logging.getLogger(__name__)
 
 KPTFILE = "Kptfile"
+_KPTFILE_NAME = KPTFILE.encode()
 APPROVE_ATTEMPTS = 200
 APPROVE_BACKOFF = (0.01, 0.5)
 """First and longest pause (s) after losing a publishing race, drawn with full jitter.
@@ -370,15 +371,20 @@ class GitStorage:
         return found
 
     def _walk(self, tree: pygit2.Tree, prefix: str, found: list[str]) -> None:
-        names = {entry.name for entry in tree}
-        if prefix and KPTFILE in names:
+        if prefix and any(entry.raw_name == _KPTFILE_NAME for entry in tree):
             found.append(prefix)
             return
         for entry in tree:
-            if entry.type_str == "tree":
-                child = self._repo[entry.id].peel(pygit2.Tree)
-                name = str(entry.name)
-                self._walk(child, f"{prefix}/{name}" if prefix else name, found)
+            if entry.type_str != "tree":
+                continue
+            name = (entry.raw_name or b"").decode("utf-8", "replace")
+            if "\ufffd" in name or paths.problem(name) is not None:
+                # No package lives under ".git", "..", a newline or a name that is not
+                # UTF-8: such a directory (someone else's push) is passed over.
+                logger.warning("%s: passing over directory %s", self.url, paths.quoted(name))
+                continue
+            child = self._repo[entry.id].peel(pygit2.Tree)
+            self._walk(child, f"{prefix}/{name}" if prefix else name, found)
 
     def _subtree(self, tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
         if not path:

@@ -7,6 +7,7 @@ repository (tests/support/rawtree.py), as a pusher who bypasses git's own checks
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pygit2
 import pytest
 
 from lanai.api import values
+from lanai.cache import gitcache
 from lanai.git import probe, storage
 from lanai.local import gitserver
 from lanai.trust import sizes
@@ -227,3 +229,36 @@ def test_a_clean_package_reads_as_before(url: str, tmp_path: Path) -> None:
     created = git.create_draft("net/basens", "ws1", files, {}, AUTHOR)
     assert (created.unreadable, created.skipped) == ("", ())
     assert git.read_package(created.commit, "net/basens") == storage.PackageContent(files)
+
+
+def test_directories_with_hostile_names_hold_no_packages(
+    url: str, bare: Path, tmp_path: Path
+) -> None:
+    kptfile = rawtree.kptfile("x")
+    root: dict[bytes, rawtree.Node] = {
+        b"ok": {b"Kptfile": kptfile},
+        b"..": {b"Kptfile": kptfile},
+        b".git": {b"Kptfile": kptfile},
+        b"a\nb": {b"Kptfile": kptfile},
+        b"caf\xe9": {b"Kptfile": kptfile},
+    }
+    rawtree.commit(bare, "refs/heads/main", root)
+    git = _open(url, tmp_path)
+    assert {r.package for r in git.list_revisions()} == {"ok"}
+
+
+def test_revisions_that_cannot_be_named_are_passed_over_not_fatal(
+    url: str, bare: Path, tmp_path: Path
+) -> None:
+    """An upper-case directory or a branch ``release/1.0`` would make an invalid object
+    name; the cache leaves them out rather than fail every sync."""
+    kptfile = rawtree.kptfile("x")
+    rawtree.commit(
+        bare, "refs/heads/main", {b"ok": {b"Kptfile": kptfile}, b"Bad": {b"Kptfile": kptfile}}
+    )
+    rawtree.commit(bare, "refs/heads/drafts/ok/UPPER", {b"ok": {b"Kptfile": kptfile}})
+    git = storage.GitStorage(url, "main", "", tmp_path / "m", probe.RemoteAuth(USER, PASSWORD))
+    repository = gitcache.GitRepository("ns", "blueprints", git)
+    asyncio.run(repository.refresh())
+    listed = asyncio.run(repository.list_package_revisions())
+    assert {(r.key.package, r.key.workspace) for r in listed} == {("ok", "main")}
