@@ -72,7 +72,9 @@ def rules() -> list[dict[str, str]]:
         {"rule": "!('' in self)", "message": f'file name "" is empty: {paths.HINT}'},
         _key_rule(_CONTROL, "holds a control character (U+0000 to U+001F or U+007F)"),
         _key_rule(f"bytes(k).size() > {longest}", f"is longer than {longest} bytes"),
-        _key_rule("k.startsWith('/')", 'starts with "/": paths are relative to the package directory'),
+        _key_rule(
+            "k.startsWith('/')", 'starts with "/": paths are relative to the package directory'
+        ),
         _key_rule("k.endsWith('/')", 'ends with "/": a path names a file, not a directory'),
         _key_rule("k.contains('//')", "has an empty segment"),
         _key_rule(_segment("."), 'has a "." segment'),
