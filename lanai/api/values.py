@@ -6,6 +6,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanai.trust import paths
+
 
 def json_default(value: Any) -> Any:
     """``json.dumps(default=...)`` for what YAML can hold and JSON cannot: timestamps
@@ -42,4 +44,4 @@ class Skipped:
     """``symlink`` | ``submodule``"""
 
     def __str__(self) -> str:
-        return f'"{self.path}" (a {self.kind})'
+        return f"{paths.quoted(self.path)} (a {self.kind})"

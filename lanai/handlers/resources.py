@@ -286,6 +286,12 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     if record is None:
         return  # not in Git (yet): the PackageRevision's reconciliation writes this object
     if record.lifecycle != Lifecycle.DRAFT:
+        if record.unreadable:  # never read: say why (``rpkg pull`` stops on it)
+            current = (body.get("status") or {}).get("conditions")
+            ready = mirror.ready_condition(record)
+            status = {"lifecycle": str(record.lifecycle)}
+            await _observed(rt, body, {**status, "conditions": conditions.upsert(current, ready)})
+            return
         # Not editable: show what Git holds (for a published revision, this is how its
         # object is made on request).
         await show(rt, record, await _revision(rt, key.namespace, key.name))

@@ -195,6 +195,20 @@ def test_a_published_revision_with_a_hostile_name_is_not_ready_and_cannot_be_clo
     )
     assert 'file name "a/.." has a ".." segment' in found["message"]
     assert _warnings(team, upstream, "Error") == [found["message"]]
+    # Its files asked for (as ``rpkg pull`` does): never read, the object says why.
+    spec = (team.get(upstream) or {})["spec"]
+    team.cluster.create(
+        {
+            "apiVersion": "porch.kpt.dev/v1alpha2",
+            "kind": "PackageRevisionResources",
+            "metadata": {"name": upstream, "namespace": team.namespace},
+            "spec": {k: spec[k] for k in ("packageName", "repository", "workspaceName")},
+        },
+        user=AUTHOR,
+    )
+    shown = wait_for(lambda: (c := condition(team.get(upstream, "prr"), "Ready")) and c, timeout=60)
+    assert (shown["status"], shown["message"]) == ("False", found["message"])
+    assert not (team.get(upstream, "prr") or {})["spec"].get("resources")
 
     clone = _clone(team, upstream, "victim")
     failed = team.settled(clone, ready="False")
