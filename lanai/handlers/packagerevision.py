@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -381,23 +381,41 @@ async def _hold(rt: runtime.Runtime, body: kopf.Body, reason: str, message: str)
     await rt.events.post(body, kind, reason, message)
 
 
+WAITING = frozenset({constants.REASON_DELETION_BLOCKED, constants.REASON_PENDING})
+
+
+async def wake_deletions(
+    rt: runtime.Runtime,
+    namespace: str,
+    objects: Iterable[mirror.ObservedObject],
+    reasons: frozenset[str] = WAITING,
+) -> None:
+    """Try again now the deletions among ``objects`` that wait for one of ``reasons``:
+    something they waited for may have happened (another revision left Git, the
+    Repository was listed after a restart)."""
+    for observed in objects:
+        if not observed.deleting or observed.conditions is None:
+            continue
+        ready = conditions.find(list(observed.conditions), constants.READY)
+        if ready is None or ready.get("reason") not in reasons:
+            continue
+        try:
+            await kube.patch_status(
+                rt.api, *RESOURCE[:2], RESOURCE[2], namespace, observed.name,
+                settings.wake_patch(settings.DELETE_FROM_GIT),
+            )  # fmt: skip
+        except kube.ApiError as error:
+            logger.debug("could not wake the deletion of %s: %s", observed.name, error)
+
+
 async def _wake_blocked(rt: runtime.Runtime, key: PackageRevisionKey, index: Any) -> None:
     """A revision left Git: deletions of its Repository blocked by a rule (an upstream
     still in use) are tried again now rather than at their next retry."""
     if index is None:
         return
-    for name, observed in mirroring.existing(index, key.namespace, key.repository).items():
-        if name == key.name or not observed.deleting or observed.conditions is None:
-            continue
-        ready = conditions.find(list(observed.conditions), constants.READY)
-        if ready and ready.get("reason") == constants.REASON_DELETION_BLOCKED:
-            try:
-                await kube.patch_status(
-                    rt.api, *RESOURCE[:2], RESOURCE[2], key.namespace, name,
-                    settings.wake_patch(settings.DELETE_FROM_GIT),
-                )  # fmt: skip
-            except kube.ApiError as error:
-                logger.debug("could not wake the deletion of %s: %s", name, error)
+    found = mirroring.existing(index, key.namespace, key.repository)
+    others = (o for name, o in found.items() if name != key.name)
+    await wake_deletions(rt, key.namespace, others, frozenset({constants.REASON_DELETION_BLOCKED}))
 
 
 def pending(body: kopf.Body, **kwargs: Any) -> bool:

@@ -36,6 +36,7 @@ from lanai.handlers import (
     memory,
     metrics,
     mirroring,
+    packagerevision,
     resources,
     runtime,
     syncfailures,
@@ -127,6 +128,8 @@ class Schedule:
     """Objects whose write the API server refused, retried with a backoff."""
     last_error: str = ""
     """The last unexpected error of the sync loop (logged in full once)."""
+    listed: bool = False
+    """This process has listed the Repository's revisions (its first sync got that far)."""
 
     def next_delay(self, spec: models.RepositorySpec | None, now: datetime.datetime) -> float:
         if self.failures:
@@ -298,6 +301,10 @@ async def _sync(
         if index.packages is not None:
             package_plan = packages.plan(namespace, name, records, listed)
         metrics.count_revisions(namespace, name, (str(r.lifecycle) for r in records))
+    if schedule and not schedule.listed:
+        # Deletions that waited for the Repository (an operator restart) go on now.
+        schedule.listed = True
+        await packagerevision.wake_deletions(rt, namespace, existing.values())
     applied = mirroring.Applied()
     if not plan.empty:
         planned = time.perf_counter() - started
