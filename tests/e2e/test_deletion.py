@@ -13,12 +13,14 @@ Lanai's retry period of a waiting deletion (300 s).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import manifests
 from tests.support.cluster import condition
+from tests.support.gitwork import KPTFILE, clone, commit_package, git
 from tests.support.operator import OperatorProcess
 from tests.support.team import APPROVER, AUTHOR, REPO, Team, init_spec, publish
 from tests.support.waiting import wait_for
@@ -234,3 +236,26 @@ def test_only_lanai_marks_an_object_as_removed(team: Team) -> None:
         assert "set only by Lanai" in refused
     body = json.loads(json.dumps(team.get(name)))
     assert "lanai.porch.kpt.dev/removal" not in (body["metadata"].get("annotations") or {})
+
+
+def test_a_revision_deleted_from_git_outside_lanai_goes_in_the_same_two_steps(
+    team: Team, tmp_path: Path
+) -> None:
+    """The operator is refused a Published deletion like anyone: it proposes the deletion
+    first, marked so that nothing is done in Git (the revision is gone from there)."""
+    work = clone(team.url, tmp_path / "work")
+    commit_package(work, "pushed", {"Kptfile": KPTFILE.format(name="pushed")}, "pushed")
+    git(work, "tag", "pushed/v1")
+    git(work, "push", "-q", "origin", "main", "pushed/v1")
+    name = f"{REPO}.pushed.v1"
+    manifests.sync_now(team.cluster, team.namespace, REPO)
+    wait_for(lambda: (team.get(name) or {}).get("status", {}).get("selfLock"), what=name)
+
+    git(work, "push", "-q", "origin", ":refs/tags/pushed/v1")
+    before = team.refs()
+    manifests.sync_now(team.cluster, team.namespace, REPO)
+    wait_for(lambda: team.get(name) is None, timeout=PROMPTLY, what=f"{name} to go")
+    assert team.refs() == before  # Git untouched: no deletionProposed branch was made
+    deleted = [e["message"] for e in team.events(name) if e["reason"] == "Deleted"]
+    assert deleted == ["pushed (workspace v1) is no longer in Git"]
+    assert team.get(f"{REPO}.pushed.main") is not None  # the package is still on main
