@@ -259,3 +259,41 @@ def test_a_revision_deleted_from_git_outside_lanai_goes_in_the_same_two_steps(
     deleted = [e["message"] for e in team.events(name) if e["reason"] == "Deleted"]
     assert deleted == ["pushed (workspace v1) is no longer in Git"]
     assert team.get(f"{REPO}.pushed.main") is not None  # the package is still on main
+
+
+DELETION_POLICY = "lanai-packagerevision-deletion"
+
+
+def _policy_enforced(team: Team, name: str) -> bool:
+    mark = {"metadata": {"annotations": {"lanai.porch.kpt.dev/removal": "probe"}}}
+    done = team.cluster.kubectl(
+        "patch", "-n", team.namespace, "rpkg", name, "--dry-run=server", "--type=merge",
+        "-p", json.dumps(mark), user=APPROVER, check=False,
+    )  # fmt: skip
+    return "set only by Lanai" in done.stderr
+
+
+def test_a_published_revision_deleted_without_the_policy_finishes_once_proposed(
+    team: Team,
+) -> None:
+    """Where the deletion policy did not hold (objects deleted before an upgrade, a
+    cluster without config/policy), a Published revision can be terminating: it says so,
+    and proposing its deletion (allowed while terminating) finishes it at once."""
+    name = _published(team, "legacy")
+    team.cluster.kubectl("delete", "validatingadmissionpolicybinding", DELETION_POLICY)
+    try:
+        wait_for(lambda: not _policy_enforced(team, name), timeout=60, what="the policy to be off")
+        assert team.delete(name, wait=False) == ""
+    finally:
+        policy = team.cluster.root / "config" / "policy"
+        team.cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(policy))
+        wait_for(lambda: _policy_enforced(team, name), timeout=60, what="the policy back")
+    blocked = wait_for(
+        lambda: _ready(team, name, "DeletionBlocked"), timeout=PROMPTLY, what="DeletionBlocked"
+    )
+    assert PORCH_REFUSAL in blocked["message"]
+    assert "refs/tags/legacy/v1" in team.refs()
+
+    assert team.move(name, "DeletionProposed", APPROVER) == ""  # the object is terminating
+    wait_for(lambda: team.get(name) is None, timeout=PROMPTLY, what=f"{name} to be deleted")
+    _gone_from_git(team, "legacy")
