@@ -122,6 +122,11 @@ class GitRepository:
     def deployment(self) -> bool:
         return self._deployment
 
+    @property
+    def loaded(self) -> bool:
+        """The first refresh has listed the revisions: until then every answer is 'none'."""
+        return self._loaded
+
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         try:

@@ -9,7 +9,7 @@ from lanai.api import constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import mirror
+from lanai.engine import lifecycle, mirror
 from lanai.engine.mirror import ObservedObject
 
 LATEST = constants.LATEST_REVISION_LABEL
@@ -205,3 +205,131 @@ def test_a_changed_condition_keeps_the_other_conditions() -> None:
     [(_, status)] = mirror.plan([failing], {observed.name: with_rendered}).status
     assert [c["type"] for c in status["conditions"]] == ["Ready", "Rendered"]
     assert status["conditions"][0]["status"] == "False"
+
+
+# -- the sync never plans a write Lanai's own admission rules refuse ---------------------
+
+
+def _as_seen(
+    name: str,
+    spec_lifecycle: str,
+    git: PackageRevisionRecord,
+    *,
+    ready: str = "True",
+    reason: str = constants.REASON_READY,
+    extra: tuple[dict[str, str], ...] = (),
+    latest: str | None = None,
+) -> ObservedObject:
+    """An object whose spec says ``spec_lifecycle``, settled, with status from ``git``."""
+    status = mirror.desired_status(git, False)
+    ready_condition = {"type": "Ready", "status": ready, "reason": reason, "message": ""}
+    status["conditions"] = [ready_condition, *extra]
+    return ObservedObject(
+        name=name,
+        lifecycle=spec_lifecycle,
+        latest_label=latest,
+        status=json.loads(json.dumps(status)),
+        generation=2,
+        observed_generation=2,
+    )
+
+
+def test_a_refused_approval_is_not_moved_back_to_what_git_holds() -> None:
+    # Measured: an approval the engine refused left spec Published over a Draft in Git;
+    # the sync patched Published -> Draft, the CRD answered 422, and the sync stopped.
+    draft = record("ws", Lifecycle.DRAFT, 0)
+    refused = _as_seen(
+        draft.key.name, "Published", draft, ready="False", reason=constants.REASON_REJECTED
+    )
+    result = mirror.plan([draft], {refused.name: refused})
+    assert not [p for p in result.patch if "spec" in p[1]]
+    # Ready stays the engine's: its refusal is not overwritten with Ready=True.
+    assert not [s for s in result.status if "conditions" in s[1]]
+
+
+def test_a_refused_proposal_is_not_moved_back_but_an_outside_rejection_is_mirrored() -> None:
+    draft = record("ws", Lifecycle.DRAFT, 0)
+    refused = _as_seen(
+        draft.key.name, "Proposed", draft, ready="False", reason=constants.REASON_REJECTED
+    )
+    assert not mirror.plan([draft], {refused.name: refused}).patch
+    carried_out = _as_seen(draft.key.name, "Proposed", draft)  # Ready=True: Git had it
+    result = mirror.plan([draft], {carried_out.name: carried_out})
+    assert result.patch == [(draft.key.name, {"spec": {"lifecycle": "Draft"}})]
+
+
+def test_every_lifecycle_change_the_sync_plans_is_one_the_crd_allows() -> None:
+    for spec_lifecycle in Lifecycle:
+        for git_lifecycle in Lifecycle:
+            for ready in ("True", "False"):
+                git = record("ws", git_lifecycle, 0 if git_lifecycle == Lifecycle.DRAFT else 1)
+                seen = _as_seen(git.key.name, str(spec_lifecycle), git, ready=ready)
+                wanted = mirror.lifecycle_to_mirror(seen, git_lifecycle)
+                result = mirror.plan([git], {seen.name: seen})
+                specs = [p["spec"]["lifecycle"] for _, p in result.patch if "spec" in p]
+                assert specs == ([str(wanted)] if wanted else [])
+                if wanted is not None:
+                    # Allowed by the engine's table, which the CRD's CEL rule repeats.
+                    lifecycle.move(spec_lifecycle, wanted)
+                    assert wanted == git_lifecycle
+                if spec_lifecycle == Lifecycle.PUBLISHED and git_lifecycle in (
+                    Lifecycle.DRAFT,
+                    Lifecycle.PROPOSED,
+                ):
+                    assert wanted is None
+
+
+def test_changes_made_in_git_are_still_mirrored() -> None:
+    cases = [
+        ("Draft", Lifecycle.PROPOSED),
+        ("Draft", Lifecycle.PUBLISHED),
+        ("Proposed", Lifecycle.PUBLISHED),
+        ("Published", Lifecycle.DELETION_PROPOSED),
+        ("DeletionProposed", Lifecycle.PUBLISHED),
+    ]
+    for spec_lifecycle, git_lifecycle in cases:
+        git = record("ws", git_lifecycle, 1)
+        seen = _as_seen(git.key.name, spec_lifecycle, git)
+        assert mirror.lifecycle_to_mirror(seen, git_lifecycle) == git_lifecycle
+
+
+def test_a_vanished_published_revision_is_proposed_for_deletion_before_it_is_deleted() -> None:
+    existing = _existing(RECORDS)
+    result = mirror.plan([r for r in RECORDS if r.key.workspace == "v1"], existing)
+    assert sorted(result.delete) == [
+        "blueprints.nginx.main",
+        "blueprints.nginx.v2",
+        "blueprints.nginx.ws",
+    ]
+    # The placeholder (revision -1) may be deleted while Published; the Draft anyway.
+    assert result.propose_deletion == ["blueprints.nginx.v2"]
+    assert result.removal_reason == mirror.VANISHED
+    assert mirror.removal_patch(mirror.VANISHED) == {
+        "metadata": {"annotations": {constants.REMOVAL_ANNOTATION: mirror.VANISHED}},
+        "spec": {"lifecycle": "DeletionProposed"},
+    }
+
+
+def test_removing_a_repository_deletes_every_object_published_ones_proposed_first() -> None:
+    existing = _existing(RECORDS)
+    name = "blueprints.nginx.v1"
+    existing[name] = observed_from(
+        next(c for c in mirror.plan(RECORDS, {}).create if c.name == name), deleting=True
+    )
+    result = mirror.removal_plan(existing)
+    assert sorted(result.delete) == sorted(existing)
+    assert result.propose_deletion == ["blueprints.nginx.v2"]  # v1 is being deleted already
+    assert result.removal_reason == mirror.REPOSITORY_DELETED
+
+
+def test_the_synced_condition_goes_once_the_object_is_no_longer_failing() -> None:
+    published = record("v1", Lifecycle.PUBLISHED, 1)
+    failed = {"type": "Synced", "status": "False", "reason": "SyncFailed", "message": "x"}
+    seen = _as_seen(published.key.name, "Published", published, extra=(failed,), latest="true")
+    assert seen.sync_failed
+    still = mirror.plan([published], {seen.name: seen}, failing={seen.name})
+    assert still.empty
+    healed = mirror.plan([published], {seen.name: seen})
+    [(name, status)] = healed.status
+    assert name == seen.name
+    assert [c["type"] for c in status["conditions"]] == ["Ready"]
