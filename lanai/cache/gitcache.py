@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +28,7 @@ from lanai.git import layout, probe, storage
 from lanai.kpt import plainyaml
 
 CREATION_TASKS = ("init", "clone", "copy", "upgrade")
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def _kptfile(content: bytes) -> dict[str, Any]:
@@ -197,6 +199,15 @@ class GitRepository:
         files: dict[str, bytes] = await self._call(
             self.git.read_package, record.commit, key.package
         )
+        return files
+
+    async def read_files_at(self, key: PackageRevisionKey, commit: str) -> dict[str, bytes] | None:
+        if not _COMMIT_ID.fullmatch(commit):
+            return None
+        try:
+            files: dict[str, bytes] = await self._call(self.git.read_package, commit, key.package)
+        except interface.RevisionNotFound:
+            return None
         return files
 
     async def list_packages(self) -> list[str]:

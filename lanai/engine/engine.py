@@ -12,9 +12,10 @@ that push leaves nothing behind and a failure of the push leaves no branch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +23,7 @@ from lanai.api.keys import PackageKey, PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, lifecycle, rules
+from lanai.engine import edits, errors, lifecycle, rules
 from lanai.tasks import handler
 from lanai.tasks.requests import CreateRequest, Rendered
 
@@ -216,23 +217,79 @@ class Engine:
     ) -> Outcome:
         """Commit new content to a Draft and render it."""
         async with self._locks[key.package_key]:
-            repository = await self._repository(key)
-            record = await repository.get_package_revision(key)
-            if record is None:
-                raise errors.Unavailable(f"{key.name} is not in Git (yet)")
-            if record.lifecycle != Lifecycle.DRAFT:
-                raise errors.Rejected(
-                    f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
-                )
-            rendered = await self._tasks.render(files)
-            if not rendered.ok and not push_on_render_failure:
-                raise errors.RenderFailed(rendered.message)
+            repository, record = await self._draft(key)
+            return await self._commit(repository, record, files, author, push_on_render_failure)
+
+    async def commit_edit(
+        self,
+        key: PackageRevisionKey,
+        shown: Mapping[str, bytes],
+        author: interface.Author,
+        *,
+        base: str | None = None,
+        omitted: Collection[str] = (),
+        push_on_render_failure: bool = False,
+    ) -> Outcome:
+        """Commit what a resources object changed since it last showed Git, and render.
+
+        ``shown``: the object's files; ``base``: the commit whose files it showed when it
+        last matched Git (its ``status.commit``); ``omitted``: files it leaves out for
+        size. Content that equals Git's is not an edit: no render, no commit
+        (:mod:`lanai.engine.edits`).
+        """
+        async with self._locks[key.package_key]:
+            repository, record = await self._draft(key)
+            try:
+                head = await repository.read_files(key)
+                before = await repository.read_files_at(key, base) if base else None
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            files = edits.merge(head, shown, before, omitted)
+            if files == head:
+                return Outcome(record)
+            return await self._commit(repository, record, files, author, push_on_render_failure)
+
+    async def _draft(
+        self, key: PackageRevisionKey
+    ) -> tuple[interface.Repository, PackageRevisionRecord]:
+        repository = await self._repository(key)
+        record = await repository.get_package_revision(key)
+        if record is None:
+            raise errors.Unavailable(f"{key.name} is not in Git (yet)")
+        if record.lifecycle != Lifecycle.DRAFT:
+            raise errors.Rejected(
+                f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
+            )
+        return repository, record
+
+    async def _commit(
+        self,
+        repository: interface.Repository,
+        record: PackageRevisionRecord,
+        files: Mapping[str, bytes],
+        author: interface.Author,
+        push_on_render_failure: bool,
+    ) -> Outcome:
+        """Render ``files`` and commit the result unless Git holds it already."""
+        key = record.key
+        rendered = await self._tasks.render(files)
+        if not rendered.ok and not push_on_render_failure:
+            raise errors.RenderFailed(rendered.message)
+        try:
             current = await repository.read_files(key)
             if dict(current) == rendered.files:
                 return Outcome(record, rendered)
             edit = interface.Task("render" if rendered.files != dict(files) else "edit")
             updated = await repository.update_package_revision(key, rendered.files, edit, author)
-            return Outcome(updated, rendered, committed=True)
+        except interface.RepositoryUnavailable as error:
+            raise errors.Unavailable(str(error)) from None
+        except interface.CacheError as error:
+            # The branch moved on the remote (a push that reached it although its answer
+            # did not reach us, someone pushing meanwhile): look again, then retry.
+            with contextlib.suppress(interface.CacheError):
+                await repository.refresh()
+            raise errors.Unavailable(f"the draft branch moved in Git meanwhile ({error})") from None
+        return Outcome(updated, rendered, committed=True)
 
     async def update_metadata(
         self,

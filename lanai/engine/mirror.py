@@ -21,7 +21,7 @@ from typing import Any
 from lanai.api import conditions, constants, values
 from lanai.api.keys import PackageRevisionKey
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import lifecycle, rules
+from lanai.engine import edits, lifecycle, rules
 
 MANAGED_STATUS = (
     "revision",
@@ -197,8 +197,9 @@ def _status_patch(
         ready.status,
         ready.message,
     )
-    # Only a sync-visible fact flips Ready; the engine owns Ready during its operations.
-    if differs and (observed.settled or current is None):
+    # Only a sync-visible fact flips Ready; the engine owns Ready during its operations,
+    # and the resources handler while an edit is on its way to Git.
+    if differs and (observed.settled or current is None) and not edits.is_pending(current):
         patch["conditions"] = conditions.upsert(found, ready)
     return patch
 

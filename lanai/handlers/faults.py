@@ -13,6 +13,10 @@ logger = logging.getLogger(__name__)
 
 PUBLISHED_BEFORE_STATUS = "published-before-status"
 """The approval commit and tag are pushed; the object's status is not yet written."""
+EDIT_COMMITTED = "edit-committed"
+"""An edit of a Draft's resources is pushed; its object is neither rewritten nor marked."""
+EDIT_SHOWN = "edit-shown"
+"""The object shows the rendered edit (written back); its status is not yet written."""
 
 
 def point(name: str) -> None:
