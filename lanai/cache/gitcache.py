@@ -119,6 +119,12 @@ class GitRepository:
     def deployment(self) -> bool:
         return self._deployment
 
+    @property
+    def loaded(self) -> bool:
+        """The index was built from Git at least once: a revision missing from it is
+        missing from Git, not just not read yet."""
+        return self._loaded
+
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         try:

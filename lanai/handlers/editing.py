@@ -114,7 +114,7 @@ async def _reconcile(event: kopf.Body, rt: runtime.Runtime) -> None:
         await _finish(rt, obj, now, None)
         return
     if result.committed:
-        faults.point(faults.EDIT_COMMITTED)
+        faults.point(faults.EDIT_COMMITTED, key.name)
     await _finish(rt, obj, result.record, result.rendered, owner, committed=result.committed)
 
 
@@ -171,7 +171,7 @@ async def _finish(
     if outcome is None:
         return
     if committed:
-        faults.point(faults.EDIT_SHOWN)
+        faults.point(faults.EDIT_SHOWN, key.name)
     shown = outcome.shown
     ready = mirror.ready_condition(record) if shown else edits.pending_condition()
     await _revision_status(rt, key, record=record, rendered=rendered, ready=ready)

@@ -2,6 +2,7 @@
 
 Set ``LANAI_CRASH_AT=<point>`` and the process exits abruptly (no cleanup, as a killed
 pod would) when it reaches that point. Unset, a point costs one dictionary lookup.
+``LANAI_CRASH_AT=<point>:<subject>`` crashes only when acting on that subject.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ EDIT_SHOWN = "edit-shown"
 """The object shows the rendered edit (written back); its status is not yet written."""
 
 
-def point(name: str) -> None:
-    if os.environ.get("LANAI_CRASH_AT") == name:
-        logger.error("crashing at %s (LANAI_CRASH_AT)", name)
+def point(name: str, subject: str = "") -> None:
+    """Crash at ``name`` (``LANAI_CRASH_AT=<name>``), or only when acting on ``subject``
+    (``LANAI_CRASH_AT=<name>:<subject>``, e.g. one object's name)."""
+    wanted = os.environ.get("LANAI_CRASH_AT")
+    if wanted and wanted in (name, f"{name}:{subject}"):
+        logger.error("crashing at %s (LANAI_CRASH_AT)", wanted)
         logging.shutdown()
         os._exit(137)
