@@ -207,19 +207,6 @@ class Engine:
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
 
-    async def update_resources(
-        self,
-        key: PackageRevisionKey,
-        files: Mapping[str, bytes],
-        author: interface.Author,
-        *,
-        push_on_render_failure: bool = False,
-    ) -> Outcome:
-        """Commit new content to a Draft and render it."""
-        async with self._locks[key.package_key]:
-            repository, record = await self._draft(key)
-            return await self._commit(repository, record, files, author, push_on_render_failure)
-
     async def commit_edit(
         self,
         key: PackageRevisionKey,
@@ -232,16 +219,20 @@ class Engine:
     ) -> Outcome:
         """Commit what a resources object changed since it last showed Git, and render.
 
-        ``shown``: the object's files; ``base``: the commit whose files it showed when it
-        last matched Git (its ``status.commit``); ``omitted``: files it leaves out for
-        size. Content that equals Git's is not an edit: no render, no commit
+        ``shown``: the object's files; ``base``: the commit whose files Lanai last wrote
+        into it (None: unknown, every shown file is taken); ``omitted``: files it leaves
+        out for size. Content that equals Git's is not an edit: no render, no commit
         (:mod:`lanai.engine.edits`).
         """
         async with self._locks[key.package_key]:
             repository, record = await self._draft(key)
             try:
                 head = await repository.read_files(key)
-                before = await repository.read_files_at(key, base) if base else None
+                before = None
+                if base == record.commit:
+                    before = head
+                elif base:
+                    before = await repository.read_files_at(key, base)
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
             files = edits.merge(head, shown, before, omitted)
@@ -298,19 +289,42 @@ class Engine:
         annotations: Mapping[str, str],
         author: interface.Author,
     ) -> PackageRevisionRecord | None:
-        """Write spec.packageMetadata into a Draft's Kptfile (a no-op when already there)."""
-        record = await self.get(key)
+        """Write spec.packageMetadata into a Draft's Kptfile (a no-op when already there).
+
+        The files are read under the package's lock: read before it, an edit committed
+        meanwhile would be reverted by this commit."""
+        if not self._metadata_missing(await self.get(key), labels, annotations):
+            return await self.get(key)
+        async with self._locks[key.package_key]:
+            repository = await self._repository(key)
+            record = await repository.get_package_revision(key)
+            missing = self._metadata_missing(record, labels, annotations)
+            if record is None or missing is None:
+                return record
+            try:
+                files = await repository.read_files(key)
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            files = self._tasks.with_metadata(files, missing[0], missing[1], ())
+            return (await self._commit(repository, record, files, author, True)).record
+
+    @staticmethod
+    def _metadata_missing(
+        record: PackageRevisionRecord | None,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> tuple[dict[str, str], dict[str, str]] | None:
+        """The labels and annotations a Draft's Kptfile lacks; None when it has them all
+        (or there is no Draft)."""
         if record is None or record.lifecycle != Lifecycle.DRAFT:
-            return record
+            return None
         missing = {k: v for k, v in labels.items() if record.labels.get(k) != v}
         missing_annotations = {
             k: v for k, v in annotations.items() if record.annotations.get(k) != v
         }
         if not missing and not missing_annotations:
-            return record
-        files = await self.read_files(key)
-        files = self._tasks.with_metadata(files, missing, missing_annotations, ())
-        return (await self.update_resources(key, files, author, push_on_render_failure=True)).record
+            return None
+        return missing, missing_annotations
 
     async def delete(self, key: PackageRevisionKey, author: interface.Author) -> bool:
         """Delete the revision from Git, by the rules; gone already is success (False)."""
