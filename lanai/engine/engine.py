@@ -274,6 +274,8 @@ class Engine:
             updated = await repository.update_package_revision(key, rendered.files, edit, author)
         except interface.RepositoryUnavailable as error:
             raise errors.Unavailable(str(error)) from None
+        except interface.RevisionNotFound:
+            raise errors.Unavailable(f"{key.name} is no longer in Git") from None
         except interface.CacheError as error:
             # The branch moved on the remote (a push that reached it although its answer
             # did not reach us, someone pushing meanwhile): look again, then retry.

@@ -242,20 +242,16 @@ async def _report_pending(rt: runtime.Runtime, obj: Mapping[str, Any], cause: st
     both objects say so, with the cause, until a retry lands it."""
     namespace = _metadata(obj).get("namespace") or "default"
     key = fields.key_of(namespace, obj.get("spec") or {})
-    generation = _metadata(obj).get("generation")
     pending = edits.pending_condition(cause)
     previous = conditions.find((obj.get("status") or {}).get("conditions"), constants.READY)
 
     def status_for(current: Mapping[str, Any]) -> dict[str, Any] | None:
-        if not _still_pending_at(current, generation):
-            return None  # a newer edit reports for itself
+        if not resources.has_pending_edit(current):
+            return None  # committed meanwhile
         found = (current.get("status") or {}).get("conditions")
+        generation = resources.generation_of(_metadata(current).get("generation"))
         here = conditions.Condition(
-            pending.type,
-            pending.status,
-            pending.reason,
-            pending.message,
-            resources.generation_of(generation),
+            pending.type, pending.status, pending.reason, pending.message, generation
         )
         return {"conditions": conditions.upsert(found, here)}
 

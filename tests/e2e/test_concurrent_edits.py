@@ -78,10 +78,10 @@ def _assert_converged(
     assert {author for author, _subject in made} <= set(EDITORS)
     revision = team.get(name) or {}
     assert condition(revision, "Ready")["status"] == "True"  # type: ignore[index]
+    final = watch.version(resources["metadata"]["resourceVersion"])
     watch.stop()
-    assert editing.reverted(watch.versions) == []
-    final = watch.versions[-1][1]
     assert final["spec"]["resources"] == shown
+    assert editing.reverted(watch.versions) == []
     return {"editors": len(session.editors), "edits": len(session.edits), "commits": len(made)}
 
 
@@ -111,8 +111,16 @@ def test_concurrent_editors_converge_across_operator_kills(
     kills = 0
     try:
         for round_ in range(ROUNDS):
+            head = team.refs()[branch]
             session.round(round_)
-            if round_ % 2 == 1:  # right after a round's patches: mid-commit
+            if round_ % 2 == 1:
+                # As soon as the operator commits from this round, while it works on
+                # the rest of the round's edits.
+                wait_for(
+                    lambda head=head: team.refs()[branch] != head,  # type: ignore[misc]
+                    timeout=180,
+                    what=f"a commit from round {round_}",
+                )
                 current.kill()
                 kills += 1
                 current = operator_factory().start()
@@ -140,7 +148,11 @@ def test_an_operator_dying_in_the_middle_of_an_edit_commits_nothing_twice(
     doomed = operator_factory(env={"LANAI_CRASH_AT": f"{point}:{name}"}).start()
     try:
         session.patch(0, 0)
-        wait_for(lambda: doomed.process and doomed.process.poll() is not None, what="the crash")
+        wait_for(
+            lambda: doomed.process and doomed.process.poll() is not None,
+            timeout=180,
+            what="the crash",
+        )
         assert team.refs()[branch] != created  # the first edit is in Git
         left = team.get(name, "prr") or {}
         assert left["status"]["observedGeneration"] < left["metadata"]["generation"]
@@ -217,10 +229,12 @@ def test_an_edit_during_a_git_outage_is_pending_then_lands(
     assert said["message"].startswith(f"{PENDING}: ")
     assert "Pending" in team.reasons(name)
     assert team.refs()[branch] == before_outage
+    assert _kubectl_wait_ready(team, name, "1s").returncode != 0
 
     own_git_server.start()
     restarted = time.monotonic()
     figures = _assert_converged(team, name, "outage", branch, created, session, watch)
+    assert _kubectl_wait_ready(team, name, "60s").returncode == 0
     revision_watch.stop()
     # Every version of the revision written while Git was down says Ready=False.
     versions = [obj for _when, obj in revision_watch.versions]
@@ -233,6 +247,15 @@ def test_an_edit_during_a_git_outage_is_pending_then_lands(
     assert during, "the revision's watch saw nothing during the outage"
     assert [c for c in during if c is None or c["status"] != "False"] == []
     print(f"edits during a Git outage: {figures}")
+
+
+def _kubectl_wait_ready(team: Team, name: str, timeout: str) -> subprocess.CompletedProcess[str]:
+    """``kubectl wait --for=condition=Ready`` on the resources object: it waits while the
+    condition is about an older generation than the object's."""
+    return team.cluster.kubectl(
+        "wait", "-n", team.namespace, "--for=condition=Ready", f"--timeout={timeout}",
+        f"prr/{name}", check=False,
+    )  # fmt: skip
 
 
 def test_two_updates_from_the_same_version_one_wins_the_other_conflicts(team: Team) -> None:

@@ -148,6 +148,20 @@ class Watch:
                 if isinstance(event, dict) and isinstance(event.get("object"), dict):
                     self.versions.append((time.monotonic(), event["object"]))
 
+    def version(self, resource_version: str, timeout: float = 60) -> dict[str, Any]:
+        """The version with ``resource_version``, once the watch has delivered it."""
+
+        def seen() -> dict[str, Any] | None:
+            for _when, obj in list(self.versions):
+                if obj["metadata"].get("resourceVersion") == resource_version:
+                    return obj
+            return None
+
+        found: dict[str, Any] = wait_for(
+            seen, timeout=timeout, what=f"the watch to deliver version {resource_version}"
+        )
+        return found
+
     def stop(self) -> str:
         """Stop watching; the watch's own errors, if it ended by itself."""
         ended = self._process.poll() is not None
