@@ -73,15 +73,23 @@ def _assert_converged(
     if pipeline:
         for path in last:
             assert "app: web" in shown[path], f"{path} is not rendered"
-    made = editing.commits(team, created, branch)
+    made = editing.changes(team, created, branch)
     assert 0 < len(made) <= len(session.edits), f"{len(made)} commits for {len(session.edits)}"
-    assert {author for author, _subject in made} <= set(EDITORS)
+    for author, files in made:
+        # Attributed to the editor whose edit it carries: the last edit a commit takes
+        # in always changes its author's own file.
+        assert author in session.editors, f"a commit by {author}"
+        assert f"{package}/{editing.own_file(session.editors.index(author))}" in files
     revision = team.get(name) or {}
     assert condition(revision, "Ready")["status"] == "True"  # type: ignore[index]
     final = watch.version(resources["metadata"]["resourceVersion"])
     watch.stop()
     assert final["spec"]["resources"] == shown
     assert editing.reverted(watch.versions) == []
+    # No loop: each edit makes one generation, and at most one more when its rendered
+    # files are written back.
+    grown = final["metadata"]["generation"] - watch.versions[0][1]["metadata"]["generation"]
+    assert grown <= 2 * len(session.edits), f"{grown} generations for {len(session.edits)} edits"
     return {"editors": len(session.editors), "edits": len(session.edits), "commits": len(made)}
 
 

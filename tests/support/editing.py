@@ -210,6 +210,26 @@ def commits(team: Team, since: str, ref: str) -> list[tuple[str, str]]:
     return [(pair[0], pair[1]) for pair in pairs]
 
 
+def changes(team: Team, since: str, ref: str) -> list[tuple[str, set[str]]]:
+    """(author email, files changed) of each commit on ``ref`` after ``since``."""
+    done = subprocess.run(
+        [
+            "git", "-C", str(team.git_dir), "log", "--format=@%ae", "--name-only",
+            f"{since}..{ref}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    found: list[tuple[str, set[str]]] = []
+    for line in done.stdout.splitlines():
+        if line.startswith("@"):
+            found.append((line[1:], set()))
+        elif line.strip() and found:
+            found[-1][1].add(line.strip())
+    return found
+
+
 def settled(team: Team, name: str, timeout: float = SETTLE_TIMEOUT) -> dict[str, Any]:
     """Wait until the last edit is committed: the resources object acted on, both
     objects Ready; returns the resources object."""
