@@ -166,7 +166,8 @@ async def _finish(
     Git's files, the PackageRevision its new state, and last the object is marked as
     acted on, so that a crash anywhere before leaves the edit pending for a rerun."""
     key = record.key
-    owner = owner or await _revision(rt, key.namespace, key.name)
+    if owner is None and (committed or not _metadata(obj).get("ownerReferences")):
+        owner = await _revision(rt, key.namespace, key.name)
     outcome = await _show(rt, obj, record, owner)
     if outcome is None:
         return
@@ -174,7 +175,16 @@ async def _finish(
         faults.point(faults.EDIT_SHOWN, key.name)
     shown = outcome.shown
     ready = mirror.ready_condition(record) if shown else edits.pending_condition()
-    await _revision_status(rt, key, record=record, rendered=rendered, ready=ready)
+    # Nothing committed or rendered: the revision's own reconciliation, if one is under
+    # way (a new Draft), writes its status; else this clears what a crash left.
+    await _revision_status(
+        rt,
+        key,
+        record=record,
+        rendered=rendered,
+        ready=ready,
+        only_if_settled=not committed and rendered is None,
+    )
     if committed and owner is not None:
         await _follow_kptfile_metadata(rt, owner, record)
     if shown is not None:
@@ -271,7 +281,8 @@ async def _refuse_if_edited(
 ) -> None:
     """An edit that can never be committed is refused, said once as an Event on both."""
     submitted = (obj.get("spec") or {}).get("resources") or {}
-    if not submitted or all(in_git.get(path) == text for path, text in submitted.items()):
+    omitted = set((obj.get("status") or {}).get("omittedFiles") or ())
+    if not submitted or submitted == {p: t for p, t in in_git.items() if p not in omitted}:
         return
     message = (
         f"the edit of {record.key.name} was not committed ({why}); "
@@ -310,16 +321,18 @@ async def _revision_status(
     rendered: Rendered | None = None,
     ready: conditions.Condition | None = None,
     keep_cause: bool = False,
+    only_if_settled: bool = False,
 ) -> None:
     """Carry an edit's state to the PackageRevision: new lock, Rendered, Ready
-    (``keep_cause``: a Pending Ready that names a cause already stays as it is).
+    (``keep_cause``: a Pending Ready that names a cause already stays as it is;
+    ``only_if_settled``: nothing while the revision's own reconciliation is due).
 
     Conditional on the revision's resourceVersion (its conditions are one list, written
     whole by several handlers), redone when it changed meanwhile."""
     namespace, name = key.namespace, key.name
     for _attempt in range(resources.ATTEMPTS):
         revision = await _revision(rt, namespace, name)
-        if revision is None:
+        if revision is None or (only_if_settled and resources.has_pending_edit(revision)):
             return
         current = revision.get("status") or {}
         status: dict[str, Any] = {}
