@@ -44,6 +44,11 @@ ACTOR_ANNOTATION: Final = "lanai.porch.kpt.dev/actor"
 """Set by the API server (a MutatingAdmissionPolicy) to the user who last changed the spec:
 commits made for that change are attributed to this user."""
 
+BASE_COMMIT_ANNOTATION: Final = "lanai.porch.kpt.dev/base-commit"
+"""On a PackageRevisionResources object: the commit whose files Lanai last wrote into it.
+Written in the same request as those files, so an edit (what changed since) is told
+apart from what Git changed meanwhile."""
+
 REASON_REJECTED: Final = "Rejected"
 REASON_FORBIDDEN: Final = "Forbidden"
 """The requesting user lacks a permission the request needs (e.g. to read the Secret)."""

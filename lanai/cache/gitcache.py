@@ -14,6 +14,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +31,7 @@ from lanai.kpt import plainyaml
 logger = logging.getLogger(__name__)
 
 CREATION_TASKS = ("init", "clone", "copy", "upgrade")
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def _kptfile(content: bytes) -> dict[str, Any]:
@@ -212,6 +214,15 @@ class GitRepository:
             self.git.read_package, record.commit, key.package
         )
         return package.files
+
+    async def read_files_at(self, key: PackageRevisionKey, commit: str) -> dict[str, bytes] | None:
+        if not _COMMIT_ID.fullmatch(commit):
+            return None
+        try:
+            files: dict[str, bytes] = await self._call(self.git.read_package, commit, key.package)
+        except interface.RevisionNotFound:
+            return None
+        return files
 
     async def list_packages(self) -> list[str]:
         return sorted({key.package for key in self._records})

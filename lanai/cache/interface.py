@@ -66,6 +66,11 @@ class Repository(Protocol):
         ``skipped``); InvalidPackage when a name or the size breaks the rules."""
         ...
 
+    async def read_files_at(self, key: PackageRevisionKey, commit: str) -> dict[str, bytes] | None:
+        """The revision's package directory as ``commit`` holds it; None when the commit
+        is unknown here or has no such package."""
+        ...
+
     async def list_packages(self) -> list[str]: ...
 
     async def create_package_revision(

@@ -28,7 +28,7 @@ from lanai.api import conditions, constants, values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import lifecycle, rules
+from lanai.engine import edits, lifecycle, rules
 
 MANAGED_STATUS = (
     "revision",
@@ -273,7 +273,12 @@ def _status_patch(
     )
     # Only a sync-visible fact flips Ready; the engine owns Ready during its operations,
     # and while the spec asks for a lifecycle Git does not hold.
-    if differs and ((observed.settled and owns_ready) or current is None):
+    # (and the resources handler while an edit is on its way to Git).
+    if (
+        differs
+        and ((observed.settled and owns_ready) or current is None)
+        and not edits.is_pending(current)
+    ):
         patch["conditions"] = conditions.upsert(found, ready)
     return patch
 

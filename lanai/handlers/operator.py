@@ -24,13 +24,13 @@ from lanai.engine import errors
 from lanai.engine.engine import Engine
 from lanai.git import network
 from lanai.handlers import (
+    editing,
     events,
     kube,
     memory,
     mirroring,
     packagerevision,
     repository,
-    resources,
     runtime,
     settings,
 )
@@ -135,7 +135,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         )(indexer)
     repository.register(registry)
     packagerevision.register(registry)
-    resources.register(registry)
+    editing.register(registry)
     return registry
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from lanai.api import constants
+from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import lifecycle, mirror
+from lanai.engine import edits, lifecycle, mirror
 from lanai.engine.mirror import ObservedObject
 
 LATEST = constants.LATEST_REVISION_LABEL
@@ -333,3 +333,25 @@ def test_the_synced_condition_goes_once_the_object_is_no_longer_failing() -> Non
     [(name, status)] = healed.status
     assert name == seen.name
     assert [c["type"] for c in status["conditions"]] == ["Ready"]
+
+
+def test_a_sync_leaves_ready_pending_while_an_edit_is_on_its_way_to_git() -> None:
+    """The resources handler owns Ready while an edit of a settled Draft is not yet in
+    Git; the sync, which cannot see that edit, must not call the revision Ready."""
+    draft = record("ws", Lifecycle.DRAFT, 0)
+    observed = observed_from(mirror.plan([draft], {}).create[0])
+    waiting = conditions.upsert(None, edits.pending_condition("cannot reach the Git server"))
+
+    def with_ready(ready: list[dict[str, object]]) -> ObservedObject:
+        return ObservedObject(
+            name=observed.name,
+            lifecycle=observed.lifecycle,
+            latest_label=observed.latest_label,
+            status={**mirror.desired_status(draft, False), "conditions": ready},
+            observed_generation=1,
+        )
+
+    assert mirror.plan([draft], {observed.name: with_ready(waiting)}).empty
+    other = conditions.upsert(None, conditions.Condition("Ready", "False", "Pending", "moving"))
+    [(_, status)] = mirror.plan([draft], {observed.name: with_ready(other)}).status
+    assert status["conditions"][0]["status"] == "True"

@@ -21,12 +21,6 @@ def test_sizes_count_bytes_not_characters() -> None:
     assert shown.omitted == ("u.yaml",)  # 120 bytes, though 60 characters
 
 
-def test_an_edit_keeps_binary_and_omitted_files_from_git() -> None:
-    in_git = {"Kptfile": b"k", "logo.png": b"\x89PNG\xff", "big.yaml": b"x", "a.yaml": b"a"}
-    assert resources.hidden(in_git, ["big.yaml"]) == {"logo.png": b"\x89PNG\xff", "big.yaml": b"x"}
-    assert resources.hidden(in_git, None) == {"logo.png": b"\x89PNG\xff"}
-
-
 def test_size_refusals_are_recognised_from_the_api_server_and_from_etcd() -> None:
     assert resources._refused_for_size(kube.ApiError(413, "RequestEntityTooLarge", "limit"))
     etcd = "rpc error: code = ResourceExhausted desc = trying to send message larger than max"
