@@ -9,6 +9,7 @@ import sys
 from lanai.cli import execflags, logs
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig
+from lanai.trust import urls
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -20,6 +21,13 @@ def _run(args: argparse.Namespace) -> int:
     except execconfig.ConfigError as error:
         print(f"lanai run: {error}", file=sys.stderr)
         return 2
+    allowed = tuple(args.allow_git_host or ())
+    for entry in allowed:
+        try:
+            urls.parse_allowance(entry)
+        except ValueError as error:
+            print(f"lanai run: {error}", file=sys.stderr)
+            return 2
     options = operator.Options(
         namespaces=tuple(args.namespace or ()),
         liveness_endpoint=args.liveness,
@@ -30,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         function_runner=args.function_runner or None,
         function_timeout=args.function_timeout,
         git_timeout=args.git_timeout,
+        allow_git_hosts=allowed,
     )
     asyncio.run(operator.serve(options))
     return 0
@@ -89,6 +98,14 @@ def add_parsers(commands: Subcommands) -> None:
         default=30.0,
         metavar="SECONDS",
         help="longest wait to connect to a Git server, or for any of its answers (default 30)",
+    )
+    run.add_argument(
+        urls.ALLOW_FLAG,
+        dest="allow_git_host",
+        action="append",
+        metavar="HOST|CIDR",
+        help="let Git connections reach this host name, address or network although it is "
+        "loopback, link-local or otherwise refused by default (repeatable)",
     )
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument(

@@ -29,6 +29,7 @@ from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import mirror, overlap, packages
 from lanai.git import probe, storage
 from lanai.handlers import credentials, kube, memory, metrics, mirroring, resources, runtime
+from lanai.trust import urls
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +134,16 @@ async def check(
     if spec.type is models.RepositoryType.OCI or spec.git is None:
         return _error("OCI repositories are not supported by Lanai yet; use type: git")
     git = spec.git
+    try:
+        urls.git_url(git.repo, "spec.git.repo")
+    except urls.URLRefused as error:  # before any Secret is read or any connection made
+        return _error(str(error))
     loop = asyncio.get_running_loop()
     try:
         auth = await credentials.resolve(
             rt.api, namespace, git.secret_ref.name if git.secret_ref else None, git.repo
         )
-        listing = loop.run_in_executor(worker, probe.list_branches, git.repo, auth)
+        listing = loop.run_in_executor(worker, probe.list_branches, rt.cache.guard, git.repo, auth)
         branches = await asyncio.wait_for(listing, rt.git_timeout)
     except (credentials.CredentialsError, probe.ProbeError) as error:
         return _error(str(error))

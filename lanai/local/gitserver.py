@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 from lanai.local import pki
 
 _CHUNK = 64 * 1024
+HOST = "127.0.0.1"
+"""Where the server listens: this machine only."""
 
 
 @dataclass
@@ -226,7 +228,7 @@ class GitServer:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.credentials = credentials
-        self._server = _Server(("127.0.0.1", port), root, credentials)
+        self._server = _Server((HOST, port), root, credentials)
         self._scheme = "http"
         if certificate is not None:
             self._scheme = "https"
