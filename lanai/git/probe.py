@@ -187,9 +187,16 @@ def classify(message: str) -> tuple[str, str]:
     return "Unreachable", f"cannot reach the repository: {message}"
 
 
+_LOCAL_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\"]+")
+"""An absolute path standing on its own (not the path of a URL)."""
+
+
 def redact(text: str) -> str:
-    """Remove userinfo from URLs (``https://user:pass@host`` → ``https://host``)."""
-    return re.sub(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\g<scheme>", text)
+    """Remove userinfo from URLs (``https://user:pass@host`` → ``https://host``), and paths
+    of the operator's own disk (a mirror that cannot be written, say) from messages that
+    users see: they learn nothing about that disk from Lanai."""
+    text = re.sub(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\g<scheme>", text)
+    return _LOCAL_PATH.sub("<local path>", text)
 
 
 def _scratch_repository() -> pygit2.Repository:
