@@ -95,6 +95,11 @@ def _libgit2_paths() -> list[str]:
     return paths
 
 
+_FLUSH_AT = 64 * 1024
+"""Bytes of writes held back at most; libgit2 writes a request in dozens of small pieces
+(request line, each header, each pack chunk), sent together when it starts reading."""
+
+
 class _Stream:
     """One libgit2 socket stream: its C struct and, once connected, its socket."""
 
@@ -102,6 +107,7 @@ class _Stream:
         self.host = host
         self.port = port
         self.sock: socket.socket | None = None
+        self.pending = bytearray()
         self.struct = hook.ffi.new("git_stream *")
         self.struct.version = _STREAM_VERSION
         self.struct.connect = hook.connect
@@ -122,6 +128,7 @@ class _Hook:
         self.lib = self._open()
         self.streams: dict[int, _Stream] = {}
         ffi = self.ffi
+        self._address = ffi.typeof("uintptr_t")
         self.init = ffi.callback("int(git_stream **, const char *, const char *)", self._init)
         self.connect = ffi.callback("int(git_stream *)", self._connect)
         self.read = ffi.callback("ssize_t(git_stream *, void *, size_t)", self._read)
@@ -155,7 +162,7 @@ class _Hook:
         )
 
     def _key(self, struct: Any) -> int:
-        return int(self.ffi.cast("uintptr_t", struct))
+        return int(self.ffi.cast(self._address, struct))
 
     def _fail(self, message: str, code: int = -1) -> int:
         self.lib.git_error_set_str(_ERROR_NET, message.encode("utf-8", "replace"))
@@ -202,6 +209,8 @@ class _Hook:
         if stream is None or stream.sock is None:
             return self._fail("read from a closed socket stream")
         try:
+            if stream.pending:
+                self._flush(stream, stream.sock)
             return stream.sock.recv_into(self.ffi.buffer(buffer, size))
         except TimeoutError:
             return self._fail(f"timed out reading from {stream.host}", _GIT_TIMEOUT)
@@ -215,7 +224,10 @@ class _Hook:
         if stream is None or stream.sock is None:
             return self._fail("write to a closed socket stream")
         try:
-            return stream.sock.send(self.ffi.buffer(data, size))
+            stream.pending += self.ffi.buffer(data, size)
+            if len(stream.pending) >= _FLUSH_AT:
+                self._flush(stream, stream.sock)
+            return size
         except TimeoutError:
             return self._fail(f"timed out writing to {stream.host}", _GIT_TIMEOUT)
         except OSError as error:
@@ -223,10 +235,17 @@ class _Hook:
         except Exception as error:
             return self._fail(f"could not write to {stream.host}: {type(error).__name__}")
 
+    @staticmethod
+    def _flush(stream: _Stream, sock: socket.socket) -> None:
+        pending, stream.pending = stream.pending, bytearray()
+        sock.sendall(pending)
+
     def _close(self, struct: Any) -> int:
         stream = self.streams.get(self._key(struct))
         if stream is not None and stream.sock is not None:
             with contextlib.suppress(OSError):
+                if stream.pending:
+                    self._flush(stream, stream.sock)
                 stream.sock.close()
             stream.sock = None
         return 0
