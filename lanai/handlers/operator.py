@@ -22,7 +22,7 @@ from lanai.api import constants
 from lanai.cache import gitcache, interface
 from lanai.engine import errors
 from lanai.engine.engine import Engine
-from lanai.git import egress, network
+from lanai.git import egress, network, sockets
 from lanai.handlers import (
     events,
     kube,
@@ -131,6 +131,10 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             logger.warning("cannot read the API server's address: %s", error)
             server_url = None
         guard = egress.Egress(await address_policy(options, server_url, os.environ))
+        try:
+            sockets.install()
+        except sockets.Unavailable as error:  # every Git call will say so as well
+            logger.error("Git connections are disabled: %s", error)
         cache = gitcache.Cache(options.cache_dir, guard)
         memo["runtime"] = runtime.Runtime(
             api=api,

@@ -12,6 +12,7 @@ What it answers is chosen per test:
   401 and a Basic challenge, and serves any request that has one (whatever it holds:
   the point is to see what was sent); ``challenge_push=True`` does that for pushes
   (``git-receive-pack``) only, as servers that let anyone fetch do;
+  ``challenge_scheme="Bearer"`` challenges for a token instead of basic credentials;
 - ``redirect_to=URL`` answers every request with 302 to ``URL`` + the request's path.
 
 Listen on ``host="127.0.0.2"`` for a loopback address the test operator may not reach
@@ -68,7 +69,8 @@ class _Handler(gitserver.BackendHandler):
             return
         pushing = "git-receive-pack" in self.path
         if (recorder.challenge or (recorder.challenge_push and pushing)) and not authorization:
-            self.challenge()
+            challenge = ("WWW-Authenticate", f'{recorder.challenge_scheme} realm="recorder"')
+            self.reply(HTTPStatus.UNAUTHORIZED, b"authentication required\n", [challenge])
             return
         if recorder.repository is not None:
             self.run_backend("recorded")
@@ -108,12 +110,14 @@ class Recorder:
         refs: Mapping[str, str] | None = None,
         challenge: bool = False,
         challenge_push: bool = False,
+        challenge_scheme: str = "Basic",
         redirect_to: str | None = None,
     ) -> None:
         self.repository = repository
         self.refs = dict(refs or {"refs/heads/main": FAKE_COMMIT})
         self.challenge = challenge
         self.challenge_push = challenge_push
+        self.challenge_scheme = challenge_scheme
         self.redirect_to = redirect_to
         self.lock = threading.Lock()
         self.connections = 0

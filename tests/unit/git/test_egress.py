@@ -259,6 +259,28 @@ def test_anonymous_fetch_and_challenged_push_send_credentials_for_the_push_only(
     )
 
 
+def test_a_bearer_only_challenge_to_libgit2_is_answered_with_the_token(
+    guard: egress.Egress, repository: Path
+) -> None:
+    """libgit2 cannot answer ``WWW-Authenticate: Bearer`` itself: the call starts again
+    with the token, and only then."""
+    with Recorder(repository=repository, challenge=True, challenge_scheme="Bearer") as server:
+
+        def list_heads(auth: probe.RemoteAuth) -> Any:
+            def call(access: probe.Access) -> Any:
+                remote = probe._scratch_repository().remotes.create_anonymous(server.repository_url)
+                return remote.list_heads(callbacks=probe._Callbacks(auth, access))
+
+            return probe.run(guard, server.repository_url, auth, egress.UPLOAD_PACK, call)
+
+        heads = list_heads(BEARER)
+        assert "refs/heads/main" in {head.name for head in heads}
+        assert [r.authorization for r in server.requests] == [None, "Bearer egress-token-1"]
+        with pytest.raises(pygit2.GitError, match="authentication that we do not support"):
+            list_heads(BASIC)  # basic credentials cannot answer it: reported, not sent
+        assert server.authorizations == ["Bearer egress-token-1"]
+
+
 def test_a_rejected_token_is_reported_once_not_retried_forever(
     guard: egress.Egress, tmp_path: Path, repository: Path
 ) -> None:
