@@ -13,7 +13,8 @@ What it answers is chosen per test:
   the point is to see what was sent); ``challenge_push=True`` does that for pushes
   (``git-receive-pack``) only, as servers that let anyone fetch do;
   ``challenge_scheme="Bearer"`` challenges for a token instead of basic credentials;
-- ``redirect_to=URL`` answers every request with 302 to ``URL`` + the request's path.
+- ``redirect_to=URL`` answers every request with 302 to ``URL`` + the request's path
+  (with ``challenge=True``, every request that passed the challenge).
 
 Listen on ``host="127.0.0.2"`` for a loopback address the test operator may not reach
 (it is allowed 127.0.0.1 only); every address of 127.0.0.0/8 is loopback on Linux.
@@ -63,14 +64,14 @@ class _Handler(gitserver.BackendHandler):
         authorization = self.headers.get("Authorization")
         with recorder.lock:
             recorder.requests.append(Request(self.command, self.path, authorization))
-        if recorder.redirect_to is not None:
-            target = recorder.redirect_to.rstrip("/") + self.path
-            self.reply(HTTPStatus.FOUND, b"moved\n", [("Location", target)])
-            return
         pushing = "git-receive-pack" in self.path
         if (recorder.challenge or (recorder.challenge_push and pushing)) and not authorization:
             challenge = ("WWW-Authenticate", f'{recorder.challenge_scheme} realm="recorder"')
             self.reply(HTTPStatus.UNAUTHORIZED, b"authentication required\n", [challenge])
+            return
+        if recorder.redirect_to is not None:
+            target = recorder.redirect_to.rstrip("/") + self.path
+            self.reply(HTTPStatus.FOUND, b"moved\n", [("Location", target)])
             return
         if recorder.repository is not None:
             self.run_backend("recorded")

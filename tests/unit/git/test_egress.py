@@ -193,6 +193,28 @@ def test_a_redirect_to_another_origin_gets_no_connection_and_no_credentials(
     assert challenging.authorizations == []
 
 
+@pytest.mark.parametrize("auth", [BASIC, BEARER], ids=["basic", "bearer"])
+def test_a_redirect_after_authenticating_takes_the_credentials_nowhere(
+    guard: egress.Egress, challenging: Recorder, auth: probe.RemoteAuth
+) -> None:
+    """The server asks, gets the credentials (it asked), then redirects: libgit2 alone
+    would follow and send them on (a bearer header on every request, basic ones to the
+    next challenge); here the other server is never connected to."""
+    with Recorder(redirect_to=challenging.url, challenge=True) as redirecting:
+
+        def list_heads(access: probe.Access) -> Any:
+            remote = probe._scratch_repository().remotes.create_anonymous(
+                redirecting.repository_url
+            )
+            return remote.list_heads(callbacks=probe._Callbacks(auth, access))
+
+        with pytest.raises(probe.ProbeError, match="redirected to another server"):
+            probe.run(guard, redirecting.repository_url, auth, egress.UPLOAD_PACK, list_heads)
+        assert redirecting.authorizations  # it challenged, so it was answered
+    assert challenging.connections == 0
+    assert challenging.authorizations == []
+
+
 def test_an_operation_connects_only_to_its_own_origin(guard: egress.Egress) -> None:
     operation = guard.operation("http://127.0.0.1:8080/r.git")
     for host, port in (("127.0.0.1", 8081), ("git.example.com", 8080), ("localhost", 8080)):
