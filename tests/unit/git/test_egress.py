@@ -160,9 +160,12 @@ def test_each_connection_uses_the_address_it_checked(
     assert forbidden.connections == 0
 
 
-def test_names_resolving_to_loopback_are_refused() -> None:
-    with pytest.raises(egress.Refused, match="localhost resolves to"):
-        egress.dial(urls.AddressPolicy(), "localhost", 80, 5)
+@pytest.mark.parametrize("host", ["localhost", "2130706433", "0x7f.0.0.1", "127.1", "0177.0.0.1"])
+def test_names_and_odd_spellings_of_loopback_are_refused(host: str) -> None:
+    """Whatever the resolver makes of a host (decimal, hex, short forms), the address it
+    yields is what is judged."""
+    with pytest.raises(egress.Refused, match=f"{host} resolves to .*loopback"):
+        egress.dial(urls.AddressPolicy(), host, 80, 5)
 
 
 def test_urls_of_other_forms_never_reach_libgit2(guard: egress.Egress, tmp_path: Path) -> None:
