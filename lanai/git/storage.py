@@ -19,16 +19,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pygit2
 
 from lanai.git import advert, commitmsg, egress, layout, metrics, probe
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 KPTFILE = "Kptfile"
 APPROVE_ATTEMPTS = 200
@@ -171,7 +172,7 @@ class GitStorage:
     def _remote(self) -> pygit2.Remote:
         return self._repo.remotes.create_anonymous(self.url)
 
-    def _run(self, service: str, call: Any) -> Any:
+    def _run(self, service: str, call: Callable[[probe.Access], T]) -> T:
         """One libgit2 network call, through :func:`probe.run` (checked connections,
         credentials only when challenged)."""
         return probe.run(self.guard, self.url, self.auth, service, call)
