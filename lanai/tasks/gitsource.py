@@ -78,6 +78,10 @@ class GitSources:
         self, key: str, url: str, ref: str, directory: str, auth: probe.RemoteAuth | None
     ) -> Fetched:
         try:
+            self._guard.operation(url)  # a refused URL leaves nothing behind on disk
+        except egress.Refused as error:
+            raise GitSourceError(f"cannot fetch from this source: {error}") from None
+        try:
             mirror = storage.GitStorage(url, "main", "", self._root / key, auth, guard=self._guard)
         except (OSError, pygit2.GitError) as error:
             logger.error("cannot prepare a mirror for a cloneFrom.git source: %s", error)

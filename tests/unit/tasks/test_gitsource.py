@@ -74,3 +74,6 @@ def test_refused_sources_say_why_and_nothing_about_the_disk(tmp_path: Path) -> N
         message = str(refused.value)
         assert "must be an https:// or http:// URL" in message
         assert "exist" not in message
+        assert str(tmp_path) not in message
+    upstreams = tmp_path / "upstreams"
+    assert not upstreams.exists() or not any(upstreams.iterdir())  # nothing was made
