@@ -162,6 +162,8 @@ def _set_list(parent: Any, key: Any, path: str, state: _Run, resource: Any, file
             )
         replaced = items
     sdk.put(parent, key, replaced)
+    if given == "" and isinstance(parent, CommentedMap):
+        parent.ca.items.pop(key, None)  # the comment now follows `[]` on the key's line
     krm.set_line_comment(parent, key, f"{MARKER}{pattern}")
     shown_path = path.removeprefix(".")
     state.results.append(_result(shown_path, before, given, pattern, resource, file_path))

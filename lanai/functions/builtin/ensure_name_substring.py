@@ -28,9 +28,12 @@ class Config:
     substring: str
     append: bool = False
     additional: tuple[krm.FieldSpec, ...] = ()
+    mode: str = "prepend"
 
     def apply(self, name: str) -> str:
-        if not name or self.substring in name:
+        """The name with the substring, if missing; an unknown edit mode changes nothing,
+        as in the catalog."""
+        if not name or self.substring in name or self.mode not in ("prepend", "append"):
             return name
         return name + self.substring if self.append else self.substring + name
 
@@ -75,7 +78,7 @@ def _read_config(config: CommentedMap | None) -> Config:
         )
     if not substring:
         raise _Failure("substring must not be empty")
-    return Config(substring=substring, append=mode == "append", additional=extra)
+    return Config(substring=substring, append=mode == "append", additional=extra, mode=mode)
 
 
 class _Failure(Exception):

@@ -210,7 +210,8 @@ def go_message(text: str) -> str:
     if message.startswith("Parse error: ") and location is not None:
         detail = _syntax(message[len("Parse error: ") :])
         return f"{location['file']}:{location['line']}:{location['column']}: {detail}"
-    return message.removeprefix("Traceback (most recent call last):").strip()
+    message = message.removeprefix("Traceback (most recent call last):").strip()
+    return re.sub(r"^(?:ValueError|TypeError|KeyError): ", "", message)
 
 
 def _syntax(detail: str) -> str:
