@@ -68,23 +68,30 @@ def run(resource_list: CommentedMap) -> None:
 
 
 def _walk(node: Any, path: str, state: _Run, resource: Any, file_path: str) -> None:
+    """Visit lists (at their map) before scalars, as the catalog does; only fields that
+    carry a line comment can hold a setter, so the others cost one lookup."""
     if isinstance(node, dict):
-        for key in list(node.keys()):
-            if isinstance(node[key], list):
-                _set_list(node, key, f"{path}.{sdk.scalar_text(key)}", state, resource, file_path)
-        for key in list(node.keys()):
-            child_path = f"{path}.{sdk.scalar_text(key)}"
-            if isinstance(node[key], dict | list):
-                _walk(node[key], child_path, state, resource, file_path)
-            else:
+        ca = getattr(node, "ca", None)
+        commented = ca.items if ca is not None else {}
+        if commented:
+            for key, value in krm.pairs(node):
+                if isinstance(value, list) and key in commented:
+                    child_path = f"{path}.{sdk.scalar_text(key)}"
+                    _set_list(node, key, child_path, state, resource, file_path)
+        for key, value in krm.pairs(node):
+            if isinstance(value, dict | list):
+                _walk(value, f"{path}.{sdk.scalar_text(key)}", state, resource, file_path)
+            elif key in commented:
+                child_path = f"{path}.{sdk.scalar_text(key)}"
                 _set_scalar(node, key, child_path, state, resource, file_path)
     elif isinstance(node, list):
+        ca = getattr(node, "ca", None)
+        commented = ca.items if ca is not None else {}
         for index, value in enumerate(node):
-            child_path = f"{path}[{index}]"
             if isinstance(value, dict | list):
-                _walk(value, child_path, state, resource, file_path)
-            else:
-                _set_scalar(node, index, child_path, state, resource, file_path)
+                _walk(value, f"{path}[{index}]", state, resource, file_path)
+            elif index in commented:
+                _set_scalar(node, index, f"{path}[{index}]", state, resource, file_path)
 
 
 def _pattern(parent: Any, key: Any) -> str:
@@ -217,6 +224,7 @@ _SENSITIVE = (
     "password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential",
     "privatekey", "private_key", "cert", "certificate", "bearer", "auth",
 )  # fmt: skip
+_SENSITIVE_WORD = re.compile("|".join(re.escape(word) for word in _SENSITIVE))
 _SECRET_PATTERNS = tuple(
     re.compile(p)
     for p in (
@@ -240,8 +248,7 @@ def sanitize(value: str, path: str, pattern: str) -> str:
     """A value safe to show in a result: redacted if it looks like a credential (or the
     field or setter is named like one), cut to 128 characters otherwise."""
     names = [n.strip().lower() for n in _SETTER.findall(pattern)]
-    context = [path.lower(), *names]
-    if any(word in part for part in context for word in _SENSITIVE):
+    if any(_SENSITIVE_WORD.search(part) for part in (path.lower(), *names)):
         return REDACTED
     if value and (any(p.search(value) for p in _SECRET_PATTERNS) or _base64_like(value)):
         return REDACTED

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from lanai.kpt import fnapi
@@ -37,23 +37,32 @@ class FieldError(Exception):
 # -- identity ---------------------------------------------------------------------------
 
 
+_MISSING = object()
+
+
+def get(node: Any, key: Any) -> Any:
+    """``node.get(key)`` without ruamel's slow path unless the map merges anchors."""
+    if not isinstance(node, dict):
+        return None
+    found = dict.get(node, key, _MISSING)
+    if found is _MISSING:
+        merged = getattr(node, merge_attrib, None)  # not `.merge`: that property is slow
+        return node.get(key) if merged else None
+    return found
+
+
 def text(node: Any, key: str) -> str:
     """``node[key]`` if it is a string, else ``""`` (the SDK reads non-strings as absent)."""
-    if not isinstance(node, dict):
-        return ""
-    value = node.get(key)
+    value = get(node, key)
     return value if isinstance(value, str) else ""
 
 
 def metadata_text(resource: Any, key: str) -> str:
-    meta = resource.get("metadata") if isinstance(resource, dict) else None
-    return text(meta, key)
+    return text(get(resource, "metadata"), key)
 
 
 def annotation(resource: Any, key: str) -> str:
-    meta = resource.get("metadata") if isinstance(resource, dict) else None
-    notes = meta.get("annotations") if isinstance(meta, dict) else None
-    return text(notes, key)
+    return text(get(get(resource, "metadata"), "annotations"), key)
 
 
 def group_version(api_version: str) -> tuple[str, str]:
@@ -308,6 +317,31 @@ class Sub:
         if not isinstance(current, str):
             raise self.error(fields)
         return current, True
+
+    def lookup(self, fields: Sequence[str], first_key: str) -> Any:
+        """The map at ``fields`` (``None`` when a part is missing); a non-map on the way
+        is the error NestedString reports for ``fields + first_key``."""
+        current = self.node
+        for key in fields:
+            if not isinstance(current, dict):
+                raise self.error([*fields, first_key])
+            if key not in current:
+                return None
+            current = current[key]
+        if not isinstance(current, dict):
+            raise self.error([*fields, first_key])
+        return current
+
+    def make(self, fields: Sequence[str]) -> Any:
+        """The map at ``fields``, created (appended) where missing."""
+        current = self.node
+        for key in fields:
+            child = current.get(key)
+            if child is None and key not in current:
+                child = CommentedMap()
+                current[key] = child
+            current = child
+        return current
 
     def set_string(self, value: str, fields: Sequence[str]) -> None:
         """SetNestedString: missing maps are appended on the way, the value replaced in

@@ -12,6 +12,8 @@ applied in sorted order and new ones go at the end of their map.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
@@ -130,46 +132,56 @@ class _Setter:
 
     def update(self, sub: sdk.Sub | None, path: tuple[str, ...], create: bool) -> None:
         """Each label, in key order: set it where it differs, add it only if ``create``."""
-        if sub is None:
+        if sub is None or not self.labels:
             return
+        target = sub.lookup(path, self.labels[0][0])
         for key, value in self.labels:
-            fields = (*path, key)
-            old, exists = sub.get_string(fields)
-            if (exists and old != value) or (not exists and create):
-                sub.set_string(value, fields)
+            if target is not None and key in target:
+                old = target[key]
+                if not isinstance(old, str):
+                    raise sub.error([*path, key])
+                if old != value:
+                    self.set(target, key, value)
+            elif create:
+                if target is None:
+                    target = sub.make(path)
+                self.set(target, key, value)
             self.count += 1
+
+    @staticmethod
+    def set(target: Any, key: str, value: str) -> None:
+        if key == sdk.UPSTREAM_IDENTIFIER:
+            raise sdk.FieldError(
+                f"annotation {sdk.UPSTREAM_IDENTIFIER} is managed by kpt and should not be modified"
+            )
+        sdk.put(target, key, sdk.go_string(value))
 
     def resource(self, resource: CommentedMap) -> None:
         obj = sdk.kube(resource)
-        gvk = sdk.GVK.of(resource)
+        plan = _plan(sdk.GVK.of(resource))
         self.update(obj, _META, create=True)
-        self.selectors(obj, gvk)
+        if plan.spec_selector:
+            self.update(obj, ("spec", "selector"), create=True)
+        if plan.match_labels is not None:
+            self.update(obj, ("spec", *_SELECTOR), create=plan.match_labels)
+        if plan.network_policy:
+            self.update(obj, ("spec", *_POD_SELECTOR), create=False)
         spec = obj.child("spec")
         if spec is None:
             return
-        if _has_pod_template(gvk):
+        if plan.pod_template:
             self.pod(spec.child("template"))
-        if gvk.matches("batch", "", "CronJob"):
+        if plan.cron_job:
             self.job(spec.child("jobTemplate"))
-        if gvk.matches("apps", "", "StatefulSet"):
+        if plan.stateful_set:
             self.volume_claims(spec)
-        if gvk.matches("networking.k8s.io", "", "NetworkPolicy"):
+        if plan.network_policy:
             for rule in spec.children("ingress"):
                 for peer in rule.children("from"):
                     self.update(peer, _POD_SELECTOR, create=False)
             for rule in spec.children("egress"):
                 for peer in rule.children("to"):
                     self.update(peer, _POD_SELECTOR, create=False)
-
-    def selectors(self, obj: sdk.Sub, gvk: sdk.GVK) -> None:
-        if gvk.matches("", "v1", "Service") or gvk.matches("", "v1", "ReplicationController"):
-            self.update(obj, ("spec", "selector"), create=True)
-        if any(gvk.matches(g, "", k) for g, k in _CREATED_SELECTORS):
-            self.update(obj, ("spec", *_SELECTOR), create=True)
-        elif any(gvk.matches(g, "", k) for g, k in _UPDATED_SELECTORS):
-            self.update(obj, ("spec", *_SELECTOR), create=False)
-        if gvk.matches("networking.k8s.io", "", "NetworkPolicy"):
-            self.update(obj, ("spec", *_POD_SELECTOR), create=False)
 
     def pod(self, template: sdk.Sub | None) -> None:
         if template is None:
@@ -220,7 +232,29 @@ _CREATED_SELECTORS = (
 _UPDATED_SELECTORS = (("batch", "Job"), ("policy", "PodDisruptionBudget"))
 
 
-def _has_pod_template(gvk: sdk.GVK) -> bool:
-    return gvk.matches("", "v1", "ReplicationController") or any(
-        gvk.matches(g, "", k) for g, k in (*_CREATED_SELECTORS, ("batch", "Job"))
+@dataclass(frozen=True)
+class _Plan:
+    """Which label maps a kind has, decided once per kind (the SDK's loose IsGVK)."""
+
+    spec_selector: bool
+    match_labels: bool | None  # None: no selector; True: created; False: only updated
+    network_policy: bool
+    pod_template: bool
+    cron_job: bool
+    stateful_set: bool
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(gvk: sdk.GVK) -> _Plan:
+    created = any(gvk.matches(g, "", k) for g, k in _CREATED_SELECTORS)
+    updated = any(gvk.matches(g, "", k) for g, k in _UPDATED_SELECTORS)
+    return _Plan(
+        spec_selector=gvk.matches("", "v1", "Service")
+        or gvk.matches("", "v1", "ReplicationController"),
+        match_labels=True if created else (False if updated else None),
+        network_policy=gvk.matches("networking.k8s.io", "", "NetworkPolicy"),
+        pod_template=gvk.matches("", "v1", "ReplicationController")
+        or any(gvk.matches(g, "", k) for g, k in (*_CREATED_SELECTORS, ("batch", "Job"))),
+        cron_job=gvk.matches("batch", "", "CronJob"),
+        stateful_set=gvk.matches("apps", "", "StatefulSet"),
     )
