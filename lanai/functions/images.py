@@ -346,13 +346,15 @@ def resolve_tag(tag: str, available: tuple[str, ...] | list[str]) -> str:
 
 
 def resolve_function_image(image: str, tag: str | None) -> str:
-    """A Kptfile function's image with its ``tag`` applied, constraints resolved against
-    the catalog tags known for builtin functions (kpt asks the registry instead)."""
+    """A Kptfile function's image with its ``tag`` applied (it replaces a tag the image
+    has), a version constraint resolved against the tags known for the catalog functions
+    Lanai runs itself (kpt asks the registry; other images have no known tags here)."""
     if not tag:
         return image
     repository = _repository_of(image)
-    name = repository.rsplit("/", 1)[-1]
-    return f"{repository}:{resolve_tag(tag, CATALOG_TAGS.get(name, ()))}"
+    found = catalog_function(repository)
+    known = CATALOG_TAGS.get(found.name, ()) if found is not None else ()
+    return f"{repository}:{resolve_tag(tag, known)}"
 
 
 def _repository_of(image: str) -> str:

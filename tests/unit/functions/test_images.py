@@ -117,3 +117,11 @@ def test_a_constraint_in_an_image_names_the_builtin() -> None:
         "ghcr.io/kptdev/krm-functions-catalog/set-namespace:0.4.1 - 0.4.3"
     )
     assert found == images.CatalogFunction(name="set-namespace", tag="v0.4.3")
+
+
+def test_constraints_on_other_images_cannot_be_resolved_here() -> None:
+    with pytest.raises(images.InvalidImage, match="no tag could be found"):
+        images.resolve_function_image("example.com/team/set-labels", "~0.2")
+    assert images.resolve_function_image("example.com/team/set-labels", "v1") == (
+        "example.com/team/set-labels:v1"
+    )
