@@ -641,3 +641,24 @@ def test_a_non_string_label_value_is_an_error_result() -> None:
         },
         {"message": "set 0 labels in total", "severity": "info"},
     ]
+
+
+def test_an_object_without_kind_is_labelled_like_every_kind() -> None:
+    # kpt's fn-eval case krm-check-exclude-kustomize: a kustomization.yaml has no
+    # apiVersion or kind, and the SDK's loose kind match takes it for a Service and a
+    # Deployment alike.
+    outcome = fncase.run(set_labels.run, "resources:\n- resources.yaml\n", CONFIG)
+    assert outcome.items == fncase.yaml(
+        """\
+        resources:
+        - resources.yaml
+        metadata:
+          labels:
+            tier: backend
+        spec:
+          selector:
+            tier: backend
+            matchLabels:
+              tier: backend
+        """
+    )
