@@ -29,6 +29,8 @@ from lanai.handlers import (
     memory,
     mirroring,
     packagerevision,
+    packagevariant,
+    packagevariantset,
     repository,
     resources,
     runtime,
@@ -134,6 +136,8 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
     repository.register(registry)
     packagerevision.register(registry)
     resources.register(registry)
+    packagevariant.register(registry)
+    packagevariantset.register(registry)
     return registry
 
 

@@ -8,6 +8,8 @@
   against Git, ``metadata.generation`` against ``status.observedGeneration``), so kopf
   keeps no diff base for them: that would cost one more API write per object, 10,000
   writes on the cold sync of a large repository, for information Lanai never reads.
+  PackageVariant and PackageVariantSet are reconciled by daemons from their live bodies
+  (their on.delete handlers need no diff base either).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import kopf
 
 from lanai.api import constants
 
-LEVEL_TRIGGERED_KINDS = frozenset({"PackageRevision", "PackageRevisionResources"})
+LEVEL_TRIGGERED_KINDS = frozenset(
+    {"PackageRevision", "PackageRevisionResources", "PackageVariant", "PackageVariantSet"}
+)
 
 
 class SelectiveDiffBaseStorage(kopf.DiffBaseStorage):
