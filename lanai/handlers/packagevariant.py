@@ -635,7 +635,7 @@ async def reconcile(
             outcome = reconciler.outcome
             outcome.problems.append(f"the API server answered HTTP {error.status}: {error.message}")
         await write_status(rt, body, outcome, generation)
-    logger.info(
+    logger.debug(
         "PackageVariant %s/%s: stalled=%s problems=%s pending=%s",
         body.metadata.namespace,
         body.metadata.name,
