@@ -127,6 +127,7 @@ def test_a_set_fans_out_upgrades_and_lets_a_repository_go(
     assert not kept["metadata"].get("ownerReferences")
     assert "refs/heads/drafts/blue/packagevariant-2" not in fleet.sites["site-3"].refs()
     warnings = [e for e in fleet.team.events(gone) if e["reason"] == "Orphaned"]
-    assert warnings and "an approver may propose its deletion" in warnings[0]["message"]
+    assert warnings
+    assert "an approver may propose its deletion" in warnings[0]["message"]
     assert len(fleet.variants()) == 9
     assert APPROVER  # approvers publish; the set never does

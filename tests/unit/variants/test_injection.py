@@ -160,8 +160,11 @@ def test_mixed_points_first_matching_injector_wins_and_only_required_gate() -> N
         "Kptfile": KPTFILE,
         "more.yaml": OPTIONAL_CONFIGMAP + "---\n" + TEAM_POINT.format(value="required"),
     }
-    east2 = {**EAST, "metadata": {"name": "us-east2-endpoints"},
-             "data": {"db": "db.us-east2.example.com"}}  # fmt: skip
+    east2 = {
+        **EAST,
+        "metadata": {"name": "us-east2-endpoints"},
+        "data": {"db": "db.us-east2.example.com"},
+    }
     injectors = [
         spec.Injector("missing"),
         spec.Injector("us-east2-endpoints"),
@@ -183,8 +186,10 @@ def test_points_left_unfilled_say_why() -> None:
     files = {"Kptfile": KPTFILE, "configmap.yaml": CONFIGMAP_POINT}
     none = kptfile(run(files, [], []))["status"]["conditions"][0]
     assert (none["status"], none["reason"], none["message"]) == (
-        "False", "NoResourceSelected", "no injectors defined",
-    )  # fmt: skip
+        "False",
+        "NoResourceSelected",
+        "no injectors defined",
+    )
     unmatched = kptfile(run(files, [spec.Injector("absent")], []))["status"]["conditions"][0]
     assert unmatched["message"] == (
         "no resource matched any injection selector for this injection point"

@@ -112,22 +112,40 @@ SET_ANNOTATIONS = "  - image: set-annotations:v0.1\n    name: set-annotations\n"
     [
         (
             "  mutators:\n" + SET_LABELS + SET_ANNOTATIONS,
-            [{"image": "set-namespace:v0.1", "name": "set-namespace", "configMap": {"namespace": "n"}}],
+            [
+                {
+                    "image": "set-namespace:v0.1",
+                    "name": "set-namespace",
+                    "configMap": {"namespace": "n"},
+                }
+            ],
             [],
-            {"mutators": [("PackageVariant.my-pv.set-namespace.0", "set-namespace:v0.1"),
-                          ("set-labels", "set-labels:v0.1"),
-                          ("set-annotations", "set-annotations:v0.1")]},
+            {
+                "mutators": [
+                    ("PackageVariant.my-pv.set-namespace.0", "set-namespace:v0.1"),
+                    ("set-labels", "set-labels:v0.1"),
+                    ("set-annotations", "set-annotations:v0.1"),
+                ]
+            },
         ),
         (
             "  mutators:\n" + SET_LABELS,
             [{"image": "ns", "name": "set-namespace"}, {"image": "format", "name": "format"}],
             [],
-            {"mutators": [("PackageVariant.my-pv.set-namespace.0", "ns"),
-                          ("PackageVariant.my-pv.format.1", "format"),
-                          ("set-labels", "set-labels:v0.1")]},
+            {
+                "mutators": [
+                    ("PackageVariant.my-pv.set-namespace.0", "ns"),
+                    ("PackageVariant.my-pv.format.1", "format"),
+                    ("set-labels", "set-labels:v0.1"),
+                ]
+            },
         ),
-        ("", [{"image": "ns", "name": "set-namespace"}], [],
-         {"mutators": [("PackageVariant.my-pv.set-namespace.0", "ns")]}),
+        (
+            "",
+            [{"image": "ns", "name": "set-namespace"}],
+            [],
+            {"mutators": [("PackageVariant.my-pv.set-namespace.0", "ns")]},
+        ),
         ("  mutators:\n" + SET_LABELS, [], [], {"mutators": [("set-labels", "set-labels:v0.1")]}),
         (
             "  validators:\n  - image: gk\n    name: gatekeeper\n",
@@ -136,27 +154,37 @@ SET_ANNOTATIONS = "  - image: set-annotations:v0.1\n    name: set-annotations\n"
             {"validators": [("PackageVariant.my-pv.validate-name.0", "vn"), ("gatekeeper", "gk")]},
         ),
         (
-            "  validators:\n  - image: v1\n    name: val1\n  mutators:\n  - image: m1\n    name: mut1\n",
+            "  validators:\n  - image: v1\n    name: val1\n"
+            "  mutators:\n  - image: m1\n    name: mut1\n",
             [{"image": "m3", "name": "mut3"}],
             [{"image": "v3", "name": "val3"}],
-            {"validators": [("PackageVariant.my-pv.val3.0", "v3"), ("val1", "v1")],
-             "mutators": [("PackageVariant.my-pv.mut3.0", "m3"), ("mut1", "m1")]},
+            {
+                "validators": [("PackageVariant.my-pv.val3.0", "v3"), ("val1", "v1")],
+                "mutators": [("PackageVariant.my-pv.mut3.0", "m3"), ("mut1", "m1")],
+            },
         ),
         ("  mutators:\n  - image: mut:v1\n    name: PackageVariant.my-pv.mut.0\n", [], [], {}),
         ("  validators:\n  - image: val:v1\n    name: PackageVariant.my-pv.val.0\n", [], [], {}),
         (
             "  validators:\n  - image: v\n    name: PackageVariant.my-pv.val.0\n"
             "  - image: v\n    name: non-pv-val\n",
-            [], [], {"validators": [("non-pv-val", "v")]},
+            [],
+            [],
+            {"validators": [("non-pv-val", "v")]},
         ),
         (
             "  mutators:\n  - image: other\n    name: PackageVariant.other-pv.x.0\n",
-            [{"image": "mine", "name": "x"}], [],
-            {"mutators": [("PackageVariant.my-pv.x.0", "mine"),
-                          ("PackageVariant.other-pv.x.0", "other")]},
+            [{"image": "mine", "name": "x"}],
+            [],
+            {
+                "mutators": [
+                    ("PackageVariant.my-pv.x.0", "mine"),
+                    ("PackageVariant.other-pv.x.0", "other"),
+                ]
+            },
         ),
     ],
-)  # fmt: skip
+)
 def test_pipeline_cases(
     initial: str,
     mutators: list[dict[str, Any]],
@@ -194,9 +222,11 @@ def test_pipeline_needs_a_kptfile() -> None:
 
 @pytest.mark.parametrize(
     ("function", "variant", "position", "name"),
-    [("my-func", "my-pv", 3, "PackageVariant.my-pv.my-func.3"),
-     ("", "my-pv", 0, "PackageVariant.my-pv..0")],
-)  # fmt: skip
+    [
+        ("my-func", "my-pv", 3, "PackageVariant.my-pv.my-func.3"),
+        ("", "my-pv", 0, "PackageVariant.my-pv..0"),
+    ],
+)
 def test_function_names(function: str, variant: str, position: int, name: str) -> None:
     assert mutations.function_name(function, variant, position) == name
 

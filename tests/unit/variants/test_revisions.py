@@ -29,18 +29,48 @@ def variant(**kw: Any) -> spec.VariantSpec:
 
 
 UPSTREAMS = [
-    rev("b.foo.main", repository="blueprints", package="foo", workspace="main",
-        lifecycle="Published", revision=-1),
-    rev("b.foo.v1", repository="blueprints", package="foo", workspace="v1",
-        lifecycle="Published", revision=1),
-    rev("b.foo.v2", repository="blueprints", package="foo", workspace="v2",
-        lifecycle="Published", revision=2),
-    rev("b.foo.v3", repository="blueprints", package="foo", workspace="v3",
-        lifecycle="DeletionProposed", revision=3),
+    rev(
+        "b.foo.main",
+        repository="blueprints",
+        package="foo",
+        workspace="main",
+        lifecycle="Published",
+        revision=-1,
+    ),
+    rev(
+        "b.foo.v1",
+        repository="blueprints",
+        package="foo",
+        workspace="v1",
+        lifecycle="Published",
+        revision=1,
+    ),
+    rev(
+        "b.foo.v2",
+        repository="blueprints",
+        package="foo",
+        workspace="v2",
+        lifecycle="Published",
+        revision=2,
+    ),
+    rev(
+        "b.foo.v3",
+        repository="blueprints",
+        package="foo",
+        workspace="v3",
+        lifecycle="DeletionProposed",
+        revision=3,
+    ),
     rev("b.foo.ws", repository="blueprints", package="foo", workspace="ws", lifecycle="Draft"),
-    rev("b.other.v9", repository="blueprints", package="other", workspace="v9",
-        lifecycle="Published", revision=9),
-]  # fmt: skip
+    rev(
+        "b.other.v9",
+        repository="blueprints",
+        package="other",
+        workspace="v9",
+        lifecycle="Published",
+        revision=9,
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -84,8 +114,10 @@ def test_new_workspace_names(workspaces: list[str], expected: str) -> None:
 
 
 def test_new_workspace_counts_only_the_same_package() -> None:
-    found = [rev("a", workspace="packagevariant-1"),
-             rev("b", workspace="packagevariant-2", package="other")]  # fmt: skip
+    found = [
+        rev("a", workspace="packagevariant-1"),
+        rev("b", workspace="packagevariant-2", package="other"),
+    ]
     assert revisions.new_workspace(found, "deployments", "bar") == "packagevariant-2"
 
 
@@ -152,8 +184,9 @@ def test_deleting_and_placeholder_revisions_are_ignored() -> None:
     )
 
 
-UP_V2 = rev("b.foo.v2", lifecycle="Published", revision=2,
-            self_lock=("http://git/b.git", "foo", "foo/v2"))  # fmt: skip
+UP_V2 = rev(
+    "b.foo.v2", lifecycle="Published", revision=2, self_lock=("http://git/b.git", "foo", "foo/v2")
+)
 
 
 @pytest.mark.parametrize(
@@ -171,8 +204,7 @@ def test_up_to_date_compares_the_upstream_lock(lock: tuple[str, str, str], curre
 
 
 def test_the_old_upstream_of_an_upgrade_comes_from_the_lock() -> None:
-    downstream = rev("d", lifecycle="Published", revision=1,
-                     upstream_lock=("r", "foo", "foo/v1"))  # fmt: skip
+    downstream = rev("d", lifecycle="Published", revision=1, upstream_lock=("r", "foo", "foo/v1"))
     old = revisions.old_upstream(downstream, spec.Upstream("blueprints", "foo"), UPSTREAMS)
     assert old is not None
     assert old.name == "b.foo.v1"

@@ -33,13 +33,20 @@ DOWN = {"repo": "deployments", "package": "foo"}
             ],
         ),
         (
-            {"upstream": UP, "downstream": DOWN, "adoptionPolicy": "adoptExisting",
-             "deletionPolicy": "orphan"},
+            {
+                "upstream": UP,
+                "downstream": DOWN,
+                "adoptionPolicy": "adoptExisting",
+                "deletionPolicy": "orphan",
+            },
             [],
         ),
         (
-            {"upstream": UP, "downstream": DOWN,
-             "packageContext": {"data": {"foo": "bar"}, "removeKeys": ["bar"]}},
+            {
+                "upstream": UP,
+                "downstream": DOWN,
+                "packageContext": {"data": {"foo": "bar"}, "removeKeys": ["bar"]},
+            },
             [],
         ),
         (
@@ -51,28 +58,38 @@ DOWN = {"repo": "deployments", "package": "foo"}
             ['spec.packageContext.removeKeys must not contain the key "name"'],
         ),
         (
-            {"upstream": UP, "downstream": DOWN,
-             "packageContext": {"data": {"package-path": "x"}}},
+            {"upstream": UP, "downstream": DOWN, "packageContext": {"data": {"package-path": "x"}}},
             ['spec.packageContext.data must not contain the key "package-path"'],
         ),
         (
-            {"upstream": UP, "downstream": DOWN,
-             "packageContext": {"removeKeys": ["package-path"]}},
+            {
+                "upstream": UP,
+                "downstream": DOWN,
+                "packageContext": {"removeKeys": ["package-path"]},
+            },
             ['spec.packageContext.removeKeys must not contain the key "package-path"'],
         ),
         (
-            {"upstream": UP, "downstream": DOWN,
-             "injectors": [{"group": "porch.kpt.dev", "kind": "Repository", "name": "foo"},
-                           {"name": "bar"}]},
+            {
+                "upstream": UP,
+                "downstream": DOWN,
+                "injectors": [
+                    {"group": "porch.kpt.dev", "kind": "Repository", "name": "foo"},
+                    {"name": "bar"},
+                ],
+            },
             [],
         ),
         (
-            {"upstream": UP, "downstream": DOWN, "injectors": [{"kind": "X", "name": "a"},
-                                                                {"name": ""}]},
+            {
+                "upstream": UP,
+                "downstream": DOWN,
+                "injectors": [{"kind": "X", "name": "a"}, {"name": ""}],
+            },
             ["spec.injectors[1].name must not be empty"],
         ),
     ],
-)  # fmt: skip
+)
 def test_porch_validation_cases(given: dict[str, Any], problems: list[str]) -> None:
     parsed, found = spec.parse(given)
     assert found == problems
@@ -89,9 +106,19 @@ def test_defaults_are_adopt_none_and_delete() -> None:
 
 @pytest.mark.parametrize(
     ("value", "number"),
-    [(None, None), ("", None), (0, None), (-1, None), ("-1", None), (1, 1), (3, 3),
-     ("3", 3), ("v3", 3), ("v12", 12)],
-)  # fmt: skip
+    [
+        (None, None),
+        ("", None),
+        (0, None),
+        (-1, None),
+        ("-1", None),
+        (1, 1),
+        (3, 3),
+        ("3", 3),
+        ("v3", 3),
+        ("v12", 12),
+    ],
+)
 def test_revision_numbers_and_porch_strings(value: Any, number: int | None) -> None:
     """Porch's docs write v1; its CRD says integer; -1 and absent mean the latest."""
     assert spec.parse_revision(value) == number

@@ -16,45 +16,117 @@ UP = {"repo": "b", "package": "foo", "revision": 1}
 @pytest.mark.parametrize(
     ("spec", "problems"),
     [
-        ({}, ["spec.upstream is a required field", "must specify at least one item in spec.targets"]),
-        ({"upstream": {}, "targets": [{"repositories": [{"name": "r"}]}]},
-         ["spec.upstream.package is a required field", "spec.upstream.repo is a required field"]),
-        ({"upstream": UP, "targets": [{}]},
-         ["spec.targets[0] must specify one of `repositories`, `repositorySelector`, or `objectSelector`"]),
-        ({"upstream": UP, "targets": [{"repositories": [{"name": "r"}], "repositorySelector": {}}]},
-         ["spec.targets[0] must specify one of `repositories`, `repositorySelector`, or `objectSelector`"]),
-        ({"upstream": UP, "targets": [{"repositories": []}]},
-         ["spec.targets[0].repositories must not be an empty list if specified"]),
-        ({"upstream": UP, "targets": [{"repositories": [{"name": ""}, {"name": "r", "packageNames": [""]}]}]},
-         ["spec.targets[0].repositories[0].name cannot be empty",
-          "spec.targets[0].repositories[1].packageNames[0] cannot be empty"]),
-        ({"upstream": UP, "targets": [{"objectSelector": {}}]},
-         ["spec.targets[0].objectselector.apiVersion cannot be empty",
-          "spec.targets[0].objectselector.kind cannot be empty"]),
-        ({"upstream": UP, "targets": [{"repositorySelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}]},
-         ["spec.targets[0].repositorySelector.matchExpressions[0] needs values for In"]),
-        ({"upstream": UP, "targets": [{"repositories": [{"name": "r"}], "template": {
-            "adoptionPolicy": "x", "deletionPolicy": "y",
-            "downstream": {"repo": "a", "repoExpr": "b", "package": "c", "packageExpr": "d"},
-            "labelExprs": [{"key": "a", "keyExpr": "b", "value": "c", "valueExpr": "d"}],
-            "injectors": [{"name": "a", "nameExpr": "b"}, {}],
-            "pipeline": {"mutators": [{"name": "a.b"}]},
-        }}]},
-         ['spec.targets[0].template.adoptionPolicy can only be "adoptNone" or "adoptExisting"',
-          'spec.targets[0].template.deletionPolicy can only be "orphan" or "delete"',
-          "spec.targets[0].template may specify only one of `downstream.repo` and `downstream.repoExpr`",
-          "spec.targets[0].template may specify only one of `downstream.package` and `downstream.packageExpr`",
-          "spec.targets[0].template.labelExprs[0] may specify only one of `key` and `keyExpr`",
-          "spec.targets[0].template.labelExprs[0] may specify only one of `value` and `valueExpr`",
-          "spec.targets[0].template.injectors[0] may specify only one of `name` and `nameExpr`",
-          "spec.targets[0].template.injectors[1] must specify either `name` or `nameExpr`",
-          "spec.targets[0].template.pipeline.mutators[0].image must not be empty",
-          "spec.targets[0].template.pipeline.mutators[0].name must not contain '.'"]),
-        ({"upstream": {"repo": "b", "package": "foo"}, "targets": [{"repositories": [{"name": "r"}]}]}, []),
-        ({"upstream": {**UP, "revision": "latest"}, "targets": [{"repositories": [{"name": "r"}]}]},
-         ["spec.upstream.revision must be a number such as 3 or v3, not 'latest'"]),
+        (
+            {},
+            ["spec.upstream is a required field", "must specify at least one item in spec.targets"],
+        ),
+        (
+            {"upstream": {}, "targets": [{"repositories": [{"name": "r"}]}]},
+            ["spec.upstream.package is a required field", "spec.upstream.repo is a required field"],
+        ),
+        (
+            {"upstream": UP, "targets": [{}]},
+            [
+                "spec.targets[0] must specify one of `repositories`, `repositorySelector`, "
+                "or `objectSelector`"
+            ],
+        ),
+        (
+            {
+                "upstream": UP,
+                "targets": [{"repositories": [{"name": "r"}], "repositorySelector": {}}],
+            },
+            [
+                "spec.targets[0] must specify one of `repositories`, `repositorySelector`, "
+                "or `objectSelector`"
+            ],
+        ),
+        (
+            {"upstream": UP, "targets": [{"repositories": []}]},
+            ["spec.targets[0].repositories must not be an empty list if specified"],
+        ),
+        (
+            {
+                "upstream": UP,
+                "targets": [{"repositories": [{"name": ""}, {"name": "r", "packageNames": [""]}]}],
+            },
+            [
+                "spec.targets[0].repositories[0].name cannot be empty",
+                "spec.targets[0].repositories[1].packageNames[0] cannot be empty",
+            ],
+        ),
+        (
+            {"upstream": UP, "targets": [{"objectSelector": {}}]},
+            [
+                "spec.targets[0].objectselector.apiVersion cannot be empty",
+                "spec.targets[0].objectselector.kind cannot be empty",
+            ],
+        ),
+        (
+            {
+                "upstream": UP,
+                "targets": [
+                    {"repositorySelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}
+                ],
+            },
+            ["spec.targets[0].repositorySelector.matchExpressions[0] needs values for In"],
+        ),
+        (
+            {
+                "upstream": UP,
+                "targets": [
+                    {
+                        "repositories": [{"name": "r"}],
+                        "template": {
+                            "adoptionPolicy": "x",
+                            "deletionPolicy": "y",
+                            "downstream": {
+                                "repo": "a",
+                                "repoExpr": "b",
+                                "package": "c",
+                                "packageExpr": "d",
+                            },
+                            "labelExprs": [
+                                {"key": "a", "keyExpr": "b", "value": "c", "valueExpr": "d"}
+                            ],
+                            "injectors": [{"name": "a", "nameExpr": "b"}, {}],
+                            "pipeline": {"mutators": [{"name": "a.b"}]},
+                        },
+                    }
+                ],
+            },
+            [
+                'spec.targets[0].template.adoptionPolicy can only be "adoptNone" or '
+                '"adoptExisting"',
+                'spec.targets[0].template.deletionPolicy can only be "orphan" or "delete"',
+                "spec.targets[0].template may specify only one of `downstream.repo` and "
+                "`downstream.repoExpr`",
+                "spec.targets[0].template may specify only one of `downstream.package` and "
+                "`downstream.packageExpr`",
+                "spec.targets[0].template.labelExprs[0] may specify only one of `key` and `keyExpr`",
+                "spec.targets[0].template.labelExprs[0] may specify only one of `value` and `valueExpr`",
+                "spec.targets[0].template.injectors[0] may specify only one of `name` and `nameExpr`",
+                "spec.targets[0].template.injectors[1] must specify either `name` or `nameExpr`",
+                "spec.targets[0].template.pipeline.mutators[0].image must not be empty",
+                "spec.targets[0].template.pipeline.mutators[0].name must not contain '.'",
+            ],
+        ),
+        (
+            {
+                "upstream": {"repo": "b", "package": "foo"},
+                "targets": [{"repositories": [{"name": "r"}]}],
+            },
+            [],
+        ),
+        (
+            {
+                "upstream": {**UP, "revision": "latest"},
+                "targets": [{"repositories": [{"name": "r"}]}],
+            },
+            ["spec.upstream.revision must be a number such as 3 or v3, not 'latest'"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_validation_cases(spec: dict[str, Any], problems: list[str]) -> None:
     assert targets.problems(spec) == problems
 
@@ -65,14 +137,22 @@ def test_validation_cases(spec: dict[str, Any], problems: list[str]) -> None:
         ({}, {}, True),
         ({"matchLabels": {"env": "prod"}}, {"env": "prod", "x": "y"}, True),
         ({"matchLabels": {"env": "prod"}}, {"env": "dev"}, False),
-        ({"matchExpressions": [{"key": "env", "operator": "In", "values": ["a", "b"]}]}, {"env": "b"}, True),
+        (
+            {"matchExpressions": [{"key": "env", "operator": "In", "values": ["a", "b"]}]},
+            {"env": "b"},
+            True,
+        ),
         ({"matchExpressions": [{"key": "env", "operator": "In", "values": ["a"]}]}, {}, False),
         ({"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["a"]}]}, {}, True),
-        ({"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["a"]}]}, {"env": "a"}, False),
+        (
+            {"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["a"]}]},
+            {"env": "a"},
+            False,
+        ),
         ({"matchExpressions": [{"key": "env", "operator": "Exists"}]}, {"env": ""}, True),
         ({"matchExpressions": [{"key": "env", "operator": "DoesNotExist"}]}, {"env": ""}, False),
     ],
-)  # fmt: skip
+)
 def test_label_selectors(selector: dict[str, Any], labels: dict[str, str], selected: bool) -> None:
     assert targets.selector_matches(selector, labels) is selected
 
@@ -96,11 +176,18 @@ def test_unrolling_lists_and_selections() -> None:
     spec = {
         "upstream": UP,
         "targets": [
-            {"repositories": [{"name": "cluster-01"},
-                              {"name": "cluster-03", "packageNames": ["foo-a", "foo-b"]}]},
-            {"repositorySelector": {"matchLabels": {"env": "prod"}}, "template": {"labels": {"a": "b"}}},
+            {
+                "repositories": [
+                    {"name": "cluster-01"},
+                    {"name": "cluster-03", "packageNames": ["foo-a", "foo-b"]},
+                ]
+            },
+            {
+                "repositorySelector": {"matchLabels": {"env": "prod"}},
+                "template": {"labels": {"a": "b"}},
+            },
         ],
-    }  # fmt: skip
+    }
     selected = {1: [ObjectView("cluster-02", labels={"env": "prod"})]}
     found = targets.unroll(spec, selected)
     assert [(t.index, t.repo_default, t.package_default) for t in found] == [
@@ -131,11 +218,13 @@ def test_repository_selection_kinds() -> None:
     ("parts", "name"),
     [
         (("pvs", "repo", "pkg"), "pvs-repo-pkg"),
-        (("a" * 40, "b" * 20, "c" * 10),
-         "a" * 40 + "-" + "b" * 13 + "-07ae5d19"),  # Porch: 54 characters, a dash, 8 of a sha1
+        (
+            ("a" * 40, "b" * 20, "c" * 10),
+            "a" * 40 + "-" + "b" * 13 + "-07ae5d19",
+        ),  # Porch: 54 characters, a dash, 8 of a sha1
         (("pvs", "repo", "net/basens"), "pvs-repo-net-basens-cbe2701b"),
     ],
-)  # fmt: skip
+)
 def test_variant_names(parts: tuple[str, str, str], name: str) -> None:
     assert naming.variant_name(*parts) == name
     assert naming.is_valid_name(name)

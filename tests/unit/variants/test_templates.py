@@ -36,8 +36,14 @@ BASE = {"upstream": UPSTREAM_SPEC, "downstream": {"repo": "my-repo-1", "package"
     ("template", "expected"),
     [
         (None, {}),
-        ({"downstream": {"repo": "my-repo-2"}}, {"downstream": {"repo": "my-repo-2", "package": "p"}}),
-        ({"downstream": {"package": "new-p"}}, {"downstream": {"repo": "my-repo-1", "package": "new-p"}}),
+        (
+            {"downstream": {"repo": "my-repo-2"}},
+            {"downstream": {"repo": "my-repo-2", "package": "p"}},
+        ),
+        (
+            {"downstream": {"package": "new-p"}},
+            {"downstream": {"repo": "my-repo-1", "package": "new-p"}},
+        ),
         (
             {"adoptionPolicy": "adoptExisting", "deletionPolicy": "delete"},
             {"adoptionPolicy": "adoptExisting", "deletionPolicy": "delete"},
@@ -47,91 +53,140 @@ BASE = {"upstream": UPSTREAM_SPEC, "downstream": {"repo": "my-repo-1", "package"
             {"labels": {"foo": "bar", "hello": "there"}, "annotations": {"foobar": "barfoo"}},
         ),
         (
-            {"packageContext": {"data": {"foo": "bar", "hello": "there"},
-                                "removeKeys": ["foobar", "barfoo"]}},
-            {"packageContext": {"data": {"foo": "bar", "hello": "there"},
-                                "removeKeys": ["barfoo", "foobar"]}},
+            {
+                "packageContext": {
+                    "data": {"foo": "bar", "hello": "there"},
+                    "removeKeys": ["foobar", "barfoo"],
+                }
+            },
+            {
+                "packageContext": {
+                    "data": {"foo": "bar", "hello": "there"},
+                    "removeKeys": ["barfoo", "foobar"],
+                }
+            },
         ),
         (
-            {"downstream": {"repoExpr": "'my-repo-2'",
-                            "packageExpr": "repoDefault + '-' + packageDefault"}},
+            {
+                "downstream": {
+                    "repoExpr": "'my-repo-2'",
+                    "packageExpr": "repoDefault + '-' + packageDefault",
+                }
+            },
             {"downstream": {"repo": "my-repo-2", "package": "my-repo-1-p"}},
         ),
         (
             {
-                "downstream": {"repoExpr": "'my-repo-2'",
-                               "packageExpr": "repoDefault + '-' + packageDefault"},
+                "downstream": {
+                    "repoExpr": "'my-repo-2'",
+                    "packageExpr": "repoDefault + '-' + packageDefault",
+                },
                 "labels": {"foo": "bar", "hello": "there"},
                 "labelExprs": [
                     {"key": "foo", "valueExpr": "repoDefault"},
-                    {"keyExpr": "repository.labels['efg']",
-                     "valueExpr": "packageDefault + '-' + repository.name"},
+                    {
+                        "keyExpr": "repository.labels['efg']",
+                        "valueExpr": "packageDefault + '-' + repository.name",
+                    },
                     {"key": "hello", "value": "goodbye"},
                 ],
-                "annotations": {"bigco.com/sample-annotation": "some-annotation",
-                                "foo.org/id": "123456"},
+                "annotations": {
+                    "bigco.com/sample-annotation": "some-annotation",
+                    "foo.org/id": "123456",
+                },
                 "annotationExprs": [
                     {"key": "foo.org/id", "value": "54321"},
-                    {"key": "bigco.com/team", "valueExpr": "upstream.annotations['bigco.com/team']"},
+                    {
+                        "key": "bigco.com/team",
+                        "valueExpr": "upstream.annotations['bigco.com/team']",
+                    },
                 ],
             },
             {
                 "downstream": {"repo": "my-repo-2", "package": "my-repo-1-p"},
                 "labels": {"foo": "my-repo-1", "hello": "goodbye", "hij": "p-my-repo-2"},
-                "annotations": {"bigco.com/sample-annotation": "some-annotation",
-                                "foo.org/id": "54321", "bigco.com/team": "us-platform"},
+                "annotations": {
+                    "bigco.com/sample-annotation": "some-annotation",
+                    "foo.org/id": "54321",
+                    "bigco.com/team": "us-platform",
+                },
             },
         ),
         (
-            {"packageContext": {
-                "data": {"foo": "bar", "hello": "there"},
-                "dataExprs": [
-                    {"key": "foo", "valueExpr": "upstream.name"},
-                    {"keyExpr": "upstream.namespace", "valueExpr": "upstream.name"},
-                    {"keyExpr": "upstream.name", "value": "foo"},
-                ],
-                "removeKeys": ["foobar", "barfoo"],
-                "removeKeyExprs": ["repository.labels['abc']"],
-            }},
-            {"packageContext": {
-                "data": {"foo": "p", "hello": "there", "default": "p", "p": "foo"},
-                "removeKeys": ["barfoo", "def", "foobar"],
-            }},
+            {
+                "packageContext": {
+                    "data": {"foo": "bar", "hello": "there"},
+                    "dataExprs": [
+                        {"key": "foo", "valueExpr": "upstream.name"},
+                        {"keyExpr": "upstream.namespace", "valueExpr": "upstream.name"},
+                        {"keyExpr": "upstream.name", "value": "foo"},
+                    ],
+                    "removeKeys": ["foobar", "barfoo"],
+                    "removeKeyExprs": ["repository.labels['abc']"],
+                }
+            },
+            {
+                "packageContext": {
+                    "data": {"foo": "p", "hello": "there", "default": "p", "p": "foo"},
+                    "removeKeys": ["barfoo", "def", "foobar"],
+                }
+            },
         ),
         (
-            {"injectors": [
-                {"group": "kpt.dev", "version": "v1alpha1", "kind": "Foo", "name": "bar"},
-                {"group": "kpt.dev", "version": "v1alpha1", "kind": "Foo",
-                 "nameExpr": "repository.labels['abc']"},
-                {"nameExpr": "repository.name + '-test'"},
-            ]},
-            {"injectors": [
-                {"group": "kpt.dev", "version": "v1alpha1", "kind": "Foo", "name": "bar"},
-                {"group": "kpt.dev", "version": "v1alpha1", "kind": "Foo", "name": "def"},
-                {"name": "my-repo-1-test"},
-            ]},
+            {
+                "injectors": [
+                    {"group": "kpt.dev", "version": "v1alpha1", "kind": "Foo", "name": "bar"},
+                    {
+                        "group": "kpt.dev",
+                        "version": "v1alpha1",
+                        "kind": "Foo",
+                        "nameExpr": "repository.labels['abc']",
+                    },
+                    {"nameExpr": "repository.name + '-test'"},
+                ]
+            },
+            {
+                "injectors": [
+                    {"group": "kpt.dev", "version": "v1alpha1", "kind": "Foo", "name": "bar"},
+                    {"group": "kpt.dev", "version": "v1alpha1", "kind": "Foo", "name": "def"},
+                    {"name": "my-repo-1-test"},
+                ]
+            },
         ),
         (
-            {"pipeline": {
-                "validators": [
-                    {"image": "foo:bar", "name": "hey"},
-                    {"image": "foo:bar", "configMap": {"k1": "v1", "k2": "v2"},
-                     "configMapExprs": [{"key": "k1", "valueExpr": "repository.name"},
-                                        {"keyExpr": "'k3'", "value": "bar"}]},
-                ],
-                "mutators": [{"image": "mutates",
-                              "configMapExprs": [{"key": "k1", "value": "yo"}]}],
-            }},
-            {"pipeline": {
-                "validators": [
-                    {"image": "foo:bar", "name": "hey"},
-                    {"image": "foo:bar", "configMap": {"k1": "my-repo-1", "k2": "v2", "k3": "bar"}},
-                ],
-                "mutators": [{"image": "mutates", "configMap": {"k1": "yo"}}],
-            }},
+            {
+                "pipeline": {
+                    "validators": [
+                        {"image": "foo:bar", "name": "hey"},
+                        {
+                            "image": "foo:bar",
+                            "configMap": {"k1": "v1", "k2": "v2"},
+                            "configMapExprs": [
+                                {"key": "k1", "valueExpr": "repository.name"},
+                                {"keyExpr": "'k3'", "value": "bar"},
+                            ],
+                        },
+                    ],
+                    "mutators": [
+                        {"image": "mutates", "configMapExprs": [{"key": "k1", "value": "yo"}]}
+                    ],
+                }
+            },
+            {
+                "pipeline": {
+                    "validators": [
+                        {"image": "foo:bar", "name": "hey"},
+                        {
+                            "image": "foo:bar",
+                            "configMap": {"k1": "my-repo-1", "k2": "v2", "k3": "bar"},
+                        },
+                    ],
+                    "mutators": [{"image": "mutates", "configMap": {"k1": "yo"}}],
+                }
+            },
         ),
     ],
-)  # fmt: skip
+)
 def test_porch_render_cases(template: dict[str, Any] | None, expected: dict[str, Any]) -> None:
     assert render(template) == {**BASE, **expected}
 
@@ -144,9 +199,12 @@ def test_the_target_variable_of_each_kind_of_target() -> None:
         {"downstream": {"packageExpr": "target.repo + '/' + target.package"}},
     )
     selected = Target(
-        1, "my-repo-1", "p", {"downstream": {"packageExpr": "target.name + '-' + target.labels['foo']"}},
+        1,
+        "my-repo-1",
+        "p",
+        {"downstream": {"packageExpr": "target.name + '-' + target.labels['foo']"}},
         ObjectView("my-repo-1", "default", {"foo": "bar"}),
-    )  # fmt: skip
+    )
     assert (
         (templates.render(UPSTREAM_SPEC, listed, UPSTREAM, REPOSITORIES, EVALUATOR)["downstream"])[
             "package"
@@ -181,8 +239,10 @@ def test_bad_expressions_say_what_and_where(expression: str, message: str) -> No
         templates.render(
             UPSTREAM_SPEC,
             Target(0, "my-repo-1", "p", template, ObjectView("my-repo-1", labels={"foo": "bar"})),
-            UPSTREAM, REPOSITORIES, EVALUATOR,
-        )  # fmt: skip
+            UPSTREAM,
+            REPOSITORIES,
+            EVALUATOR,
+        )
     assert message in str(caught.value)
     assert str(caught.value).startswith("spec.targets[0].template.downstream.packageExpr")
 
@@ -195,17 +255,30 @@ def test_a_missing_downstream_repository_is_a_template_error() -> None:
 @pytest.mark.parametrize(
     ("static", "expressions", "expected"),
     [
-        ({}, [{"key": "foo", "value": "bar"}, {"keyExpr": "repoDefault", "value": "barbar"},
-              {"key": "bar", "valueExpr": "packageDefault"}],
-         {"foo": "bar", "my-repo-1": "barbar", "bar": "p"}),
-        ({"foo": "bar", "bar": "foo"}, [{"key": "foo", "value": "new-bar"},
-                                        {"key": "foofoo", "value": "barbar"}],
-         {"foo": "new-bar", "bar": "foo", "foofoo": "barbar"}),
-        ({"foo": "bar", "bar": "foo"}, [{"keyExpr": "'foo'", "value": "new-bar"},
-                                        {"key": "bar", "valueExpr": "packageDefault"}],
-         {"foo": "new-bar", "bar": "p"}),
+        (
+            {},
+            [
+                {"key": "foo", "value": "bar"},
+                {"keyExpr": "repoDefault", "value": "barbar"},
+                {"key": "bar", "valueExpr": "packageDefault"},
+            ],
+            {"foo": "bar", "my-repo-1": "barbar", "bar": "p"},
+        ),
+        (
+            {"foo": "bar", "bar": "foo"},
+            [{"key": "foo", "value": "new-bar"}, {"key": "foofoo", "value": "barbar"}],
+            {"foo": "new-bar", "bar": "foo", "foofoo": "barbar"},
+        ),
+        (
+            {"foo": "bar", "bar": "foo"},
+            [
+                {"keyExpr": "'foo'", "value": "new-bar"},
+                {"key": "bar", "valueExpr": "packageDefault"},
+            ],
+            {"foo": "new-bar", "bar": "p"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_expressions_overlay_static_entries(
     static: dict[str, str], expressions: list[dict[str, str]], expected: dict[str, str]
 ) -> None:
