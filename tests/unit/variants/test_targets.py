@@ -11,6 +11,7 @@ from lanai.variants import naming, targets
 from lanai.variants.targets import ObjectView
 
 UP = {"repo": "b", "package": "foo", "revision": 1}
+T = "spec.targets[0].template"
 
 
 @pytest.mark.parametrize(
@@ -103,9 +104,9 @@ UP = {"repo": "b", "package": "foo", "revision": 1}
                 "`downstream.repoExpr`",
                 "spec.targets[0].template may specify only one of `downstream.package` and "
                 "`downstream.packageExpr`",
-                "spec.targets[0].template.labelExprs[0] may specify only one of `key` and `keyExpr`",
-                "spec.targets[0].template.labelExprs[0] may specify only one of `value` and `valueExpr`",
-                "spec.targets[0].template.injectors[0] may specify only one of `name` and `nameExpr`",
+                f"{T}.labelExprs[0] may specify only one of `key` and `keyExpr`",
+                f"{T}.labelExprs[0] may specify only one of `value` and `valueExpr`",
+                f"{T}.injectors[0] may specify only one of `name` and `nameExpr`",
                 "spec.targets[0].template.injectors[1] must specify either `name` or `nameExpr`",
                 "spec.targets[0].template.pipeline.mutators[0].image must not be empty",
                 "spec.targets[0].template.pipeline.mutators[0].name must not contain '.'",
