@@ -117,6 +117,11 @@ class GitRepository:
     def deployment(self) -> bool:
         return self._deployment
 
+    @property
+    def loaded(self) -> bool:
+        """Its first listing finished: until then "no such revision" means "not read yet"."""
+        return self._loaded
+
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         try:

@@ -71,7 +71,7 @@ class Options:
 def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
     async def resolve(namespace: str, name: str) -> interface.Repository:
         repository = cache.get(namespace, name)
-        if repository is None:
+        if repository is None or not repository.loaded:
             raise errors.Unavailable(
                 f'Repository "{name}" is not ready: it does not exist in namespace '
                 f"{namespace}, or its first sync has not finished"
