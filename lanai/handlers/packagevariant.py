@@ -224,6 +224,13 @@ class Reconciler:
         message = what or f"created {name}, a clone of {upstream.name}"
         self.outcome.note("Created", message)
         self.outcome.pending.append(f"waiting for {name} to be created in Git")
+        # The new Draft replaces the revision it was made from among the downstreams.
+        made_revision = revisions.Revision(name, down.repo, down.package, workspace)
+        replaced = source.get("upgrade", {}).get("currentPackage", {}).get("name") or (
+            source.get("copyFrom", {}).get("name")
+        )
+        self.outcome.targets = [t for t in self.outcome.targets if t.name != replaced]
+        self.outcome.targets.append(made_revision)
 
     async def adopt(self, adopted: revisions.Revision, variant: spec.VariantSpec) -> None:
         if not await self.allowed(onbehalf.CHANGE_REVISIONS):
@@ -603,12 +610,32 @@ def _changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     return any(current.get(k) != v for k, v in wanted.items())
 
 
+def _only_progress(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """The change is only which step a reconciling variant is waiting for: not worth an
+    API write (the condition says Reconciling either way; the next state is written)."""
+    before = conditions.find(current.get("conditions"), constants.READY) or {}
+    after = conditions.find(wanted.get("conditions"), constants.READY) or {}
+    if after.get("reason") != constants.REASON_RECONCILING or before.get("reason") != after.get(
+        "reason"
+    ):
+        return False
+    if before.get("observedGeneration") != after.get("observedGeneration"):
+        return False
+    same_rest = [c for c in current.get("conditions") or [] if c.get("type") != constants.READY]
+    wanted_rest = [c for c in wanted.get("conditions") or [] if c.get("type") != constants.READY]
+
+    def names(status: Mapping[str, Any]) -> list[Any]:
+        return [t.get("name") for t in status.get("downstreamTargets") or []]
+
+    return same_rest == wanted_rest and names(current) == names(wanted)
+
+
 async def write_status(
     rt: runtime.Runtime, body: kopf.Body, outcome: Outcome, generation: int
 ) -> None:
     wanted = status_of(body, outcome, generation)
     current = body.get("status") or {}
-    if _changed(current, wanted):
+    if _changed(current, wanted) and not _only_progress(current, wanted):
         await kube.patch_object_status(rt.api, RESOURCE, body, wanted)
     before = conditions.find(current.get("conditions"), constants.READY) or {}
     after = conditions.find(wanted["conditions"], constants.READY) or {}

@@ -74,6 +74,7 @@ class State:
     repository_labels: dict[Key, dict[str, str]] = field(default_factory=dict)
     variant_generations: dict[Key, int] = field(default_factory=dict)
     _reviews: dict[tuple[Any, ...], tuple[bool, float]] = field(default_factory=dict)
+    _asking: dict[tuple[Any, ...], asyncio.Future[bool]] = field(default_factory=dict)
     _discovery: dict[str, tuple[list[dict[str, Any]], float]] = field(default_factory=dict)
     limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(CONCURRENT))
     evaluator: templates.Evaluator = field(default_factory=templates.Evaluator)
@@ -142,11 +143,13 @@ class State:
         now = time.monotonic()
         found = self._reviews.get(cache_key)
         if found is None or now - found[1] > REVIEW_TTL:
-            review = onbehalf.access_review(requester, namespace, act)
+            asking = self._asking.get(cache_key)
+            if asking is None:  # one review in flight per question, however many ask
+                asking = asyncio.ensure_future(self._review(requester, namespace, act))
+                self._asking[cache_key] = asking
+                asking.add_done_callback(lambda _done: self._asking.pop(cache_key, None))
             try:
-                answer = await kube.create(
-                    self.api, "authorization.k8s.io", "v1", "", "subjectaccessreviews", review
-                )
+                allowed = await asyncio.shield(asking)
             except kube.ApiError as error:
                 return (
                     f"cannot {act.doing}: the SubjectAccessReview for "
@@ -154,9 +157,18 @@ class State:
                 )
             if len(self._reviews) > 4096:
                 self._reviews.clear()
-            found = (onbehalf.allowed(answer), now)
+            found = (allowed, now)
             self._reviews[cache_key] = found
         return "" if found[0] else onbehalf.refusal(requester, namespace, act, kind)
+
+    async def _review(
+        self, requester: secrets.Requester, namespace: str, act: onbehalf.Act
+    ) -> bool:
+        review = onbehalf.access_review(requester, namespace, act)
+        answer = await kube.create(
+            self.api, "authorization.k8s.io", "v1", "", "subjectaccessreviews", review
+        )
+        return onbehalf.allowed(answer)
 
     # -- other kinds -------------------------------------------------------------------
 
