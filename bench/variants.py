@@ -64,14 +64,36 @@ def _items(api: cluster.Api, path: str) -> list[dict[str, Any]]:
     return items
 
 
+LAGGARDS: list[Callable[[], str]] = []
+"""Describes what is not Ready yet, for a timeout's message."""
+
+
 def _wait(what: str, probe: Callable[[], bool], timeout: float) -> float:
     """Seconds until ``probe`` holds (polled every 50 ms)."""
     started = time.perf_counter()
     while not probe():
         if time.perf_counter() - started > timeout:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
+            detail = "; ".join(describe() for describe in LAGGARDS)
+            raise TimeoutError(f"{what} not reached within {timeout}s: {detail}")
         time.sleep(0.05)
     return time.perf_counter() - started
+
+
+def _not_ready(api: cluster.Api) -> str:
+    found = []
+    for variant in _items(api, VARIANTS):
+        if not _ready(variant):
+            ready = next(
+                (c for c in (variant.get("status") or {}).get("conditions") or []
+                 if c["type"] == "Ready"), {},
+            )  # fmt: skip
+            found.append(f"{variant['metadata']['name']}: {ready.get('message')}")
+    return f"{len(found)} variants not Ready: " + " | ".join(found[:5])
+
+
+def _cpu(plane: controlplane.ControlPlane, operator: OperatorProcess) -> dict[str, float]:
+    pids = {**plane.pids, "operator": operator.process.pid if operator.process else 0}
+    return {name: cluster.cpu_seconds(pid) for name, pid in pids.items() if pid}
 
 
 def _settle(api: cluster.Api, name: str) -> None:
@@ -144,6 +166,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         )  # fmt: skip
         operator.start()
         api = cluster.Api(plane.server, plane.workdir / "pki")
+        LAGGARDS.append(lambda: _not_ready(api))
         names = ["blueprints", *(f"site-{n:03d}" for n in range(sites))]
         for name in names:
             url = server.create_repository(name)
@@ -170,6 +193,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
 
         # -- the fan-out -----------------------------------------------------------
         before = _writes(api)
+        cpu_before, load_before = _cpu(plane, operator), cluster.load_average()
         started = time.perf_counter()
         api.send(
             "POST",
@@ -192,6 +216,8 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
             300,
         )
         total = time.perf_counter() - started
+        cpu = cluster.delta(cpu_before, _cpu(plane, operator))
+        load_after = cluster.load_average()
         time.sleep(3)  # let the syncs the new packages woke finish (their writes count too)
         writes = cluster.delta(before, _writes(api))
         report.add(f"PackageVariantSet → {sites} downstream Drafts Ready", drafts_at, "s", 10)
@@ -202,8 +228,23 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         report.add("  fan-out: wall time per downstream", total / sites * 1000, "ms")
         report.add("  fan-out: API writes per downstream", sum(writes.values()) / sites, "requests")
         print(f"    writes per downstream: {_per_downstream(writes, sites)}", flush=True)
+        for name, seconds in sorted(cpu.items()):
+            report.add(f"  fan-out: CPU used by {name}", seconds, "s")
+        report.add("  load average (1 min) before / after the fan-out", load_before, "",
+                   note=f"/ {load_after:.1f}")  # fmt: skip
 
         # -- the upgrade wave --------------------------------------------------------
+        # Publish only once the Repository syncs the new packages woke have passed: a
+        # sync that read Git just before a variant's edit can show the older files in
+        # the resources object, which Lanai then commits back (a race outside the
+        # variant controller; the variant re-applies its changes, but an approval in
+        # between would publish the older files).
+        time.sleep(5)
+        _wait(
+            "the variants to be Ready after the syncs",
+            lambda: sum(_ready(v) for v in _items(api, VARIANTS)) >= sites,
+            300,
+        )
         for n in range(sites):
             _publish(api, f"site-{n:03d}.{PACKAGE}.packagevariant-1")
         _wait(

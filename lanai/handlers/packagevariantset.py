@@ -273,6 +273,8 @@ class Reconciler:
         api = self.rt.api
         try:
             if action == "create":
+                # Its creation event should not wake the set again: it is what was meant.
+                self.state.variant_generations[(self.namespace, name)] = 1
                 await kube.create(
                     api, *VARIANTS[:2], self.namespace, VARIANTS[2], payload, decode=False
                 )
@@ -288,13 +290,14 @@ class Reconciler:
                         for k, v in delegation.items()
                     ),
                 ]
-                await api.request(
+                patched = await api.request(
                     "PATCH",
                     kube.objects_path(*VARIANTS[:2], self.namespace, VARIANTS[2], name),
                     patch,  # type: ignore[arg-type]
                     "application/json-patch+json",
-                    decode=False,
                 )
+                generation = int((patched.get("metadata") or {}).get("generation") or 0)
+                self.state.variant_generations[(self.namespace, name)] = generation
                 self.outcome.counts["updated"] += 1
         except kube.ApiError as error:
             if error.status in (404, 409):
@@ -431,22 +434,6 @@ async def set_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         state.wake("set", (body.metadata.namespace or "default", body.metadata.name or ""))
 
 
-async def repository_event(
-    event: Mapping[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any
-) -> None:
-    """A Repository appeared, went or changed labels: sets may select differently."""
-    state = variantstate.of(memo)
-    key = (body.metadata.namespace or "default", body.metadata.name or "")
-    labels = dict(body.metadata.labels or {})
-    if event.get("type") == "DELETED":
-        state.repository_labels.pop(key, None)
-    elif state.repository_labels.get(key) == labels:
-        return
-    else:
-        state.repository_labels[key] = labels
-    state.namespace_changed(key[0])
-
-
 def register(registry: kopf.OperatorRegistry) -> None:
     kopf.index(*REPOSITORIES, registry=registry, id=variantindex.REPOSITORIES)(
         variantindex.index_repository
@@ -454,7 +441,6 @@ def register(registry: kopf.OperatorRegistry) -> None:
     kopf.index(*VARIANTS, registry=registry, id=variantindex.SET_VARIANTS)(
         variantindex.index_set_member
     )
-    kopf.on.event(*REPOSITORIES, registry=registry, id="wake-variant-sets")(repository_event)
     kopf.daemon(*RESOURCE, registry=registry, id="variant-set", cancellation_timeout=10)(daemon)
     kopf.on.delete(*RESOURCE, registry=registry, id="delete-variants")(delete)
     kopf.on.event(*RESOURCE, registry=registry, id="variant-set-changed")(set_event)

@@ -101,8 +101,26 @@ async def index_revision(
     return keys
 
 
-async def index_repository(body: kopf.Body, **_: Any) -> dict[str, targets.ObjectView]:
-    return {body.metadata.namespace or "default": targets.ObjectView.of(body)}
+async def index_repository(
+    body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> dict[str, targets.ObjectView] | None:
+    """Index a Repository's name and labels (a Repository being deleted is no target),
+    and wake the namespace's sets when that changes. From here rather than from an
+    ``on.event`` handler, which kopf would log at every status write of every sync."""
+    namespace = body.metadata.namespace or "default"
+    key = (namespace, body.metadata.name or "")
+    deleting = bool(body.metadata.get("deletionTimestamp"))
+    labels = None if deleting else dict(body.metadata.labels or {})
+    state = memo.get("variants")
+    if isinstance(state, variantstate.State) and state.repository_labels.get(key) != labels:
+        if labels is None:
+            state.repository_labels.pop(key, None)
+        else:
+            state.repository_labels[key] = labels
+        state.namespace_changed(namespace)
+    if deleting:
+        return None
+    return {namespace: targets.ObjectView.of(body)}
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ class State:
     set_followers: dict[PackageRef, set[Key]] = field(default_factory=dict)
     followed: dict[tuple[str, Key], tuple[PackageRef, ...]] = field(default_factory=dict)
     checked: dict[tuple[str, str], Checked] = field(default_factory=dict)
-    repository_labels: dict[Key, dict[str, str]] = field(default_factory=dict)
+    repository_labels: dict[Key, dict[str, str] | None] = field(default_factory=dict)
     variant_generations: dict[Key, int] = field(default_factory=dict)
     _reviews: dict[tuple[Any, ...], tuple[bool, float]] = field(default_factory=dict)
     _asking: dict[tuple[Any, ...], asyncio.Future[bool]] = field(default_factory=dict)
