@@ -289,7 +289,7 @@ async def _sync(
             time.perf_counter() - started - planned,
         )
         written += applied.writes
-        await _refresh_resources(rt, plan, records)
+        await _refresh_resources(rt, plan, records, cached)
     # After the revisions: people look for those first; the read model follows.
     written += await mirroring.apply_packages(rt.api, namespace, package_plan)
     if written >= memory.TRIM_AFTER:
@@ -300,13 +300,24 @@ async def _sync(
 
 
 async def _refresh_resources(
-    rt: runtime.Runtime, plan: mirror.MirrorPlan, records: list[PackageRevisionRecord]
+    rt: runtime.Runtime,
+    plan: mirror.MirrorPlan,
+    records: list[PackageRevisionRecord],
+    cached: interface.Repository,
 ) -> None:
-    """A draft someone pushed to outside Lanai: its resources object shows the new files."""
+    """A draft someone pushed to outside Lanai: its resources object shows the new files.
+
+    Only if the draft is still at the commit this sync read: an edit committed since
+    shows its own files, and showing the older ones now would have the resources
+    handler commit them back as if a user had reverted the edit.
+    """
     moved = {name for name, patch in plan.status if "selfLock" in patch}
     for record in records:
         if record.key.name in moved and record.lifecycle == Lifecycle.DRAFT:
-            await resources.show(rt, record, create=False)
+            current = await cached.get_package_revision(record.key)
+            if current is None or current.commit != record.commit:
+                continue
+            await resources.show(rt, current, create=False)
 
 
 async def reconcile_once(

@@ -15,7 +15,12 @@ import logging
 import os
 import subprocess
 import textwrap
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from lanai.handlers import operator
 from lanai.local import controlplane, gitserver
@@ -51,6 +56,20 @@ def install(kubeconfig: Path | None) -> None:
         path = SOURCE_ROOT / directory
         if (path / "kustomization.yaml").exists():
             _kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-k", str(path))
+        if directory == "crds":
+            # New CRDs of a group make the API server rebuild the whole group: until they
+            # are established even its older kinds may answer "not found".
+            names = [f"crd/{name}" for name in _crd_names(path)]
+            _kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", *names)
+
+
+def _crd_names(directory: Path) -> list[str]:
+    names = []
+    for path in sorted(directory.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
+                names.append(str(document["metadata"]["name"]))
+    return names
 
 
 def _demo_blueprint(server: gitserver.GitServer, workdir: Path) -> str:
@@ -114,8 +133,43 @@ def _register(kubeconfig: Path, url: str) -> None:
             "git": {"repo": url, "branch": "main", "secretRef": {"name": "blueprints-auth"}},
         },
     }
+    _wait_for_requester_policy(kubeconfig, repo)
     for document in (secret, repo):
-        _kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(document))
+        _apply_when_served(kubeconfig, document)
+
+
+def _wait_for_requester_policy(kubeconfig: Path, repo: Mapping[str, Any], tries: int = 120) -> None:
+    """Until the API server records who registers a Repository (the admission policy
+    just installed takes a moment to load): without that record Lanai reads no Secret
+    for it. Probed with server-side dry runs, which change nothing."""
+    for _attempt in range(tries):
+        try:
+            answer = _kubectl(
+                kubeconfig, "create", "--dry-run=server", "-o", "json", "-f", "-",
+                input_text=json.dumps(repo),
+            )  # fmt: skip
+        except RuntimeError as error:
+            if "ServiceUnavailable" not in str(error):
+                raise
+        else:
+            annotations = (json.loads(answer).get("metadata") or {}).get("annotations") or {}
+            if "lanai.porch.kpt.dev/requested-by" in annotations:
+                return
+        time.sleep(0.5)
+    raise RuntimeError("the admission policies in config/policy did not take effect in time")
+
+
+def _apply_when_served(kubeconfig: Path, document: Mapping[str, Any], tries: int = 60) -> None:
+    """Apply; while the API server answers that the kind is not served yet (it is still
+    loading a CRD it just established), wait half a second and try again."""
+    for attempt in range(tries):
+        try:
+            _kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(document))
+            return
+        except RuntimeError as error:
+            if "ServiceUnavailable" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.5)
 
 
 CLONE_MANIFEST = """apiVersion: porch.kpt.dev/v1alpha2
