@@ -145,7 +145,7 @@ def _timed(
 
 
 def run(report: stats.Report, rounds: int = 50) -> None:
-    runtime = rendering.default_runtime()
+    runtime = runtimes.build(runtimes.Settings()).runtime
     tree = package_tree()
     resources = APPS * 4 + 1
     first = render.render(dict(tree), runtime)

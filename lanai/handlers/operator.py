@@ -22,6 +22,7 @@ from lanai.api import constants
 from lanai.cache import gitcache, interface
 from lanai.engine import errors
 from lanai.engine.engine import Engine
+from lanai.functions.box import pool
 from lanai.git import network
 from lanai.handlers import (
     events,
@@ -36,6 +37,7 @@ from lanai.handlers import (
 )
 from lanai.tasks import gitsource, handler, rendering
 from lanai.trust import secrets
+from lanai.trust import limits
 
 logger = logging.getLogger("lanai")
 
@@ -57,7 +59,12 @@ class Options:
     """host:port for Prometheus /metrics, e.g. 0.0.0.0:8080; None disables it."""
     function_executables: Mapping[str, str] = field(default_factory=dict)
     """Function image → local executable speaking the KRM function protocol."""
-    function_timeout: float = 60.0
+    function_timeout: float = limits.DEFAULT_TIMEOUT
+    """Seconds one function may run (see :mod:`lanai.trust.limits`)."""
+    function_memory: int = limits.DEFAULT_MEMORY
+    """Bytes of memory one render's functions may use, in its worker; each executable too."""
+    function_workers: int = limits.DEFAULT_WORKERS
+    """Worker processes that render (each at most ~25 MiB idle plus function_memory)."""
     function_runner: str | None = None
     """host:port of a function runner for images neither builtin nor mapped to --exec."""
     git_timeout: float = network.DEFAULT_TIMEOUT
@@ -66,7 +73,18 @@ class Options:
     """Read a Secret only for users who may read it (see :mod:`lanai.trust.secrets`)."""
 
 
-def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
+def build_box(options: Options) -> pool.Box:
+    """The function workers every render runs in; none is started yet."""
+    settings = rendering.settings(
+        options.function_executables,
+        timeout=options.function_timeout,
+        memory=options.function_memory,
+        function_runner=options.function_runner,
+    )
+    return pool.Box(settings, workers=options.function_workers)
+
+
+def build_engine(cache: gitcache.Cache, options: Options, box: pool.Box) -> Engine:
     async def resolve(namespace: str, name: str) -> interface.Repository:
         repository = cache.get(namespace, name)
         if repository is None:
@@ -76,13 +94,9 @@ def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
             )
         return repository
 
-    runtime_ = rendering.default_runtime(
-        options.function_executables,
-        timeout=options.function_timeout,
-        function_runner=options.function_runner,
-    )
     tasks = handler.TaskHandler(
-        rendering.KptRenderer(runtime_), gitsource.GitSources(cache.root / "upstreams")
+        rendering.KptRenderer(box, options.function_workers),
+        gitsource.GitSources(cache.root / "upstreams"),
     )
     return Engine(resolve, tasks)
 
@@ -107,11 +121,15 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             logger.info("serving metrics on %s/metrics", options.metrics_address)
         api = await kube.new_api_client(settings)
         cache = gitcache.Cache(options.cache_dir)
+        box = build_box(options)
+        # One worker loads in the background now, so the first render does not wait.
+        await asyncio.to_thread(box.start, 1)
         memo["runtime"] = runtime.Runtime(
             api=api,
             events=events.Recorder(api),
             cache=cache,
-            engine=build_engine(cache, options),
+            engine=build_engine(cache, options, box),
+            box=box,
             sync_period=options.sync_period,
             retry_cap=5.0 if options.fast else 60.0,
             git_timeout=options.git_timeout,
@@ -123,6 +141,8 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         rt = memo.get("runtime")
         if isinstance(rt, runtime.Runtime):
             await rt.api.close()
+            if rt.box is not None:
+                await asyncio.to_thread(rt.box.close)
 
     for plural, index, indexer in (
         (constants.PACKAGE_REVISIONS, mirroring.INDEX, mirroring.index_revision),

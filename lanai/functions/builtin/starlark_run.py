@@ -19,6 +19,8 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from lanai.functions.builtin import krm
+from lanai.kpt import fnapi
+from lanai.trust import limits
 
 DEFAULT_TIMEOUT = 30.0
 MAX_CALLSTACK = 200
@@ -78,7 +80,12 @@ def run(resource_list: CommentedMap, timeout: float = DEFAULT_TIMEOUT) -> str:
     except starlark.StarlarkError as error:
         stderr = "\n".join([*printed, str(error)])
         if time.monotonic() > deadline and "cancelled" in str(error).lower():
-            raise krm.fail(f"starlark script timed out after {timeout:g}s") from error
+            raise fnapi.FunctionLimitExceeded(
+                message=limits.time_exceeded("starlark", timeout),
+                stderr="\n".join(printed),
+                limit="time",
+                amount=timeout,
+            ) from error
         raise _script_error(str(error), stderr) from error
     context = module["ctx"]
     result = context.get("resource_list") if isinstance(context, dict) else None
