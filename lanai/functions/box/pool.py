@@ -215,10 +215,13 @@ class _Process:
         started = time.monotonic()
         job_deadline = started + limits.render_time_limit(timeout)
         step_deadline = math.inf
+        taken = False
         while True:
             try:
                 frame = self._reader.read(min(job_deadline, step_deadline))
             except EOFError:
+                if not taken:  # it died before the job reached it (killed while idle)
+                    raise _NotStarted(self.death()) from None
                 return _Outcome("died", step=step, message=self.death())
             except frames.FrameError as error:
                 self.kill()
@@ -231,7 +234,9 @@ class _Process:
                     "time", step=step if by_step else None, seconds=now - started, message=""
                 )
             kind, body = frame if isinstance(frame, list | tuple) and len(frame) == 2 else ("", 0)
-            if kind == "step":
+            if kind == "started":
+                taken = True
+            elif kind == "step":
                 step, started = _ref(body), now
                 step_deadline = now + limits.kill_after(timeout)
             elif kind == "idle":

@@ -166,6 +166,7 @@ class Worker:
         self._records.append((function, runtime, outcome, seconds))
 
     def run(self, job: jobs.Job) -> None:
+        self._channel.send(("started", None))
         self._records = []
         watched = _Watched(self._runtime(job.settings), self._channel, job.settings.memory)
         soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
