@@ -380,6 +380,7 @@ class Box:
                 return
             self._live.discard(process)
             self._lock.notify()
+        logger.debug("replacing function worker %d", process.pid)
         process.kill()
         with contextlib.suppress(OSError):
             self.start(WARM)
@@ -403,6 +404,14 @@ class Box:
         return result
 
     def _run(self, job: jobs.Job) -> kpt_render.RenderResult | evaluation.Evaluated:
+        try:
+            return self._attempt(job)
+        except Exception as error:  # a bug here must fail one render, not the caller
+            logger.warning("function box: %s: %s", type(error).__name__, error)
+            logger.debug("function box failure", exc_info=True)
+            return jobs.failure(job, f"the function worker failed: {_clip(str(error))}", None)
+
+    def _attempt(self, job: jobs.Job) -> kpt_render.RenderResult | evaluation.Evaluated:
         try:
             payload = frames.encode(job)
         except frames.FrameError as error:
@@ -456,7 +465,8 @@ class Box:
             _count(step, metrics.TIME_LIMIT, outcome.seconds)
         elif outcome.kind == "failed" and outcome.body.get("cause") != "memory":
             detail = str(outcome.body.get("detail") or "an unexpected error")
-            message = f"the render failed unexpectedly: {_clip(detail)}"
+            what = "render" if isinstance(job, jobs.RenderJob) else "function evaluation"
+            message = f"the {what} failed unexpectedly: {_clip(detail)}"
         elif outcome.kind == "failed" or outcome.message == "memory":
             message = limits.memory_exceeded(name, self.settings.memory)
             _count(step, metrics.MEMORY_LIMIT, outcome.seconds)

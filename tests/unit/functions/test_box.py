@@ -357,3 +357,50 @@ def test_the_box_renders_exactly_what_render_renders(box: pool.Box) -> None:
     assert there.ok
     assert there.tree == here.tree
     assert there.results == here.results
+
+
+def test_renders_share_the_workers_from_many_threads() -> None:
+    seen: set[int] = set()
+    results: list[render.RenderResult] = []
+    files = pipelines.as_bytes(pipelines.starlark_package(pipelines.HARMLESS, labels=True))
+    with pool.Box(SETTINGS, workers=2) as box:
+
+        def render_once() -> None:
+            results.append(box.render(files))
+            seen.update(box.pids())
+
+        threads = [threading.Thread(target=render_once) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert len(results) == 6
+    assert all(result.ok for result in results)
+    assert 1 <= len(seen) <= 2
+
+
+def test_a_single_threaded_command_forks_its_worker(tmp_path: Path) -> None:
+    """``lanai fn`` forks instead of loading Lanai again; the limits hold the same."""
+    script = textwrap.dedent(
+        f"""
+        import os
+        from lanai.functions import runtimes
+        from lanai.functions.box import pool
+        from tests.support import pipelines
+        box = pool.Box(runtimes.Settings(memory={MEMORY}), workers=1, fork=True)
+        box.start(1)
+        (worker,) = box.pids()
+        forked = open(f"/proc/{{worker}}/cmdline").read() == open("/proc/self/cmdline").read()
+        files = pipelines.as_bytes(pipelines.starlark_package(pipelines.DOUBLING))
+        result = box.render(files)
+        print(forked, result.error)
+        box.close()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    forked, _, error = done.stdout.strip().partition(" ")
+    assert forked == "True"
+    assert error.endswith(f"function {STARLARK_IMAGE} exceeded its 64 MiB memory limit")
+    assert "Traceback" not in done.stderr
