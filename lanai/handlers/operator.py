@@ -101,7 +101,7 @@ def build_engine(cache: gitcache.Cache, options: Options, box: pool.Box) -> Engi
     return Engine(resolve, tasks)
 
 
-def build_registry(options: Options) -> kopf.OperatorRegistry:
+def build_registry(options: Options, box: pool.Box) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -121,15 +121,11 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             logger.info("serving metrics on %s/metrics", options.metrics_address)
         api = await kube.new_api_client(settings)
         cache = gitcache.Cache(options.cache_dir)
-        box = build_box(options)
-        # One worker loads in the background now, so the first render does not wait.
-        await asyncio.to_thread(box.start, 1)
         memo["runtime"] = runtime.Runtime(
             api=api,
             events=events.Recorder(api),
             cache=cache,
             engine=build_engine(cache, options, box),
-            box=box,
             sync_period=options.sync_period,
             retry_cap=5.0 if options.fast else 60.0,
             git_timeout=options.git_timeout,
@@ -141,8 +137,6 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         rt = memo.get("runtime")
         if isinstance(rt, runtime.Runtime):
             await rt.api.close()
-            if rt.box is not None:
-                await asyncio.to_thread(rt.box.close)
 
     for plural, index, indexer in (
         (constants.PACKAGE_REVISIONS, mirroring.INDEX, mirroring.index_revision),
@@ -163,13 +157,17 @@ def configure_settings(kopf_settings: kopf.OperatorSettings, options: Options) -
 
 async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> None:
     memory.limit_arenas()
-    registry = build_registry(options)
+    box = build_box(options)
+    registry = build_registry(options, box)
     memory.calm_gc()
     ready = asyncio.Event()
 
     async def announce() -> None:
         await ready.wait()
         logger.info("lanai operator is ready")
+        # One function worker loads now, beside the first syncs rather than before them,
+        # so the first render need not wait for it.
+        await asyncio.to_thread(box.start, 1)
 
     announcer = asyncio.create_task(announce())
     try:
@@ -185,3 +183,4 @@ async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> Non
         )
     finally:
         announcer.cancel()
+        await asyncio.to_thread(box.close)

@@ -12,7 +12,6 @@ import kopf
 
 from lanai.cache import gitcache
 from lanai.engine.engine import Engine
-from lanai.functions.box import pool
 from lanai.git import network
 from lanai.handlers import events, kube
 from lanai.trust import secrets
@@ -36,8 +35,6 @@ class Runtime:
     schedules: dict[tuple[str, str], Schedule] = field(default_factory=dict)
     secret_access: secrets.SecretAccess = secrets.SecretAccess.REQUESTER
     """Whose rights decide which Secrets are read (``--secret-access``)."""
-    box: pool.Box | None = None
-    """The function workers renders run in (closed at cleanup)."""
 
 
 def of(memo: kopf.Memo) -> Runtime:

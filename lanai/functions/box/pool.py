@@ -130,16 +130,21 @@ class _Forked:
             os.close(fd)
         self.pid = pid
         self.returncode: int | None = None
+        self._reaping = threading.Lock()
         self.stdin: IO[bytes] | None = os.fdopen(jobs_w, "wb", buffering=0)
         self.stdout: IO[bytes] | None = os.fdopen(answers_r, "rb", buffering=0)
         self.stderr: IO[bytes] | None = os.fdopen(errors_r, "rb", buffering=0)
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            done, status = os.waitpid(self.pid, os.WNOHANG)
-            if done:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
+        with self._reaping:  # one waitpid at a time: a second would find no child
+            if self.returncode is None:
+                try:
+                    done, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): gone
+                    done, status = self.pid, 0
+                if done:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout

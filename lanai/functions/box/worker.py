@@ -168,7 +168,7 @@ class Worker:
     def run(self, job: jobs.Job) -> None:
         self._channel.send(("started", None))
         self._records = []
-        watched = _Watched(self._runtime(job.settings), self._channel, job.settings.memory)
+        watched: _Watched | None = None
         soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
         cap = limits.data_limit(usage()["data"], job.settings.memory)
         if hard != resource.RLIM_INFINITY:
@@ -176,6 +176,7 @@ class Worker:
         reply: Any = None
         failure: dict[str, Any] | None = None
         try:
+            watched = _Watched(self._runtime(job.settings), self._channel, job.settings.memory)
             resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
             reply = jobs.perform(job, watched)
         except MemoryError:
@@ -191,7 +192,7 @@ class Worker:
             failure = {"cause": "memory" if oom else "error", "detail": f"panic: {error}"}
         finally:
             resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
-        tainted = watched.tainted or failure is not None
+        tainted = failure is not None or (watched is not None and watched.tainted)
         status = {"records": self._records, "tainted": tainted, **usage()}
         try:
             if failure is None:
