@@ -9,8 +9,7 @@ import sys
 from lanai.cli import execflags, limitflags, logs
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig
-from lanai.trust import secrets
-from lanai.trust import limits
+from lanai.trust import limits, secrets
 
 
 def _run(args: argparse.Namespace) -> int:

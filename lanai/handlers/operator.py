@@ -36,8 +36,7 @@ from lanai.handlers import (
     settings,
 )
 from lanai.tasks import gitsource, handler, rendering
-from lanai.trust import secrets
-from lanai.trust import limits
+from lanai.trust import limits, secrets
 
 logger = logging.getLogger("lanai")
 
