@@ -73,6 +73,7 @@ def _seed(team: Team, git_server: gitserver.GitServer, tmp_path: Path, source: s
 
 def _clone(team: Team, url: str, package: str) -> str:
     """Create, as the author, a Draft cloned from ``pkg`` at ``url``; its name."""
+    team.let_read_secret("git-auth")  # Lanai reads it on her behalf only if she may
     name = f"{REPO}.{package}.v1"
     source = {"repo": url, "ref": "main", "directory": "pkg", "secretRef": {"name": "git-auth"}}
     team.create(
