@@ -31,6 +31,8 @@ class Settings:
     max_message: int = wire.DEFAULT_MAX_MESSAGE
     cwd: str | None = None
     """Where executables run (``lanai fn``: the package directory)."""
+    builtin: bool = True
+    """Whether catalog functions run as builtins (``lanai function-runner --no-builtin``)."""
 
 
 @dataclass
@@ -41,16 +43,18 @@ class Built:
 
 def build(settings: Settings, recorder: chain.Recorder = metrics.record) -> Built:
     """The chain for ``settings``; call ``close`` when done (it closes a runner channel)."""
-    runtimes: list[fnapi.FunctionRuntime] = [
-        builtin_runtime.BuiltinRuntime(timeout=settings.timeout),
+    runtimes: list[fnapi.FunctionRuntime] = []
+    if settings.builtin:
+        runtimes.append(builtin_runtime.BuiltinRuntime(timeout=settings.timeout))
+    runtimes.append(
         exec_runtime.ExecRuntime(
             settings.executables,
             allow_exec=settings.allow_exec,
             timeout=settings.timeout,
             cwd=settings.cwd,
             memory=settings.memory,
-        ),
-    ]
+        )
+    )
     close: Callable[[], None] = _nothing
     if settings.function_runner:
         # gRPC and protobuf (~10 MiB resident) only where a runner is used.

@@ -31,9 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from ruamel.yaml.comments import CommentedMap
+
 from lanai.functions import metrics, runtimes
 from lanai.functions.box import frames, jobs, worker
-from lanai.kpt import evaluation, fnapi, package
+from lanai.kpt import evaluation, fnapi, package, resourcelist
 from lanai.kpt import render as kpt_render
 from lanai.trust import limits
 
@@ -408,7 +410,19 @@ class Box:
         assert isinstance(result, evaluation.Evaluated)
         return result
 
-    def _run(self, job: jobs.Job) -> kpt_render.RenderResult | evaluation.Evaluated:
+    def function(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
+        """One function over ``resource_list``, in a worker, as a function runner runs it;
+        raises :class:`fnapi.FunctionError` (or a subclass) when it fails."""
+        if not fn.image:
+            raise fnapi.FunctionNotFound(message=f"a function runner runs images, not {fn.display}")
+        job = jobs.FunctionJob(self.settings, fn.image, resourcelist.encode(resource_list))
+        result = self._run(job)
+        if isinstance(result, fnapi.FunctionError):
+            raise result
+        assert isinstance(result, fnapi.FunctionOutput)
+        return result
+
+    def _run(self, job: jobs.Job) -> jobs.Result:
         try:
             return self._attempt(job)
         except Exception as error:  # a bug here must fail one render, not the caller
@@ -416,7 +430,7 @@ class Box:
             logger.debug("function box failure", exc_info=True)
             return jobs.failure(job, f"the function worker failed: {_clip(str(error))}", None)
 
-    def _attempt(self, job: jobs.Job) -> kpt_render.RenderResult | evaluation.Evaluated:
+    def _attempt(self, job: jobs.Job) -> jobs.Result:
         try:
             payload = frames.encode(job)
         except frames.FrameError as error:
@@ -448,12 +462,11 @@ class Box:
         grown = isinstance(rss, int) and limits.should_recycle(rss, process.baseline)
         return bool(body.get("tainted")) or grown
 
-    def _result(
-        self, job: jobs.Job, outcome: _Outcome, process: _Process
-    ) -> kpt_render.RenderResult | evaluation.Evaluated:
+    def _result(self, job: jobs.Job, outcome: _Outcome, process: _Process) -> jobs.Result:
         _replay(outcome.body.get("records"))
         step = outcome.step
         name = step.display if step is not None else None
+        limit = ""
         if outcome.kind == "done":
             try:
                 return jobs.answer(job, outcome.body.get("reply"))
@@ -468,6 +481,7 @@ class Box:
                 else limits.time_exceeded(None, limits.render_time_limit(seconds))
             )
             _count(step, metrics.TIME_LIMIT, outcome.seconds)
+            limit = "time"
         elif outcome.kind == "failed" and outcome.body.get("cause") != "memory":
             detail = str(outcome.body.get("detail") or "an unexpected error")
             what = "render" if isinstance(job, jobs.RenderJob) else "function evaluation"
@@ -475,12 +489,13 @@ class Box:
         elif outcome.kind == "failed" or outcome.message == "memory":
             message = limits.memory_exceeded(name, self.settings.memory)
             _count(step, metrics.MEMORY_LIMIT, outcome.seconds)
+            limit = "memory"
         else:
             who = f"function {name}" if name else "the function worker"
             message = f"{who} crashed ({outcome.message})"
             _count(step, metrics.FAILED, outcome.seconds)
         logger.info("function worker %d: %s", process.pid, message)
-        return jobs.failure(job, message, step)
+        return jobs.failure(job, message, step, limit)
 
 
 def _replay(records: Any) -> None:
@@ -505,3 +520,16 @@ def _count(step: fnapi.FunctionRef | None, outcome: str, seconds: float) -> None
 def _clip(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else text
     return line if len(line) <= MAX_DETAIL else line[: MAX_DETAIL - 1] + "…"
+
+
+class BoxedRuntime:
+    """A function runtime whose every evaluation runs in a :class:`Box` (for a function
+    runner, which is asked for one function at a time). Thread-safe, as the box is."""
+
+    name = "box"
+
+    def __init__(self, box: Box) -> None:
+        self._box = box
+
+    def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
+        return self._box.function(fn, resource_list)

@@ -213,7 +213,7 @@ def serve(jobs_fd: int, answers_fd: int) -> None:
     channel.send(("ready", {"pid": os.getpid(), **usage()}))
     worker = Worker(channel)
     while (job := channel.receive()) is not None:
-        if not isinstance(job, jobs.RenderJob | jobs.EvalJob):
+        if not isinstance(job, jobs.RenderJob | jobs.EvalJob | jobs.FunctionJob):
             break
         worker.run(job)
 

@@ -20,7 +20,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lanai.functions import runtimes
 from lanai.functions.box import frames, pool
-from lanai.kpt import render
+from lanai.kpt import fnapi, render
 from lanai.trust import limits
 from tests.support import pipelines
 from tests.support.pipelines import STARLARK_IMAGE
@@ -404,3 +404,31 @@ def test_a_single_threaded_command_forks_its_worker(tmp_path: Path) -> None:
     assert forked == "True"
     assert error.endswith(f"function {STARLARK_IMAGE} exceeded its 64 MiB memory limit")
     assert "Traceback" not in done.stderr
+
+
+def test_a_function_runner_serves_each_function_from_the_box() -> None:
+    """``lanai function-runner``: a bomb sent over gRPC fails that call; the next works."""
+    from lanai.functions import grpc_runtime, runner_server
+    from tests.unit.functions import yamlkit
+
+    options = runner_server.Options(host="127.0.0.1", port=0, timeout=30.0)
+    with pool.Box(SETTINGS, workers=2) as box:
+        server = runner_server.Server(pool.BoxedRuntime(box), options).start()
+        try:
+            with grpc_runtime.GrpcRuntime(f"127.0.0.1:{server.port}", timeout=60) as client:
+                items = pipelines.CONFIGMAP
+                bomb = yamlkit.resource_list(items, pipelines.starlark_config(pipelines.DOUBLING))
+                mine = _rss(os.getpid())
+                with pytest.raises(fnapi.FunctionError, match="exceeded its 64 MiB memory limit"):
+                    client.evaluate(fnapi.FunctionRef(image=STARLARK_IMAGE), bomb)
+                assert _rss(os.getpid()) - mine < 16 * limits.MIB
+                config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {tier: web}"
+                output = client.evaluate(
+                    fnapi.FunctionRef(image=pipelines.SET_LABELS_IMAGE),
+                    yamlkit.resource_list(items, config),
+                )
+                assert output.resource_list["items"][0]["metadata"]["labels"] == {"tier": "web"}
+                with pytest.raises(fnapi.FunctionNotFound):
+                    client.evaluate(fnapi.FunctionRef(image="example.com/none:v1"), bomb)
+        finally:
+            server.stop(grace=0)
