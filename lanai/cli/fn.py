@@ -48,7 +48,7 @@ def _box(args: argparse.Namespace, directory: Path) -> pool.Box:
         max_message=args.max_message_size,
         cwd=str(directory.resolve()),
     )
-    box = pool.Box(settings, workers=1, fork=True)
+    box = pool.Box(settings, workers=1, fork=True, keep_warm=False)
     box.start(1)
     return box
 

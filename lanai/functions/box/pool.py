@@ -308,11 +308,14 @@ class Box:
         env: Mapping[str, str] | None = None,
         start_timeout: float = START_TIMEOUT,
         fork: bool = False,
+        keep_warm: bool = True,
     ) -> None:
         """``fork``: start workers by forking this process while it has a single thread
-        (a command line tool, never the operator), else as fresh interpreters."""
+        (a command line tool, never the operator), else as fresh interpreters.
+        ``keep_warm``: start a worker in place of one that was replaced (a service)."""
         self.settings = dataclasses.replace(settings, executables=dict(settings.executables))
         self._fork = fork
+        self._warm = WARM if keep_warm else 0
         self._max = limits.check_workers(workers)
         self._env = worker_env(env)
         self._start_timeout = start_timeout
@@ -390,7 +393,7 @@ class Box:
         logger.debug("replacing function worker %d", process.pid)
         process.kill()
         with contextlib.suppress(OSError):
-            self.start(WARM)
+            self.start(self._warm)
 
     # -- jobs ----------------------------------------------------------------------------
 
