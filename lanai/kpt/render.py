@@ -405,6 +405,21 @@ def _with_status(tree: package.PackageTree, render_status: dict[str, Any], error
         tree[kptfile.KPTFILE] = yamlio.dump_documents(documents, style).encode()
 
 
+def runs_functions(tree: package.PackageTree) -> bool:
+    """Whether rendering ``tree`` would run a function: some Kptfile declares one, or
+    cannot be read (then the render that reports it may as well run where functions do).
+    A tree without functions renders with our own code alone."""
+    for pkg in package.packages(tree):
+        path = package.join(pkg, kptfile.KPTFILE)
+        try:
+            found = kptfile.parse(tree[path], path=path)
+        except kptfile.KptfileError:
+            return True
+        if found.mutators or found.validators:
+            return True
+    return False
+
+
 def render(
     tree: package.PackageTree, runtime: fnapi.FunctionRuntime, *, package_path: str = ""
 ) -> RenderResult:

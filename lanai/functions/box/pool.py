@@ -226,7 +226,7 @@ class _Process:
         while True:
             try:
                 frame = self._reader.read(min(job_deadline, step_deadline))
-            except EOFError:
+            except (EOFError, OSError):  # OSError: the box was closed under this job
                 if not taken:  # it died before the job reached it (killed while idle)
                     raise _NotStarted(self.death()) from None
                 return _Outcome("died", step=step, message=self.death())
@@ -398,7 +398,12 @@ class Box:
     # -- jobs ----------------------------------------------------------------------------
 
     def render(self, files: Mapping[str, bytes], package_path: str = "") -> kpt_render.RenderResult:
-        """Render like :func:`lanai.kpt.render.render`, in a worker; never raises."""
+        """Render like :func:`lanai.kpt.render.render`, in a worker; never raises.
+
+        A package whose Kptfiles declare no function runs none of its author's code:
+        it renders here, without the round trip (most Drafts: init, copy, edits)."""
+        if not kpt_render.runs_functions(dict(files)):
+            return kpt_render.render(dict(files), _NoFunctions(), package_path=package_path)
         job = jobs.RenderJob(self.settings, dict(files), package_path)
         result = self._run(job)
         assert isinstance(result, kpt_render.RenderResult)
@@ -493,6 +498,8 @@ class Box:
             message = limits.memory_exceeded(name, self.settings.memory)
             _count(step, metrics.MEMORY_LIMIT, outcome.seconds)
             limit = "memory"
+        elif self._closed:
+            message = "the function workers were shut down during the render"
         else:
             who = f"function {name}" if name else "the function worker"
             message = f"{who} crashed ({outcome.message})"
@@ -523,6 +530,15 @@ def _count(step: fnapi.FunctionRef | None, outcome: str, seconds: float) -> None
 def _clip(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else text
     return line if len(line) <= MAX_DETAIL else line[: MAX_DETAIL - 1] + "…"
+
+
+class _NoFunctions:
+    """The runtime of a render that runs no function (see :meth:`Box.render`)."""
+
+    name = "none"
+
+    def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
+        raise fnapi.FunctionError(message=f"function {fn.display} may run only in a worker")
 
 
 class BoxedRuntime:

@@ -432,3 +432,15 @@ def test_a_function_runner_serves_each_function_from_the_box() -> None:
                     client.evaluate(fnapi.FunctionRef(image="example.com/none:v1"), bomb)
         finally:
             server.stop(grace=0)
+
+
+def test_a_package_without_functions_renders_without_a_worker() -> None:
+    with pool.Box(SETTINGS, workers=1) as box:
+        files = {"Kptfile": pipelines.kptfile("plain").encode(), "cm.yaml": b"kind: ConfigMap\n"}
+        result = box.render(files)
+        assert result.ok, result.error
+        assert b"RenderSuccess" in result.tree["Kptfile"]
+        assert box.pids() == []  # nothing of the author's ran, so nothing needed a box
+        broken = box.render({"Kptfile": b"kind: [unclosed\n"})
+        assert not broken.ok
+        assert box.pids() != []  # an unreadable Kptfile is reported from a worker
