@@ -203,10 +203,11 @@ def run(report: stats.Report, rounds: int = 50) -> None:
         rss = _rss(box.pids())
         report.add("function worker RSS after the renders", rss / 1024, "MiB")
     with pool.Box(rendering.settings(), workers=1) as idle:
-        idle.start(1)
-        idle.render({})  # waits until it is ready
+        small = {"Kptfile": KPTFILE.encode(), "setters.yaml": SETTERS.encode()}
+        if not idle.render(small).ok:  # one function over one resource: the worker is up
+            raise RuntimeError("the small render failed")
         rss = _rss(idle.pids())
-        report.add("function worker RSS when idle (started, one empty job)", rss / 1024, "MiB")
+        report.add("function worker RSS when idle (after one small render)", rss / 1024, "MiB")
 
 
 def _rss(pids: list[int]) -> float:
