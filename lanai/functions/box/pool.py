@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -45,6 +45,7 @@ START_TIMEOUT = 60.0
 """Seconds a new worker may take to load Lanai (a busy node is slow to start Python)."""
 STDERR_TAIL = 8 * 1024
 MAX_DETAIL = 300
+WORKER_COMMAND = (sys.executable, "-P", "-m", "lanai.functions.box.worker")
 WARM = 1
 """Workers kept started once one has been replaced, so the next render need not wait."""
 
@@ -196,7 +197,11 @@ class _Process:
         try:
             frame = self._reader.read(time.monotonic() + timeout)
         except (EOFError, frames.FrameError, OSError):
-            raise _NotStarted(self.death()) from None
+            why = self.death()
+            # No job has run yet: what it said is about the installation, for the admin.
+            last = self.tail.text().strip().splitlines()[-1:] or [why]
+            logger.warning("a function worker failed to start: %s", last[0])
+            raise _NotStarted(why) from None
         if frame is frames.TIMEOUT:
             self.kill()
             raise _NotStarted(f"it did not start within {timeout:g} s")
@@ -309,17 +314,19 @@ class Box:
         start_timeout: float = START_TIMEOUT,
         fork: bool = False,
         keep_warm: bool = True,
+        command: Sequence[str] | None = None,
     ) -> None:
         """``fork``: start workers by forking this process while it has a single thread
         (a command line tool, never the operator), else as fresh interpreters.
-        ``keep_warm``: start a worker in place of one that was replaced (a service)."""
+        ``keep_warm``: start a worker in place of one that was replaced (a service).
+        ``command``: how to start a worker (default: this Python, the worker module)."""
         self.settings = dataclasses.replace(settings, executables=dict(settings.executables))
         self._fork = fork
         self._warm = WARM if keep_warm else 0
         self._max = limits.check_workers(workers)
         self._env = worker_env(env)
         self._start_timeout = start_timeout
-        self._command = [sys.executable, "-P", "-m", "lanai.functions.box.worker"]
+        self._command = list(command or WORKER_COMMAND)
         self._lock = threading.Condition()
         self._idle: list[_Process] = []
         self._live: set[_Process] = set()

@@ -444,3 +444,16 @@ def test_a_package_without_functions_renders_without_a_worker() -> None:
         broken = box.render({"Kptfile": b"kind: [unclosed\n"})
         assert not broken.ok
         assert box.pids() != []  # an unreadable Kptfile is reported from a worker
+
+
+def test_a_worker_that_cannot_start_fails_the_render_cleanly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = [sys.executable, "-c", "import sys; sys.stderr.write('no lanai here\\n'); sys.exit(3)"]
+    with pool.Box(SETTINGS, workers=1, command=broken) as box:
+        result = box.render(pipelines.as_bytes(pipelines.starlark_package(pipelines.HARMLESS)))
+    assert not result.ok
+    assert result.error == (
+        f"{render.ERROR_PREFIX}: could not start a function worker: exited with code 3"
+    )
+    assert "a function worker failed to start: no lanai here" in caplog.text
