@@ -231,9 +231,10 @@ def test_a_worker_exits_when_its_parent_dies(tmp_path: Path) -> None:
         import os, sys
         from lanai.functions import runtimes
         from lanai.functions.box import pool
+        from tests.support import pipelines
         box = pool.Box(runtimes.Settings(), workers=1)
-        result = box.render({"Kptfile": b"apiVersion: kpt.dev/v1\\nkind: Kptfile\\n"
-                             b"metadata:\\n  name: p\\n"})
+        files = pipelines.starlark_package(pipelines.HARMLESS)
+        assert box.render(pipelines.as_bytes(files)).ok
         print(box.pids()[0], flush=True)
         os._exit(0)
         """
