@@ -5,6 +5,10 @@ pipeline can be tried (and debugged) before it is pushed, with the builtin catal
 local executables and, optionally, a function runner. As in the operator, functions run
 in a worker process with a memory and a time limit (``--memory``, ``--timeout``); what
 goes wrong ends in one line on stderr and exit code 1, never a traceback.
+
+As kpt does, DIR may itself be a symlink (resolved, with kpt's ``[WARN] resolved
+symlink`` line) and symlinks within the package are ignored: never read, never written
+through (:mod:`lanai.kpt.ondisk`), each named in a warning.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from lanai.cli import execflags, limitflags
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig, images, runtimes, wire
 from lanai.functions.box import pool
-from lanai.kpt import package
+from lanai.kpt import ondisk, package
 from lanai.trust import limits
 
 RESULTS_FILE = "results.yaml"
@@ -54,10 +58,21 @@ def _box(args: argparse.Namespace, directory: Path) -> pool.Box:
 
 
 def _directory(value: str) -> Path:
-    directory = Path(value)
-    if not directory.is_dir():
+    """DIR, resolved if it is a symlink (kpt's warning then goes to stderr)."""
+    if not Path(value).is_dir():
         raise _Usage(f"{value!r} is not a directory")
+    directory, warning = ondisk.resolve(value)
+    if warning:
+        print(warning, file=sys.stderr)
     return directory
+
+
+def _load(directory: Path) -> package.PackageTree:
+    """The package's files; a warning for each symlink (or special file) left out."""
+    loaded = ondisk.load(directory)
+    for skipped in loaded.skipped:
+        print(skipped.warning(), file=sys.stderr)
+    return loaded.tree
 
 
 def _indented(text: str, prefix: str = "    ") -> str:
@@ -115,14 +130,14 @@ def _write_results(directory: str, results: dict[str, Any]) -> None:
 def _render(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
     with _box(args, directory) as box:
-        tree = package.load_dir(directory)
-        print(f'Package "{directory.resolve().name}":', flush=True)
+        tree = _load(directory)
+        print(f'Package "{directory.name}":', flush=True)
         result = box.render(tree)
     print_summary(result.results, len(package.packages(tree)) or 1, sys.stdout)
     if args.results_dir:
         _write_results(args.results_dir, result.results)
     if result.ok or result.tree != tree:  # a failure changes files only when asked to save
-        package.save_dir(result.tree, directory)
+        ondisk.save(result.tree, directory)
     if not result.ok:
         print(f"\nError: {_one_line(result.error)}", file=sys.stderr)
         return 1
@@ -150,7 +165,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise _Usage(str(error)) from error
     config = _function_config(args.passthrough)
     with _box(args, directory) as box:
-        tree = package.load_dir(directory)
+        tree = _load(directory)
         evaluated = box.evaluate(tree, image, config)
     if not evaluated.ok:
         print(f'[FAIL] "{image}"', file=sys.stdout)
@@ -165,7 +180,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(_indented(_result_line(result)))
     if evaluated.stderr:
         print(_indented(evaluated.stderr))
-    package.save_dir(evaluated.tree, directory)
+    ondisk.save(evaluated.tree, directory)
     return 0
 
 
@@ -183,6 +198,9 @@ def _guarded(command: Command) -> Command:
         except _Usage as error:
             print(f"lanai fn: {error}", file=sys.stderr)
             return 2
+        except ondisk.DirectoryError as error:
+            print(f"lanai fn: {error}; the package is unchanged", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             print("lanai fn: interrupted", file=sys.stderr)
             return 130

@@ -7,14 +7,20 @@ package are serialised by an asyncio lock per package; reads take no lock.
 Rollback is structural: a create computes and renders the whole package before the
 cache pushes anything, and the cache pushes a draft as one branch, so a failure before
 that push leaves nothing behind and a failure of the push leaves no branch.
+
+Files are checked by the rules of ``lanai.trust.paths`` before anything is rendered or
+committed, and a revision whose files the rules refuse (a bad name or size in Git) is
+never read, edited, proposed or approved: each is a rejection, reported once, never a
+retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,9 +28,10 @@ from lanai.api.keys import PackageKey, PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, lifecycle, rules
+from lanai.engine import edits, errors, lifecycle, rules
 from lanai.tasks import handler
 from lanai.tasks.requests import CreateRequest, Rendered
+from lanai.trust import paths
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +44,7 @@ class TaskHandler(Protocol):
         request: CreateRequest,
         read: Callable[[PackageRevisionKey], Awaitable[handler.Upstream]],
         deployment: bool,
-    ) -> tuple[dict[str, bytes], interface.Task]: ...
+    ) -> handler.Built: ...
 
     async def render(self, files: Mapping[str, bytes]) -> Rendered: ...
 
@@ -60,6 +67,8 @@ class Outcome:
     rendered: Rendered | None = None
     committed: bool = False
     """A commit was pushed for this call (not an adopted or unchanged revision)."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know although it worked (e.g. symlinks left out of a clone)."""
 
 
 class Engine:
@@ -77,10 +86,14 @@ class Engine:
         try:
             if record is None:
                 raise interface.RevisionNotFound(key.name)
+            if record.unreadable:
+                raise interface.InvalidPackage(record.unreadable)
             files = await repository.read_files(key)
-            return handler.Upstream(key, record.self_lock, record.commit, files)
+            return handler.Upstream(key, record.self_lock, record.commit, files, record.skipped)
         except interface.RevisionNotFound:
             raise errors.Rejected(f'PackageRevision "{key.name}" not found in Git') from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(f'PackageRevision "{key.name}" cannot be used: {error}') from None
 
     async def _facts(self, key: PackageRevisionKey) -> rules.RevisionFacts | None:
         record = await (await self._repository(key)).get_package_revision(key)
@@ -101,6 +114,8 @@ class Engine:
             raise errors.Unavailable(f"{key.name} is not in Git (yet)") from None
         except interface.RepositoryUnavailable as error:
             raise errors.Unavailable(str(error)) from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(str(error)) from None
 
     async def create(self, request: CreateRequest, author: interface.Author) -> Outcome:
         """Create the revision in Git; an existing one (a retry, a restart) is adopted."""
@@ -116,20 +131,21 @@ class Engine:
                 return Outcome(existing)
             await self._check_source(request, repository)
             try:
-                files, task = await self._tasks.build(request, self._read, repository.deployment)
+                built = await self._tasks.build(request, self._read, repository.deployment)
+                _check_paths(built.files)
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
             except handler.TaskError as error:
                 raise errors.Rejected(str(error)) from None
             files = self._tasks.with_metadata(
-                files, request.labels, request.annotations, request.readiness_gates
+                built.files, request.labels, request.annotations, request.readiness_gates
             )
             rendered = await self._tasks.render(files)
             if not rendered.ok and not request.push_on_render_failure:
                 raise errors.RenderFailed(rendered.message)
             try:
                 record = await repository.create_package_revision(
-                    key, rendered.files, task, author, request.lifecycle
+                    key, rendered.files, built.task, author, request.lifecycle
                 )
             except interface.RevisionExists:
                 found = await repository.get_package_revision(key)
@@ -141,7 +157,9 @@ class Engine:
                 record = found
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
-            return Outcome(record, rendered, committed=True)
+            except interface.InvalidPackage as error:
+                raise errors.Rejected(str(error)) from None
+            return Outcome(record, rendered, committed=True, warnings=built.warnings)
 
     async def _check_source(self, request: CreateRequest, repository: interface.Repository) -> None:
         key = request.key
@@ -189,6 +207,8 @@ class Engine:
                 lifecycle.move(record.lifecycle, target)
             except lifecycle.TransitionError as error:
                 raise errors.Rejected(str(error)) from None
+            if record.unreadable and target in (Lifecycle.PROPOSED, Lifecycle.PUBLISHED):
+                raise errors.Rejected(f"{key.name} cannot move to {target}: {record.unreadable}")
             if target in (Lifecycle.PROPOSED, Lifecycle.PUBLISHED) and record.lifecycle in (
                 Lifecycle.DRAFT,
                 Lifecycle.PROPOSED,
@@ -206,33 +226,87 @@ class Engine:
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
 
-    async def update_resources(
+    async def commit_edit(
         self,
         key: PackageRevisionKey,
-        files: Mapping[str, bytes],
+        shown: Mapping[str, bytes],
         author: interface.Author,
         *,
+        base: str | None = None,
+        omitted: Collection[str] = (),
         push_on_render_failure: bool = False,
     ) -> Outcome:
-        """Commit new content to a Draft and render it."""
+        """Commit what a resources object changed since it last showed Git, and render.
+
+        ``shown``: the object's files; ``base``: the commit whose files Lanai last wrote
+        into it (None: unknown, every shown file is taken); ``omitted``: files it leaves
+        out for size. Content that equals Git's is not an edit: no render, no commit
+        (:mod:`lanai.engine.edits`).
+        """
         async with self._locks[key.package_key]:
-            repository = await self._repository(key)
-            record = await repository.get_package_revision(key)
-            if record is None:
-                raise errors.Unavailable(f"{key.name} is not in Git (yet)")
-            if record.lifecycle != Lifecycle.DRAFT:
-                raise errors.Rejected(
-                    f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
-                )
-            rendered = await self._tasks.render(files)
-            if not rendered.ok and not push_on_render_failure:
-                raise errors.RenderFailed(rendered.message)
+            repository, record = await self._draft(key)
+            try:
+                head = await repository.read_files(key)
+                before = None
+                if base == record.commit:
+                    before = head
+                elif base:
+                    before = await repository.read_files_at(key, base)
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            files = edits.merge(head, shown, before, omitted)
+            if files == head:
+                return Outcome(record)
+            return await self._commit(repository, record, files, author, push_on_render_failure)
+
+    async def _draft(
+        self, key: PackageRevisionKey
+    ) -> tuple[interface.Repository, PackageRevisionRecord]:
+        repository = await self._repository(key)
+        record = await repository.get_package_revision(key)
+        if record is None:
+            raise errors.Unavailable(f"{key.name} is not in Git (yet)")
+        if record.lifecycle != Lifecycle.DRAFT:
+            raise errors.Rejected(
+                f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
+            )
+        if record.unreadable:
+            raise errors.Rejected(f"{key.name} cannot be edited: {record.unreadable}")
+        return repository, record
+
+    async def _commit(
+        self,
+        repository: interface.Repository,
+        record: PackageRevisionRecord,
+        files: Mapping[str, bytes],
+        author: interface.Author,
+        push_on_render_failure: bool,
+    ) -> Outcome:
+        """Render ``files`` and commit the result unless Git holds it already."""
+        key = record.key
+        _check_paths(files)
+        rendered = await self._tasks.render(files)
+        if not rendered.ok and not push_on_render_failure:
+            raise errors.RenderFailed(rendered.message)
+        try:
             current = await repository.read_files(key)
             if dict(current) == rendered.files:
                 return Outcome(record, rendered)
             edit = interface.Task("render" if rendered.files != dict(files) else "edit")
             updated = await repository.update_package_revision(key, rendered.files, edit, author)
-            return Outcome(updated, rendered, committed=True)
+        except interface.RepositoryUnavailable as error:
+            raise errors.Unavailable(str(error)) from None
+        except interface.RevisionNotFound:
+            raise errors.Unavailable(f"{key.name} is no longer in Git") from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(str(error)) from None
+        except interface.CacheError as error:
+            # The branch moved on the remote (a push that reached it although its answer
+            # did not reach us, someone pushing meanwhile): look again, then retry.
+            with contextlib.suppress(interface.CacheError):
+                await repository.refresh()
+            raise errors.Unavailable(f"the draft branch moved in Git meanwhile ({error})") from None
+        return Outcome(updated, rendered, committed=True)
 
     async def update_metadata(
         self,
@@ -241,19 +315,42 @@ class Engine:
         annotations: Mapping[str, str],
         author: interface.Author,
     ) -> PackageRevisionRecord | None:
-        """Write spec.packageMetadata into a Draft's Kptfile (a no-op when already there)."""
-        record = await self.get(key)
+        """Write spec.packageMetadata into a Draft's Kptfile (a no-op when already there).
+
+        The files are read under the package's lock: read before it, an edit committed
+        meanwhile would be reverted by this commit."""
+        if not self._metadata_missing(await self.get(key), labels, annotations):
+            return await self.get(key)
+        async with self._locks[key.package_key]:
+            repository = await self._repository(key)
+            record = await repository.get_package_revision(key)
+            missing = self._metadata_missing(record, labels, annotations)
+            if record is None or missing is None:
+                return record
+            try:
+                files = await repository.read_files(key)
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            files = self._tasks.with_metadata(files, missing[0], missing[1], ())
+            return (await self._commit(repository, record, files, author, True)).record
+
+    @staticmethod
+    def _metadata_missing(
+        record: PackageRevisionRecord | None,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> tuple[dict[str, str], dict[str, str]] | None:
+        """The labels and annotations a Draft's Kptfile lacks; None when it has them all
+        (or there is no Draft)."""
         if record is None or record.lifecycle != Lifecycle.DRAFT:
-            return record
+            return None
         missing = {k: v for k, v in labels.items() if record.labels.get(k) != v}
         missing_annotations = {
             k: v for k, v in annotations.items() if record.annotations.get(k) != v
         }
         if not missing and not missing_annotations:
-            return record
-        files = await self.read_files(key)
-        files = self._tasks.with_metadata(files, missing, missing_annotations, ())
-        return (await self.update_resources(key, files, author, push_on_render_failure=True)).record
+            return None
+        return missing, missing_annotations
 
     async def delete(self, key: PackageRevisionKey, author: interface.Author) -> bool:
         """Delete the revision from Git, by the rules; gone already is success (False)."""
@@ -278,3 +375,11 @@ class Engine:
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
             return True
+
+
+def _check_paths(files: Mapping[str, bytes]) -> None:
+    """Refuse files with a path the rules refuse, before anything renders or commits."""
+    try:
+        paths.check_all(files)
+    except paths.BadPath as error:
+        raise errors.Rejected(str(error)) from None

@@ -39,3 +39,16 @@ def test_pending(
     lifecycle: str, generation: int, status: dict[str, Any] | None, pending: bool
 ) -> None:
     assert packagerevision.pending(_body(lifecycle, generation, status)) is pending
+
+
+def test_an_object_the_operator_removes_is_never_reconciled() -> None:
+    """Moved to DeletionProposed only so that it may be deleted: nothing is to happen in
+    Git (its revision is gone from there, or its Repository is being deleted)."""
+    body = _body("DeletionProposed", 3, {"observedGeneration": 2})
+    assert packagerevision.pending(body) is True
+    raw = dict(body)
+    raw["metadata"] = {
+        **raw["metadata"],
+        "annotations": {"lanai.porch.kpt.dev/removal": "the Repository is being deleted"},
+    }
+    assert packagerevision.pending(kopf.Body(raw)) is False  # type: ignore[arg-type]
