@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
-from lanai.functions import metrics
+from lanai.functions import images, metrics
 from lanai.kpt import fnapi
 
 Recorder = Callable[[str, str, str, float], None]
@@ -38,6 +38,11 @@ class ChainRuntime:
     ) -> None:
         self._runtimes = tuple(runtimes)
         self._record = recorder
+
+    def resolve_image(self, image: str, tag: str | None) -> str:
+        """The image a Kptfile step with ``tag`` runs (kpt's tag resolution); raises
+        :class:`lanai.functions.images.InvalidImage` with kpt's message."""
+        return images.resolve_function_image(image, tag)
 
     def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
         reasons: list[str] = []
