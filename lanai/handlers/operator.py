@@ -31,6 +31,8 @@ from lanai.handlers import (
     memory,
     mirroring,
     packagerevision,
+    packagevariant,
+    packagevariantset,
     repository,
     runtime,
     settings,
@@ -180,6 +182,8 @@ def build_registry(options: Options, box: pool.Box) -> kopf.OperatorRegistry:
     repository.register(registry)
     packagerevision.register(registry)
     editing.register(registry)
+    packagevariant.register(registry)
+    packagevariantset.register(registry)
     return registry
 
 
