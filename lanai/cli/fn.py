@@ -19,13 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from lanai.cli import execflags, limitflags
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig, images, runtimes, wire
 from lanai.functions.box import pool
-from lanai.kpt import ondisk, package
+from lanai.kpt import ondisk, package, render, resourcelist, yamlio
 from lanai.trust import limits
 
 RESULTS_FILE = "results.yaml"
@@ -35,6 +35,10 @@ Command = Callable[[argparse.Namespace], int]
 
 class _Usage(Exception):
     """A problem with the command line or the directory, reported without a traceback."""
+
+
+class _Failed(Exception):
+    """A refusal kpt words itself; printed as ``Error: ...`` with exit code 1."""
 
 
 def _box(args: argparse.Namespace, directory: Path) -> pool.Box:
@@ -121,27 +125,75 @@ def print_runs(results: dict[str, Any], out: TextIO) -> list[dict[str, Any]]:
 def _write_results(directory: str, results: dict[str, Any]) -> None:
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
-    yaml = YAML(typ="safe")
-    yaml.default_flow_style = False
-    with (target / RESULTS_FILE).open("w") as stream:
-        yaml.dump(results, stream)
+    (target / RESULTS_FILE).write_text(render.results_yaml(results))
+
+
+def _unwrapped(resources: list[Any]) -> str:
+    """The resources as a YAML stream without the annotations render adds (``-o unwrap``)."""
+    documents = []
+    for item in resources:
+        resourcelist.strip_internal(item)
+        documents.append(item)
+    return yamlio.dump_documents(documents, yamlio.YamlStyle(indentless=False)).replace(
+        "\n---\n", "\n---\n"
+    )
 
 
 def _render(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
+    output = args.output or ""
+    if output and output not in ("stdout", "unwrap") and Path(output).exists():
+        raise _Failed(f"directory {output!r} already exists, please delete the directory and retry")
+    if args.results_dir:
+        Path(args.results_dir).mkdir(parents=True, exist_ok=True)
     with _box(args, directory) as box:
         tree = _load(directory)
-        print(f'Package "{directory.name}":', flush=True)
-        result = box.render(tree)
-    print_summary(result.results, len(package.packages(tree)) or 1, sys.stdout)
+        result = box.render(tree, root_name=directory.name, want_resources=bool(output))
+    sys.stderr.write(result.log)
     if args.results_dir:
         _write_results(args.results_dir, result.results)
-    if result.ok or result.tree != tree:  # a failure changes files only when asked to save
-        ondisk.save(result.tree, directory)
+    if not output:
+        if result.ok or result.tree != tree:  # on failure: the status, or what was saved
+            ondisk.save(result.tree, directory)
+        sys.stderr.write(result.summary)
+    elif result.ok:
+        if output == "stdout":
+            sys.stdout.write(_wrapped(result.resources))
+        elif output == "unwrap":
+            sys.stdout.write(_unwrapped(result.resources))
+        else:
+            _write_out(Path(output), result.resources)
+    sys.stderr.flush()
     if not result.ok:
-        print(f"\nError: {_one_line(result.error)}", file=sys.stderr)
+        if result.cli_error is not None:
+            text = result.cli_error.replace("{root}", str(directory))
+            sys.stderr.write(f"{text} \n")
         return 1
     return 0
+
+
+def _wrapped(resources: list[Any]) -> str:
+    """The resources in a ResourceList, render's annotations kept (``-o stdout``)."""
+    wrapper = CommentedMap()
+    wrapper["apiVersion"] = "config.kubernetes.io/v1"
+    wrapper["kind"] = "ResourceList"
+    wrapper["items"] = CommentedSeq(resources)
+    return yamlio.dump_document(wrapper)
+
+
+def _write_out(target: Path, resources: list[Any]) -> None:
+    """The resources written as files under ``target`` (``-o DIR``)."""
+    tree = resourcelist.write_resources({}, resources, owned_files=[])
+    ondisk.save(tree, target)
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "t"):
+        return True
+    if lowered in ("false", "0", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"want true or false, got {value!r}")
 
 
 def _function_config(pairs: list[str]) -> dict[str, str] | None:
@@ -198,6 +250,9 @@ def _guarded(command: Command) -> Command:
         except _Usage as error:
             print(f"lanai fn: {error}", file=sys.stderr)
             return 2
+        except _Failed as error:
+            print(f"Error: {error} ", file=sys.stderr)
+            return 1
         except ondisk.DirectoryError as error:
             print(f"lanai fn: {error}; the package is unchanged", file=sys.stderr)
             return 1
@@ -217,7 +272,9 @@ def _guarded(command: Command) -> Command:
 
 
 def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="the package directory")
+    parser.add_argument(
+        "dir", metavar="DIR", nargs="?", default=".", help="the package directory (default: .)"
+    )
     execflags.add_arguments(parser)
     parser.add_argument(
         "--allow-exec", action="store_true", help="run Kptfile functions given as 'exec' paths"
@@ -263,6 +320,31 @@ def add_parsers(commands: Subcommands) -> None:
     _runtime_arguments(render_)
     render_.add_argument(
         "--results-dir", metavar="DIR", help=f"write the FunctionResultList to DIR/{RESULTS_FILE}"
+    )
+    render_.add_argument(
+        "-o",
+        "--output",
+        metavar="stdout|unwrap|DIR",
+        help="write the rendered resources there instead of changing DIR",
+    )
+    render_.add_argument(
+        "--image-pull-policy",
+        type=str.capitalize,
+        choices=["Always", "Ifnotpresent", "Never"],
+        default="Ifnotpresent",
+        help="accepted for kpt's command line; builtin functions need no pull",
+    )
+    render_.add_argument(
+        "--truncate-output",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="accepted for kpt's command line (kpt no longer truncates)",
+    )
+    render_.add_argument(
+        "--allow-network", action="store_true", help="accepted for kpt's command line"
     )
     render_.set_defaults(func=_guarded(_render))
 
