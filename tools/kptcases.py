@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="run only cases whose name contains one of these")
     parser.add_argument("-v", "--verbose", action="store_true", help="show why each case failed")
     parser.add_argument("-j", "--jobs", type=int, default=2)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     e2e = (args.kpt / "e2e").resolve()
     root = e2e / "testdata" / "fn-render"
     measured: list[Path] = []
