@@ -14,6 +14,7 @@ through (:mod:`lanai.kpt.ondisk`), each named in a warning.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +55,7 @@ def _box(args: argparse.Namespace, directory: Path) -> pool.Box:
         memory=args.memory,
         function_runner=args.function_runner or None,
         max_message=args.max_message_size,
-        cwd=str(directory.resolve()),
+        cwd=os.getcwd(),  # kpt runs exec steps from where it was started
     )
     box = pool.Box(settings, workers=1, fork=True, keep_warm=False)
     box.start(1)
@@ -73,10 +74,7 @@ def _directory(value: str) -> Path:
 
 def _load(directory: Path) -> package.PackageTree:
     """The package's files; a warning for each symlink (or special file) left out."""
-    loaded = ondisk.load(directory)
-    for skipped in loaded.skipped:
-        print(skipped.warning(), file=sys.stderr)
-    return loaded.tree
+    return ondisk.load(directory).tree  # symlinks inside are left out silently, as kpt does
 
 
 def _indented(text: str, prefix: str = "    ") -> str:

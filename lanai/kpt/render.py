@@ -266,6 +266,8 @@ class _Run:
         self.as_read: set[int] = set()
         """ids of the items as read (kept alive by ``read``)."""
         self.share_produced = False
+        self.images: dict[int, str] = {}
+        """Each image step's resolved image (kpt records the resolved one)."""
 
     def display(self, pkg: str) -> str:
         return f"{self.root_name}/{pkg}" if pkg else self.root_name
@@ -316,7 +318,9 @@ class _Run:
             try:
                 prepared.append(self.prepare(pkg, function))
             except RenderError as error:
-                self.mutation_steps.append(_pre_exec_step(function, error.reason))
+                self.mutation_steps.append(
+                    _pre_exec_step(function, error.reason, self.image(function))
+                )
                 raise
         for function, config in zip(declared.mutators, prepared, strict=True):
             self.run_function(pkg, function, config, mutate=True)
@@ -324,7 +328,9 @@ class _Run:
             try:
                 config = self.prepare(pkg, function)
             except RenderError as error:
-                self.validation_steps.append(_pre_exec_step(function, error.reason))
+                self.validation_steps.append(
+                    _pre_exec_step(function, error.reason, self.image(function))
+                )
                 raise
             self.run_function(pkg, function, config, mutate=False)
 
@@ -333,7 +339,27 @@ class _Run:
         resolved, functionConfig readable."""
         if function.exec and not getattr(self.runtime, "allow_exec", True):
             raise self.fail(pkg, EXEC_NOT_ALLOWED, reason=EXEC_NOT_ALLOWED)
+        if function.image:
+            self.images[id(function)] = self.resolve(pkg, function)
         return self.function_config(pkg, function, self.scope(pkg))
+
+    def resolve(self, pkg: str, function: kptfile.Function) -> str:
+        """The image a step runs: kpt's short-name expansion and tag resolution."""
+        resolver = getattr(self.runtime, "resolve_image", None)
+        if function.tag and callable(resolver):
+            try:
+                image = (function.image or "").strip()
+                if "/" not in image:
+                    image = kptfile.IMAGE_PREFIX + image
+                return str(resolver(image, function.tag))
+            except ValueError as error:
+                raise self.fail(pkg, str(error), reason=str(error)) from error
+        return function.resolved_image or ""
+
+    def image(self, function: kptfile.Function) -> str | None:
+        if not function.image:
+            return None
+        return self.images.get(id(function)) or function.resolved_image
 
     def relative(self, item: CommentedMap) -> str:
         path = resourcelist.resource_path(item) or ""
@@ -392,7 +418,7 @@ class _Run:
         """One function run, in kpt's results list and in the Kptfile's render status."""
         item: dict[str, Any] = {}
         if function.image:
-            item["image"] = function.resolved_image
+            item["image"] = self.image(function)
         else:
             item["exec"] = function.exec
         if stderr:
@@ -401,7 +427,7 @@ class _Run:
         if results:
             item["results"] = results
         self.results.append(item)
-        step = _step_base(function)
+        step = _step_base(function, self.image(function))
         if stderr:
             step["stderr"] = stderr
         step["exitCode"] = exit_code
@@ -415,7 +441,7 @@ class _Run:
     def record_error(self, function: kptfile.Function, mutate: bool, message: str) -> None:
         """A function that failed without a result kpt keeps (bad output, bad paths)."""
         (self.mutation_steps if mutate else self.validation_steps).append(
-            _pre_exec_step(function, message)
+            _pre_exec_step(function, message, self.image(function))
         )
 
     def owner(self, path: str) -> str:
@@ -456,7 +482,7 @@ class _Run:
             config = self.function_config(pkg, function, scope)
         chosen = [n for n in scope if is_selected(function, self.items[n])]
         selected = [self.items[n] for n in chosen]
-        name = function.resolved_image if function.image else function.exec
+        name = self.image(function) if function.image else function.exec
         running = f"[RUNNING] {_go_quote(name or '')}"
         if function.selectors or function.exclude:
             running += f" on {len(selected)} resource(s)"
@@ -480,7 +506,7 @@ class _Run:
             before[key] = (resourcelist.resource_path(copy), None if index is None else str(index))
         request = resourcelist.build(sent, config)
         ref = fnapi.FunctionRef(
-            image=function.resolved_image, exec=function.exec, name=function.name, package=pkg
+            image=self.image(function), exec=function.exec, name=function.name, package=pkg
         )
         try:
             output = self.runtime.evaluate(ref, request)
@@ -675,19 +701,19 @@ def _go_quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _step_base(function: kptfile.Function) -> dict[str, Any]:
+def _step_base(function: kptfile.Function, image: str | None) -> dict[str, Any]:
     step: dict[str, Any] = {}
     if function.name:
         step["name"] = function.name
     if function.image:
-        step["image"] = function.resolved_image
+        step["image"] = image or function.resolved_image
     else:
         step["exec"] = function.exec
     return step
 
 
-def _pre_exec_step(function: kptfile.Function, message: str) -> dict[str, Any]:
-    step = _step_base(function)
+def _pre_exec_step(function: kptfile.Function, message: str, image: str | None) -> dict[str, Any]:
+    step = _step_base(function, image)
     step["executionError"] = message
     step["exitCode"] = 1
     return step
@@ -716,7 +742,9 @@ def read_kptfile(tree: package.PackageTree, pkg: str) -> kptfile.Kptfile:
         goyaml.decode(documents[0], goyaml.KPTFILE, problems)
         if problems:
             detail = str(goyaml.DecodeError(problems))
-            raise RenderError(f"{path}: {detail}", reason=detail, kind="kptfile", pkg=pkg)
+            raise RenderError(
+                f"{path}: {detail}", reason=detail, kind="kptfile", pkg=pkg, stage="pkg.read"
+            )
     try:
         return kptfile.parse(content, path=path)
     except kptfile.KptfileError as error:
@@ -902,7 +930,8 @@ def render(
         saved = original
         summary = ""
         condition = run.condition_message(failure)
-        if root_kptfile is not None:
+        root_unread = failure.stage == "pkg.read" and not failure.pkg
+        if root_kptfile is not None and not root_unread:
             saved = dict(original)
             if root_kptfile.annotation(kptfile.SAVE_ON_RENDER_FAILURE) == "true":
                 try:
