@@ -148,19 +148,19 @@ def _render(args: argparse.Namespace) -> int:
         tree = _load(directory)
         result = box.render(tree, root_name=directory.name, want_resources=bool(output))
     sys.stderr.write(result.log)
-    if args.results_dir:
-        _write_results(args.results_dir, result.results)
     if not output:
         if result.ok or result.tree != tree:  # on failure: the status, or what was saved
             ondisk.save(result.tree, directory)
         sys.stderr.write(result.summary)
+    elif result.ok and output == "stdout":
+        sys.stdout.write(_wrapped(result.resources))
+    elif result.ok and output == "unwrap":
+        sys.stdout.write(_unwrapped(result.resources))
     elif result.ok:
-        if output == "stdout":
-            sys.stdout.write(_wrapped(result.resources))
-        elif output == "unwrap":
-            sys.stdout.write(_unwrapped(result.resources))
-        else:
-            _write_out(Path(output), result.resources)
+        _write_out(Path(output), result.resources)
+    if args.results_dir:
+        _write_results(args.results_dir, result.results)
+        sys.stderr.write(f"For complete results, see {Path(args.results_dir, RESULTS_FILE)}\n")
     sys.stderr.flush()
     if not result.ok:
         if result.cli_error is not None:
@@ -180,7 +180,9 @@ def _wrapped(resources: list[Any]) -> str:
 
 
 def _write_out(target: Path, resources: list[Any]) -> None:
-    """The resources written as files under ``target`` (``-o DIR``)."""
+    """The resources written as files under ``target`` (``-o DIR``), a directory this
+    command creates: one that exists is never written into (save would empty it)."""
+    target.mkdir(parents=True, exist_ok=False)
     tree = resourcelist.write_resources({}, resources, owned_files=[])
     ondisk.save(tree, target)
 

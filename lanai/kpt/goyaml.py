@@ -203,6 +203,33 @@ def _line(node: Any, key: Any = None) -> int:
         return 0
 
 
+def _value_line(node: Any, key: Any) -> int:
+    """The line of ``node[key]``'s value (where yaml.v3 reports a type mismatch)."""
+    try:
+        return int(node.lc.value(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return _line(node, key)
+
+
+_LIBYAML_PROBLEMS = {
+    "mapping values are not allowed here": "mapping values are not allowed in this context",
+}
+
+
+def parse_error(error: BaseException) -> str:
+    """A YAML syntax error in yaml.v3's words: ``yaml: line N: problem``."""
+    problem = str(getattr(error, "problem", "") or "unknown problem parsing YAML content")
+    problem = _LIBYAML_PROBLEMS.get(problem, problem)
+    context = getattr(error, "context_mark", None)
+    mark = context if context is not None and getattr(error, "context", None) else None
+    mark = mark or getattr(error, "problem_mark", None)
+    line = int(getattr(mark, "line", -1))
+    scanner = type(error).__name__ == "ScannerError"
+    number = line + 1 if scanner else line
+    where = f"line {number}: " if number > 0 else ""
+    return f"yaml: {where}{problem}"
+
+
 def _tag(value: Any) -> str:
     if isinstance(value, dict):
         return "!!map"
@@ -248,7 +275,7 @@ def decode(node: Any, kind: Any, problems: list[str], line: int = 0) -> Any:
             return None
         out: dict[str, str] = {}
         for key, value in node.items():
-            decoded = decode(value, str, problems, _line(node, key))
+            decoded = decode(value, str, problems, _value_line(node, key))
             out[_scalar_text(key)] = decoded if decoded is not None else ""
         return out
     if isinstance(kind, list):
@@ -275,7 +302,7 @@ def decode(node: Any, kind: Any, problems: list[str], line: int = 0) -> Any:
         if spec is None:
             problems.append(f"line {_line(node, key)}: field {name} not found in type {kind.name}")
             continue
-        decoded = decode(value, spec.kind, problems, _line(node, key))
+        decoded = decode(value, spec.kind, problems, _value_line(node, key))
         if decoded is not None:
             result[name] = decoded
     return result

@@ -672,6 +672,9 @@ class _Run:
 
     def condition_message(self, error: RenderError) -> str:
         """The message kpt's error chain makes for the Rendered condition."""
+        return self._chain(error).replace("{root}", ".")
+
+    def _chain(self, error: RenderError) -> str:
         pkg = error.pkg if error.pkg is not None else ""
         if error.stage == "pkg.read":
             return f"pkg.render: pkg {_ref(pkg)}: pkg.read: {error.reason}"
@@ -726,7 +729,13 @@ def read_kptfile(tree: package.PackageTree, pkg: str) -> kptfile.Kptfile:
     try:
         documents, _ = yamlio.load_file(path, content)
     except yamlio.YamlIOError as error:
-        raise RenderError(str(error), kind="kptfile", pkg=pkg, stage="pkg.read") from error
+        cause: BaseException | None = error
+        while isinstance(cause, yamlio.YamlIOError):
+            cause = cause.__cause__
+        reason = goyaml.parse_error(cause) if cause is not None else str(error)
+        raise RenderError(
+            f"{path}: {reason}", reason=reason, kind="kptfile", pkg=pkg, stage="pkg.read"
+        ) from error
     if len(documents) == 1 and isinstance(documents[0], dict):
         api_version = str(documents[0].get("apiVersion") or "")
         if api_version in kptfile.DEPRECATED_API_VERSIONS:
@@ -739,16 +748,52 @@ def read_kptfile(tree: package.PackageTree, pkg: str) -> kptfile.Kptfile:
                 stage="pkg.read",
             )
         problems: list[str] = []
-        goyaml.decode(documents[0], goyaml.KPTFILE, problems)
+        decoded = goyaml.decode(documents[0], goyaml.KPTFILE, problems)
         if problems:
             detail = str(goyaml.DecodeError(problems))
             raise RenderError(
                 f"{path}: {detail}", reason=detail, kind="kptfile", pkg=pkg, stage="pkg.read"
             )
+        invalid = _invalid_functions(decoded or {})
+        if invalid:
+            raise RenderError(
+                f"{path}: {invalid}", reason=invalid, kind="invalid", pkg=pkg, stage="pkg.read"
+            )
     try:
         return kptfile.parse(content, path=path)
     except kptfile.KptfileError as error:
         raise RenderError(str(error), kind="kptfile", pkg=pkg, stage="pkg.read") from error
+
+
+def _invalid_functions(decoded: dict[str, Any]) -> str | None:
+    """kpt's checks of each pipeline step's shape, in its words."""
+    pipeline = decoded.get("pipeline") or {}
+    for kind in ("mutators", "validators"):
+        for number, function in enumerate(pipeline.get(kind) or []):
+            field_name = f"pipeline.{kind}[{number}]"
+            if not function.get("image") and not function.get("exec"):
+                reason = "must specify a functon (`image` or `exec`) to execute"
+                return _invalid(field_name, "", reason)
+            if function.get("image") and function.get("exec"):
+                reason = "must not specify both `image` and `exec` at the same time"
+                return _invalid(field_name, "", reason)
+            if function.get("configMap") and function.get("configPath"):
+                reason = (
+                    "functionConfig must not specify both `configMap` and `configPath` at "
+                    "the same time"
+                )
+                return _invalid(field_name, "", reason)
+    return None
+
+
+def _image_base_name(image: str) -> str:
+    """kpt's ImageBaseName: the last path element of the repository."""
+    repository = image.split("@", 1)[0]
+    slash = repository.rfind("/")
+    colon = repository.rfind(":")
+    if colon > slash:
+        repository = repository[:colon]
+    return repository.rsplit("/", 1)[-1]
 
 
 def _invalid(field_name: str, value: str, reason: str) -> str:
@@ -778,7 +823,7 @@ def validate_pipeline(
             if full not in tree:
                 missing = (
                     f"failed to open functionConfig from path {_go_quote(config_path)}: open "
-                    f"{posixpath.join(pkg or '.', config_path)}: no such file or directory"
+                    f"{posixpath.join('{root}', pkg, config_path)}: no such file or directory"
                 )
                 return _invalid(field_name, config_path, missing)
             try:
@@ -812,7 +857,7 @@ def missing_configs(tree: package.PackageTree, pkg: str, declared: kptfile.Kptfi
             full = package.join(pkg, posixpath.normpath(function.config_path))
             if full in own:
                 continue
-            label = function.name or function.image or ""
+            label = function.name or _image_base_name(function.image or "")
             problems.append(
                 _invalid(
                     f"pipeline.{kind}s[{number}].configPath",
