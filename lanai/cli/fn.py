@@ -74,7 +74,14 @@ def _directory(value: str) -> Path:
 
 def _load(directory: Path) -> package.PackageTree:
     """The package's files; a warning for each symlink (or special file) left out."""
-    return ondisk.load(directory).tree  # symlinks inside are left out silently, as kpt does
+    loaded = ondisk.load(directory)
+    _SKIPPED.extend(skipped.warning() for skipped in loaded.skipped)
+    return loaded.tree
+
+
+_SKIPPED: list[str] = []
+"""Warnings for symlinks left out of the package: printed after kpt's own output, so
+its lines stay together as kpt prints them."""
 
 
 def _indented(text: str, prefix: str = "    ") -> str:
@@ -161,6 +168,8 @@ def _render(args: argparse.Namespace) -> int:
     if args.results_dir:
         _write_results(args.results_dir, result.results)
         sys.stderr.write(f"For complete results, see {Path(args.results_dir, RESULTS_FILE)}\n")
+    for warning in _SKIPPED:
+        sys.stderr.write(warning + "\n")
     sys.stderr.flush()
     if not result.ok:
         if result.cli_error is not None:
@@ -232,6 +241,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(_indented(_result_line(result)))
     if evaluated.stderr:
         print(_indented(evaluated.stderr))
+    for warning in _SKIPPED:
+        print(warning, file=sys.stderr)
     ondisk.save(evaluated.tree, directory)
     return 0
 

@@ -517,9 +517,14 @@ class _Run:
         except fnapi.FunctionError as error:
             results = kpt_results(error.results)
             self.record(function, mutate, error.exit_code or 1, error.stderr, results)
+            if isinstance(error, fnapi.FunctionLimitExceeded):
+                # Stopped by us, not an exit of its own: kpt's runtime errors end in "Error:"
+                self.log.append(
+                    f"[FAIL] {_go_quote(name or '')} in {go_duration(time.monotonic() - started)}\n"
+                )
+                raise self.fail(pkg, error.message, reason=error.message) from error
             self.failed(name or "", started, results, error.stderr, error.exit_code or 1)
-            limit = isinstance(error, fnapi.FunctionLimitExceeded)
-            detail = error.message if limit else f"function {function.display} failed"
+            detail = f"function {function.display} failed: {error}"
             raise self.fail(pkg, detail, reason=ALREADY_HANDLED, handled=True) from error
         except Exception as error:  # a runtime bug must not escape as a crash of render
             self.record(function, mutate, 1, str(error), [])
@@ -534,8 +539,12 @@ class _Run:
         if output.exit_code != 0:
             self.record(function, mutate, output.exit_code, output.stderr, results)
             self.failed(name or "", started, results, output.stderr, output.exit_code)
+            detail = output.stderr.strip() or f"exit code {output.exit_code}"
             raise self.fail(
-                pkg, f"function {function.display} failed", reason=ALREADY_HANDLED, handled=True
+                pkg,
+                f"function {function.display} failed: {detail}",
+                reason=ALREADY_HANDLED,
+                handled=True,
             )
         try:
             produced = resourcelist.items_of(output.resource_list)
@@ -786,6 +795,15 @@ def _invalid_functions(decoded: dict[str, Any]) -> str | None:
     return None
 
 
+def _generates_context(declared: kptfile.Kptfile) -> bool:
+    """Whether the pipeline runs the package-context generator, whose output a later
+    step may name as its configPath (a Porch convention kpt's file check predates)."""
+    return any(
+        _image_base_name(f.image or "") in ("generate-kpt-pkg-context", "gen-pkg-context")
+        for f in declared.mutators
+    )
+
+
 def _image_base_name(image: str) -> str:
     """kpt's ImageBaseName: the last path element of the repository."""
     repository = image.split("@", 1)[0]
@@ -820,6 +838,8 @@ def validate_pipeline(
             if ".." in posixpath.normpath(config_path):
                 return _invalid(field_name, config_path, "path must not be outside the package")
             full = package.join(pkg, posixpath.normpath(config_path))
+            if full not in tree and _generates_context(declared):
+                continue  # written by the context generator earlier in the pipeline
             if full not in tree:
                 missing = (
                     f"failed to open functionConfig from path {_go_quote(config_path)}: open "
@@ -855,7 +875,7 @@ def missing_configs(tree: package.PackageTree, pkg: str, declared: kptfile.Kptfi
             if function.config_path is None:
                 continue
             full = package.join(pkg, posixpath.normpath(function.config_path))
-            if full in own:
+            if full in own or (full not in tree and _generates_context(declared)):
                 continue
             label = function.name or _image_base_name(function.image or "")
             problems.append(
