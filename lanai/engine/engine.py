@@ -22,7 +22,7 @@ from lanai.api.keys import PackageKey, PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, lifecycle, rules
+from lanai.engine import errors, lifecycle, packagemeta, rules
 from lanai.tasks import handler
 from lanai.tasks.requests import CreateRequest, Rendered
 
@@ -47,6 +47,8 @@ class TaskHandler(Protocol):
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
         readiness_gates: tuple[str, ...],
+        *,
+        exact: bool = False,
     ) -> dict[str, bytes]: ...
 
 
@@ -117,7 +119,7 @@ class Engine:
             await self._check_source(request, repository)
             try:
                 files, task = await self._tasks.build(request, self._read, repository.deployment)
-            except interface.RepositoryUnavailable as error:
+            except (interface.RepositoryUnavailable, handler.SourceUnavailable) as error:
                 raise errors.Unavailable(str(error)) from None
             except handler.TaskError as error:
                 raise errors.Rejected(str(error)) from None
@@ -139,7 +141,7 @@ class Engine:
                         "be read; choose another workspaceName"
                     ) from None
                 record = found
-            except interface.RepositoryUnavailable as error:
+            except interface.CacheError as error:  # unreachable, or refused: retried
                 raise errors.Unavailable(str(error)) from None
             return Outcome(record, rendered, committed=True)
 
@@ -167,6 +169,8 @@ class Engine:
                             "upgrade needs oldUpstream, newUpstream and currentPackage"
                         )
                     rules.check_clone_source(await self._facts(other), other.name)
+        except rules.NotYet as error:
+            raise errors.Waiting(str(error)) from None
         except rules.RuleError as error:
             raise errors.Rejected(str(error)) from None
 
@@ -175,14 +179,20 @@ class Engine:
         key: PackageRevisionKey,
         target: Lifecycle,
         author: interface.Author,
-        readiness_gates: tuple[str, ...] = (),
+        readiness_gates: tuple[str, ...] | None = None,
     ) -> PackageRevisionRecord:
-        """Propose, reject, approve, propose-delete or undo; a no-op when already there."""
+        """Propose, reject, approve, propose-delete or undo; a no-op when already there.
+
+        ``readiness_gates``: the gates the request names (spec.readinessGates; None: the
+        Kptfile's). A Draft's own Kptfile gates hold too, so an edit the spec has not
+        shown yet cannot slip through. Unmet gates make the move wait (:class:`Waiting`):
+        a Draft's package conditions can still change.
+        """
         async with self._locks[key.package_key]:
             repository = await self._repository(key)
             record = await repository.get_package_revision(key)
             if record is None:
-                raise errors.Unavailable(f"{key.name} is not in Git (yet)")
+                raise errors.Waiting(f"{key.name} is not in Git yet; waiting until it is created")
             if record.lifecycle == target:
                 return record
             try:
@@ -193,17 +203,15 @@ class Engine:
                 Lifecycle.DRAFT,
                 Lifecycle.PROPOSED,
             ):
-                gates = readiness_gates or record.readiness_gates
+                gates = record.readiness_gates if readiness_gates is None else readiness_gates
+                if record.lifecycle == Lifecycle.DRAFT:
+                    gates = tuple(dict.fromkeys((*gates, *record.readiness_gates)))
                 unmet = rules.unmet_readiness_gates(gates, record.package_conditions)
                 if unmet:
-                    raise errors.Rejected(
-                        f"readiness gates not met: {', '.join(unmet)} must be True in the "
-                        "package conditions (Kptfile status.conditions) before "
-                        f"{'proposing' if target == Lifecycle.PROPOSED else 'approving'}"
-                    )
+                    raise errors.Waiting(rules.gates_message(unmet, target))
             try:
                 return await repository.close_package_revision(key, target, author)
-            except interface.RepositoryUnavailable as error:
+            except interface.CacheError as error:  # unreachable, or the branch kept moving
                 raise errors.Unavailable(str(error)) from None
 
     async def update_resources(
@@ -237,23 +245,32 @@ class Engine:
     async def update_metadata(
         self,
         key: PackageRevisionKey,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, str],
+        requested: packagemeta.PackageMeta,
         author: interface.Author,
+        *,
+        whole: bool = False,
     ) -> PackageRevisionRecord | None:
-        """Write spec.packageMetadata into a Draft's Kptfile (a no-op when already there)."""
+        """Write the spec's gates, labels and annotations into a Draft's Kptfile (a no-op
+        when it holds them already, or when the revision is not a Draft).
+
+        ``whole``: the request is the whole truth, so what the Kptfile has beyond it is
+        removed (see :func:`packagemeta.kptfile_wanted`).
+        """
         record = await self.get(key)
         if record is None or record.lifecycle != Lifecycle.DRAFT:
             return record
-        missing = {k: v for k, v in labels.items() if record.labels.get(k) != v}
-        missing_annotations = {
-            k: v for k, v in annotations.items() if record.annotations.get(k) != v
-        }
-        if not missing and not missing_annotations:
+        wanted = packagemeta.kptfile_wanted(requested, packagemeta.of_record(record), whole=whole)
+        if wanted is None:
             return record
         files = await self.read_files(key)
-        files = self._tasks.with_metadata(files, missing, missing_annotations, ())
-        return (await self.update_resources(key, files, author, push_on_render_failure=True)).record
+        files = self._tasks.with_metadata(
+            files, wanted.labels, wanted.annotations, wanted.gates, exact=True
+        )
+        try:
+            outcome = await self.update_resources(key, files, author, push_on_render_failure=True)
+        except interface.CacheError as error:  # unreachable, or the branch moved meanwhile
+            raise errors.Unavailable(str(error)) from None
+        return outcome.record
 
     async def delete(self, key: PackageRevisionKey, author: interface.Author) -> bool:
         """Delete the revision from Git, by the rules; gone already is success (False)."""

@@ -21,7 +21,7 @@ from typing import Any
 from lanai.api import conditions, constants, values
 from lanai.api.keys import PackageRevisionKey
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import lifecycle, rules
+from lanai.engine import lifecycle, packagemeta, rules
 
 MANAGED_STATUS = (
     "revision",
@@ -71,6 +71,8 @@ class ObservedObject:
     generation: int = 1
     observed_generation: int | None = None
     deleting: bool = False
+    meta: packagemeta.PackageMeta | None = None
+    """The gates and package metadata the spec shows (None: none)."""
     in_git: bool = field(init=False)
     managed: tuple[int, ...] = field(init=False)
     """:func:`fingerprint` of each :data:`MANAGED_STATUS` field, in that order."""
@@ -154,12 +156,7 @@ def desired_object(record: PackageRevisionRecord, latest: bool) -> dict[str, Any
         "workspaceName": key.workspace,
         "lifecycle": str(record.lifecycle),
     }
-    if record.readiness_gates:
-        spec["readinessGates"] = [{"conditionType": gate} for gate in record.readiness_gates]
-    if record.labels or record.annotations:
-        spec["packageMetadata"] = {
-            k: v for k, v in (("labels", record.labels), ("annotations", record.annotations)) if v
-        }
+    spec.update(packagemeta.spec_fields(packagemeta.of_record(record)))
     return {
         "apiVersion": f"{constants.PORCH_GROUP}/{constants.PORCH_VERSION}",
         "kind": "PackageRevision",
@@ -203,6 +200,22 @@ def _status_patch(
     return patch
 
 
+_SELF_LOCK = MANAGED_STATUS.index("selfLock")
+
+
+def _moved_in_git(record: PackageRevisionRecord, observed: ObservedObject) -> bool:
+    """The revision's commit is not the one the object last showed."""
+    return fingerprint(record.self_lock) != observed.managed[_SELF_LOCK]
+
+
+def _follow_kptfile(record: PackageRevisionRecord, observed: ObservedObject) -> dict[str, Any]:
+    """spec.readinessGates/packageMetadata to show a Kptfile that changed in Git, within
+    what the CRD allows: gates are frozen once the object is Published."""
+    shown = observed.meta or packagemeta.PackageMeta()
+    gates = packagemeta.gates_may_change(observed.lifecycle)
+    return packagemeta.follow_patch(shown, packagemeta.of_record(record), gates=gates)
+
+
 def plan(
     records: Iterable[PackageRevisionRecord],
     existing: Mapping[str, ObservedObject],
@@ -229,9 +242,14 @@ def plan(
         wanted_label = "true" if latest else None
         if observed.latest_label != wanted_label:
             metadata_patch["metadata"] = {"labels": {constants.LATEST_REVISION_LABEL: wanted_label}}
+        spec_patch: dict[str, Any] = {}
         if observed.lifecycle != str(record.lifecycle) and observed.settled:
             # Git changed under a settled object (someone pushed or deleted a ref).
-            metadata_patch["spec"] = {"lifecycle": str(record.lifecycle)}
+            spec_patch["lifecycle"] = str(record.lifecycle)
+        if observed.settled and _moved_in_git(record, observed):
+            spec_patch.update(_follow_kptfile(record, observed))
+        if spec_patch:
+            metadata_patch["spec"] = spec_patch
         if metadata_patch:
             result.patch.append((name, metadata_patch))
         status_patch = _status_patch(record, observed, deployment)

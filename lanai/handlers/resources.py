@@ -27,7 +27,7 @@ import kopf
 from lanai.api import conditions, constants
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, mirror
+from lanai.engine import errors, mirror, packagemeta
 from lanai.handlers import fields, kube, metrics, runtime
 from lanai.tasks.requests import Rendered
 
@@ -350,6 +350,10 @@ async def _revision_rendered(
     revision = await _revision(rt, namespace, name)
     if revision is None:
         return
+    if record is not None:
+        # The spec first: a status naming the new commit says the spec shows its Kptfile
+        # (packagemeta.spec_is_whole).
+        await _follow_kptfile_metadata(rt, revision, record)
     current = revision.get("status") or {}
     status: dict[str, Any] = {}
     if record is not None:
@@ -361,22 +365,18 @@ async def _revision_rendered(
         )
     if status:
         await kube.patch_status(rt.api, *REVISIONS[:2], REVISIONS[2], namespace, name, status)
-    if record is not None:
-        await _follow_kptfile_metadata(rt, revision, record)
 
 
 async def _follow_kptfile_metadata(
     rt: runtime.Runtime, revision: Mapping[str, Any], record: PackageRevisionRecord
 ) -> None:
-    """Kptfile labels/annotations edited through the resources show in spec.packageMetadata."""
-    shown = (revision.get("spec") or {}).get("packageMetadata") or {}
-    patch: dict[str, Any] = {}
-    for field, wanted in (("labels", record.labels), ("annotations", record.annotations)):
-        current = shown.get(field) or {}
-        if current != wanted:
-            change: dict[str, Any] = {k: None for k in current if k not in wanted}
-            change.update(wanted)
-            patch[field] = change
+    """Kptfile gates, labels and annotations edited through the resources show in
+    spec.readinessGates and spec.packageMetadata (:mod:`lanai.engine.packagemeta`)."""
+    spec = revision.get("spec") or {}
+    gates = packagemeta.gates_may_change(str(spec.get("lifecycle") or "Draft"))
+    patch = packagemeta.follow_patch(
+        packagemeta.of_spec(spec), packagemeta.of_record(record), gates=gates
+    )
     if not patch:
         return
     metadata = revision.get("metadata") or {}
@@ -386,7 +386,7 @@ async def _follow_kptfile_metadata(
         metadata.get("namespace") or "default",
         REVISIONS[2],
         metadata.get("name") or "",
-        {"spec": {"packageMetadata": patch}},
+        {"spec": patch},
     )
 
 

@@ -25,6 +25,14 @@ class GitSourceError(ValueError):
     """The upstream cannot be read (unreachable, bad credentials, no such ref/directory)."""
 
 
+class GitSourceUnreachable(GitSourceError):
+    """The upstream's server did not answer or could not be reached: worth a retry."""
+
+
+TRANSIENT_REASONS = frozenset({"Unreachable", "Timeout"})
+""":func:`probe.classify` reasons that a later attempt may not meet."""
+
+
 class GitSources:
     def __init__(self, root: Path) -> None:
         self._root = root
@@ -44,7 +52,8 @@ class GitSources:
         try:
             mirror.fetch()
         except storage.RemoteError as error:
-            raise GitSourceError(f"cannot fetch {url}: {error}") from None
+            kind = GitSourceUnreachable if error.reason in TRANSIENT_REASONS else GitSourceError
+            raise kind(f"cannot fetch {url}: {error}") from None
         try:
             commit = mirror.resolve(ref or "main")
             files = mirror.read_package(commit, directory.strip("/"))
