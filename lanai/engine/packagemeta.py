@@ -128,6 +128,30 @@ def follow_patch(shown: PackageMeta, wanted: PackageMeta, *, gates: bool = True)
     return patch
 
 
+def follow_operations(
+    spec: Mapping[str, Any], wanted: PackageMeta, *, gates: bool = True
+) -> list[dict[str, Any]]:
+    """JSON patch operations (RFC 6902) that make ``spec`` show ``wanted``, for a patch
+    made conditional by a ``test`` of the generation ``spec`` was read at (a merge
+    patch cannot be, except on resourceVersion, which status writes move too)."""
+    shown = of_spec(spec)
+    fields = spec_fields(wanted)
+    operations: list[dict[str, Any]] = []
+    changes = []
+    if gates and shown.gates != wanted.gates:
+        changes.append("readinessGates")
+    if dict(shown.labels) != dict(wanted.labels) or dict(shown.annotations) != dict(
+        wanted.annotations
+    ):
+        changes.append("packageMetadata")
+    for name in changes:
+        if name in fields:
+            operations.append({"op": "add", "path": f"/spec/{name}", "value": fields[name]})
+        elif name in spec:
+            operations.append({"op": "remove", "path": f"/spec/{name}"})
+    return operations
+
+
 def kptfile_wanted(
     requested: PackageMeta, in_kptfile: PackageMeta, *, whole: bool
 ) -> PackageMeta | None:

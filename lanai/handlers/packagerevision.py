@@ -342,27 +342,36 @@ async def _follow_kptfile(
     """The spec shows the Kptfile's gates, labels and annotations (a Draft's, or what a
     new revision got from its source); the generation Lanai has now acted on.
 
-    The patch is conditional on the object not having changed meanwhile (its
-    resourceVersion), so a user's concurrent change is never overwritten; a conflict is
+    The patch holds only if the spec is still the one read (a ``test`` of its
+    generation), so a user's concurrent change is never overwritten; otherwise it is
     retried. Its new generation is Lanai's own, so it is observed at once.
     """
     generation: int | None = body.metadata.get("generation")
     if record.lifecycle != Lifecycle.DRAFT and not created:
         return generation  # only a Draft's Kptfile moves; a published spec is the user's
-    shown = packagemeta.of_spec(body.spec)
     gates = packagemeta.gates_may_change(str(body.spec.get("lifecycle") or "Draft"))
-    patch = packagemeta.follow_patch(shown, packagemeta.of_record(record), gates=gates)
-    if not patch:
-        return generation
-    version = body.metadata.get("resourceVersion")
-    written = await kube.merge_patch(
-        rt.api,
-        *RESOURCE[:2],
-        body.metadata.namespace or "default",
-        RESOURCE[2],
-        body.metadata.name or "",
-        {"metadata": {"resourceVersion": version}, "spec": patch},
+    operations = packagemeta.follow_operations(
+        body.spec, packagemeta.of_record(record), gates=gates
     )
+    if not operations or generation is None:
+        return generation
+    try:
+        written = await kube.json_patch(
+            rt.api,
+            *RESOURCE[:2],
+            body.metadata.namespace or "default",
+            RESOURCE[2],
+            body.metadata.name or "",
+            [{"op": "test", "path": "/metadata/generation", "value": generation}, *operations],
+        )
+    except kube.ApiError as error:
+        if error.status not in (409, 422):
+            raise
+        # A failed test is a 422 with no more detail: the spec changed since it was read.
+        raise errors.Unavailable(
+            "the spec changed while Lanai made it show the Kptfile's gates and metadata "
+            f"(HTTP {error.status}); retrying"
+        ) from None
     found = (written.get("metadata") or {}).get("generation")
     return found if isinstance(found, int) else generation
 

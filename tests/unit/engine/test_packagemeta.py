@@ -165,3 +165,37 @@ def test_a_spec_is_the_whole_word_only_once_it_had_shown_the_kptfile(
     status: dict[str, Any], whole: bool
 ) -> None:
     assert packagemeta.spec_is_whole(status, record(commit="c2")) is whole
+
+
+def apply_json_patch(document: dict[str, Any], operations: list[dict[str, Any]]) -> Any:
+    """RFC 6902 add/remove on /spec/<field>, as the API server applies them."""
+    result = {k: (dict(v) if isinstance(v, dict) else v) for k, v in document.items()}
+    for operation in operations:
+        _, top, name = operation["path"].split("/")
+        if operation["op"] == "add":
+            result[top][name] = operation["value"]
+        elif operation["op"] == "remove":
+            assert name in result[top], f"remove of a missing {operation['path']} fails"
+            del result[top][name]
+        else:
+            raise AssertionError(operation)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("case", "shown", "wanted"), FOLLOW_CASES, ids=[c[0] for c in FOLLOW_CASES]
+)
+def test_follow_operations_make_the_spec_show_the_kptfile(
+    case: str, shown: PackageMeta, wanted: PackageMeta
+) -> None:
+    spec = {"lifecycle": "Draft", **packagemeta.spec_fields(shown)}
+    operations = packagemeta.follow_operations(spec, wanted)
+    assert bool(operations) is not shown.same(wanted), case
+    after = apply_json_patch({"spec": spec}, operations)["spec"]
+    assert packagemeta.of_spec(after) == wanted
+    assert after["lifecycle"] == "Draft"
+
+
+def test_follow_operations_leave_frozen_gates_alone() -> None:
+    spec = {"lifecycle": "Published", "readinessGates": [{"conditionType": "A"}]}
+    assert packagemeta.follow_operations(spec, PackageMeta(), gates=False) == []
