@@ -46,7 +46,11 @@ def test_every_lanai_metric_is_documented() -> None:
 def test_readme_links_the_documentation() -> None:
     readme = (ROOT / "README.md").read_text()
     links = set(re.findall(r"\]\(([^)#]+)\)", readme))
-    for page in ["docs/operations.md", "docs/security.md", *(f"docs/crds/{p}" for p in crddocs.PAGES.values())]:
+    for page in [
+        "docs/operations.md",
+        "docs/security.md",
+        *(f"docs/crds/{p}" for p in crddocs.PAGES.values()),
+    ]:
         assert page in links
     for link in links:
         if not link.startswith("http"):

@@ -60,6 +60,7 @@ PENDING = {"type": "Ready", "status": "False", "reason": "Pending", "message": "
         ({**PENDING, "observedGeneration": 2}, True, False),  # an older spec's wait
         ({**PENDING, "observedGeneration": 3}, False, False),  # a final outcome is written
         ({**PENDING, "reason": "Rejected", "observedGeneration": 3}, True, False),
+        ({**PENDING, "reason": "Forbidden", "observedGeneration": 3}, True, True),
         ({**PENDING, "status": "True", "observedGeneration": 3}, True, False),
         (PENDING, True, False),  # written by an older Lanai, for no known generation
         (None, True, False),
