@@ -69,6 +69,16 @@ def test_a_placeholder_alone_is_never_latest() -> None:
             [{"type": "Tested", "status": "False"}, {"type": "Scanned", "status": "True"}],
             ["Tested"],
         ),
+        # The rest of Porch's PackageRevisionIsReady table.
+        (["Tested", "Scanned"], [{"type": "Tested", "status": "True"}], ["Scanned"]),
+        (
+            ["Tested", "Scanned"],
+            [{"type": "Tested", "status": "True"}, {"type": "Scanned", "status": "True"}],
+            [],
+        ),
+        (["Tested"], [{"type": "Tested", "status": "Unknown"}], ["Tested"]),
+        (["Tested"], [{"type": "Tested", "status": "true"}], ["Tested"]),  # exactly "True"
+        ([], [{"type": "Tested", "status": "False"}], []),  # no gate: conditions do not hold
     ],
 )
 def test_unmet_readiness_gates(
