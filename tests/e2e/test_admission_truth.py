@@ -397,3 +397,28 @@ def test_a_change_held_up_by_a_hanging_git_server_is_pending_not_ready(
     finally:
         patient.stop()
         operator.start()
+
+
+def test_a_clone_applied_before_its_upstream_waits_for_it_and_then_clones(team: Team) -> None:
+    """Argo CD applies a set of manifests in any order: a clone whose upstream does not
+    exist yet is not refused for good (its source is immutable: it could never be fixed),
+    it waits until the upstream is created and published."""
+    upstream = f"{REPO}.blueprint.v1"
+    clone = f"{REPO}.edge.v1"
+    team.create(
+        clone,
+        {
+            "repository": REPO,
+            "packageName": "edge",
+            "workspaceName": "v1",
+            "source": {"cloneFrom": {"upstreamRef": {"name": upstream}}},
+        },
+    )
+    waiting = _pending(team, clone)
+    assert f'"{upstream}" does not exist in namespace {team.namespace}' in waiting["message"]
+    team.create(upstream, init_spec("blueprint", "v1"))
+    publish(team, upstream)
+    cloned = team.settled(clone)
+    assert cloned["status"]["creationSource"] == "clone"
+    assert cloned["status"]["upstreamLock"]["git"]["ref"] == "blueprint/v1"
+    assert [e["type"] for e in team.events(clone) if e["reason"] == "Pending"] == ["Normal"]
