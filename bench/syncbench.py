@@ -11,6 +11,9 @@ operator as its own process (``python -m lanai run``, like tests/support/operato
    (scraped often enough to see every sync: delta of _sum per +1 of _count); API writes
    from the API server's own ``apiserver_request_total`` and from the resourceVersions
    of all PackageRevisions before and after.
+3. Repository deletion: from ``kubectl delete`` of the Repository until no
+   PackageRevision is left, and the API writes it took (a Published revision is moved
+   to DeletionProposed before it is deleted, as the deletion policy asks of everyone).
 """
 
 from __future__ import annotations
@@ -287,11 +290,36 @@ def run(
         )
         mem = cluster.memory(op.process.pid)
         report.add("operator RSS after no-op syncs", mem["VmRSS"], "MiB", 300)
+        _removal(api, kube, shape, report)
     finally:
         op.stop()
         plane.stop()
         server.stop()
         subprocess.run(["sync"], check=False)
+
+
+def _removal(api: cluster.Api, kube: Cluster, shape: repogen.Shape, report: stats.Report) -> None:
+    writes = api.writes()
+    started = time.perf_counter()
+    kube.kubectl("delete", "-n", NAMESPACE, "repository", "big", "--wait=false")
+    deadline = started + 900
+    while api.count(NAMESPACE) and time.perf_counter() < deadline:
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    written = cluster.delta(writes, api.writes())
+    print(f"    API writes during the Repository deletion: {written}")
+    report.add(f"Repository deletion → its {shape.objects} PackageRevisions gone", elapsed, "s")
+    report.add(
+        "  PackageRevision API writes during it (main resource)",
+        written.get("packagerevisions", 0),
+        "requests",
+        note="(proposals, deletes, finalizer removals)",
+    )
+    report.add(
+        "  PackageRevision status writes during it",
+        written.get("packagerevisions/status", 0),
+        "requests",
+    )
 
 
 def _revision_writes(writes: dict[str, float]) -> float:

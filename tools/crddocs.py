@@ -52,6 +52,10 @@ NOTES: dict[tuple[str, str], str] = {
     ("Repository", "status.nextFullSyncTime"): "When the next sync is due.",
     ("Repository", "status.observedRunOnceAt"): "The `spec.sync.runOnceAt` already honoured.",
     ("Repository", "status.packageCount"): "Number of packages found in the repository.",
+    ("Repository", "status.syncFailures"): (
+        "Objects the last sync could not write (the API server refused); each has a "
+        "`SyncFailed` Event, a PackageRevision also a `Synced=False` condition."
+    ),
     ("Repository", "status.gitCommitHash"): "Head commit of `spec.git.branch` at the last sync.",
     ("PackageRevision", "spec.readinessGates[].conditionType"): "A `packageConditions` type.",
     ("PackageRevision", "spec.packageMetadata.labels"): "Labels for the Kptfile.",

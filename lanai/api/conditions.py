@@ -64,6 +64,11 @@ def upsert(
     return result
 
 
+def without(conditions: list[dict[str, Any]] | None, kind: str) -> list[dict[str, Any]]:
+    """A new list without the condition of type ``kind``."""
+    return [dict(c) for c in conditions or [] if c.get("type") != kind]
+
+
 def is_true(conditions: list[dict[str, Any]] | None, kind: str) -> bool:
     entry = find(conditions, kind)
     return bool(entry and entry.get("status") == "True")

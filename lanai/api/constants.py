@@ -44,12 +44,36 @@ ACTOR_ANNOTATION: Final = "lanai.porch.kpt.dev/actor"
 """Set by the API server (a MutatingAdmissionPolicy) to the user who last changed the spec:
 commits made for that change are attributed to this user."""
 
+BASE_COMMIT_ANNOTATION: Final = "lanai.porch.kpt.dev/base-commit"
+"""On a PackageRevisionResources object: the commit whose files Lanai last wrote into it.
+Written in the same request as those files, so an edit (what changed since) is told
+apart from what Git changed meanwhile."""
+
 REASON_REJECTED: Final = "Rejected"
 REASON_FORBIDDEN: Final = "Forbidden"
 """The requesting user lacks a permission the request needs (e.g. to read the Secret)."""
+REASON_SKIPPED: Final = "EntriesSkipped"
+"""Event: entries of a source that are not files (symlinks, submodules) were left out."""
 
 # Event reasons: a PackageRevision's changes, named like the watch events Porch sends.
 REASON_ADDED: Final = "Added"
 REASON_MODIFIED: Final = "Modified"
 REASON_DELETED: Final = "Deleted"
 REASON_PUBLISHED: Final = "Published"
+
+# Deletion and the Repository sync's per-object failures.
+REMOVAL_ANNOTATION: Final = "lanai.porch.kpt.dev/removal"
+"""Set only by the operator (admission policy ``deletion``) on an object it removes because
+its revision vanished from Git or its Repository is being deleted: such an object is moved
+to DeletionProposed first, like anyone's, and nothing is done in Git for it."""
+
+REASON_DELETION_BLOCKED: Final = "DeletionBlocked"
+"""Lanai refuses to delete the revision from Git for now (a rule): the message says why."""
+REASON_DELETION_HELD: Final = "DeletionHeld"
+"""Other finalizers hold the deletion; Lanai deletes from Git once they are removed."""
+
+SYNCED: Final = "Synced"
+"""Condition, present only while the Repository sync cannot write the object."""
+REASON_SYNC_FAILED: Final = "SyncFailed"
+REASON_SYNC_INCOMPLETE: Final = "SyncIncomplete"
+"""The Repository synced, but some objects could not be written (they say why)."""

@@ -6,6 +6,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanai.trust import paths
+
 
 def json_default(value: Any) -> Any:
     """``json.dumps(default=...)`` for what YAML can hold and JSON cannot: timestamps
@@ -30,3 +32,16 @@ class Task:
     type: str
     """init | clone | copy | upgrade | edit | patch | render"""
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of a package's Git tree that is not a file: never read as content nor
+    followed, kept in Git by edits of a Draft, left out (with a warning) of copies."""
+
+    path: str
+    kind: str
+    """``symlink`` | ``submodule``"""
+
+    def __str__(self) -> str:
+        return f"{paths.quoted(self.path)} (a {self.kind})"

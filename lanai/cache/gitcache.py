@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
+import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lanai.api import values
+from lanai.api import names, values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
@@ -27,7 +29,10 @@ from lanai.git import layout, probe, storage
 from lanai.kpt import kptfile as kpt_kptfile
 from lanai.kpt import plainyaml
 
+logger = logging.getLogger(__name__)
+
 CREATION_TASKS = ("init", "clone", "copy", "upgrade")
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def _kptfile(content: bytes) -> dict[str, Any]:
@@ -85,6 +90,8 @@ def _record(
         labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
         annotations=annotations,
         error="" if kptfile else "the Kptfile cannot be parsed",
+        unreadable=revision.unreadable,
+        skipped=revision.skipped,
     )
 
 
@@ -118,6 +125,11 @@ class GitRepository:
     def deployment(self) -> bool:
         return self._deployment
 
+    @property
+    def loaded(self) -> bool:
+        """The first refresh has listed the revisions: until then every answer is 'none'."""
+        return self._loaded
+
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         try:
@@ -132,6 +144,8 @@ class GitRepository:
             raise interface.RevisionExists(str(error)) from None
         except storage.RevisionNotFound as error:
             raise interface.RevisionNotFound(str(error)) from None
+        except storage.InvalidPackage as error:
+            raise interface.InvalidPackage(str(error)) from None
         except storage.Conflict as error:
             raise interface.CacheError(str(error)) from None
 
@@ -171,6 +185,8 @@ class GitRepository:
         records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
         by_revision: dict[int, tuple[storage.GitRevision, PackageRevisionRecord]] = {}
         for revision in revisions:
+            if not _nameable(revision):
+                continue
             known = self._by_revision.get(id(revision))
             if known is not None and known[0] is revision:
                 record = known[1]
@@ -195,9 +211,18 @@ class GitRepository:
         record = self._records.get(key)
         if record is None:
             raise interface.RevisionNotFound(key.name)
-        files: dict[str, bytes] = await self._call(
+        package: storage.PackageContent = await self._call(
             self.git.read_package, record.commit, key.package
         )
+        return package.files
+
+    async def read_files_at(self, key: PackageRevisionKey, commit: str) -> dict[str, bytes] | None:
+        if not _COMMIT_ID.fullmatch(commit):
+            return None
+        try:
+            files: dict[str, bytes] = await self._call(self.git.read_package, commit, key.package)
+        except interface.RevisionNotFound:
+            return None
         return files
 
     async def list_packages(self) -> list[str]:
@@ -297,6 +322,21 @@ class GitRepository:
     def stop(self) -> None:
         """No more Git work for this Repository (what is running finishes on its own)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _nameable(revision: storage.GitRevision) -> bool:
+    """Whether the revision can be a PackageRevision: its package path and workspace make
+    a valid object name. Git may hold others (``Bad Name/``, branch ``release/1.0``);
+    one such would otherwise fail every sync of the Repository."""
+    if names.is_package_path(revision.package) and names.is_dns1123_label(revision.workspace):
+        return True
+    logger.warning(
+        "%s: passing over %s (workspace %s): not a valid PackageRevision name",
+        revision.ref,
+        revision.package,
+        revision.workspace,
+    )
+    return False
 
 
 def _upstream_names(detail: Mapping[str, Any]) -> list[str]:

@@ -39,6 +39,10 @@ class RepositoryUnavailable(CacheError):
     """The remote cannot be reached or refuses the credentials."""
 
 
+class InvalidPackage(CacheError):
+    """A package's files break a rule (a bad name, too large): retrying cannot help."""
+
+
 class Repository(Protocol):
     @property
     def deployment(self) -> bool: ...
@@ -57,7 +61,15 @@ class Repository(Protocol):
         self, key: PackageRevisionKey
     ) -> PackageRevisionRecord | None: ...
 
-    async def read_files(self, key: PackageRevisionKey) -> dict[str, bytes]: ...
+    async def read_files(self, key: PackageRevisionKey) -> dict[str, bytes]:
+        """The revision's files (symlinks and submodules are not files: see the record's
+        ``skipped``); InvalidPackage when a name or the size breaks the rules."""
+        ...
+
+    async def read_files_at(self, key: PackageRevisionKey, commit: str) -> dict[str, bytes] | None:
+        """The revision's package directory as ``commit`` holds it; None when the commit
+        is unknown here or has no such package."""
+        ...
 
     async def list_packages(self) -> list[str]: ...
 
@@ -75,7 +87,7 @@ class Repository(Protocol):
     async def update_package_revision(
         self, key: PackageRevisionKey, files: PackageFiles, task: Task, author: Author
     ) -> PackageRevisionRecord:
-        """Commit ``files`` to a Draft."""
+        """Commit ``files`` to a Draft (its symlinks and submodules stay as they are)."""
         ...
 
     async def close_package_revision(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanai.api import values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 
@@ -39,3 +40,12 @@ class PackageRevisionRecord:
     """Kptfile metadata.annotations (kpt's own excluded), mirrored likewise."""
     error: str = ""
     """Why this revision could not be read completely (e.g. a malformed Kptfile)."""
+    unreadable: str = ""
+    """Why its files are never read: a name or a size the rules refuse (lanai.trust)."""
+    skipped: tuple[values.Skipped, ...] = ()
+    """Entries of its tree that are not files (symlinks, submodules): kept, never read."""
+
+    @property
+    def problem(self) -> str:
+        """What keeps this revision from being Ready, if anything."""
+        return self.unreadable or self.error

@@ -7,6 +7,10 @@ object and ``resourceVersion`` it came from, as Porch's CLI does; ``push`` sends
 directory back with that ``resourceVersion``, so a push over someone else's newer change
 is refused (409) instead of silently undoing it. Without a directory they speak a
 ResourceList on stdout/stdin, for piping through ``kpt fn`` tools.
+
+Every file name is checked by ``lanai.trust.paths`` (a name the server sends that would
+leave the directory is refused, never cleaned up), and the directory is read and written
+by :mod:`lanai.kpt.ondisk`: symlinks in it are ignored with a warning, never followed.
 """
 
 from __future__ import annotations
@@ -52,15 +56,20 @@ def pulled_from(text: str) -> tuple[str, str]:
 
 
 def checked(resources: Mapping[str, str]) -> dict[str, bytes]:
-    """The files as a tree to write, refusing any path that leaves the directory."""
-    from lanai.kpt import package  # the kpt layer only for commands that touch files
+    """The files as a tree to write, refusing any path the rules refuse (nothing is
+    renamed) and one that would overwrite the metadata file."""
+    from lanai.trust import paths
 
     tree: dict[str, bytes] = {}
     for path, content in resources.items():
-        cleaned = package.normalize(path)
-        if cleaned is None or cleaned == METADATA_FILE or ".git" in cleaned.split("/"):
-            raise kube.Failure(f"the server sent a file with an unsafe path: {path!r}")
-        tree[cleaned] = content.encode()
+        problem = paths.problem(path)
+        if problem is None and path == METADATA_FILE:
+            problem = "is the name of the metadata file pull writes"
+        if problem is not None:
+            raise kube.Failure(
+                f"the server sent a file Lanai will not write: {paths.BadPath(path, problem)}"
+            )
+        tree[path] = content.encode()
     return tree
 
 
@@ -68,30 +77,44 @@ def write_dir(directory: Path, name: str, resources: Mapping[str, str], metadata
     """Make ``directory`` hold exactly the pulled files; refuse to overwrite anything else."""
     if directory.exists() and not directory.is_dir():
         raise kube.Failure(f"{directory} exists and is not a directory")
+    from lanai.kpt import ondisk  # the kpt layer only for commands that touch files
+
+    tree = checked(resources)
     if directory.is_dir() and any(directory.iterdir()):
-        marker = directory / METADATA_FILE
-        if not marker.is_file() or pulled_from(marker.read_text())[0] != name:
+        marker = _loaded(directory).get(METADATA_FILE)  # never read through a symlink
+        if marker is None or pulled_from(marker.decode(errors="replace"))[0] != name:
             raise kube.Failure(
                 f"{directory} is not empty and not a pulled copy of {name}: pull into a new "
                 "or empty directory"
             )
-    from lanai.kpt import package
-
-    tree = checked(resources)
     tree[METADATA_FILE] = metadata.encode()
     directory.mkdir(parents=True, exist_ok=True)
-    package.save_dir(tree, directory)
+    try:
+        ondisk.save(tree, directory)
+    except ondisk.DirectoryError as error:
+        raise kube.Failure(f"{error}; {directory} is unchanged") from None
+
+
+def _loaded(directory: Path) -> dict[str, bytes]:
+    """The directory's files; a warning on stderr for each symlink left out."""
+    from lanai.kpt import ondisk
+
+    try:
+        loaded = ondisk.load(directory)
+    except ondisk.DirectoryError as error:
+        raise kube.Failure(str(error)) from None
+    for skipped in loaded.skipped:
+        kube.error(skipped.warning())
+    return loaded.tree
 
 
 def read_dir(directory: Path) -> tuple[dict[str, str], str | None]:
     """The directory's files as text (``.git`` left out) and its metadata file, if any."""
     if not directory.is_dir():
         raise kube.Failure(f"{directory} is not a directory")
-    from lanai.kpt import package
-
     files: dict[str, str] = {}
     metadata = None
-    for path, content in package.load_dir(directory).items():
+    for path, content in _loaded(directory).items():
         try:
             decoded = content.decode()
         except UnicodeDecodeError:

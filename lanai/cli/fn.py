@@ -3,6 +3,10 @@
 They run the same render and runtimes as the operator over a directory on disk, so a
 pipeline can be tried (and debugged) before it is pushed, with the builtin catalog,
 local executables and, optionally, a function runner.
+
+As kpt does, DIR may itself be a symlink (resolved, with kpt's ``[WARN] resolved
+symlink`` line) and symlinks within the package are ignored: never read, never written
+through (:mod:`lanai.kpt.ondisk`), each named in a warning.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from lanai.functions import (
     images,
     wire,
 )
-from lanai.kpt import fnapi, package, render, resourcelist, yamlio
+from lanai.kpt import fnapi, ondisk, package, render, resourcelist, yamlio
 
 if TYPE_CHECKING:
     from lanai.functions import grpc_runtime
@@ -66,10 +70,21 @@ def _runtime(
 
 
 def _directory(value: str) -> Path:
-    directory = Path(value)
-    if not directory.is_dir():
+    """DIR, resolved if it is a symlink (kpt's warning then goes to stderr)."""
+    if not Path(value).is_dir():
         raise _Usage(f"{value!r} is not a directory")
+    directory, warning = ondisk.resolve(value)
+    if warning:
+        print(warning, file=sys.stderr)
     return directory
+
+
+def _load(directory: Path) -> package.PackageTree:
+    """The package's files; a warning for each symlink (or special file) left out."""
+    loaded = ondisk.load(directory)
+    for skipped in loaded.skipped:
+        print(skipped.warning(), file=sys.stderr)
+    return loaded.tree
 
 
 def _indented(text: str, prefix: str = "    ") -> str:
@@ -128,8 +143,8 @@ def _render(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
     runtime, remote = _runtime(args, directory)
     try:
-        tree = package.load_dir(directory)
-        print(f'Package "{directory.resolve().name}":', flush=True)
+        tree = _load(directory)
+        print(f'Package "{directory.name}":', flush=True)
         result = render.render(tree, runtime)
     finally:
         if remote is not None:
@@ -138,7 +153,7 @@ def _render(args: argparse.Namespace) -> int:
     if args.results_dir:
         _write_results(args.results_dir, result.results)
     if result.ok or result.tree != tree:  # a failure changes files only when asked to save
-        package.save_dir(result.tree, directory)
+        ondisk.save(result.tree, directory)
     if not result.ok:
         print(f"\nError: {result.error}", file=sys.stderr)
         return 1
@@ -170,8 +185,8 @@ def _eval(args: argparse.Namespace) -> int:
     except images.InvalidImage as error:
         raise _Usage(str(error)) from error
     config = _function_config(args.passthrough)
+    tree = _load(directory)
     runtime, remote = _runtime(args, directory)
-    tree = package.load_dir(directory)
     files = [f for f in package.all_resource_files(tree) if Path(f).name != "Kptfile"]
     try:
         items = resourcelist.read_resources(tree, files)
@@ -207,7 +222,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(_indented(_result_line(result)))
     if output.stderr:
         print(_indented(output.stderr))
-    package.save_dir(updated, directory)
+    ondisk.save(updated, directory)
     return 0
 
 
@@ -218,6 +233,9 @@ def _guarded(command: Command) -> Command:
         except _Usage as error:
             print(f"lanai fn: {error}", file=sys.stderr)
             return 2
+        except ondisk.DirectoryError as error:
+            print(f"lanai fn: {error}; the package is unchanged", file=sys.stderr)
+            return 1
         return status
 
     return run

@@ -5,6 +5,8 @@ users notice first when it is wrong; this runs exactly the merge the operator ru
 ``source.upgrade`` (``lanai.kpt.merge``), over three directories: the upstream the
 package was cloned from, the new upstream, and the local package, which is updated in
 place. Fetching upstreams from Git is left to ``git``; nothing here talks to a cluster.
+As in kpt, DIR may be a symlink (resolved, with kpt's warning) and symlinks within the
+packages are ignored, never read or written through.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from pathlib import Path
 
 from lanai.cli.logs import Subcommands
-from lanai.kpt import merge, package
+from lanai.kpt import merge, ondisk
 
 
 def _update(args: argparse.Namespace) -> int:
@@ -26,10 +28,19 @@ def _update(args: argparse.Namespace) -> int:
         if not Path(value).is_dir():
             print(f"lanai pkg update: {label} {value!r} is not a directory", file=sys.stderr)
             return 2
-    before = package.load_dir(args.dir)
+    directory, resolved = ondisk.resolve(args.dir)
+    if resolved:
+        print(resolved, file=sys.stderr)
     try:
-        after = merge.upgrade_dirs(args.original, args.upstream, args.dir, args.strategy)
-    except merge.MergeError as error:
+        before = ondisk.load(directory).tree
+        after = merge.upgrade_dirs(
+            args.original,
+            args.upstream,
+            directory,
+            args.strategy,
+            warn=lambda line: print(line, file=sys.stderr),
+        )
+    except (merge.MergeError, ondisk.DirectoryError) as error:
         print(f"lanai pkg update: {error}; {args.dir} is unchanged", file=sys.stderr)
         return 1
     changed = sorted(path for path in after if before.get(path) != after[path])

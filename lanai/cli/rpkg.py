@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from lanai.api import constants
 from lanai.cli import create, files, kube, listing, moves, verbs, wait
 from lanai.cli.logs import Subcommands
 from lanai.cli.table import Column, field, text
@@ -123,6 +124,11 @@ def _blocked(session: kube.Session, since: datetime.datetime) -> wait.Blocked:
         metadata = obj.get("metadata") or {}
         if not metadata.get("deletionTimestamp"):
             return None
+        # Lanai says it on the object (readable by whoever may delete it), and in an Event.
+        for found in (obj.get("status") or {}).get("conditions") or []:
+            blocked = found.get("reason") == constants.REASON_DELETION_BLOCKED
+            if found.get("type") == constants.READY and blocked:
+                return str(found.get("message") or "")
         events = await session.events(str(metadata.get("name")), "DeletionBlocked")
         return wait.latest_message(events, metadata.get("uid"), since)
 

@@ -7,14 +7,20 @@ package are serialised by an asyncio lock per package; reads take no lock.
 Rollback is structural: a create computes and renders the whole package before the
 cache pushes anything, and the cache pushes a draft as one branch, so a failure before
 that push leaves nothing behind and a failure of the push leaves no branch.
+
+Files are checked by the rules of ``lanai.trust.paths`` before anything is rendered or
+committed, and a revision whose files the rules refuse (a bad name or size in Git) is
+never read, edited, proposed or approved: each is a rejection, reported once, never a
+retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,9 +28,10 @@ from lanai.api.keys import PackageKey, PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, lifecycle, packagemeta, rules
+from lanai.engine import edits, errors, lifecycle, packagemeta, rules
 from lanai.tasks import handler
 from lanai.tasks.requests import CreateRequest, Rendered
+from lanai.trust import paths
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +44,7 @@ class TaskHandler(Protocol):
         request: CreateRequest,
         read: Callable[[PackageRevisionKey], Awaitable[handler.Upstream]],
         deployment: bool,
-    ) -> tuple[dict[str, bytes], interface.Task]: ...
+    ) -> handler.Built: ...
 
     async def render(self, files: Mapping[str, bytes]) -> Rendered: ...
 
@@ -62,6 +69,8 @@ class Outcome:
     rendered: Rendered | None = None
     committed: bool = False
     """A commit was pushed for this call (not an adopted or unchanged revision)."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know although it worked (e.g. symlinks left out of a clone)."""
 
 
 class Engine:
@@ -79,10 +88,14 @@ class Engine:
         try:
             if record is None:
                 raise interface.RevisionNotFound(key.name)
+            if record.unreadable:
+                raise interface.InvalidPackage(record.unreadable)
             files = await repository.read_files(key)
-            return handler.Upstream(key, record.self_lock, record.commit, files)
+            return handler.Upstream(key, record.self_lock, record.commit, files, record.skipped)
         except interface.RevisionNotFound:
             raise errors.Rejected(f'PackageRevision "{key.name}" not found in Git') from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(f'PackageRevision "{key.name}" cannot be used: {error}') from None
 
     async def _facts(self, key: PackageRevisionKey) -> rules.RevisionFacts | None:
         record = await (await self._repository(key)).get_package_revision(key)
@@ -103,6 +116,8 @@ class Engine:
             raise errors.Unavailable(f"{key.name} is not in Git (yet)") from None
         except interface.RepositoryUnavailable as error:
             raise errors.Unavailable(str(error)) from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(str(error)) from None
 
     async def create(self, request: CreateRequest, author: interface.Author) -> Outcome:
         """Create the revision in Git; an existing one (a retry, a restart) is adopted."""
@@ -118,20 +133,21 @@ class Engine:
                 return Outcome(existing)
             await self._check_source(request, repository)
             try:
-                files, task = await self._tasks.build(request, self._read, repository.deployment)
+                built = await self._tasks.build(request, self._read, repository.deployment)
+                _check_paths(built.files)
             except (interface.RepositoryUnavailable, handler.SourceUnavailable) as error:
                 raise errors.Unavailable(str(error)) from None
             except handler.TaskError as error:
                 raise errors.Rejected(str(error)) from None
             files = self._tasks.with_metadata(
-                files, request.labels, request.annotations, request.readiness_gates
+                built.files, request.labels, request.annotations, request.readiness_gates
             )
             rendered = await self._tasks.render(files)
             if not rendered.ok and not request.push_on_render_failure:
                 raise errors.RenderFailed(rendered.message)
             try:
                 record = await repository.create_package_revision(
-                    key, rendered.files, task, author, request.lifecycle
+                    key, rendered.files, built.task, author, request.lifecycle
                 )
             except interface.RevisionExists:
                 found = await repository.get_package_revision(key)
@@ -141,9 +157,13 @@ class Engine:
                         "be read; choose another workspaceName"
                     ) from None
                 record = found
-            except interface.CacheError as error:  # unreachable, or refused: retried
+            except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
-            return Outcome(record, rendered, committed=True)
+            except interface.InvalidPackage as error:
+                raise errors.Rejected(str(error)) from None
+            except interface.CacheError as error:  # the remote refused the branch: retried
+                raise errors.Unavailable(str(error)) from None
+            return Outcome(record, rendered, committed=True, warnings=built.warnings)
 
     async def _check_source(self, request: CreateRequest, repository: interface.Repository) -> None:
         key = request.key
@@ -199,6 +219,8 @@ class Engine:
                 lifecycle.move(record.lifecycle, target)
             except lifecycle.TransitionError as error:
                 raise errors.Rejected(str(error)) from None
+            if record.unreadable and target in (Lifecycle.PROPOSED, Lifecycle.PUBLISHED):
+                raise errors.Rejected(f"{key.name} cannot move to {target}: {record.unreadable}")
             if target in (Lifecycle.PROPOSED, Lifecycle.PUBLISHED) and record.lifecycle in (
                 Lifecycle.DRAFT,
                 Lifecycle.PROPOSED,
@@ -211,36 +233,92 @@ class Engine:
                     raise errors.Waiting(rules.gates_message(unmet, target))
             try:
                 return await repository.close_package_revision(key, target, author)
+            except interface.InvalidPackage as error:
+                raise errors.Rejected(str(error)) from None
             except interface.CacheError as error:  # unreachable, or the branch kept moving
                 raise errors.Unavailable(str(error)) from None
 
-    async def update_resources(
+    async def commit_edit(
         self,
         key: PackageRevisionKey,
-        files: Mapping[str, bytes],
+        shown: Mapping[str, bytes],
         author: interface.Author,
         *,
+        base: str | None = None,
+        omitted: Collection[str] = (),
         push_on_render_failure: bool = False,
     ) -> Outcome:
-        """Commit new content to a Draft and render it."""
+        """Commit what a resources object changed since it last showed Git, and render.
+
+        ``shown``: the object's files; ``base``: the commit whose files Lanai last wrote
+        into it (None: unknown, every shown file is taken); ``omitted``: files it leaves
+        out for size. Content that equals Git's is not an edit: no render, no commit
+        (:mod:`lanai.engine.edits`).
+        """
         async with self._locks[key.package_key]:
-            repository = await self._repository(key)
-            record = await repository.get_package_revision(key)
-            if record is None:
-                raise errors.Unavailable(f"{key.name} is not in Git (yet)")
-            if record.lifecycle != Lifecycle.DRAFT:
-                raise errors.Rejected(
-                    f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
-                )
-            rendered = await self._tasks.render(files)
-            if not rendered.ok and not push_on_render_failure:
-                raise errors.RenderFailed(rendered.message)
+            repository, record = await self._draft(key)
+            try:
+                head = await repository.read_files(key)
+                before = None
+                if base == record.commit:
+                    before = head
+                elif base:
+                    before = await repository.read_files_at(key, base)
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            files = edits.merge(head, shown, before, omitted)
+            if files == head:
+                return Outcome(record)
+            return await self._commit(repository, record, files, author, push_on_render_failure)
+
+    async def _draft(
+        self, key: PackageRevisionKey
+    ) -> tuple[interface.Repository, PackageRevisionRecord]:
+        repository = await self._repository(key)
+        record = await repository.get_package_revision(key)
+        if record is None:
+            raise errors.Unavailable(f"{key.name} is not in Git (yet)")
+        if record.lifecycle != Lifecycle.DRAFT:
+            raise errors.Rejected(
+                f"{key.name} is {record.lifecycle}: only a Draft's resources can change"
+            )
+        if record.unreadable:
+            raise errors.Rejected(f"{key.name} cannot be edited: {record.unreadable}")
+        return repository, record
+
+    async def _commit(
+        self,
+        repository: interface.Repository,
+        record: PackageRevisionRecord,
+        files: Mapping[str, bytes],
+        author: interface.Author,
+        push_on_render_failure: bool,
+    ) -> Outcome:
+        """Render ``files`` and commit the result unless Git holds it already."""
+        key = record.key
+        _check_paths(files)
+        rendered = await self._tasks.render(files)
+        if not rendered.ok and not push_on_render_failure:
+            raise errors.RenderFailed(rendered.message)
+        try:
             current = await repository.read_files(key)
             if dict(current) == rendered.files:
                 return Outcome(record, rendered)
             edit = interface.Task("render" if rendered.files != dict(files) else "edit")
             updated = await repository.update_package_revision(key, rendered.files, edit, author)
-            return Outcome(updated, rendered, committed=True)
+        except interface.RepositoryUnavailable as error:
+            raise errors.Unavailable(str(error)) from None
+        except interface.RevisionNotFound:
+            raise errors.Unavailable(f"{key.name} is no longer in Git") from None
+        except interface.InvalidPackage as error:
+            raise errors.Rejected(str(error)) from None
+        except interface.CacheError as error:
+            # The branch moved on the remote (a push that reached it although its answer
+            # did not reach us, someone pushing meanwhile): look again, then retry.
+            with contextlib.suppress(interface.CacheError):
+                await repository.refresh()
+            raise errors.Unavailable(f"the draft branch moved in Git meanwhile ({error})") from None
+        return Outcome(updated, rendered, committed=True)
 
     async def update_metadata(
         self,
@@ -254,23 +332,35 @@ class Engine:
         when it holds them already, or when the revision is not a Draft).
 
         ``whole``: the request is the whole truth, so what the Kptfile has beyond it is
-        removed (see :func:`packagemeta.kptfile_wanted`).
-        """
-        record = await self.get(key)
+        removed (see :func:`packagemeta.kptfile_wanted`). The files are read under the
+        package's lock: read before it, an edit committed meanwhile would be reverted by
+        this commit."""
+        if self._metadata_wanted(await self.get(key), requested, whole) is None:
+            return await self.get(key)
+        async with self._locks[key.package_key]:
+            repository = await self._repository(key)
+            record = await repository.get_package_revision(key)
+            wanted = self._metadata_wanted(record, requested, whole)
+            if record is None or wanted is None:
+                return record
+            try:
+                files = await repository.read_files(key)
+            except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            files = self._tasks.with_metadata(
+                files, wanted.labels, wanted.annotations, wanted.gates, exact=True
+            )
+            return (await self._commit(repository, record, files, author, True)).record
+
+    @staticmethod
+    def _metadata_wanted(
+        record: PackageRevisionRecord | None, requested: packagemeta.PackageMeta, whole: bool
+    ) -> packagemeta.PackageMeta | None:
+        """What a Draft's Kptfile should hold instead; None when it holds the request
+        (or there is no Draft)."""
         if record is None or record.lifecycle != Lifecycle.DRAFT:
-            return record
-        wanted = packagemeta.kptfile_wanted(requested, packagemeta.of_record(record), whole=whole)
-        if wanted is None:
-            return record
-        files = await self.read_files(key)
-        files = self._tasks.with_metadata(
-            files, wanted.labels, wanted.annotations, wanted.gates, exact=True
-        )
-        try:
-            outcome = await self.update_resources(key, files, author, push_on_render_failure=True)
-        except interface.CacheError as error:  # unreachable, or the branch moved meanwhile
-            raise errors.Unavailable(str(error)) from None
-        return outcome.record
+            return None
+        return packagemeta.kptfile_wanted(requested, packagemeta.of_record(record), whole=whole)
 
     async def delete(self, key: PackageRevisionKey, author: interface.Author) -> bool:
         """Delete the revision from Git, by the rules; gone already is success (False)."""
@@ -295,3 +385,11 @@ class Engine:
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
             return True
+
+
+def _check_paths(files: Mapping[str, bytes]) -> None:
+    """Refuse files with a path the rules refuse, before anything renders or commits."""
+    try:
+        paths.check_all(files)
+    except paths.BadPath as error:
+        raise errors.Rejected(str(error)) from None

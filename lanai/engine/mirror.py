@@ -8,6 +8,11 @@ nothing changed the plan is empty and the sync makes no API write.
 Two kinds of object are never touched: ones being deleted, and ones users created that
 are not in Git yet (a Draft whose creation is still running or failed). An object is
 "in Git" once its status carries a ``selfLock``.
+
+The plan never asks for a write Lanai's own admission rules refuse: a lifecycle change
+only along an allowed move (a spec that is ahead of Git is a request the PackageRevision
+handler has not carried out, or refused; it is not moved back), and a Published revision
+that vanished is moved to DeletionProposed before it is deleted, as anyone's must be.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from lanai.api import conditions, constants, values
 from lanai.api.keys import PackageRevisionKey
+from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import lifecycle, packagemeta, rules
+from lanai.engine import edits, lifecycle, packagemeta, rules
 
 MANAGED_STATUS = (
     "revision",
@@ -74,6 +81,8 @@ class ObservedObject:
     meta: packagemeta.PackageMeta | None = None
     """The gates and package metadata the spec shows (None: none)."""
     in_git: bool = field(init=False)
+    sync_failed: bool = field(init=False)
+    """It carries a ``Synced`` condition: a write of an earlier sync failed."""
     managed: tuple[int, ...] = field(init=False)
     """:func:`fingerprint` of each :data:`MANAGED_STATUS` field, in that order."""
     conditions: tuple[Any, ...] | None = field(init=False)
@@ -83,6 +92,7 @@ class ObservedObject:
         set_ = object.__setattr__
         set_(self, "lifecycle", sys.intern(self.lifecycle))
         set_(self, "in_git", bool(status.get("selfLock")))
+        set_(self, "sync_failed", conditions.find(found, constants.SYNCED) is not None)
         set_(self, "managed", tuple(fingerprint(status.get(k)) for k in MANAGED_STATUS))
         set_(self, "conditions", tuple(map(_compact, found)) if isinstance(found, list) else None)
 
@@ -90,6 +100,20 @@ class ObservedObject:
     def settled(self) -> bool:
         """The engine has acted on the current spec (no user change pending)."""
         return self.observed_generation is not None and self.observed_generation >= self.generation
+
+    @property
+    def placeholder(self) -> bool:
+        """The branch placeholder (revision -1), which may be deleted while Published."""
+        return self.managed[0] == _PLACEHOLDER_REVISION
+
+    @property
+    def ready(self) -> bool:
+        found = list(self.conditions) if self.conditions is not None else None
+        return conditions.is_true(found, constants.READY)
+
+
+_PLACEHOLDER_REVISION = fingerprint(-1)
+assert MANAGED_STATUS[0] == "revision"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +143,10 @@ class Creation:
         return status
 
 
+VANISHED = "the revision is no longer in Git"
+REPOSITORY_DELETED = "the Repository is being deleted"
+
+
 @dataclass
 class MirrorPlan:
     create: list[Creation] = field(default_factory=list)
@@ -127,10 +155,46 @@ class MirrorPlan:
     status: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(name, merge patch of status)."""
     delete: list[str] = field(default_factory=list)
+    propose_deletion: list[str] = field(default_factory=list)
+    """Of ``delete``: Published objects moved to DeletionProposed (:func:`removal_patch`)
+    first, since the admission policy refuses deleting a Published revision."""
+    removal_reason: str = VANISHED
+    """Why the objects in ``delete`` go: :data:`VANISHED` or :data:`REPOSITORY_DELETED`."""
 
     @property
     def empty(self) -> bool:
         return not (self.create or self.patch or self.status or self.delete)
+
+    def names(self) -> set[str]:
+        """Every object the plan writes."""
+        return (
+            {c.name for c in self.create}
+            | {name for name, _ in self.patch}
+            | {name for name, _ in self.status}
+            | set(self.delete)
+        )
+
+
+def removal_patch(reason: str) -> dict[str, Any]:
+    """Move a Published object out of Published before the operator deletes it, marked so
+    that nothing is done in Git for it (``reason``: :data:`VANISHED`, ...)."""
+    return {
+        "metadata": {"annotations": {constants.REMOVAL_ANNOTATION: reason}},
+        "spec": {"lifecycle": str(lifecycle.DELETION_PROPOSED)},
+    }
+
+
+def _needs_proposal(observed: ObservedObject) -> bool:
+    return observed.lifecycle == lifecycle.PUBLISHED and not observed.placeholder
+
+
+def removal_plan(existing: Mapping[str, ObservedObject]) -> MirrorPlan:
+    """Delete every object (a Repository being deleted), Published ones proposed first."""
+    result = MirrorPlan(delete=list(existing), removal_reason=REPOSITORY_DELETED)
+    result.propose_deletion = [
+        name for name, o in existing.items() if not o.deleting and _needs_proposal(o)
+    ]
+    return result
 
 
 def desired_status(record: PackageRevisionRecord, deployment: bool) -> dict[str, Any]:
@@ -173,13 +237,20 @@ def desired_object(record: PackageRevisionRecord, latest: bool) -> dict[str, Any
 
 def ready_condition(record: PackageRevisionRecord) -> conditions.Condition:
     """Ready as far as Git tells: False (reason Error) when the revision cannot be read."""
-    if record.error:
-        return conditions.Condition(constants.READY, "False", constants.REASON_ERROR, record.error)
+    if record.problem:
+        return conditions.Condition(
+            constants.READY, "False", constants.REASON_ERROR, record.problem
+        )
     return conditions.Condition(constants.READY, "True", constants.REASON_READY, "")
 
 
 def _status_patch(
-    record: PackageRevisionRecord, observed: ObservedObject, deployment: bool
+    record: PackageRevisionRecord,
+    observed: ObservedObject,
+    deployment: bool,
+    *,
+    owns_ready: bool = True,
+    heal: bool = False,
 ) -> dict[str, Any]:
     wanted = desired_status(record, deployment)
     patch = {
@@ -189,15 +260,46 @@ def _status_patch(
     }
     ready = ready_condition(record)
     found = list(observed.conditions) if observed.conditions is not None else None
+    if heal:  # the write that failed has succeeded since (or is no longer planned)
+        found = conditions.without(found, constants.SYNCED)
+        patch["conditions"] = found
     current = conditions.find(found, constants.READY)
     differs = current is None or (current.get("status"), current.get("message", "")) != (
         ready.status,
         ready.message,
     )
-    # Only a sync-visible fact flips Ready; the engine owns Ready during its operations.
-    if differs and (observed.settled or current is None):
+    # Only a sync-visible fact flips Ready; the engine owns Ready during its operations,
+    # and while the spec asks for a lifecycle Git does not hold.
+    # (and the resources handler while an edit is on its way to Git).
+    if (
+        differs
+        and ((observed.settled and owns_ready) or current is None)
+        and not edits.is_pending(current)
+    ):
         patch["conditions"] = conditions.upsert(found, ready)
     return patch
+
+
+def lifecycle_to_mirror(observed: ObservedObject, git: Lifecycle) -> Lifecycle | None:
+    """The spec.lifecycle the sync should write so the object shows what Git holds, or None.
+
+    Only for a settled object (no user change pending), and only along a move the CRD and
+    the engine allow (lifecycle.move): Published never goes back to Draft, say, so an
+    object whose approval was refused keeps asking for Published (the PackageRevision
+    handler reports why) instead of the sync's write being refused. A move back from what
+    the spec asks (Proposed → Draft, DeletionProposed → Published) follows Git only when
+    the engine had carried the spec out (Ready=True): otherwise Git never held it, and the
+    request stays for the PackageRevision handler to carry out or refuse.
+    """
+    if not observed.settled or observed.lifecycle == git:
+        return None
+    try:
+        move = lifecycle.move(Lifecycle(observed.lifecycle), git)
+    except (lifecycle.TransitionError, ValueError):
+        return None
+    if move in (lifecycle.Move.REJECT, lifecycle.Move.UNDO_PROPOSE_DELETE) and not observed.ready:
+        return None
+    return git
 
 
 _SELF_LOCK = MANAGED_STATUS.index("selfLock")
@@ -221,8 +323,13 @@ def plan(
     existing: Mapping[str, ObservedObject],
     *,
     deployment: bool = False,
+    failing: AbstractSet[str] = frozenset(),
 ) -> MirrorPlan:
-    """What to change so the objects of one Repository match ``records``."""
+    """What to change so the objects of one Repository match ``records``.
+
+    ``failing``: objects whose last planned write failed; the others lose the ``Synced``
+    condition such a failure left on them.
+    """
     records = list(records)
     facts = [rules.RevisionFacts(r.key, r.lifecycle, r.revision, r.upstream_names) for r in records]
     latest_keys: set[PackageRevisionKey] = set(rules.latest_revisions(facts).values())
@@ -242,17 +349,30 @@ def plan(
         wanted_label = "true" if latest else None
         if observed.latest_label != wanted_label:
             metadata_patch["metadata"] = {"labels": {constants.LATEST_REVISION_LABEL: wanted_label}}
+        follows = True
         spec_patch: dict[str, Any] = {}
-        if observed.lifecycle != str(record.lifecycle) and observed.settled:
-            # Git changed under a settled object (someone pushed or deleted a ref).
-            spec_patch["lifecycle"] = str(record.lifecycle)
-        if observed.settled and _moved_in_git(record, observed):
+        if observed.lifecycle != record.lifecycle:
+            # Git changed under a settled object (someone pushed or deleted a ref), or the
+            # spec asks for a move the PackageRevision handler has yet to make or refused.
+            mirrored = lifecycle_to_mirror(observed, record.lifecycle)
+            if mirrored is not None:
+                spec_patch["lifecycle"] = str(mirrored)
+            else:
+                follows = False
+        if follows and observed.settled and _moved_in_git(record, observed):
+            # A new commit (an edit, a push): the spec shows its Kptfile's gates and metadata.
             spec_patch.update(_follow_kptfile(record, observed))
         if spec_patch:
             metadata_patch["spec"] = spec_patch
         if metadata_patch:
             result.patch.append((name, metadata_patch))
-        status_patch = _status_patch(record, observed, deployment)
+        status_patch = _status_patch(
+            record,
+            observed,
+            deployment,
+            owns_ready=follows,
+            heal=observed.sync_failed and name not in failing,
+        )
         if (
             observed.observed_generation is None
             and observed.generation == 1
@@ -267,4 +387,6 @@ def plan(
     for name, observed in existing.items():
         if name not in wanted_names and observed.in_git and not observed.deleting:
             result.delete.append(name)
+            if _needs_proposal(observed):
+                result.propose_deletion.append(name)
     return result

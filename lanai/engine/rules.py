@@ -83,9 +83,9 @@ def gates_message(unmet: Sequence[str], target: Lifecycle) -> str:
 def check_deletable(target: RevisionFacts, everything: Iterable[RevisionFacts]) -> None:
     """Raise :class:`RuleError` if ``target`` may not be deleted now."""
     if target.lifecycle == Lifecycle.PUBLISHED and not target.is_placeholder:
-        raise RuleError(
-            "published PackageRevisions must be proposed for deletion before they are deleted: "
-            "set spec.lifecycle to DeletionProposed first"
+        raise RuleError(  # Porch's words (pkg/registry/porch, validateDelete)
+            "published PackageRevisions must be proposed for deletion by setting "
+            "spec.lifecycle to 'DeletionProposed' prior to deletion"
         )
     name = target.key.name
     users = sorted(

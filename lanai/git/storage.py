@@ -26,11 +26,14 @@ from typing import Any
 
 import pygit2
 
-from lanai.git import advert, commitmsg, layout, metrics, probe
+from lanai.api import values
+from lanai.git import advert, commitmsg, content, layout, metrics, probe
+from lanai.trust import paths, sizes
 
 logger = logging.getLogger(__name__)
 
 KPTFILE = "Kptfile"
+_KPTFILE_NAME = KPTFILE.encode()
 APPROVE_ATTEMPTS = 200
 APPROVE_BACKOFF = (0.01, 0.5)
 """First and longest pause (s) after losing a publishing race, drawn with full jitter.
@@ -64,6 +67,10 @@ class Conflict(GitError):
     pass
 
 
+class InvalidPackage(GitError):
+    """A package's files break a rule (a bad name, too large): refused, not retried."""
+
+
 @dataclass(frozen=True)
 class Signature:
     name: str
@@ -84,6 +91,16 @@ class GitRevision:
     between syncs, 10,000 Kptfiles' bytes need not be."""
     committed_at: str = ""
     committer: str = ""
+    unreadable: str = ""
+    """Why the package's files cannot be read (a bad name, too large); then they never are."""
+    skipped: tuple[values.Skipped, ...] = ()
+    """Entries of the package that are not files (symlinks, submodules)."""
+
+
+@dataclass(frozen=True)
+class PackageContent:
+    files: dict[str, bytes]
+    skipped: tuple[values.Skipped, ...] = ()
 
 
 ZERO = "0" * 40
@@ -126,6 +143,15 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(longest, first * 2**attempt))  # noqa: S311 (jitter, not secrets)
 
 
+_CLEAN: tuple[str, tuple[values.Skipped, ...]] = ("", ())
+"""What :meth:`GitStorage._inspect` finds in almost every package (one shared tuple)."""
+
+
+def _what(package: str, commit: str) -> str:
+    """A package at a commit, for messages."""
+    return f'package "{package}" at {commit[:12]}'
+
+
 def _iso(seconds: int) -> str:
     moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -139,11 +165,13 @@ class GitStorage:
         directory: str,
         mirror: Path,
         auth: probe.RemoteAuth | None = None,
+        limits: sizes.PackageLimits = sizes.DEFAULT,
     ) -> None:
         self.url = url
         self.branch = branch
         self.directory = directory.strip("/")
         self.auth = auth
+        self.limits = limits
         self._lock = threading.RLock()
         mirror.mkdir(parents=True, exist_ok=True)
         if (mirror / "HEAD").exists():
@@ -151,6 +179,9 @@ class GitStorage:
         else:
             self._repo = pygit2.init_repository(str(mirror), bare=True)
         self._packages_by_tree: dict[str, list[str]] = {}
+        self._inspected: dict[str, tuple[str, tuple[values.Skipped, ...]]] = {}
+        """Package tree id → (why it is unreadable, its skipped entries): a draft and
+        the tag it becomes share a tree, and 10,000 revisions are checked once each."""
         self._annotations: dict[str, dict[str, Any]] = {}
         self._ref_cache: dict[str, str] | None = None
         self._version_cache: str | None = None
@@ -340,15 +371,20 @@ class GitStorage:
         return found
 
     def _walk(self, tree: pygit2.Tree, prefix: str, found: list[str]) -> None:
-        names = {entry.name for entry in tree}
-        if prefix and KPTFILE in names:
+        if prefix and any(entry.raw_name == _KPTFILE_NAME for entry in tree):
             found.append(prefix)
             return
         for entry in tree:
-            if entry.type_str == "tree":
-                child = self._repo[entry.id].peel(pygit2.Tree)
-                name = str(entry.name)
-                self._walk(child, f"{prefix}/{name}" if prefix else name, found)
+            if entry.type_str != "tree":
+                continue
+            name = (entry.raw_name or b"").decode("utf-8", "replace")
+            if "\ufffd" in name or paths.problem(name) is not None:
+                # No package lives under ".git", "..", a newline or a name that is not
+                # UTF-8: such a directory (someone else's push) is passed over.
+                logger.warning("%s: passing over directory %s", self.url, paths.quoted(name))
+                continue
+            child = self._repo[entry.id].peel(pygit2.Tree)
+            self._walk(child, f"{prefix}/{name}" if prefix else name, found)
 
     def _subtree(self, tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
         if not path:
@@ -362,9 +398,11 @@ class GitStorage:
         subtree: pygit2.Tree = self._repo[entry.id].peel(pygit2.Tree)
         return subtree
 
-    def _kptfile(self, commit: pygit2.Commit, package: str) -> str | None:
+    def _kptfile(self, tree: pygit2.Oid) -> str | None:
+        """The blob id of the Kptfile in the package directory ``tree``, or None."""
+        package: pygit2.Tree = self._repo[tree].peel(pygit2.Tree)
         try:
-            entry = commit.tree[f"{layout.full_path(self.directory, package)}/{KPTFILE}"]
+            entry = package[KPTFILE]
         except KeyError:
             return None
         return str(entry.id) if entry.type_str == "blob" else None
@@ -410,9 +448,11 @@ class GitStorage:
         self, package: str, ws: str, lifecycle: str, n: int, oid: str, ref: str
     ) -> GitRevision | None:
         commit = self._commit(oid)
-        kptfile = self._kptfile(commit, package)
-        if kptfile is None:
+        tree = self._package_tree(commit, package)  # one walk down from the root
+        kptfile = self._kptfile(tree) if tree is not None else None
+        if tree is None or kptfile is None:
             return None
+        unreadable, skipped = self._inspect(tree, _what(package, oid))
         return GitRevision(
             package=package,
             workspace=ws,
@@ -424,7 +464,21 @@ class GitStorage:
             kptfile=kptfile,
             committed_at=_iso(commit.commit_time),
             committer=commit.author.name,
+            unreadable=unreadable,
+            skipped=skipped,
         )
+
+    def _inspect(self, tree: pygit2.Oid, what: str) -> tuple[str, tuple[values.Skipped, ...]]:
+        """Whether the package directory ``tree`` can be read, by its names and sizes
+        alone (no content is read)."""
+        key = str(tree)
+        if key not in self._inspected:
+            try:
+                listing = content.list_tree(self._repo, tree, what, self.limits)
+                self._inspected[key] = ("", listing.skipped) if listing.skipped else _CLEAN
+            except content.Refused as error:
+                self._inspected[key] = (str(error), ())
+        return self._inspected[key]
 
     def _list_revisions(
         self,
@@ -481,44 +535,52 @@ class GitStorage:
                 found.append(published)
         return found
 
-    def read_package(self, commit: str, package: str) -> dict[str, bytes]:
-        with self._lock:
-            tree = self._subtree(
-                self._commit(commit).tree, layout.full_path(self.directory, package)
-            )
-            if tree is None:
-                raise RevisionNotFound(f"package {package} is not in commit {commit[:12]}")
-            files: dict[str, bytes] = {}
-            self._collect(tree, "", files)
-            return files
+    def _package_tree(self, commit: pygit2.Commit, package: str) -> pygit2.Oid | None:
+        """The id of the package's directory in ``commit`` (not loaded), or None."""
+        path = layout.full_path(self.directory, package)
+        if not path:
+            return commit.tree_id
+        try:
+            entry = commit.tree[path]
+        except KeyError:
+            return None
+        return entry.id if entry.type_str == "tree" else None
 
-    def _collect(self, tree: pygit2.Tree, prefix: str, files: dict[str, bytes]) -> None:
-        for entry in tree:
-            path = f"{prefix}{entry.name}"
-            if entry.type_str == "tree":
-                self._collect(self._repo[entry.id].peel(pygit2.Tree), path + "/", files)
-            elif entry.type_str == "blob":
-                files[path] = bytes(self._repo[entry.id].peel(pygit2.Blob).data)
+    def _listing(self, commit: str, package: str) -> content.Listing:
+        tree = self._package_tree(self._commit(commit), package)
+        if tree is None:
+            raise RevisionNotFound(f"package {package} is not in commit {commit[:12]}")
+        try:
+            return content.list_tree(self._repo, tree, _what(package, commit), self.limits)
+        except content.Refused as error:
+            raise InvalidPackage(str(error)) from None
+
+    def read_package(self, commit: str, package: str) -> PackageContent:
+        """The package's files (names checked, sizes bounded before anything is read);
+        symlinks and submodules are listed apart, never read."""
+        with self._lock:
+            listing = self._listing(commit, package)
+            return PackageContent(content.read(self._repo, listing), listing.skipped)
 
     # -- writing ------------------------------------------------------------------
 
-    def _tree_with(self, base: pygit2.Tree | None, path: str, files: Mapping[str, bytes] | None):  # type: ignore[no-untyped-def]
-        """``base`` with the directory ``path`` replaced by ``files`` (None removes it)."""
+    def _tree_with(
+        self, base: pygit2.Tree | None, path: str, files: pygit2.Oid | None
+    ) -> pygit2.Oid | None:
+        """``base`` with the directory ``path`` replaced by the tree ``files`` (None
+        removes it)."""
         parts = path.split("/")
         return self._replace(base, parts, files)
 
     def _replace(
-        self, base: pygit2.Tree | None, parts: list[str], files: Mapping[str, bytes] | None
+        self, base: pygit2.Tree | None, parts: list[str], files: pygit2.Oid | None
     ) -> pygit2.Oid | None:
         builder = self._repo.TreeBuilder(base) if base is not None else self._repo.TreeBuilder()
         name = parts[0]
         existing = None
         if base is not None and name in base and base[name].type_str == "tree":
             existing = self._repo[base[name].id].peel(pygit2.Tree)
-        if len(parts) == 1:
-            new = self._build(files) if files is not None else None
-        else:
-            new = self._replace(existing, parts[1:], files)
+        new = files if len(parts) == 1 else self._replace(existing, parts[1:], files)
         if base is not None and name in base:
             builder.remove(name)
         if new is not None:
@@ -527,36 +589,25 @@ class GitStorage:
             return None
         return builder.write()
 
-    def _build(self, files: Mapping[str, bytes]) -> pygit2.Oid | None:
-        nested: dict[str, Any] = {}
-        for path, data in files.items():
-            node = nested
-            *dirs, leaf = path.strip("/").split("/")
-            for d in dirs:
-                node = node.setdefault(d, {})
-            node[leaf] = data
-        return self._write_nested(nested)
-
-    def _write_nested(self, node: Mapping[str, Any]) -> pygit2.Oid | None:
-        builder = self._repo.TreeBuilder()
-        for name, value in sorted(node.items()):
-            if isinstance(value, bytes):
-                builder.insert(name, self._repo.create_blob(value), pygit2.enums.FileMode.BLOB)
-            else:
-                child = self._write_nested(value)
-                if child is not None:
-                    builder.insert(name, child, pygit2.enums.FileMode.TREE)
-        return builder.write() if len(builder) else None
+    def _build(
+        self, package: str, files: Mapping[str, bytes], keep: tuple[content.Entry, ...] = ()
+    ) -> pygit2.Oid | None:
+        """The package directory holding ``files`` (and ``keep``), by the rules."""
+        try:
+            return content.build(self._repo, files, f'package "{package}"', keep, self.limits)
+        except content.Refused as error:
+            raise InvalidPackage(str(error)) from None
 
     def _new_commit(
         self,
         parent: str | None,
         package: str,
-        files: Mapping[str, bytes] | None,
+        files: pygit2.Oid | None,
         summary: str,
         annotation: dict[str, Any],
         author: Signature,
     ) -> str:
+        """A commit on ``parent`` whose package directory is the tree ``files``."""
         base = self._commit(parent).tree if parent else None
         tree = self._tree_with(base, layout.full_path(self.directory, package), files)
         if tree is None:
@@ -637,8 +688,9 @@ class GitStorage:
             ref = (layout.proposed_branch if proposed else layout.draft_branch)(path, workspace)
             head = self.head() or None
             annotation = {"package": package, "workspaceName": workspace, **annotation}
+            tree = self._build(package, files)
             commit = self._new_commit(
-                head, package, files, f"Create {package} ({workspace})", annotation, author
+                head, package, tree, f"Create {package} ({workspace})", annotation, author
             )
             self._set_and_push({ref: commit}, guarded={ref: None})
             return self._find(package, workspace)
@@ -662,8 +714,11 @@ class GitStorage:
             if current.lifecycle not in ("Draft", "Proposed"):
                 raise Conflict(f"{package}/{workspace} is {current.lifecycle}, not a Draft")
             annotation = {"package": package, "workspaceName": workspace, **annotation}
+            # Symlinks and submodules are not shown as files, so an edit keeps them.
+            kept = self._listing(current.commit, package).special
+            tree = self._build(package, files, kept)
             commit = self._new_commit(
-                current.commit, package, files, f"Edit {package} ({workspace})", annotation, author
+                current.commit, package, tree, f"Edit {package} ({workspace})", annotation, author
             )
             self._set_and_push({current.ref: commit}, guarded={current.ref: current.commit})
             return self._find(package, workspace)
@@ -693,7 +748,8 @@ class GitStorage:
                 current = self._find(package, workspace)
                 if current.lifecycle in ("Published", "DeletionProposed"):
                     return current
-                files = self.read_package(current.commit, package)
+                # The draft's directory as it is (modes, symlinks and all), not re-read.
+                files = self._package_tree(self._commit(current.commit), package)
                 numbers = [r.revision for r in self._list_revisions() if r.package == package]
                 n = max([0, *numbers, self._last_approved(package)]) + 1
                 annotation = {

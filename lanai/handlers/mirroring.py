@@ -6,7 +6,9 @@ A sync of an unchanged repository therefore costs no API call at all.
 
 Writes go out WRITERS at a time: one at a time, each round trip to the API server
 (~20 ms) made a first sync of 10,000 revisions take minutes; objects are independent,
-so order within a phase does not matter.
+so order within a phase does not matter. For the same reason a write the API server
+refuses is one object's failure, returned for reporting on that object, never the
+sync's: the rest of the Repository goes on syncing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -87,44 +89,127 @@ async def index_package(
     return {(body.metadata.namespace or "default", repository): observed}
 
 
+@dataclass(frozen=True)
+class WriteFailure:
+    """The API server refused one write of a sync (it answered; it was not unreachable)."""
+
+    kind: str
+    """``PackageRevision`` or ``Package``."""
+    name: str
+    action: str
+    """What was tried, as a verb phrase: ``create``, ``update``, ``delete``, ..."""
+    status: int
+    message: str
+    """The API server's answer (never the request: it can carry data)."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+    def describe(self) -> str:
+        return f"could not {self.action} {self.kind} {self.name}: {self.message}"
+
+
+Key = tuple[str, str]
+"""(kind, name) of an object a sync writes."""
+
+
+def _always(_key: Key) -> bool:
+    return True
+
+
 @dataclass
 class Applied:
     created: int = 0
     patched: int = 0
     deleted: int = 0
+    attempted: set[Key] = field(default_factory=set)
+    """Objects a write was tried for (not skipped as backing off)."""
+    failed: dict[Key, WriteFailure] = field(default_factory=dict)
+    """Objects with a refused write: the first refusal of each."""
 
     @property
     def writes(self) -> int:
         return self.created + self.patched + self.deleted
 
+    def __iadd__(self, other: Applied) -> Applied:
+        self.created += other.created
+        self.patched += other.patched
+        self.deleted += other.deleted
+        self.attempted |= other.attempted
+        for key, failure in other.failed.items():
+            self.failed.setdefault(key, failure)
+        return self
+
 
 _API = (constants.PORCH_GROUP, constants.PORCH_VERSION)
 
 
-async def _each(items: Iterable[Any], write: Callable[[Any], Awaitable[bool]]) -> int:
-    """Run ``write`` over ``items`` with at most WRITERS in flight; how many returned True."""
-    pending = iter(items)
-    done = 0
+class _Writer:
+    """Runs one phase of writes, WRITERS at a time, each object on its own: a write the
+    API server refuses (422 from a CEL rule, 409, 403 from a policy, 5xx, ...) is noted
+    against that object and the others go on. Only an unreachable API server (no answer
+    at all) ends the sync, since then every write would fail alike."""
 
-    async def worker() -> None:
-        nonlocal done
-        for item in pending:  # shared iterator: each item is taken by one worker
-            if await write(item):
-                done += 1
+    def __init__(self, applied: Applied, kind: str, due: Callable[[Key], bool]) -> None:
+        self.applied = applied
+        self.kind = kind
+        self.due = due
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(WRITERS)]
-    try:
-        await asyncio.gather(*workers)
-    except BaseException:
-        for task in workers:  # one failed write ends the sync; the next one retries
-            task.cancel()
-        raise
-    return done
+    async def each(
+        self,
+        items: Iterable[Any],
+        name_of: Callable[[Any], str],
+        action: str,
+        write: Callable[[Any], Awaitable[bool]],
+    ) -> int:
+        """Run ``write`` over ``items``; how many returned True (wrote something)."""
+        pending = iter(items)
+        done = 0
+        applied = self.applied
+
+        async def worker() -> None:
+            nonlocal done
+            for item in pending:  # shared iterator: each item is taken by one worker
+                key = (self.kind, name_of(item))
+                if not self.due(key):
+                    continue  # refused before: backing off
+                applied.attempted.add(key)
+                try:
+                    if await write(item):
+                        done += 1
+                except kube.ApiError as error:
+                    failure = WriteFailure(self.kind, key[1], action, error.status, str(error))
+                    applied.failed.setdefault(key, failure)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(WRITERS)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:  # the API server is unreachable: the next sync retries
+                task.cancel()
+            raise
+        return done
 
 
-async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Applied:
-    """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped."""
+def _first(entry: tuple[str, Any]) -> str:
+    return entry[0]
+
+
+def _itself(name: str) -> str:
+    return name
+
+
+async def apply(
+    api: kube.Api,
+    namespace: str,
+    plan: mirror.MirrorPlan,
+    due: Callable[[Key], bool] = _always,
+) -> Applied:
+    """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped, objects
+    for which ``due`` is False (backing off after a refusal) are left for later."""
     applied = Applied()
+    writer = _Writer(applied, "PackageRevision", due)
 
     async def create(entry: mirror.Creation) -> bool:
         body = entry.body()
@@ -150,18 +235,33 @@ async def apply(api: kube.Api, namespace: str, plan: mirror.MirrorPlan) -> Appli
             api, *_API, constants.PACKAGE_REVISIONS, namespace, name, status
         )
 
+    proposing = set(plan.propose_deletion)
+    removal = mirror.removal_patch(plan.removal_reason)
+
     async def delete(name: str) -> bool:
+        if name in proposing and not await _merge_patch(api, namespace, name, removal):
+            return False  # gone already
         return await _delete(api, namespace, constants.PACKAGE_REVISIONS, name)
 
-    applied.created = await _each(plan.create, create)
-    applied.patched = await _each(plan.patch, patch)
-    applied.patched += await _each(plan.status, patch_status)
-    applied.deleted = await _each(plan.delete, delete)
+    def name_of(entry: mirror.Creation) -> str:
+        return entry.name
+
+    applied.created = await writer.each(plan.create, name_of, "create", create)
+    applied.patched = await writer.each(plan.patch, _first, "update", patch)
+    applied.patched += await writer.each(plan.status, _first, "update the status of", patch_status)
+    applied.deleted = await writer.each(plan.delete, _itself, "delete", delete)
     return applied
 
 
-async def apply_packages(api: kube.Api, namespace: str, plan: packages.PackagePlan) -> int:
-    """Carry out a Package plan (no status subresource: one write each); writes made."""
+async def apply_packages(
+    api: kube.Api,
+    namespace: str,
+    plan: packages.PackagePlan,
+    due: Callable[[Key], bool] = _always,
+) -> Applied:
+    """Carry out a Package plan (no status subresource: one write each)."""
+    applied = Applied()
+    writer = _Writer(applied, "Package", due)
 
     async def create(body: dict[str, Any]) -> bool:
         try:
@@ -178,11 +278,13 @@ async def apply_packages(api: kube.Api, namespace: str, plan: packages.PackagePl
     async def delete(name: str) -> bool:
         return await _delete(api, namespace, constants.PACKAGES, name)
 
-    return (
-        await _each(plan.create, create)
-        + await _each(plan.patch, patch)
-        + await _each(plan.delete, delete)
-    )
+    def name_of(body: dict[str, Any]) -> str:
+        return str(body["metadata"]["name"])
+
+    applied.created = await writer.each(plan.create, name_of, "create", create)
+    applied.patched = await writer.each(plan.patch, _first, "update", patch)
+    applied.deleted = await writer.each(plan.delete, _itself, "delete", delete)
+    return applied
 
 
 async def _delete(api: kube.Api, namespace: str, plural: str, name: str) -> bool:

@@ -24,13 +24,13 @@ from lanai.engine import errors
 from lanai.engine.engine import Engine
 from lanai.git import network
 from lanai.handlers import (
+    editing,
     events,
     kube,
     memory,
     mirroring,
     packagerevision,
     repository,
-    resources,
     runtime,
     settings,
 )
@@ -69,7 +69,9 @@ class Options:
 def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
     async def resolve(namespace: str, name: str) -> interface.Repository:
         repository = cache.get(namespace, name)
-        if repository is None:
+        # Not before its first listing: "not in Git" would be wrong, and acted on (a
+        # deletion would finish without touching Git).
+        if repository is None or not repository.loaded:
             raise errors.Unavailable(
                 f'Repository "{name}" is not ready: it does not exist in namespace '
                 f"{namespace}, or its first sync has not finished"
@@ -133,7 +135,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
         )(indexer)
     repository.register(registry)
     packagerevision.register(registry)
-    resources.register(registry)
+    editing.register(registry)
     return registry
 
 

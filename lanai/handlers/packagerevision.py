@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -27,7 +27,18 @@ from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import errors, lifecycle, mirror, packagemeta
 from lanai.engine.engine import Outcome
-from lanai.handlers import credentials, events, faults, fields, kube, metrics, resources, runtime
+from lanai.handlers import (
+    credentials,
+    events,
+    faults,
+    fields,
+    kube,
+    metrics,
+    mirroring,
+    resources,
+    runtime,
+    settings,
+)
 from lanai.tasks.requests import CreateRequest, Rendered, Source
 
 logger = logging.getLogger(__name__)
@@ -130,6 +141,10 @@ def status_of(
     return status
 
 
+def _not_ready(reason: str, message: str) -> conditions.Condition:
+    return conditions.Condition(constants.READY, "False", reason, message)
+
+
 async def _patch_status(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]) -> None:
     await kube.patch_object_status(rt.api, RESOURCE, body, status)
 
@@ -174,6 +189,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     # Events and the Repository sync wait until Ready is written: both would otherwise
     # sit on the path from the user's change to Ready (an API request, a Git fetch).
     notes: list[tuple[str, str]] = []
+    warnings: list[str] = []
     wake: float | None = None
     """Seconds until the Repository sync should run (None: no need)."""
     slow = SlowNote(rt, body)
@@ -195,6 +211,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
                 )
             )
             wake = CREATED_SYNC_DELAY  # the package's Package object follows soon
+            warnings.extend(created.warnings)
         # The spec's gates and metadata go into a Draft's Kptfile before it moves on, so
         # that what is proposed or published carries them.
         record = await _write_metadata(rt, body, record, notes, quiet=created is not None)
@@ -233,11 +250,15 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     # Draft/Proposed: always an object with the files; published: kept up if one exists.
     made = record.lifecycle not in lifecycle.PUBLISHED_STATES
     await resources.show(rt, record, body, rendered, create=made, fresh=created is not None)
+    # A revision Git holds may still be unreadable.
     ready = _ready(mirror.ready_condition(record), generation)
     status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
     status["observedGeneration"] = generation
     await _patch_status(rt, body, status)
     await _follow_up(rt, body, key, notes, wake)
+    for warning in warnings:
+        await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)
+    await _report_problem(rt, body, ready)
 
 
 SLOW_AFTER = 1.0
@@ -376,6 +397,18 @@ async def _follow_kptfile(
     return found if isinstance(found, int) else generation
 
 
+async def _report_problem(
+    rt: runtime.Runtime, body: kopf.Body, ready: conditions.Condition
+) -> None:
+    """An Event when a revision Git holds is not Ready (e.g. a file name the rules refuse),
+    once per message."""
+    if ready.status == "True":
+        return
+    previous = conditions.find((body.get("status") or {}).get("conditions"), constants.READY)
+    if previous is None or previous.get("message") != ready.message:
+        await rt.events.post(body, "Warning", ready.reason, ready.message)
+
+
 async def _follow_up(
     rt: runtime.Runtime,
     body: kopf.Body,
@@ -447,26 +480,55 @@ async def _repository_going(rt: runtime.Runtime, namespace: str, name: str) -> b
     return repository is None or bool((repository.get("metadata") or {}).get("deletionTimestamp"))
 
 
-async def delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Delete the revision from Git by the rules; other finalizers hold it first."""
+BLOCKED_RETRY = 300.0
+"""Seconds before a held or blocked deletion is tried again if nothing happens. Anything
+that may let it through tries it at once: a change to the object (a finalizer removed, its
+deletion proposed), the deletion of another revision of its Repository, an operator
+restart (settings.WakingProgressStorage)."""
+PENDING_RETRY_CAP = 60.0
+
+
+async def delete(body: kopf.Body, memo: kopf.Memo, retry: int = 0, **kwargs: Any) -> None:
+    """Delete the revision from Git by the rules; other finalizers hold it first.
+
+    Never silent: while the deletion cannot finish, Ready=False says why and what to do
+    (reason DeletionHeld, DeletionBlocked or Pending), with one Event per new cause.
+    """
     rt = runtime.of(memo)
     namespace = body.metadata.namespace or "default"
     key = fields.key_of(namespace, body.spec)
     others = [f for f in body.metadata.get("finalizers") or [] if f != constants.FINALIZER]
     if others:
-        raise kopf.TemporaryError(
-            f"waiting for finalizers {', '.join(others)} before deleting from Git",
-            delay=RETRY_DELAY,
+        message = (
+            f"waiting for finalizers {', '.join(others)} to be removed before deleting "
+            f"{key.name} from Git; whoever added them removes them, and the deletion then "
+            "finishes at once"
         )
-    if await _repository_going(rt, namespace, key.repository):
+        await _hold(rt, body, constants.REASON_DELETION_HELD, message)
+        raise kopf.TemporaryError(message, delay=BLOCKED_RETRY)
+    removal = (body.metadata.annotations or {}).get(constants.REMOVAL_ANNOTATION)
+    if removal or await _repository_going(rt, namespace, key.repository):
+        # The operator removes the object (its revision left Git, or its Repository is
+        # being deleted): Git is not touched.
         await resources.remove(rt, namespace, key.name)
+        if removal == mirror.VANISHED:
+            message = f"{key.package} (workspace {key.workspace}) is no longer in Git"
+            await rt.events.post(body, "Normal", constants.REASON_DELETED, message)
         return
     try:
-        deleted = await rt.engine.delete(key, fields.author_of(body))
+        deleted = await _delete_from_git(rt, body, key)
     except errors.EngineError as error:
-        message = f"cannot delete {key.name} from Git: {error}"
-        await rt.events.post(body, "Warning", "DeletionBlocked", message)
-        raise kopf.TemporaryError(message, delay=30 if not error.retry else RETRY_DELAY) from None
+        if error.retry:
+            message = f"deleting {key.name} from Git: {error}; retrying"
+            await _hold(rt, body, constants.REASON_PENDING, message)
+            delay = min(RETRY_DELAY * 2**retry, PENDING_RETRY_CAP)
+            raise kopf.TemporaryError(message, delay=delay) from None
+        message = (
+            f"cannot delete {key.name} from Git: {error}. It stays marked for deletion and "
+            "is deleted as soon as that is done"
+        )
+        await _hold(rt, body, constants.REASON_DELETION_BLOCKED, message)
+        raise kopf.TemporaryError(message, delay=BLOCKED_RETRY) from None
     await resources.remove(rt, namespace, key.name)
     if deleted:
         message = f"deleted {key.package} (workspace {key.workspace}) from Git"
@@ -474,7 +536,71 @@ async def delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     elif (body.get("status") or {}).get("selfLock"):
         message = f"{key.package} (workspace {key.workspace}) is no longer in Git"
         await rt.events.post(body, "Normal", constants.REASON_DELETED, message)
+    await _wake_blocked(rt, key, kwargs.get(mirroring.INDEX))
     _wake_sync(rt, key)
+
+
+async def _delete_from_git(rt: runtime.Runtime, body: kopf.Body, key: PackageRevisionKey) -> bool:
+    """engine.delete; a deletion an approver proposed (spec.lifecycle DeletionProposed, so
+    the API server let the delete through) that Git does not show yet is carried out first:
+    the object was deleted before its reconciliation moved Git, and no reconciliation runs
+    for an object being deleted."""
+    author = fields.author_of(body)
+    if body.spec.get("lifecycle") == Lifecycle.DELETION_PROPOSED:
+        record = await rt.engine.get(key)
+        if record is not None and record.lifecycle == Lifecycle.PUBLISHED and record.revision > 0:
+            await rt.engine.move(key, Lifecycle.DELETION_PROPOSED, author)
+    return await rt.engine.delete(key, author)
+
+
+async def _hold(rt: runtime.Runtime, body: kopf.Body, reason: str, message: str) -> None:
+    """Say on the object why its deletion waits: Ready=False and an Event, once per cause."""
+    current = conditions.find((body.get("status") or {}).get("conditions"), constants.READY)
+    if current and (current.get("reason"), current.get("message")) == (reason, message):
+        return
+    logger.warning("%s: %s", body.metadata.name, message)
+    await _patch_status(
+        rt, body, status_of(body, None, _not_ready(reason, message), observed=False)
+    )
+    kind: events.EventType = "Normal" if reason == constants.REASON_DELETION_HELD else "Warning"
+    await rt.events.post(body, kind, reason, message)
+
+
+WAITING = frozenset({constants.REASON_DELETION_BLOCKED, constants.REASON_PENDING})
+
+
+async def wake_deletions(
+    rt: runtime.Runtime,
+    namespace: str,
+    objects: Iterable[mirror.ObservedObject],
+    reasons: frozenset[str] = WAITING,
+) -> None:
+    """Try again now the deletions among ``objects`` that wait for one of ``reasons``:
+    something they waited for may have happened (another revision left Git, the
+    Repository was listed after a restart)."""
+    for observed in objects:
+        if not observed.deleting or observed.conditions is None:
+            continue
+        ready = conditions.find(list(observed.conditions), constants.READY)
+        if ready is None or ready.get("reason") not in reasons:
+            continue
+        try:
+            await kube.patch_status(
+                rt.api, *RESOURCE[:2], RESOURCE[2], namespace, observed.name,
+                settings.wake_patch(settings.DELETE_FROM_GIT),
+            )  # fmt: skip
+        except kube.ApiError as error:
+            logger.debug("could not wake the deletion of %s: %s", observed.name, error)
+
+
+async def _wake_blocked(rt: runtime.Runtime, key: PackageRevisionKey, index: Any) -> None:
+    """A revision left Git: deletions of its Repository blocked by a rule (an upstream
+    still in use) are tried again now rather than at their next retry."""
+    if index is None:
+        return
+    found = mirroring.existing(index, key.namespace, key.repository)
+    others = (o for name, o in found.items() if name != key.name)
+    await wake_deletions(rt, key.namespace, others, frozenset({constants.REASON_DELETION_BLOCKED}))
 
 
 def pending(body: kopf.Body, **kwargs: Any) -> bool:
@@ -489,6 +615,8 @@ def pending(body: kopf.Body, **kwargs: Any) -> bool:
     """
     status = body.get("status") or {}
     wanted = body.spec.get("lifecycle") or "Draft"
+    if constants.REMOVAL_ANNOTATION in (body.metadata.annotations or {}):
+        return False  # the operator is removing it (its revision left Git, or its Repository)
     if (
         status.get("observedGeneration") is None
         and body.metadata.get("generation") == 1
@@ -502,4 +630,4 @@ def register(registry: kopf.OperatorRegistry) -> None:
     # With no diff base kept for this kind (settings.SelectiveDiffBaseStorage), kopf
     # sees every event, on startup too, as a creation; ``pending`` decides.
     kopf.on.create(*RESOURCE, registry=registry, id="reconcile", when=pending)(reconcile)
-    kopf.on.delete(*RESOURCE, registry=registry, id="delete-from-git")(delete)
+    kopf.on.delete(*RESOURCE, registry=registry, id=settings.DELETE_FROM_GIT)(delete)

@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import kopf
 from croniter import croniter
 from pydantic import ValidationError
@@ -29,7 +30,17 @@ from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import mirror, overlap, packages
 from lanai.git import probe, storage
-from lanai.handlers import credentials, kube, memory, metrics, mirroring, resources, runtime
+from lanai.handlers import (
+    credentials,
+    kube,
+    memory,
+    metrics,
+    mirroring,
+    packagerevision,
+    resources,
+    runtime,
+    syncfailures,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +55,11 @@ class Outcome:
     auth: probe.RemoteAuth | None = None
     written: int = 0
     """PackageRevision writes the sync made."""
+    unwritten: list[mirroring.WriteFailure] = field(default_factory=list)
+    """Objects the sync could not write (the API server refused), still failing."""
+
+
+_PackagePlan = packages.PackagePlan  # Settled has a field named packages
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,10 @@ class Settled:
     existing: dict[str, Any]
     packages: dict[str, Any] = field(default_factory=dict)
     """The Package objects (from their index), compared the same way."""
+    plan: mirror.MirrorPlan = field(default_factory=mirror.MirrorPlan)
+    package_plan: _PackagePlan = field(default_factory=_PackagePlan)
+    """What those inputs planned: nothing, or only writes that were refused (and are
+    retried when their backoff ends, without planning again)."""
 
     def same(
         self,
@@ -104,6 +124,12 @@ class Schedule:
     """The Repository's own thread for probing its remote."""
     settled: Settled | None = None
     """What the last sync with nothing to write saw (see :class:`Settled`)."""
+    failed_writes: syncfailures.FailedWrites = field(default_factory=syncfailures.FailedWrites)
+    """Objects whose write the API server refused, retried with a backoff."""
+    last_error: str = ""
+    """The last unexpected error of the sync loop (logged in full once)."""
+    listed: bool = False
+    """This process has listed the Repository's revisions (its first sync got that far)."""
 
     def next_delay(self, spec: models.RepositorySpec | None, now: datetime.datetime) -> float:
         if self.failures:
@@ -218,6 +244,9 @@ async def sync(
         if synced.ready.status == "True":
             result = "applied" if synced.written else "unchanged"
         return synced
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        # No answer from the API server: no object is to blame, the whole sync retries.
+        return _error(f"sync failed: the API server did not answer ({error or type(error)})")
     finally:
         metrics.SYNC_SECONDS.labels(namespace, name, result).observe(time.perf_counter() - started)
 
@@ -258,55 +287,116 @@ async def _sync(
     listed = mirroring.existing(index.packages, namespace, name) if index.packages else {}
     version = await cached.version()
     settled = schedule.settled if schedule else None
-    package_plan = packages.PackagePlan()
-    if settled and settled.same(cached, version, spec.deployment, records, existing, listed):
-        plan = mirror.MirrorPlan()
+    failed = schedule.failed_writes if schedule else syncfailures.FailedWrites()
+    reused = bool(
+        settled and settled.same(cached, version, spec.deployment, records, existing, listed)
+    )
+    if settled and reused:
+        plan, package_plan = settled.plan, settled.package_plan
     else:
-        plan = mirror.plan(records, existing, deployment=spec.deployment)
+        plan = mirror.plan(
+            records, existing, deployment=spec.deployment, failing=failed.revisions()
+        )
+        package_plan = packages.PackagePlan()
         if index.packages is not None:
             package_plan = packages.plan(namespace, name, records, listed)
         metrics.count_revisions(namespace, name, (str(r.lifecycle) for r in records))
-        if schedule:
-            schedule.settled = (
-                Settled(cached, version, spec.deployment, tuple(records), existing, listed)
-                if plan.empty and package_plan.empty
-                else None
-            )
-    written = 0
+    if schedule and not schedule.listed:
+        # Deletions that waited for the Repository (an operator restart) go on now.
+        schedule.listed = True
+        await packagerevision.wake_deletions(rt, namespace, existing.values())
+    applied = mirroring.Applied()
     if not plan.empty:
         planned = time.perf_counter() - started
-        applied = await mirroring.apply(rt.api, namespace, plan)
-        logger.info(
-            "synced %s/%s: %d created, %d patched, %d deleted "
-            "(%.1f s reading Git, %.1f s planning, %.1f s writing)",
-            namespace,
-            name,
-            applied.created,
-            applied.patched,
-            applied.deleted,
-            read,
-            planned - read,
-            time.perf_counter() - started - planned,
-        )
-        written += applied.writes
-        await _refresh_resources(rt, plan, records)
+        applied = await mirroring.apply(rt.api, namespace, plan, failed.due)
+        if applied.attempted:
+            logger.info(
+                "synced %s/%s: %d created, %d patched, %d deleted, %d not written "
+                "(%.1f s reading Git, %.1f s planning, %.1f s writing)",
+                namespace,
+                name,
+                applied.created,
+                applied.patched,
+                applied.deleted,
+                len(applied.failed),
+                read,
+                planned - read,
+                time.perf_counter() - started - planned,
+            )
+        if applied.writes:
+            await _refresh_resources(rt, plan, records, applied)
+            await _report_problems(rt, namespace, plan, records)
     # After the revisions: people look for those first; the read model follows.
-    written += await mirroring.apply_packages(rt.api, namespace, package_plan)
+    if not package_plan.empty:
+        applied += await mirroring.apply_packages(rt.api, namespace, package_plan, failed.due)
+    written = applied.writes
+    recovered = 0
+    if not plan.empty or not package_plan.empty or len(failed):
+        fresh, recovered = failed.update(syncfailures.planned_keys(plan, package_plan), applied)
+        await syncfailures.report(rt, namespace, name, fresh)
+    if schedule and not (reused and written == 0 and not recovered):
+        # Nothing written: the same inputs plan the same again (refused writes included,
+        # retried when due). A recovered object loses its Synced condition next sync.
+        keep = written == 0 and not recovered
+        schedule.settled = (
+            Settled(
+                cached, version, spec.deployment, tuple(records), existing, listed,
+                plan, package_plan,
+            )
+            if keep
+            else None
+        )  # fmt: skip
+    if schedule and recovered:
+        schedule.wake.set()
     if written >= memory.TRIM_AFTER:
         await asyncio.to_thread(memory.trim)
     head = cached.git.head() or outcome.head
     count = len({r.key.package for r in records})
-    return Outcome(outcome.ready, head, count, outcome.auth, written)
+    return Outcome(outcome.ready, head, count, outcome.auth, written, failed.failures())
 
 
 async def _refresh_resources(
-    rt: runtime.Runtime, plan: mirror.MirrorPlan, records: list[PackageRevisionRecord]
+    rt: runtime.Runtime,
+    plan: mirror.MirrorPlan,
+    records: list[PackageRevisionRecord],
+    applied: mirroring.Applied,
 ) -> None:
     """A draft someone pushed to outside Lanai: its resources object shows the new files."""
-    moved = {name for name, patch in plan.status if "selfLock" in patch}
+    moved = {
+        name
+        for name, patch in plan.status
+        if "selfLock" in patch
+        and ("PackageRevision", name) in applied.attempted
+        and ("PackageRevision", name) not in applied.failed
+    }
     for record in records:
         if record.key.name in moved and record.lifecycle == Lifecycle.DRAFT:
             await resources.show(rt, record, create=False)
+
+
+async def _report_problems(
+    rt: runtime.Runtime,
+    namespace: str,
+    plan: mirror.MirrorPlan,
+    records: list[PackageRevisionRecord],
+) -> None:
+    """An Event on each revision this sync made not Ready (e.g. someone pushed a file name
+    the rules refuse): its Ready condition says why, the Event says when."""
+    flipped = {c.name for c in plan.create} | {n for n, s in plan.status if "conditions" in s}
+    for record in records:
+        if not record.problem or record.key.name not in flipped:
+            continue
+        body = await kube.find(
+            rt.api,
+            constants.PORCH_GROUP,
+            constants.PORCH_VERSION,
+            namespace,
+            constants.PACKAGE_REVISIONS,
+            record.key.name,
+        )
+        if body is not None:
+            ready = mirror.ready_condition(record)
+            await rt.events.post(body, "Warning", ready.reason, ready.message)
 
 
 async def reconcile_once(
@@ -360,6 +450,14 @@ async def _reconcile_once(
         outcome.ready.message,
         generation,
     )
+    if ready.status == "True" and outcome.unwritten:
+        ready = conditions.Condition(
+            constants.READY,
+            "True",
+            constants.REASON_SYNC_INCOMPLETE,
+            f"{ready.message}; synced, but {syncfailures.summary(outcome.unwritten)}",
+            generation,
+        )
     new_status: dict[str, Any] = {
         "conditions": conditions.upsert(status.get("conditions"), ready),
         "observedGeneration": generation,
@@ -371,6 +469,7 @@ async def _reconcile_once(
         new_status["gitCommitHash"] = outcome.head
     if outcome.packages is not None:
         new_status["packageCount"] = outcome.packages
+        new_status["syncFailures"] = len(outcome.unwritten)
     if ready.status == "True":
         new_status["lastFullSyncTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     if spec and spec.sync.run_once_at:
@@ -385,7 +484,9 @@ async def _reconcile_once(
     )
     if not changed:
         return
-    if ready.status == "True":
+    if ready.reason == constants.REASON_SYNC_INCOMPLETE:
+        await rt.events.post(body, "Warning", constants.REASON_SYNC_INCOMPLETE, ready.message)
+    elif ready.status == "True":
         await rt.events.post(body, "Normal", "Ready", ready.message)
     else:
         reason = (
@@ -418,7 +519,10 @@ async def sync_daemon(
     rt.schedules[key] = schedule
     try:
         while not stopped:
-            await reconcile_once(body, rt, schedule, index, kwargs.get(REGISTRATIONS))
+            try:
+                await reconcile_once(body, rt, schedule, index, kwargs.get(REGISTRATIONS))
+            except Exception as error:  # nothing may end a Repository's syncs
+                _unexpected(key, schedule, error)
             spec = None
             with contextlib.suppress(ValidationError):
                 spec = models.RepositorySpec.model_validate(dict(body.spec))
@@ -432,11 +536,25 @@ async def sync_daemon(
             metrics.forget_repository(*key)
 
 
+def _unexpected(key: tuple[str, str], schedule: Schedule, error: Exception) -> None:
+    """An error no part of the sync expected (the API server gone mid-sync, a bug): the
+    loop goes on with the backoff of a failed sync; the traceback is logged once."""
+    schedule.failures += 1
+    schedule.settled = None
+    text = f"{type(error).__name__}: {error}"
+    if text != schedule.last_error:
+        logger.exception("sync of repository %s/%s failed; retrying", *key)
+    else:
+        logger.warning("sync of repository %s/%s failed again: %s", *key, text)
+    schedule.last_error = text
+
+
 async def spec_changed(name: str | None, namespace: str | None, memo: Any, **_: Any) -> None:
     """A spec change (new URL, secret, schedule, runOnceAt) checks again at once."""
     schedule = runtime.of(memo).schedules.get((namespace or "default", name or ""))
     if schedule:
         schedule.failures = 0
+        schedule.failed_writes.retry_now()
         schedule.wake.set()
 
 
@@ -445,10 +563,19 @@ async def removed(name: str | None, namespace: str | None, memo: Any, **kwargs: 
     everything."""
     rt = runtime.of(memo)
     ns, repo = namespace or "default", name or ""
-    doomed = list(mirroring.existing(kwargs[mirroring.INDEX], ns, repo))
-    await mirroring.apply(rt.api, ns, mirror.MirrorPlan(delete=doomed))
+    # Published objects are moved to DeletionProposed first, marked as removed: the
+    # admission policy refuses deleting a Published revision, to the operator too.
+    doomed = mirror.removal_plan(mirroring.existing(kwargs[mirroring.INDEX], ns, repo))
+    applied = await mirroring.apply(rt.api, ns, doomed)
     listed = mirroring.existing(kwargs[mirroring.PACKAGE_INDEX], ns, repo)
-    await mirroring.apply_packages(rt.api, ns, packages.PackagePlan(delete=list(listed)))
+    applied += await mirroring.apply_packages(rt.api, ns, packages.PackagePlan(delete=list(listed)))
+    if applied.failed:
+        failures = list(applied.failed.values())
+        await syncfailures.report(rt, ns, repo, failures)
+        raise kopf.TemporaryError(
+            f"removing the objects of Repository {repo}: {syncfailures.summary(failures)}",
+            delay=syncfailures.FIRST_RETRY,
+        )
     cached = rt.cache.get(ns, repo)
     if cached:
         await cached.close()

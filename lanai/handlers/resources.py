@@ -1,9 +1,17 @@
 """PackageRevisionResources: the files of a revision, as an object.
 
 One object per Draft/Proposed revision, named like its PackageRevision, written by
-Lanai. Editing ``spec.resources`` of a Draft (kubectl edit/apply) commits to the draft
-branch and renders; what render changed is written back, so the object always shows
-what Git holds. The CRD refuses edits once ``status.lifecycle`` is not Draft.
+Lanai to show what Git holds. Editing a Draft's ``spec.resources`` commits the edit
+(:mod:`lanai.handlers.editing`); the CRD refuses edits once ``status.lifecycle`` is not
+Draft.
+
+Edits and Lanai's writes meet on one object, so Lanai writes files only
+(:func:`show`, :func:`write`) when no edit is waiting: while ``metadata.generation`` is
+ahead of ``status.observedGeneration`` the object holds an edit not yet committed, and
+only the edit handler touches it. Every write of files is conditional on the
+``resourceVersion`` read, so a write computed from an older state never replaces a
+newer edit, and carries the commit its files come from (annotation ``base-commit``),
+from which an edit is told apart from what Git changed meanwhile.
 
 A Published revision keeps the object it had as a proposal; for any other published
 revision (there may be 10,000 in a repository, so none is made up front) one is made on
@@ -11,30 +19,32 @@ request: create it with just the spec's names (``lanai rpkg pull`` does) and Lan
 in the files from the tag.
 
 What cannot be shown is kept in Git untouched by edits: files that are not UTF-8 text,
-and, when the API server refuses an object holding all the files for its size (etcd
-takes ~1.5 MiB per request), the largest ones, listed in ``status.omittedFiles``.
+symlinks and submodules (never read as files), and, when the API server refuses an
+object holding all the files for its size (etcd takes ~1.5 MiB per request; the CRD
+refuses more than ``lanai.trust.sizes.RESOURCES_CHARACTERS`` with Lanai's own message),
+the largest ones, listed in ``status.omittedFiles``. A revision whose files the rules
+refuse (a bad name or size in Git) is not shown at all: its PackageRevision says why.
+
+An edit the engine refuses leaves Git as it was: the object's ``Ready`` condition turns
+False with the reason, and an Event says so on the object and its PackageRevision.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import kopf
-
 from lanai.api import conditions, constants
-from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, mirror, packagemeta
-from lanai.handlers import fields, kube, metrics, runtime
+from lanai.engine import edits, errors
+from lanai.handlers import fields, kube, runtime
 from lanai.tasks.requests import Rendered
 
 logger = logging.getLogger(__name__)
 
 RESOURCE = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISION_RESOURCES)
-REVISIONS = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISIONS)
 
 BUDGET = 1024 * 1024
 """Bytes of file content to show when the API server refused an object with all of them
@@ -42,16 +52,13 @@ BUDGET = 1024 * 1024
 top). Below that, a quarter of it; below that, the object cannot be written."""
 COMPLETE = "Complete"
 """Condition: every text file of the revision is in ``spec.resources``."""
+ATTEMPTS = 5
+"""Tries of a conditional write that keeps meeting a changed object before giving up
+(for this round: the caller is retried)."""
 
 
 def textual(files: Mapping[str, bytes]) -> dict[str, str]:
-    shown: dict[str, str] = {}
-    for path, content in files.items():
-        try:
-            shown[path] = content.decode()
-        except UnicodeDecodeError:
-            continue
-    return shown
+    return edits.text_of(files)
 
 
 @dataclass(frozen=True)
@@ -77,20 +84,28 @@ def fit(files: Mapping[str, str], budget: int = BUDGET) -> Shown:
     return Shown({p: t for p, t in files.items() if p not in left_out}, tuple(sorted(omitted)))
 
 
-def hidden(in_git: Mapping[str, bytes], omitted: Any) -> dict[str, bytes]:
-    """The files of a revision its object does not show (not text, or ``omitted`` as its
-    status says): an edit keeps them as they are."""
-    text = textual(in_git)
-    left_out = set(omitted) if isinstance(omitted, list) else set()
-    return {p: c for p, c in in_git.items() if p not in text or p in left_out}
-
-
 def _refused_for_size(error: kube.ApiError) -> bool:
     """The API server (413) or etcd behind it refused a request for its size."""
     text = error.message.lower()
     return error.status == 413 or (
         error.status in (500, 422) and ("too large" in text or "larger than max" in text)
     )
+
+
+def has_pending_edit(obj: Mapping[str, Any]) -> bool:
+    """The object's spec changed after Lanai last acted on it: an edit not yet committed."""
+    metadata = obj.get("metadata") or {}
+    if metadata.get("deletionTimestamp"):
+        return False
+    return bool((obj.get("status") or {}).get("observedGeneration") != metadata.get("generation"))
+
+
+class Moved(Exception):
+    """The object changed since it was read (409 on a conditional write): read it again."""
+
+
+class Exists(Exception):
+    """The object to create exists already."""
 
 
 async def show(
@@ -101,40 +116,41 @@ async def show(
     *,
     create: bool = True,
     fresh: bool = False,
-) -> None:
+) -> bool:
     """Make the object of ``record`` show what Git holds (``create=False``: only if one
     exists). ``owner`` is the PackageRevision, for the owner reference. ``fresh``: the
     revision was just made, so no object is looked for before creating one (a request
-    less between a new Draft and its Ready)."""
+    less between a new Draft and its Ready).
+
+    An object holding an edit not yet committed is left alone (False): its handler
+    commits the edit and shows the outcome, with whatever Git got meanwhile."""
     key = record.key
+    if record.unreadable:
+        return True  # its files are never read; the PackageRevision's Ready says why
     files = textual(await rt.engine.read_files(key))
     existing = None
     if not (fresh and create):
-        existing = await kube.find(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], key.name)
-    if existing is None and not create:
-        return
-    current_status: Mapping[str, Any] = (existing or {}).get("status") or {}
-    for budget in (None, BUDGET, BUDGET // 4):
-        shown = Shown(dict(files)) if budget is None else fit(files, budget)
+        existing = await find(rt, key.namespace, key.name)
+    for _attempt in range(ATTEMPTS):
         try:
             if existing is None:
-                written = await _create(rt, record, owner, shown)
+                if not create:
+                    return True
+                written, shown = await _create(rt, record, owner, files)
+            elif has_pending_edit(existing):
+                return False
             else:
-                written = await _replace(rt, record, owner, existing, shown)
-            break
-        except kube.ApiError as error:
-            if budget == BUDGET // 4 or not _refused_for_size(error):
-                raise
-            logger.info("%s: the API server refused its files for size; showing fewer", key.name)
-    status = _status(record, shown, written, current_status)
-    if rendered is not None:
-        status["renderStatus"] = fields.render_status(rendered)
-        status["conditions"] = conditions.upsert(
-            status.get("conditions"), fields.rendered_condition(rendered)
-        )
-    await kube.patch_status(rt.api, *RESOURCE[:2], RESOURCE[2], key.namespace, key.name, status)
-    if shown.omitted and current_status.get("omittedFiles") != list(shown.omitted):
-        await rt.events.post(written, "Warning", "ResourcesTooLarge", _too_large(shown))
+                written, shown = await write(rt, record, owner, existing, files)
+        except (Moved, Exists):
+            existing = await find(rt, key.namespace, key.name)
+            continue
+        await _settled(rt, record, written, shown, rendered)
+        return True
+    raise errors.Unavailable(f"{key.name}: its resources object kept changing while written")
+
+
+async def find(rt: runtime.Runtime, namespace: str, name: str) -> dict[str, Any] | None:
+    return await kube.find(rt.api, *RESOURCE[:2], namespace, RESOURCE[2], name)
 
 
 def _owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,53 +164,62 @@ def _owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _budgets(files: Mapping[str, str]) -> list[Shown]:
+    """What to try to show: everything, then less when the API server refuses the size."""
+    return [Shown(dict(files)), fit(files, BUDGET), fit(files, BUDGET // 4)]
+
+
 async def _create(
     rt: runtime.Runtime,
     record: PackageRevisionRecord,
     owner: Mapping[str, Any] | None,
-    shown: Shown,
-) -> dict[str, Any]:
+    files: Mapping[str, str],
+) -> tuple[dict[str, Any], Shown]:
     key = record.key
     metadata: dict[str, Any] = {
         "name": key.name,
         "namespace": key.namespace,
         "labels": {constants.REPOSITORY_LABEL: key.repository},
+        "annotations": {constants.BASE_COMMIT_ANNOTATION: record.commit},
     }
     if owner and (owner.get("metadata") or {}).get("uid"):
         metadata["ownerReferences"] = [_owner_reference(owner)]
-    body = {
-        "apiVersion": f"{constants.PORCH_GROUP}/{constants.PORCH_VERSION}",
-        "kind": "PackageRevisionResources",
-        "metadata": metadata,
-        "spec": {
-            "packageName": key.package,
-            "repository": key.repository,
-            "workspaceName": key.workspace,
-            "revision": record.revision,
-            "resources": shown.files,
-        },
-    }
-    try:
-        return await kube.create(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], body)
-    except kube.ApiError as error:
-        if error.status != 409:
-            raise
-    # Made meanwhile (a retry, a user).
-    existing = await kube.find(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], key.name)
-    if existing is None:
-        raise errors.Unavailable(f"{key.name}: its resources object vanished while written")
-    return await _replace(rt, record, owner, existing, shown)
+    *larger, smallest = _budgets(files)
+    for shown in (*larger, smallest):
+        body = {
+            "apiVersion": f"{constants.PORCH_GROUP}/{constants.PORCH_VERSION}",
+            "kind": "PackageRevisionResources",
+            "metadata": metadata,
+            "spec": {
+                "packageName": key.package,
+                "repository": key.repository,
+                "workspaceName": key.workspace,
+                "revision": record.revision,
+                "resources": shown.files,
+            },
+        }
+        try:
+            made = await kube.create(rt.api, *RESOURCE[:2], key.namespace, RESOURCE[2], body)
+        except kube.ApiError as error:
+            if error.status == 409:
+                raise Exists from None
+            if shown is smallest or not _refused_for_size(error):
+                raise
+            logger.info("%s: the API server refused its files for size; showing fewer", key.name)
+            continue
+        return made, shown
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _replace(
-    rt: runtime.Runtime,
+def _patch_for(
+    existing: Mapping[str, Any],
     record: PackageRevisionRecord,
     owner: Mapping[str, Any] | None,
-    existing: Mapping[str, Any],
     shown: Shown,
 ) -> dict[str, Any]:
-    """Merge-patch the object to show exactly ``shown`` (removed files as nulls), the
-    revision number and the owner reference."""
+    """The merge patch that makes ``existing`` show exactly ``shown`` (removed files as
+    nulls), the revision number, the owner reference and the commit the files are from;
+    empty when it shows them already."""
     spec = existing.get("spec") or {}
     metadata = existing.get("metadata") or {}
     before = spec.get("resources") or {}
@@ -205,42 +230,154 @@ async def _replace(
         patch["spec"] = {"resources": change}
     if spec.get("revision") != record.revision:
         patch.setdefault("spec", {})["revision"] = record.revision
+    wanted: dict[str, Any] = {}
+    annotations = metadata.get("annotations") or {}
+    if record.commit and annotations.get(constants.BASE_COMMIT_ANNOTATION) != record.commit:
+        wanted["annotations"] = {constants.BASE_COMMIT_ANNOTATION: record.commit}
     if owner and (owner.get("metadata") or {}).get("uid") and not metadata.get("ownerReferences"):
-        patch["metadata"] = {"ownerReferences": [_owner_reference(owner)]}
-    if not patch:
-        return dict(existing)
+        wanted["ownerReferences"] = [_owner_reference(owner)]
+    if wanted:
+        patch["metadata"] = wanted
+    return patch
+
+
+async def write(
+    rt: runtime.Runtime,
+    record: PackageRevisionRecord,
+    owner: Mapping[str, Any] | None,
+    existing: Mapping[str, Any],
+    files: Mapping[str, str],
+) -> tuple[dict[str, Any], Shown]:
+    """Make ``existing`` show ``files``, only while it is as read (its resourceVersion):
+    :class:`Moved` when it changed meanwhile."""
+    metadata = existing.get("metadata") or {}
     namespace, name = metadata.get("namespace") or "default", metadata.get("name") or ""
-    try:
-        return await kube.merge_patch(rt.api, *RESOURCE[:2], namespace, RESOURCE[2], name, patch)
-    except kube.ApiError as error:
-        if error.status != 422 or "resources" not in patch.get("spec", {}):
-            raise
-    # The CRD froze the files of a non-Draft object, and Git now holds others (someone
-    # rewrote a tag): the object goes and comes back showing what Git holds.
-    await remove(rt, namespace, name)
-    return await _create(rt, record, owner, shown)
+    *larger, smallest = _budgets(files)
+    for shown in (*larger, smallest):
+        patch = _patch_for(existing, record, owner, shown)
+        if not patch:
+            return dict(existing), shown
+        patch.setdefault("metadata", {})["resourceVersion"] = metadata.get("resourceVersion")
+        try:
+            written = await kube.merge_patch(
+                rt.api, *RESOURCE[:2], namespace, RESOURCE[2], name, patch
+            )
+        except kube.ApiError as error:
+            if error.status == 409:
+                raise Moved from None
+            if error.status == 404:
+                raise Moved from None
+            if _refused_for_size(error) and shown is not smallest:
+                logger.info("%s: the API server refused its files for size; showing fewer", name)
+                continue
+            if error.status != 422 or "resources" not in patch.get("spec", {}):
+                raise
+            # The CRD froze the files of a non-Draft object, and Git now holds others
+            # (someone rewrote a tag): the object goes and comes back showing Git.
+            await remove(rt, namespace, name)
+            return await _create(rt, record, owner, files)
+        return written, shown
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _status(
+def ready(generation: Any) -> conditions.Condition:
+    """Ready of an object whose files of ``generation`` are what Git holds."""
+    return conditions.Condition(
+        constants.READY, "True", constants.REASON_READY, "", generation_of(generation)
+    )
+
+
+def generation_of(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def status_of(
     record: PackageRevisionRecord,
     shown: Shown,
-    written: Mapping[str, Any],
+    generation: Any,
     current: Mapping[str, Any],
+    rendered: Rendered | None = None,
 ) -> dict[str, Any]:
-    """The status of an object just written from ``record``."""
+    """The status of an object whose files of ``generation`` show ``record``."""
     complete = conditions.Condition(COMPLETE, "True", "Complete", "")
     if shown.omitted:
-        complete = conditions.Condition(COMPLETE, "False", "TooLarge", _too_large(shown))
-    return {
+        complete = conditions.Condition(COMPLETE, "False", "TooLarge", too_large(shown))
+    found = conditions.upsert(current.get("conditions"), complete)
+    found = conditions.upsert(found, ready(generation))
+    status: dict[str, Any] = {
         "lifecycle": str(record.lifecycle),
         "fileCount": len(shown.files) + len(shown.omitted),
         "omittedFiles": list(shown.omitted) or None,
-        "observedGeneration": (written.get("metadata") or {}).get("generation"),
-        "conditions": conditions.upsert(current.get("conditions"), complete),
+        "observedGeneration": generation,
     }
+    if rendered is not None:
+        status["renderStatus"] = fields.render_status(rendered)
+        found = conditions.upsert(found, fields.rendered_condition(rendered))
+    status["conditions"] = found
+    return status
 
 
-def _too_large(shown: Shown) -> str:
+StatusFor = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
+"""The status to write onto the object as it now is; None: nothing to write."""
+
+
+async def patch_status_while(
+    rt: runtime.Runtime, obj: Mapping[str, Any], status_for: StatusFor
+) -> Mapping[str, Any] | None:
+    """Merge-patch the status ``status_for`` computes from ``obj``, only while ``obj`` is
+    unchanged (its resourceVersion; conditions are one list, written whole). When it
+    changed meanwhile it is read again and ``status_for`` asked again. Returns the object
+    the written status was computed from, None when nothing was written."""
+    current: Mapping[str, Any] | None = obj
+    for _attempt in range(ATTEMPTS):
+        if current is None:
+            return None
+        status = status_for(current)
+        if status is None:
+            return None
+        metadata = current.get("metadata") or {}
+        namespace, name = metadata.get("namespace") or "default", metadata.get("name") or ""
+        patch = {"metadata": {"resourceVersion": metadata.get("resourceVersion")}, "status": status}
+        try:
+            await kube.merge_patch(
+                rt.api, *RESOURCE[:2], namespace, RESOURCE[2], name, patch, "status", decode=False
+            )
+        except kube.ApiError as error:
+            if error.status == 404:
+                return None
+            if error.status != 409:
+                raise
+            current = await find(rt, namespace, name)
+            continue
+        return current
+    name = (obj.get("metadata") or {}).get("name")
+    raise errors.Unavailable(f"{name}: the resources object kept changing while written")
+
+
+async def _settled(
+    rt: runtime.Runtime,
+    record: PackageRevisionRecord,
+    written: Mapping[str, Any],
+    shown: Shown,
+    rendered: Rendered | None,
+) -> None:
+    """Mark ``written`` (just made to show ``record``) as acted on, only while it holds
+    the files written: an edit that arrived meanwhile stays pending for its handler."""
+    target = (written.get("metadata") or {}).get("generation")
+
+    def status_for(current: Mapping[str, Any]) -> dict[str, Any] | None:
+        if (current.get("metadata") or {}).get("generation") != target:
+            return None  # edited meanwhile: the edit handler takes over
+        return status_of(record, shown, target, current.get("status") or {}, rendered)
+
+    if await patch_status_while(rt, written, status_for) is None:
+        return
+    before = (written.get("status") or {}).get("omittedFiles")
+    if shown.omitted and before != list(shown.omitted):
+        await rt.events.post(written, "Warning", "ResourcesTooLarge", too_large(shown))
+
+
+def too_large(shown: Shown) -> str:
     return (
         f"{len(shown.omitted)} file(s) are not shown ({', '.join(shown.omitted[:5])}"
         f"{', ...' if len(shown.omitted) > 5 else ''}): the API server refused an object "
@@ -255,140 +392,3 @@ async def remove(rt: runtime.Runtime, namespace: str, name: str) -> None:
     except kube.ApiError as error:
         if error.status != 404:
             raise
-
-
-async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    rt = runtime.of(memo)
-    with metrics.reconciling("PackageRevisionResources") as outcome:
-        await _reconcile(body, rt)
-        outcome["outcome"] = "ok"
-
-
-async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
-    namespace = body.metadata.namespace or "default"
-    key = fields.key_of(namespace, body.spec)
-    generation = body.metadata.get("generation")
-    try:
-        record = await rt.engine.get(key)
-    except errors.Unavailable as error:
-        raise kopf.TemporaryError(str(error), delay=5) from None
-    if record is None:
-        return  # not in Git (yet): the PackageRevision's reconciliation writes this object
-    if record.lifecycle != Lifecycle.DRAFT:
-        # Not editable: show what Git holds (for a published revision, this is how its
-        # object is made on request).
-        await show(rt, record, await _revision(rt, key.namespace, key.name))
-        return
-    submitted = {
-        path: str(text).encode() for path, text in (body.spec.get("resources") or {}).items()
-    }
-    owner = await _revision(rt, key.namespace, key.name)
-    try:
-        omitted = (body.get("status") or {}).get("omittedFiles")
-        kept = hidden(await rt.engine.read_files(key), omitted)
-        result = await rt.engine.update_resources(
-            key,
-            {**kept, **submitted},
-            fields.author_of(body),
-            push_on_render_failure=fields.push_on_render_failure(
-                (owner or {}).get("metadata", {}).get("annotations"), body.metadata.annotations
-            ),
-        )
-    except errors.RenderFailed as error:
-        failed = Rendered({}, ok=False, message=str(error))
-        await _observed(
-            rt,
-            body,
-            {
-                "renderStatus": fields.render_status(failed),
-                "conditions": conditions.upsert(
-                    (body.get("status") or {}).get("conditions"), fields.rendered_condition(failed)
-                ),
-                "observedGeneration": generation,
-            },
-        )
-        await rt.events.post(body, "Warning", constants.REASON_RENDER_FAILED, str(error))
-        await _revision_rendered(rt, key.namespace, key.name, None, failed)
-        return
-    except errors.EngineError as error:
-        await rt.events.post(body, "Warning", error.reason, str(error))
-        if error.retry:
-            raise kopf.TemporaryError(str(error), delay=5) from None
-        await _observed(rt, body, {"observedGeneration": generation})
-        return
-    await show(rt, result.record, owner, result.rendered)
-    await _revision_rendered(rt, key.namespace, key.name, result.record, result.rendered)
-    if result.committed and owner is not None:
-        message = (
-            f"committed an edit of {key.package} (workspace {key.workspace}) to "
-            f"{result.record.ref.removeprefix('refs/heads/')} ({result.record.commit[:12]})"
-        )
-        await rt.events.post(owner, "Normal", constants.REASON_MODIFIED, message)
-    if result.rendered is not None and not result.rendered.ok:
-        await rt.events.post(
-            body, "Warning", constants.REASON_RENDER_FAILED, result.rendered.message
-        )
-
-
-async def _observed(rt: runtime.Runtime, body: kopf.Body, status: dict[str, Any]) -> None:
-    status.setdefault("observedGeneration", body.metadata.get("generation"))
-    await kube.patch_object_status(rt.api, RESOURCE, body, status)
-
-
-async def _revision(rt: runtime.Runtime, namespace: str, name: str) -> dict[str, Any] | None:
-    return await kube.find(rt.api, *REVISIONS[:2], namespace, REVISIONS[2], name)
-
-
-async def _revision_rendered(
-    rt: runtime.Runtime,
-    namespace: str,
-    name: str,
-    record: PackageRevisionRecord | None,
-    rendered: Rendered | None,
-) -> None:
-    """Carry the edit's outcome to the PackageRevision: new lock, Rendered condition."""
-    revision = await _revision(rt, namespace, name)
-    if revision is None:
-        return
-    if record is not None:
-        # The spec first: a status naming the new commit says the spec shows its Kptfile
-        # (packagemeta.spec_is_whole).
-        await _follow_kptfile_metadata(rt, revision, record)
-    current = revision.get("status") or {}
-    status: dict[str, Any] = {}
-    if record is not None:
-        status.update(mirror.desired_status(record, bool(current.get("deployment"))))
-    if rendered is not None:
-        status["renderStatus"] = fields.render_status(rendered)
-        status["conditions"] = conditions.upsert(
-            current.get("conditions"), fields.rendered_condition(rendered)
-        )
-    if status:
-        await kube.patch_status(rt.api, *REVISIONS[:2], REVISIONS[2], namespace, name, status)
-
-
-async def _follow_kptfile_metadata(
-    rt: runtime.Runtime, revision: Mapping[str, Any], record: PackageRevisionRecord
-) -> None:
-    """Kptfile gates, labels and annotations edited through the resources show in
-    spec.readinessGates and spec.packageMetadata (:mod:`lanai.engine.packagemeta`)."""
-    spec = revision.get("spec") or {}
-    gates = packagemeta.gates_may_change(str(spec.get("lifecycle") or "Draft"))
-    patch = packagemeta.follow_patch(
-        packagemeta.of_spec(spec), packagemeta.of_record(record), gates=gates
-    )
-    if not patch:
-        return
-    metadata = revision.get("metadata") or {}
-    await kube.merge_patch(
-        rt.api,
-        *REVISIONS[:2],
-        metadata.get("namespace") or "default",
-        REVISIONS[2],
-        metadata.get("name") or "",
-        {"spec": patch},
-    )
-
-
-def register(registry: kopf.OperatorRegistry) -> None:
-    kopf.on.create(*RESOURCE, registry=registry, id="commit-edits", when=fields.pending)(reconcile)

@@ -9,10 +9,8 @@ resources are gathered.
 from __future__ import annotations
 
 import fnmatch
-import os
 import posixpath
 from collections.abc import Iterable
-from pathlib import Path
 
 from lanai.kpt import kptfile
 
@@ -143,35 +141,3 @@ def all_resource_files(tree: PackageTree, root: str = "") -> list[str]:
     for package in packages(tree, root):
         found.extend(resource_files(tree, package))
     return sorted(found)
-
-
-def load_dir(directory: str | os.PathLike[str]) -> PackageTree:
-    """Read every file below ``directory`` (``.git`` excluded)."""
-    base = Path(directory)
-    tree: PackageTree = {}
-    for path in sorted(base.rglob("*")):
-        relative = path.relative_to(base)
-        if ".git" in relative.parts or not path.is_file():
-            continue
-        tree[relative.as_posix()] = path.read_bytes()
-    return tree
-
-
-def save_dir(tree: PackageTree, directory: str | os.PathLike[str]) -> None:
-    """Make ``directory`` hold exactly ``tree`` (``.git`` left alone); unchanged files are
-    not rewritten."""
-    base = Path(directory)
-    for path in sorted(base.rglob("*"), reverse=True):
-        relative = path.relative_to(base)
-        if ".git" in relative.parts:
-            continue
-        if path.is_file() and relative.as_posix() not in tree:
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    for name, content in tree.items():
-        target = base / name
-        if target.is_file() and target.read_bytes() == content:
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)

@@ -16,6 +16,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, comment_attrib
 
 from lanai.kpt import package, yamlio
+from lanai.trust import paths
 
 API_VERSION = "config.kubernetes.io/v1"
 KIND = "ResourceList"
@@ -259,6 +260,9 @@ def place(item: Mapping[str, Any], directory: str = "") -> str:
     if cleaned is None or not package.is_inside(cleaned, directory) or cleaned == directory:
         where = f"package {directory!r}" if directory else "the package"
         raise ResourceError(f"resource {describe(item)} has path {path!r} which is outside {where}")
+    problem = paths.problem(cleaned)
+    if problem is not None:  # e.g. .git/config, a newline: inside, but no file to write
+        raise ResourceError(f"resource {describe(item)}: {paths.BadPath(cleaned, problem)}")
     return cleaned
 
 

@@ -51,6 +51,12 @@ def install(kubeconfig: Path | None) -> None:
         path = SOURCE_ROOT / directory
         if (path / "kustomization.yaml").exists():
             _kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-k", str(path))
+        if directory == "crds":
+            # A kind is served a moment after its CRD is created (longer on a busy
+            # machine): registering the demo Repository before that fails.
+            crds = sorted(p for p in path.glob("*.yaml") if p.name != "kustomization.yaml")
+            files = [f"--filename={p}" for p in crds]
+            _kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=120s", *files)
 
 
 def _demo_blueprint(server: gitserver.GitServer, workdir: Path) -> str:

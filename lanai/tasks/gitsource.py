@@ -1,7 +1,10 @@
 """Read a package straight from a Git URL, for ``cloneFrom.git``.
 
 Each upstream URL gets one local mirror under the cache directory, reused by later
-clones (a fetch then transfers only what changed).
+clones (a fetch then transfers only what changed). The package is read by the same
+rules as a registered revision (``lanai.git.content``): a bad file name or a package
+over the size limits refuses the clone, naming the file or the limit; symlinks and
+submodules are left out and reported.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from lanai.api import values
 from lanai.git import probe, storage
+from lanai.trust import paths, sizes
 
 
 @dataclass(frozen=True)
 class Fetched:
     files: dict[str, bytes]
     commit: str
+    skipped: tuple[values.Skipped, ...] = ()
 
 
 class GitSourceError(ValueError):
@@ -34,13 +40,20 @@ TRANSIENT_REASONS = frozenset({"Unreachable", "Timeout"})
 
 
 class GitSources:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, limits: sizes.PackageLimits = sizes.DEFAULT) -> None:
         self._root = root
+        self._limits = limits
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def read(
         self, url: str, ref: str, directory: str, auth: probe.RemoteAuth | None
     ) -> Fetched:
+        directory = directory.strip("/")
+        try:
+            if directory:
+                paths.check(directory)
+        except paths.BadPath as error:
+            raise GitSourceError(f"cloneFrom.git.directory: {error}") from None
         key = hashlib.sha256(url.encode()).hexdigest()[:24]
         async with self._locks[key]:
             return await asyncio.to_thread(self._read, key, url, ref, directory, auth)
@@ -48,7 +61,7 @@ class GitSources:
     def _read(
         self, key: str, url: str, ref: str, directory: str, auth: probe.RemoteAuth | None
     ) -> Fetched:
-        mirror = storage.GitStorage(url, "main", "", self._root / key, auth)
+        mirror = storage.GitStorage(url, "main", "", self._root / key, auth, self._limits)
         try:
             mirror.fetch()
         except storage.RemoteError as error:
@@ -56,7 +69,7 @@ class GitSources:
             raise kind(f"cannot fetch {url}: {error}") from None
         try:
             commit = mirror.resolve(ref or "main")
-            files = mirror.read_package(commit, directory.strip("/"))
-        except storage.RevisionNotFound as error:
+            package = mirror.read_package(commit, directory)
+        except (storage.RevisionNotFound, storage.InvalidPackage) as error:
             raise GitSourceError(f"cannot clone from {url}: {error}") from None
-        return Fetched(files, commit)
+        return Fetched(package.files, commit, package.skipped)

@@ -2,6 +2,8 @@
 
 init writes a fresh Kptfile; clone takes a published upstream revision's files and
 records upstream and upstreamLock; copy takes another revision of the same package.
+A source's symlinks and submodules are not files: they are left out of what is built,
+and :class:`Built` says so, for a warning on the new revision.
 """
 
 from __future__ import annotations
@@ -30,6 +32,27 @@ class Upstream:
     self_lock: Mapping[str, Any]
     commit: str
     files: dict[str, bytes]
+    skipped: tuple[values.Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class Built:
+    """A new revision's content, its creation task, and what was left out of it."""
+
+    files: dict[str, bytes]
+    task: values.Task
+    warnings: tuple[str, ...] = ()
+
+
+def left_out(source: str, skipped: tuple[values.Skipped, ...]) -> tuple[str, ...]:
+    """The warning for a source's entries that are not files (none: no warning)."""
+    if not skipped:
+        return ()
+    shown = ", ".join(str(s) for s in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+    return (
+        f"left out {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} of {source} that "
+        f"are not files: {shown}; symlinks and submodules within a package are ignored",
+    )
 
 
 Renderer = Callable[[Mapping[str, bytes]], Awaitable[Rendered]]
@@ -63,33 +86,35 @@ class TaskHandler:
         self._render = renderer
         self._git_sources = git_sources
 
-    async def build(
-        self, request: CreateRequest, read: Reader, deployment: bool
-    ) -> tuple[dict[str, bytes], values.Task]:
+    async def build(self, request: CreateRequest, read: Reader, deployment: bool) -> Built:
         source = request.source
         key = request.key
         if source.kind == "init":
             files = self._init(key, source.init)
-            return files, values.Task("init", {"init": dict(source.init)})
+            return Built(files, values.Task("init", {"init": dict(source.init)}))
         if source.kind == "copy" and source.upstream:
             copied = await read(source.upstream)
-            return dict(copied.files), values.Task(
-                "copy", {"copyFrom": {"name": source.upstream.name}}
+            return Built(
+                dict(copied.files),
+                values.Task("copy", {"copyFrom": {"name": source.upstream.name}}),
+                left_out(source.upstream.name, copied.skipped),
             )
         if source.kind == "clone" and source.upstream:
             upstream = await read(source.upstream)
             lock = dict(upstream.self_lock.get("git", {}) if upstream.self_lock else {})
             files = self._clone(key, upstream.files, lock, upstream.commit, deployment)
             detail: dict[str, Any] = {"cloneFrom": {"upstreamRef": {"name": source.upstream.name}}}
-            return files, values.Task("clone", detail)
+            warnings = left_out(source.upstream.name, upstream.skipped)
+            return Built(files, values.Task("clone", detail), warnings)
         if source.kind == "clone" and source.git is not None:
             fetched = await self._fetch(source)
             git = {k: str(source.git.get(k) or "") for k in ("repo", "directory", "ref")}
             files = self._clone(key, fetched.files, git, fetched.commit, deployment)
             detail = {"cloneFrom": {"type": "git", "git": {**git, "commit": fetched.commit}}}
-            return files, values.Task("clone", detail)
+            warnings = left_out(f"{git['repo']} ({fetched.commit[:12]})", fetched.skipped)
+            return Built(files, values.Task("clone", detail), warnings)
         if source.kind == "upgrade" and source.upstream and source.old_upstream and source.current:
-            files = await self._upgrade(source, read, key, deployment)
+            files, warnings = await self._upgrade(source, read, key, deployment)
             detail = {
                 "upgrade": {
                     "oldUpstream": {"name": source.old_upstream.name},
@@ -98,7 +123,7 @@ class TaskHandler:
                     "strategy": source.strategy,
                 }
             }
-            return files, values.Task("upgrade", detail)
+            return Built(files, values.Task("upgrade", detail), warnings)
         raise TaskError(f"source {source.kind} is not supported")
 
     async def _fetch(self, source: Source) -> gitsource.Fetched:
@@ -119,7 +144,7 @@ class TaskHandler:
 
     async def _upgrade(
         self, source: Source, read: Reader, key: PackageRevisionKey, deployment: bool
-    ) -> dict[str, bytes]:
+    ) -> tuple[dict[str, bytes], tuple[str, ...]]:
         if source.upstream is None or source.old_upstream is None or source.current is None:
             raise TaskError("upgrade needs oldUpstream, newUpstream and currentPackage")
         original = await read(source.old_upstream)
@@ -140,7 +165,9 @@ class TaskHandler:
             raise TaskError(f"upgrade failed: {error}") from None
         if deployment or context.CONTEXT_FILE in current.files:
             merged = context.with_package_context(merged, key.package)
-        return dict(merged)
+        warnings = left_out(source.upstream.name, updated.skipped)
+        warnings += left_out(source.current.name, current.skipped)
+        return dict(merged), warnings
 
     @staticmethod
     def _init(key: PackageRevisionKey, init: Mapping[str, Any]) -> dict[str, bytes]:

@@ -157,3 +157,49 @@ def test_approved_by_cannot_be_forged(cluster: Cluster, team: str) -> None:
     )
     assert done.returncode != 0
     assert "records who approved" in done.stderr
+
+
+def _delete_dry_run(cluster: Cluster, namespace: str, user: str | None = None) -> str:
+    done = cluster.kubectl(
+        "delete", "-n", namespace, "rpkg", NAME, "--dry-run=server", user=user, check=False
+    )
+    return done.stderr if done.returncode else ""
+
+
+def test_a_published_revision_is_deleted_by_nobody_before_its_deletion_is_proposed(
+    cluster: Cluster, team: str
+) -> None:
+    # The admin holds every verb, packagerevisions/mirror included, and is refused too.
+    cluster.kubectl("create", "-n", team, "-f", "-", input=_revision("Published"))
+    for user in (None, APPROVER):
+        refused = _delete_dry_run(cluster, team, user)
+        assert "published PackageRevisions must be proposed for deletion by setting" in refused
+    # The branch placeholder (revision -1) is deleted directly.
+    cluster.kubectl(
+        "patch", "-n", team, "rpkg", NAME, "--subresource=status", "--type=merge",
+        "-p", '{"status": {"revision": -1}}',
+    )  # fmt: skip
+    assert _delete_dry_run(cluster, team) == ""
+
+
+def test_a_revision_being_deleted_keeps_its_lifecycle(cluster: Cluster, team: str) -> None:
+    cluster.kubectl("create", "-n", team, "-f", "-", input=_revision("DeletionProposed"))
+    hold = {"metadata": {"finalizers": ["example.com/hold"]}}
+    assert cluster.merge_patch("rpkg", NAME, team, hold) == ""
+    cluster.kubectl("delete", "-n", team, "rpkg", NAME, "--wait=false")
+    try:
+        refused = _move(cluster, team, APPROVER, "Published")
+        assert f"{NAME} is being deleted" in refused
+    finally:
+        assert cluster.merge_patch("rpkg", NAME, team, {"metadata": {"finalizers": None}}) == ""
+
+
+def test_only_the_operator_creates_a_revision_marked_as_removed(
+    cluster: Cluster, team: str
+) -> None:
+    body = json.loads(_revision())
+    body["metadata"]["annotations"] = {"lanai.porch.kpt.dev/removal": "x"}
+    done = cluster.kubectl(
+        "create", "-n", team, "-f", "-", input=json.dumps(body), user=AUTHOR, check=False
+    )
+    assert "set only by Lanai" in done.stderr

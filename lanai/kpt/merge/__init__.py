@@ -8,8 +8,9 @@ at the new upstream.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-from lanai.kpt import package
+from lanai.kpt import ondisk, package
 from lanai.kpt.merge.errors import MergeError
 from lanai.kpt.merge.kptfiles import set_upstream_lock
 from lanai.kpt.merge.strategies import STRATEGIES, upgrade
@@ -22,13 +23,18 @@ def upgrade_dirs(
     upstream_dir: str | os.PathLike[str],
     local_dir: str | os.PathLike[str],
     strategy: str = "resource-merge",
+    warn: Callable[[str], None] = lambda _: None,
 ) -> package.PackageTree:
-    """Upgrade the package in ``local_dir`` in place; returns what it now holds."""
-    result = upgrade(
-        package.load_dir(original_dir),
-        package.load_dir(upstream_dir),
-        package.load_dir(local_dir),
-        strategy,
-    )
-    package.save_dir(result, local_dir)
+    """Upgrade the package in ``local_dir`` in place; returns what it now holds.
+
+    Symlinks in the three directories are ignored (``warn`` is told of each) and never
+    written through (:mod:`lanai.kpt.ondisk`)."""
+    trees = []
+    for directory in (original_dir, upstream_dir, local_dir):
+        loaded = ondisk.load(directory)
+        for skipped in loaded.skipped:
+            warn(f"{skipped.warning()} ({directory})")
+        trees.append(loaded.tree)
+    result = upgrade(trees[0], trees[1], trees[2], strategy)
+    ondisk.save(result, local_dir)
     return result

@@ -49,10 +49,60 @@ def test_pull_never_overwrites_a_directory_it_did_not_write(tmp_path: Path) -> N
         files.write_dir(other, "bp.basens.v1", {}, files.metadata_text(PRR))
 
 
-@pytest.mark.parametrize("path", ["../escape.yaml", "/etc/passwd", ".git/config"])
-def test_unsafe_paths_from_the_server_are_refused(tmp_path: Path, path: str) -> None:
-    with pytest.raises(kube.Failure, match="unsafe path"):
-        files.write_dir(tmp_path / "p", "n", {path: "x"}, files.metadata_text(PRR))
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        ("../escape.yaml", '".." segment'),
+        ("/etc/passwd", 'starts with "/"'),
+        (".git/config", '".git" segment'),
+        (".GIT/config", '".git" segment'),
+        ("a/./b.yaml", '"." segment'),
+        ("a\nb.yaml", "control character"),
+        (".KptRevisionMetadata", "metadata file"),
+    ],
+)
+def test_unsafe_paths_from_the_server_are_refused_and_nothing_is_written(
+    tmp_path: Path, path: str, what: str
+) -> None:
+    target = tmp_path / "p"
+    with pytest.raises(kube.Failure, match="will not write") as refused:
+        files.write_dir(target, "n", {"ok.yaml": "x", path: "x"}, files.metadata_text(PRR))
+    assert what in str(refused.value)
+    assert not target.exists()
+
+
+def test_pull_never_writes_through_a_symlink_in_the_directory(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("mine\n")
+    target = tmp_path / "pkg"
+    files.write_dir(target, "bp.basens.v1", {"a.yaml": CONFIGMAP}, files.metadata_text(PRR))
+    (target / "cm.yaml").symlink_to(outside)
+    with pytest.raises(kube.Failure, match="symlink"):
+        files.write_dir(
+            target,
+            "bp.basens.v1",
+            {"a.yaml": "new", "cm.yaml": CONFIGMAP},
+            files.metadata_text(PRR),
+        )
+    assert outside.read_text() == "mine\n"
+    assert (target / "a.yaml").read_text() == CONFIGMAP  # checked whole before any write
+
+
+def test_push_ignores_symlinks_in_the_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0\n")
+    target = tmp_path / "pkg"
+    target.mkdir()
+    (target / "Kptfile").write_text(KPTFILE)
+    (target / "passwd.yaml").symlink_to(secret)
+    (target / "linked").symlink_to(tmp_path)
+    read, _marker = files.read_dir(target)
+    assert read == {"Kptfile": KPTFILE}
+    warned = capsys.readouterr().err
+    assert '[WARN] ignoring symlink "passwd.yaml"' in warned
+    assert '[WARN] ignoring symlink "linked"' in warned
 
 
 def test_binary_files_cannot_be_pushed(tmp_path: Path) -> None:

@@ -68,3 +68,44 @@ def test_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--original" in done.stderr
     assert "is not a directory" in done.stderr
+
+
+def test_symlinks_are_neither_read_nor_written_through(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(_configmap({"replicas": "9"}))
+    original = _package(tmp_path / "v1", {"replicas": "1"})
+    upstream = _package(tmp_path / "v2", {"replicas": "2"}, **{"extra.yaml": "kind: A\n"})
+    local = _package(tmp_path / "site", {"replicas": "1"})
+    (upstream / "passwd.yaml").symlink_to("/etc/passwd")
+    (local / "extra.yaml").symlink_to(outside)  # where the upstream adds a file
+    done = _lanai("pkg", "update", local, "--original", original, "--upstream", upstream)
+    assert done.returncode == 1
+    assert '"extra.yaml": it is a symlink on disk' in done.stderr
+    assert '[WARN] ignoring symlink "passwd.yaml"' in done.stderr
+    assert outside.read_text() == _configmap({"replicas": "9"})
+    assert 'replicas: "1"' in (local / "settings.yaml").read_text()  # nothing half-written
+    assert not (local / "passwd.yaml").exists()
+
+
+def test_a_symlinked_dir_is_resolved_like_kpt(tmp_path: Path) -> None:
+    original = _package(tmp_path / "v1", {"replicas": "1"})
+    upstream = _package(tmp_path / "v2", {"replicas": "2"})
+    local = _package(tmp_path / "site", {"replicas": "1"})
+    (tmp_path / "link").symlink_to(local)
+    done = _lanai(
+        "pkg", "update", tmp_path / "link", "--original", original, "--upstream", upstream
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[WARN] resolved symlink" in done.stderr
+    assert 'replicas: "2"' in (local / "settings.yaml").read_text()
+    assert (tmp_path / "link").is_symlink()
+
+
+def test_a_file_name_the_rules_refuse_stops_the_update(tmp_path: Path) -> None:
+    original = _package(tmp_path / "v1", {"replicas": "1"})
+    upstream = _package(tmp_path / "v2", {"replicas": "2"}, **{"bad\nname.yaml": "kind: A\n"})
+    local = _package(tmp_path / "site", {"replicas": "1"})
+    done = _lanai("pkg", "update", local, "--original", original, "--upstream", upstream)
+    assert done.returncode == 1
+    assert 'file name "bad\\nname.yaml" holds a control character' in done.stderr
+    assert 'replicas: "1"' in (local / "settings.yaml").read_text()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from lanai.api import constants
+from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import mirror, packagemeta
+from lanai.engine import edits, lifecycle, mirror, packagemeta
 from lanai.engine.mirror import ObservedObject
 
 LATEST = constants.LATEST_REVISION_LABEL
@@ -158,6 +158,15 @@ def test_ready_is_false_with_the_cause_when_git_holds_an_unreadable_revision() -
     assert unreadable.message == "the Kptfile cannot be parsed"
 
 
+def test_a_revision_whose_files_the_rules_refuse_is_not_ready_saying_why() -> None:
+    refused = 'package "nginx" at c-v1 cannot be read: file name ".git" has a ".git" segment'
+    hostile = dataclasses.replace(
+        record("v1", Lifecycle.PUBLISHED, 1), unreadable=refused, error="the Kptfile ..."
+    )
+    ready = mirror.ready_condition(hostile)
+    assert (ready.status, ready.reason, ready.message) == ("False", constants.REASON_ERROR, refused)
+
+
 def test_an_object_whose_creating_sync_stopped_before_its_status_is_completed() -> None:
     bare = ObservedObject(
         name="blueprints.nginx.v1",
@@ -198,6 +207,156 @@ def test_a_changed_condition_keeps_the_other_conditions() -> None:
     [(_, status)] = mirror.plan([failing], {observed.name: with_rendered}).status
     assert [c["type"] for c in status["conditions"]] == ["Ready", "Rendered"]
     assert status["conditions"][0]["status"] == "False"
+
+
+# -- the sync never plans a write Lanai's own admission rules refuse ---------------------
+
+
+def _as_seen(
+    name: str,
+    spec_lifecycle: str,
+    git: PackageRevisionRecord,
+    *,
+    ready: str = "True",
+    reason: str = constants.REASON_READY,
+    extra: tuple[dict[str, str], ...] = (),
+    latest: str | None = None,
+) -> ObservedObject:
+    """An object whose spec says ``spec_lifecycle``, settled, with status from ``git``."""
+    status = mirror.desired_status(git, False)
+    ready_condition = {"type": "Ready", "status": ready, "reason": reason, "message": ""}
+    status["conditions"] = [ready_condition, *extra]
+    return ObservedObject(
+        name=name,
+        lifecycle=spec_lifecycle,
+        latest_label=latest,
+        status=json.loads(json.dumps(status)),
+        generation=2,
+        observed_generation=2,
+    )
+
+
+def test_a_refused_approval_is_not_moved_back_to_what_git_holds() -> None:
+    # Measured: an approval the engine refused left spec Published over a Draft in Git;
+    # the sync patched Published -> Draft, the CRD answered 422, and the sync stopped.
+    draft = record("ws", Lifecycle.DRAFT, 0)
+    refused = _as_seen(
+        draft.key.name, "Published", draft, ready="False", reason=constants.REASON_REJECTED
+    )
+    result = mirror.plan([draft], {refused.name: refused})
+    assert not [p for p in result.patch if "spec" in p[1]]
+    # Ready stays the engine's: its refusal is not overwritten with Ready=True.
+    assert not [s for s in result.status if "conditions" in s[1]]
+
+
+def test_a_refused_proposal_is_not_moved_back_but_an_outside_rejection_is_mirrored() -> None:
+    draft = record("ws", Lifecycle.DRAFT, 0)
+    refused = _as_seen(
+        draft.key.name, "Proposed", draft, ready="False", reason=constants.REASON_REJECTED
+    )
+    assert not mirror.plan([draft], {refused.name: refused}).patch
+    carried_out = _as_seen(draft.key.name, "Proposed", draft)  # Ready=True: Git had it
+    result = mirror.plan([draft], {carried_out.name: carried_out})
+    assert result.patch == [(draft.key.name, {"spec": {"lifecycle": "Draft"}})]
+
+
+def test_every_lifecycle_change_the_sync_plans_is_one_the_crd_allows() -> None:
+    for spec_lifecycle in Lifecycle:
+        for git_lifecycle in Lifecycle:
+            for ready in ("True", "False"):
+                git = record("ws", git_lifecycle, 0 if git_lifecycle == Lifecycle.DRAFT else 1)
+                seen = _as_seen(git.key.name, str(spec_lifecycle), git, ready=ready)
+                wanted = mirror.lifecycle_to_mirror(seen, git_lifecycle)
+                result = mirror.plan([git], {seen.name: seen})
+                specs = [p["spec"]["lifecycle"] for _, p in result.patch if "spec" in p]
+                assert specs == ([str(wanted)] if wanted else [])
+                if wanted is not None:
+                    # Allowed by the engine's table, which the CRD's CEL rule repeats.
+                    lifecycle.move(spec_lifecycle, wanted)
+                    assert wanted == git_lifecycle
+                if spec_lifecycle == Lifecycle.PUBLISHED and git_lifecycle in (
+                    Lifecycle.DRAFT,
+                    Lifecycle.PROPOSED,
+                ):
+                    assert wanted is None
+
+
+def test_changes_made_in_git_are_still_mirrored() -> None:
+    cases = [
+        ("Draft", Lifecycle.PROPOSED),
+        ("Draft", Lifecycle.PUBLISHED),
+        ("Proposed", Lifecycle.PUBLISHED),
+        ("Published", Lifecycle.DELETION_PROPOSED),
+        ("DeletionProposed", Lifecycle.PUBLISHED),
+    ]
+    for spec_lifecycle, git_lifecycle in cases:
+        git = record("ws", git_lifecycle, 1)
+        seen = _as_seen(git.key.name, spec_lifecycle, git)
+        assert mirror.lifecycle_to_mirror(seen, git_lifecycle) == git_lifecycle
+
+
+def test_a_vanished_published_revision_is_proposed_for_deletion_before_it_is_deleted() -> None:
+    existing = _existing(RECORDS)
+    result = mirror.plan([r for r in RECORDS if r.key.workspace == "v1"], existing)
+    assert sorted(result.delete) == [
+        "blueprints.nginx.main",
+        "blueprints.nginx.v2",
+        "blueprints.nginx.ws",
+    ]
+    # The placeholder (revision -1) may be deleted while Published; the Draft anyway.
+    assert result.propose_deletion == ["blueprints.nginx.v2"]
+    assert result.removal_reason == mirror.VANISHED
+    assert mirror.removal_patch(mirror.VANISHED) == {
+        "metadata": {"annotations": {constants.REMOVAL_ANNOTATION: mirror.VANISHED}},
+        "spec": {"lifecycle": "DeletionProposed"},
+    }
+
+
+def test_removing_a_repository_deletes_every_object_published_ones_proposed_first() -> None:
+    existing = _existing(RECORDS)
+    name = "blueprints.nginx.v1"
+    existing[name] = observed_from(
+        next(c for c in mirror.plan(RECORDS, {}).create if c.name == name), deleting=True
+    )
+    result = mirror.removal_plan(existing)
+    assert sorted(result.delete) == sorted(existing)
+    assert result.propose_deletion == ["blueprints.nginx.v2"]  # v1 is being deleted already
+    assert result.removal_reason == mirror.REPOSITORY_DELETED
+
+
+def test_the_synced_condition_goes_once_the_object_is_no_longer_failing() -> None:
+    published = record("v1", Lifecycle.PUBLISHED, 1)
+    failed = {"type": "Synced", "status": "False", "reason": "SyncFailed", "message": "x"}
+    seen = _as_seen(published.key.name, "Published", published, extra=(failed,), latest="true")
+    assert seen.sync_failed
+    still = mirror.plan([published], {seen.name: seen}, failing={seen.name})
+    assert still.empty
+    healed = mirror.plan([published], {seen.name: seen})
+    [(name, status)] = healed.status
+    assert name == seen.name
+    assert [c["type"] for c in status["conditions"]] == ["Ready"]
+
+
+def test_a_sync_leaves_ready_pending_while_an_edit_is_on_its_way_to_git() -> None:
+    """The resources handler owns Ready while an edit of a settled Draft is not yet in
+    Git; the sync, which cannot see that edit, must not call the revision Ready."""
+    draft = record("ws", Lifecycle.DRAFT, 0)
+    observed = observed_from(mirror.plan([draft], {}).create[0])
+    waiting = conditions.upsert(None, edits.pending_condition("cannot reach the Git server"))
+
+    def with_ready(ready: list[dict[str, object]]) -> ObservedObject:
+        return ObservedObject(
+            name=observed.name,
+            lifecycle=observed.lifecycle,
+            latest_label=observed.latest_label,
+            status={**mirror.desired_status(draft, False), "conditions": ready},
+            observed_generation=1,
+        )
+
+    assert mirror.plan([draft], {observed.name: with_ready(waiting)}).empty
+    other = conditions.upsert(None, conditions.Condition("Ready", "False", "Pending", "moving"))
+    [(_, status)] = mirror.plan([draft], {observed.name: with_ready(other)}).status
+    assert status["conditions"][0]["status"] == "True"
 
 
 def _pushed(base: PackageRevisionRecord, commit: str, **kw: object) -> PackageRevisionRecord:

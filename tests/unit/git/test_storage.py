@@ -68,7 +68,7 @@ def test_draft_propose_approve_writes_porch_refs(url: str, tmp_path: Path) -> No
         ("net/basens", "main", "Published", -1),
         ("net/basens", "ws1", "Published", 1),
     }
-    assert git.read_package(published.commit, "net/basens") == files
+    assert git.read_package(published.commit, "net/basens").files == files
 
 
 def test_a_fresh_mirror_recovers_workspaces_and_numbers(url: str, tmp_path: Path) -> None:

@@ -41,6 +41,19 @@ def test_pending(
     assert packagerevision.pending(_body(lifecycle, generation, status)) is pending
 
 
+def test_an_object_the_operator_removes_is_never_reconciled() -> None:
+    """Moved to DeletionProposed only so that it may be deleted: nothing is to happen in
+    Git (its revision is gone from there, or its Repository is being deleted)."""
+    body = _body("DeletionProposed", 3, {"observedGeneration": 2})
+    assert packagerevision.pending(body) is True
+    raw = dict(body)
+    raw["metadata"] = {
+        **raw["metadata"],
+        "annotations": {"lanai.porch.kpt.dev/removal": "the Repository is being deleted"},
+    }
+    assert packagerevision.pending(kopf.Body(raw)) is False  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("retry", "cap", "delay"),
     [(0, 60, 0.5), (1, 60, 1.0), (4, 60, 8.0), (10, 60, 60.0), (3, 5, 4.0), (9, 5, 5.0)],

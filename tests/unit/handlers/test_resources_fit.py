@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from lanai.handlers import kube, resources
+from lanai.trust import sizes
+from tools import crdpaths
 
 
 def test_the_largest_files_are_left_out_first_until_the_rest_fits() -> None:
@@ -19,12 +21,6 @@ def test_sizes_count_bytes_not_characters() -> None:
     assert shown.omitted == ("u.yaml",)  # 120 bytes, though 60 characters
 
 
-def test_an_edit_keeps_binary_and_omitted_files_from_git() -> None:
-    in_git = {"Kptfile": b"k", "logo.png": b"\x89PNG\xff", "big.yaml": b"x", "a.yaml": b"a"}
-    assert resources.hidden(in_git, ["big.yaml"]) == {"logo.png": b"\x89PNG\xff", "big.yaml": b"x"}
-    assert resources.hidden(in_git, None) == {"logo.png": b"\x89PNG\xff"}
-
-
 def test_size_refusals_are_recognised_from_the_api_server_and_from_etcd() -> None:
     assert resources._refused_for_size(kube.ApiError(413, "RequestEntityTooLarge", "limit"))
     etcd = "rpc error: code = ResourceExhausted desc = trying to send message larger than max"
@@ -32,3 +28,12 @@ def test_size_refusals_are_recognised_from_the_api_server_and_from_etcd() -> Non
     assert resources._refused_for_size(kube.ApiError(500, "", "etcdserver: request is too large"))
     assert not resources._refused_for_size(kube.ApiError(422, "Invalid", "spec: frozen"))
     assert not resources._refused_for_size(kube.ApiError(409, "Conflict", "too large"))
+
+
+def test_the_crds_own_size_refusal_is_recognised() -> None:
+    """The CEL rule (tools/crdpaths.py) refuses with 422 and Lanai's message: show()
+    must fall back to showing fewer files, not take it for a frozen object."""
+    (rule,) = [r for r in crdpaths.rules() if "sum()" in r["rule"]]
+    message = "spec.resources: Invalid value: " + rule["message"]
+    assert resources._refused_for_size(kube.ApiError(422, "Invalid", message))
+    assert resources.BUDGET < sizes.RESOURCES_CHARACTERS  # the fallback always passes it

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from lanai.kpt import package
 
 KPTFILE = b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: x\n"
@@ -57,16 +55,3 @@ def test_normalize_refuses_escapes() -> None:
     assert package.normalize("../x.yaml") is None
     assert package.normalize("a/../../x.yaml") is None
     assert package.normalize("/etc/passwd") is None
-
-
-def test_load_and_save_directory(tmp_path: Path) -> None:
-    package.save_dir(TREE, tmp_path)
-    (tmp_path / ".git").mkdir()
-    (tmp_path / ".git" / "HEAD").write_text("ref")
-    assert package.load_dir(tmp_path) == TREE
-    smaller = dict(TREE)
-    del smaller["nested/dir/more.yaml"]
-    package.save_dir(smaller, tmp_path)
-    assert package.load_dir(tmp_path) == smaller
-    assert not (tmp_path / "nested").exists()
-    assert (tmp_path / ".git" / "HEAD").exists()
