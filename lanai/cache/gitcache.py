@@ -220,10 +220,12 @@ class GitRepository:
         if not _COMMIT_ID.fullmatch(commit):
             return None
         try:
-            files: dict[str, bytes] = await self._call(self.git.read_package, commit, key.package)
+            package: storage.PackageContent = await self._call(
+                self.git.read_package, commit, key.package
+            )
         except interface.RevisionNotFound:
             return None
-        return files
+        return package.files
 
     async def list_packages(self) -> list[str]:
         return sorted({key.package for key in self._records})
