@@ -12,12 +12,14 @@ from pathlib import Path
 
 from bench import stats
 from lanai.git import probe, storage
+from tests.support import guards
 
 
 def run(
     url: str, auth: probe.RemoteAuth, workdir: Path, report: stats.Report, rounds: int = 20
 ) -> None:
-    git = storage.GitStorage(url, "main", "", workdir / "micro-mirror", auth)
+    guard = guards.local()
+    git = storage.GitStorage(url, "main", "", workdir / "micro-mirror", auth, guard=guard)
     started = time.perf_counter()
     git.fetch()
     fetched = time.perf_counter()

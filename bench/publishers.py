@@ -18,6 +18,7 @@ from pathlib import Path
 from bench import stats
 from lanai.git import commitmsg, probe, storage
 from lanai.local import gitserver
+from tests.support import guards
 
 USER, PASSWORD = "publisher", "publisher-pass"
 PACKAGE = "blueprints/shared"
@@ -37,14 +38,15 @@ def run(publishers: int, workdir: Path, report: stats.Report) -> None:
 def _run(server: gitserver.GitServer, publishers: int, workdir: Path, report: stats.Report) -> None:
     url = server.create_repository("shared")
     auth = probe.RemoteAuth(USER, PASSWORD)
-    setup = storage.GitStorage(url, "main", "", workdir / "setup", auth)
+    guard = guards.local()
+    setup = storage.GitStorage(url, "main", "", workdir / "setup", auth, guard=guard)
     setup.fetch()
     for i in range(publishers):
         files = {"Kptfile": KPTFILE, "data.yaml": f"publisher: {i}\n".encode()}
         setup.create_draft(PACKAGE, f"ws{i:02d}", files, {"task": {"type": "init"}}, AUTHOR)
     mirrors = []
     for i in range(publishers):
-        git = storage.GitStorage(url, "main", "", workdir / f"m{i:02d}", auth)
+        git = storage.GitStorage(url, "main", "", workdir / f"m{i:02d}", auth, guard=guard)
         git.fetch()
         mirrors.append(git)
 

@@ -25,7 +25,7 @@ from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.git import layout, probe, storage
+from lanai.git import egress, layout, probe, storage
 from lanai.kpt import kptfile as kpt_kptfile
 from lanai.kpt import plainyaml
 
@@ -353,8 +353,9 @@ def _upstream_names(detail: Mapping[str, Any]) -> list[str]:
 class Cache:
     """Opens each Repository once; keyed by namespace/name and the spec that shaped it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, guard: egress.Egress) -> None:
         self.root = root
+        self.guard = guard
         self._open: dict[tuple[str, str], tuple[str, GitRepository]] = {}
 
     def get(self, namespace: str, name: str) -> GitRepository | None:
@@ -386,7 +387,7 @@ class Cache:
         mirror = (
             self.root / hashlib.sha256(f"{namespace}/{name}\n{shape}".encode()).hexdigest()[:24]
         )
-        git = storage.GitStorage(url, branch, directory, mirror, auth)
+        git = storage.GitStorage(url, branch, directory, mirror, auth, guard=self.guard)
         repository = GitRepository(namespace, name, git, deployment=deployment, author=author)
         self._open[(namespace, name)] = (shape, repository)
         return repository

@@ -10,15 +10,21 @@ functions over objects already read, so each rule is tested by a table of cases.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lanai.api import constants, names
 from lanai.cli import kube
 from lanai.cli.table import field
+from lanai.trust import urls
 
 PUBLISHED = ("Published", "DeletionProposed")
-_URL_PREFIXES = ("http://", "https://", "ssh://", "git://", "file://", "git@")
+_URL_LIKE = re.compile(
+    r"^([a-zA-Z][a-zA-Z0-9+.-]*://|[a-zA-Z][a-zA-Z0-9+.-]*::|[^/]*@)|[/\\]|\.git$"
+)
+"""A scheme, ``ext::``-style transport, ``user@host:path``, a path or ``*.git``: meant as a
+Git URL (revision names have none of these), so checked as one."""
 
 
 def revision_body(
@@ -76,7 +82,7 @@ def init_source(
 
 
 def is_git_url(source: str) -> bool:
-    return source.startswith(_URL_PREFIXES) or source.endswith(".git")
+    return bool(_URL_LIKE.search(source))
 
 
 def clone_source(
@@ -86,6 +92,10 @@ def clone_source(
     if source.startswith("oci://"):
         raise kube.Failure("cloning from OCI is not supported by Lanai; clone from Git")
     if is_git_url(source):
+        try:
+            urls.git_url(source, "a Git source")
+        except urls.URLRefused as error:
+            raise kube.Failure(str(error)) from None
         git: dict[str, Any] = {"repo": source}
         if ref:
             git["ref"] = ref

@@ -9,7 +9,7 @@ import sys
 from lanai.cli import execflags, logs
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig
-from lanai.trust import secrets
+from lanai.trust import secrets, urls
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -21,6 +21,13 @@ def _run(args: argparse.Namespace) -> int:
     except execconfig.ConfigError as error:
         print(f"lanai run: {error}", file=sys.stderr)
         return 2
+    allowed = tuple(args.allow_git_host or ())
+    for entry in allowed:
+        try:
+            urls.parse_allowance(entry)
+        except ValueError as error:
+            print(f"lanai run: {error}", file=sys.stderr)
+            return 2
     options = operator.Options(
         namespaces=tuple(args.namespace or ()),
         liveness_endpoint=args.liveness,
@@ -32,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         function_timeout=args.function_timeout,
         git_timeout=args.git_timeout,
         secret_access=secrets.SecretAccess(args.secret_access),
+        allow_git_hosts=allowed,
     )
     asyncio.run(operator.serve(options))
     return 0
@@ -99,6 +107,14 @@ def add_parsers(commands: Subcommands) -> None:
         help="requester (default): read a Secret named by a Repository or PackageRevision "
         "only if the user who named it may get it (SubjectAccessReview); operator: read any "
         "Secret the operator may read (single-tenant installs only)",
+    )
+    run.add_argument(
+        urls.ALLOW_FLAG,
+        dest="allow_git_host",
+        action="append",
+        metavar="HOST|CIDR",
+        help="let Git connections reach this host name, address or network although it is "
+        "loopback, link-local or otherwise refused by default (repeatable)",
     )
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument(

@@ -18,6 +18,7 @@ from lanai.api import conditions, constants, names
 from lanai.cli import kube, listing, verbs, wait
 from lanai.cli.logs import Subcommands
 from lanai.cli.table import Column, field, text
+from lanai.trust import urls
 
 
 def _ready(obj: Mapping[str, Any]) -> str:
@@ -118,6 +119,10 @@ async def _write_secret(session: kube.Session, body: dict[str, Any]) -> None:
 
 
 async def register(session: kube.Session, args: argparse.Namespace) -> int:
+    try:  # before a Secret is written for a Repository the API server would refuse
+        urls.git_url(args.url, "the repository URL")
+    except urls.URLRefused as error:
+        raise kube.Failure(str(error)) from None
     name = args.name or default_name(args.url)
     secret = credentials(
         name, args.repo_basic_username, args.repo_basic_password, args.repo_bearer_token

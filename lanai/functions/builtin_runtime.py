@@ -31,10 +31,18 @@ class BuiltinRuntime:
         """The implementation ``fn`` names, or ``None`` if this runtime has none."""
         if fn.image is None:
             return None
-        found = images.catalog_function(fn.image)
+        try:
+            found = images.catalog_function(fn.image)
+        except images.InvalidImage as error:
+            raise fnapi.FunctionError(message=str(error), stderr=str(error)) from error
         if found is None:
             return None
         return self._functions.get(found.name)
+
+    def resolve_image(self, image: str, tag: str | None) -> str:
+        """The image a Kptfile step runs once its ``tag`` is applied, version constraints
+        resolved as kpt resolves them (against the known catalog tags)."""
+        return images.resolve_function_image(image, tag)
 
     def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
         function = self.resolve(fn)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
-from lanai.functions import metrics
+from lanai.functions import images, metrics
 from lanai.kpt import fnapi
 
 
@@ -31,6 +31,11 @@ class ChainRuntime:
 
     def __init__(self, runtimes: Sequence[fnapi.FunctionRuntime]) -> None:
         self._runtimes = tuple(runtimes)
+
+    def resolve_image(self, image: str, tag: str | None) -> str:
+        """The image a Kptfile step with ``tag`` runs (kpt's tag resolution); raises
+        :class:`lanai.functions.images.InvalidImage` with kpt's message."""
+        return images.resolve_function_image(image, tag)
 
     def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
         reasons: list[str] = []

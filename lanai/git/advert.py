@@ -7,11 +7,17 @@ after a 401, a second round trip); here the body is hashed as it arrives and par
 only when the digest differs from the one the mirror was last brought level with.
 
 This is a fast path, never the only one: :func:`read` returns None for anything it does
-not handle the way libgit2 would (other schemes, credentials in the URL, redirects, a
-refused login, a dumb-HTTP server, a network or TLS failure), and the caller then asks
-libgit2, which reports the cause precisely. HTTPS trusts the system's CAs plus the
-Repository's own bundle, as :mod:`lanai.git.tls` does for libgit2; credentials go into
-one request header and never into a message or a log line.
+not handle the way libgit2 would (redirects, a refused login, a dumb-HTTP server, a
+network or TLS failure), and the caller then asks libgit2, which reports the cause
+precisely. HTTPS trusts the system's CAs plus the Repository's own bundle, as
+:mod:`lanai.git.tls` does for libgit2.
+
+Connections go through :mod:`lanai.git.egress` (a refused URL or address raises
+:class:`~lanai.git.egress.Refused`). Credentials go only in answer to a challenge: the
+first request carries none; a 401 with ``WWW-Authenticate`` is answered once with them
+on the same connection, and remembered, so later reads of that repository send them at
+once and a no-op sync stays one request. They go into one request header and never
+into a message or a log line.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from lanai.git import network
+from lanai.git import egress, network
 
 if TYPE_CHECKING:
     from lanai.git.probe import RemoteAuth
@@ -37,7 +43,7 @@ TIMEOUT = 20.0
 """Seconds to wait for the server when libgit2's own timeout (:mod:`lanai.git.network`)
 is not set; when it is, the same bound applies here, so a silent server costs the
 configured timeout on this path as on libgit2's."""
-_SERVICE = "git-upload-pack"
+_SERVICE = egress.UPLOAD_PACK
 _CONTENT_TYPE = f"application/x-{_SERVICE}-advertisement"
 _USER_AGENT = "git/2.0 (lanai)"
 """Hosting services (GitHub among them) speak the smart protocol only to ``git/`` agents."""
@@ -127,6 +133,10 @@ def _headers(auth: RemoteAuth | None) -> dict[str, str]:
     return headers
 
 
+def _has_credentials(auth: RemoteAuth | None) -> bool:
+    return bool(auth and (auth.bearer_token or auth.username))
+
+
 def _tls(auth: RemoteAuth | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if auth and auth.ca_bundle:
@@ -134,28 +144,62 @@ def _tls(auth: RemoteAuth | None) -> ssl.SSLContext:
     return context
 
 
-def read(url: str, auth: RemoteAuth | None, timeout: float | None = None) -> Advertisement | None:
-    """The advertisement of ``url``, or None when libgit2 should be asked instead."""
+class _Connection(http.client.HTTPConnection):
+    """Plain HTTP whose socket comes from :meth:`egress.Operation.connect`."""
+
+    def __init__(self, operation: egress.Operation, timeout: float) -> None:
+        super().__init__(operation.origin.host, operation.origin.port, timeout=timeout)
+        self.operation = operation
+
+    def connect(self) -> None:
+        self.sock = self.operation.connect(self.host, self.port, self.timeout)
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    """HTTPS over a socket from :meth:`egress.Operation.connect`, verified for its host."""
+
+    def __init__(
+        self, operation: egress.Operation, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(
+            operation.origin.host, operation.origin.port, timeout=timeout, context=context
+        )
+        self.operation = operation
+        self.tls = context
+
+    def connect(self) -> None:
+        sock = self.operation.connect(self.host, self.port, self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def read(
+    guard: egress.Egress, url: str, auth: RemoteAuth | None, timeout: float | None = None
+) -> Advertisement | None:
+    """The advertisement of ``url``, or None when libgit2 should be asked instead.
+
+    Raises :class:`egress.Refused` for a URL or an address Lanai does not connect to."""
     if timeout is None:
         timeout = network.timeouts()[1] or TIMEOUT
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or "@" in parts.netloc or not parts.hostname:
-        return None
-    path = f"{parts.path.rstrip('/')}/info/refs?service={_SERVICE}"
+    operation = guard.operation(url)
+    path = f"{urlsplit(url).path.rstrip('/')}/info/refs?service={_SERVICE}"
+    send = _has_credentials(auth) and guard.challenges.asked(url, _SERVICE)
     connection: http.client.HTTPConnection
     try:
-        if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=timeout, context=_tls(auth)
-            )
+        if operation.origin.scheme == "https":
+            connection = _TLSConnection(operation, timeout, _tls(auth))
         else:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            connection = _Connection(operation, timeout)
         try:
-            connection.request("GET", path, headers=_headers(auth))
-            response = connection.getresponse()
-            body = response.read()
+            response, body = _get(connection, path, auth if send else None)
+            if response.status == 401 and not send and _has_credentials(auth):
+                if not response.getheader("WWW-Authenticate"):
+                    return None
+                guard.challenges.remember(url, _SERVICE)
+                response, body = _get(connection, path, auth)
         finally:
             connection.close()
+    except egress.Refused:
+        raise
     except (OSError, http.client.HTTPException, ssl.SSLError, ValueError) as error:
         # The type only: messages of some errors quote what was sent.
         logger.debug("reading the ref advertisement failed (%s); asking libgit2", type(error))
@@ -167,3 +211,11 @@ def read(url: str, auth: RemoteAuth | None, timeout: float | None = None) -> Adv
     if not body.startswith(b"001e# service=git-upload-pack\n") or not body.endswith(b"0000"):
         return None  # not smart HTTP, or cut short
     return Advertisement(body, _digest(body))
+
+
+def _get(
+    connection: http.client.HTTPConnection, path: str, auth: RemoteAuth | None
+) -> tuple[http.client.HTTPResponse, bytes]:
+    connection.request("GET", path, headers=_headers(auth))
+    response = connection.getresponse()
+    return response, response.read()

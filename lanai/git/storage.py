@@ -19,18 +19,19 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pygit2
 
 from lanai.api import values
-from lanai.git import advert, commitmsg, content, layout, metrics, probe
+from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe
 from lanai.trust import paths, sizes
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 KPTFILE = "Kptfile"
 _KPTFILE_NAME = KPTFILE.encode()
@@ -109,9 +110,12 @@ _MIRROR_REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
 
 class _Callbacks(probe._Callbacks):
     def __init__(
-        self, auth: probe.RemoteAuth | None, expected: Mapping[str, str] | None = None
+        self,
+        auth: probe.RemoteAuth | None,
+        access: probe.Access,
+        expected: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(auth)
+        super().__init__(auth, access)
         self.rejected: dict[str, str] = {}
         self._expected = dict(expected or {})
 
@@ -166,8 +170,11 @@ class GitStorage:
         mirror: Path,
         auth: probe.RemoteAuth | None = None,
         limits: sizes.PackageLimits = sizes.DEFAULT,
+        *,
+        guard: egress.Egress,
     ) -> None:
         self.url = url
+        self.guard = guard
         self.branch = branch
         self.directory = directory.strip("/")
         self.auth = auth
@@ -196,6 +203,11 @@ class GitStorage:
     def _remote(self) -> pygit2.Remote:
         return self._repo.remotes.create_anonymous(self.url)
 
+    def _run(self, service: str, call: Callable[[probe.Access], T]) -> T:
+        """One libgit2 network call, through :func:`probe.run` (checked connections,
+        credentials only when challenged)."""
+        return probe.run(self.guard, self.url, self.auth, service, call)
+
     def fetch(self) -> bool:
         """Mirror every branch and tag of the remote (pruned); True when a ref changed.
 
@@ -214,18 +226,24 @@ class GitStorage:
 
     def _fetch(self) -> bool:
         before = self.version()
-        fast = advert.read(self.url, self.auth)
+        try:
+            fast = advert.read(self.guard, self.url, self.auth)
+        except egress.Refused as error:
+            raise RemoteError(error.reason, str(error)) from None
         if fast is not None and self._level == (fast.digest, before):
             return False
         try:
-            remote = self._remote()
-            advertised = self._advertised(fast, remote)
+            advertised = self._advertised(fast)
             if advertised == self._refs():
                 self._remember(fast)
                 return False
             if advertised:
+
+                def fetch(access: probe.Access) -> None:
+                    self._remote().fetch(_MIRROR_REFSPECS, callbacks=_Callbacks(self.auth, access))
+
                 try:
-                    remote.fetch(_MIRROR_REFSPECS, callbacks=_Callbacks(self.auth))
+                    self._run(egress.UPLOAD_PACK, fetch)
                 finally:
                     self._refs_changed()
         except probe.ProbeError as error:
@@ -243,17 +261,19 @@ class GitStorage:
         self._remember(fast)
         return self.version() != before
 
-    def _advertised(
-        self, fast: advert.Advertisement | None, remote: pygit2.Remote
-    ) -> dict[str, str]:
+    def _advertised(self, fast: advert.Advertisement | None) -> dict[str, str]:
         """The remote's branches and tags: from ``fast`` if it parses, else from libgit2."""
         if fast is not None:
             try:
                 return fast.refs()
             except (ValueError, UnicodeDecodeError):
                 logger.debug("the ref advertisement did not parse; asking libgit2")
+
+        def list_heads(access: probe.Access) -> list[Any]:
+            return self._remote().list_heads(callbacks=_Callbacks(self.auth, access))
+
         advertised: dict[str, str] = {}
-        for head in remote.list_heads(callbacks=_Callbacks(self.auth)):
+        for head in self._run(egress.UPLOAD_PACK, list_heads):
             ref = head.name or ""
             if ref.startswith(("refs/heads/", "refs/tags/")) and not ref.endswith("^{}"):
                 advertised[ref] = str(head.oid)
@@ -287,21 +307,26 @@ class GitStorage:
             return rejected
 
     def _push_once(self, specs: list[str], expected: Mapping[str, str]) -> dict[str, str]:
-        callbacks = _Callbacks(self.auth, expected)
+        made: list[_Callbacks] = []
+
+        def push(access: probe.Access) -> None:
+            made.append(_Callbacks(self.auth, access, expected))
+            self._remote().push(specs, callbacks=made[-1])
+
         try:
-            self._remote().push(specs, callbacks=callbacks)
+            self._run(egress.RECEIVE_PACK, push)
         except Conflict:
-            return callbacks.rejected
+            return made[-1].rejected
         except probe.ProbeError as error:
             raise RemoteError(error.reason, str(error)) from None
         except pygit2.GitError as error:
-            if callbacks.rejected:
-                return callbacks.rejected
+            if made and made[-1].rejected:
+                return made[-1].rejected
             text = str(error).lower()
             if "fast" in text or "not present locally" in text or "rejected" in text:
                 return {spec: str(error) for spec in specs}
             raise _remote_error(error) from None
-        return callbacks.rejected
+        return made[-1].rejected
 
     def version(self) -> str:
         if self._version_cache is None:

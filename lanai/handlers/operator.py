@@ -22,7 +22,7 @@ from lanai.api import constants
 from lanai.cache import gitcache, interface
 from lanai.engine import errors
 from lanai.engine.engine import Engine
-from lanai.git import network
+from lanai.git import egress, network, sockets
 from lanai.handlers import (
     editing,
     events,
@@ -35,7 +35,7 @@ from lanai.handlers import (
     settings,
 )
 from lanai.tasks import gitsource, handler, rendering
-from lanai.trust import secrets
+from lanai.trust import secrets, urls
 
 logger = logging.getLogger("lanai")
 
@@ -64,6 +64,27 @@ class Options:
     """Seconds to connect to a Git server, and to wait for each of its answers."""
     secret_access: secrets.SecretAccess = secrets.SecretAccess.REQUESTER
     """Read a Secret only for users who may read it (see :mod:`lanai.trust.secrets`)."""
+    allow_git_hosts: Sequence[str] = field(default_factory=tuple)
+    """Host names, addresses or CIDR networks Git connections may reach although the
+    default policy refuses them (loopback, link-local, ...); see :mod:`lanai.trust.urls`."""
+
+
+async def address_policy(
+    options: Options, server_url: str | None, env: Mapping[str, str]
+) -> urls.AddressPolicy:
+    """The Git address policy: the operator's allowances, and the API server (from its
+    kubeconfig ``server_url`` and the in-cluster ``env``) refused; names resolved now."""
+    servers = urls.api_servers(server_url, env)
+    resolved: dict[str, list[urls.IPAddress]] = {}
+    for host, port in servers:
+        if urls.literal(host) is None:
+            try:
+                found = await asyncio.to_thread(egress.resolve, host, port)
+            except OSError as error:
+                logger.warning("cannot resolve the API server %s: %s", host, error)
+                continue
+            resolved[host] = [address for _family, address in found]
+    return urls.AddressPolicy.allowing(options.allow_git_hosts, servers, resolved)
 
 
 def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
@@ -84,7 +105,7 @@ def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
         function_runner=options.function_runner,
     )
     tasks = handler.TaskHandler(
-        rendering.KptRenderer(runtime_), gitsource.GitSources(cache.root / "upstreams")
+        rendering.KptRenderer(runtime_), gitsource.GitSources(cache.root / "upstreams", cache.guard)
     )
     return Engine(resolve, tasks)
 
@@ -108,7 +129,17 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
             logger.info("serving metrics on %s/metrics", options.metrics_address)
         api = await kube.new_api_client(settings)
-        cache = gitcache.Cache(options.cache_dir)
+        try:
+            server_url: str | None = (await asyncio.to_thread(kube.login, settings)).server
+        except Exception as error:
+            logger.warning("cannot read the API server's address: %s", error)
+            server_url = None
+        guard = egress.Egress(await address_policy(options, server_url, os.environ))
+        try:
+            sockets.install()
+        except sockets.Unavailable as error:  # every Git call will say so as well
+            logger.error("Git connections are disabled: %s", error)
+        cache = gitcache.Cache(options.cache_dir, guard)
         memo["runtime"] = runtime.Runtime(
             api=api,
             events=events.Recorder(api),

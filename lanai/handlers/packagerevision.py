@@ -40,6 +40,7 @@ from lanai.handlers import (
     settings,
 )
 from lanai.tasks.requests import CreateRequest, Rendered, Source
+from lanai.trust import urls
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,10 @@ async def source_of(
         if ref:
             return Source("clone", upstream=await _revision_key(api, namespace, ref))
         git = clone.get("git") or {}
+        try:  # before any Secret is read or any connection made
+            urls.git_url(str(git.get("repo") or ""), "spec.source.cloneFrom.git.repo")
+        except urls.URLRefused as error:
+            raise errors.Rejected(str(error)) from None
         secret = (git.get("secretRef") or {}).get("name")
         try:
             auth = await credentials.resolve(api, namespace, secret, behalf=behalf)

@@ -41,6 +41,7 @@ from lanai.handlers import (
     runtime,
     syncfailures,
 )
+from lanai.trust import urls
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,10 @@ async def check(
     if spec.type is models.RepositoryType.OCI or spec.git is None:
         return _error("OCI repositories are not supported by Lanai yet; use type: git")
     git = spec.git
+    try:
+        urls.git_url(git.repo, "spec.git.repo")
+    except urls.URLRefused as error:  # before any Secret is read or any connection made
+        return _error(str(error))
     loop = asyncio.get_running_loop()
     behalf = credentials.OnBehalfOf.of(rt.secret_access, annotations, SECRET_FIELD)
     try:
@@ -175,7 +180,7 @@ async def check(
             git.repo,
             behalf=behalf,
         )
-        listing = loop.run_in_executor(worker, probe.list_branches, git.repo, auth)
+        listing = loop.run_in_executor(worker, probe.list_branches, rt.cache.guard, git.repo, auth)
         branches = await asyncio.wait_for(listing, rt.git_timeout)
     except credentials.SecretForbidden as error:
         return _error(str(error), constants.REASON_FORBIDDEN)

@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 from lanai.local import pki
 
 _CHUNK = 64 * 1024
+HOST = "127.0.0.1"
+"""Where the server listens: this machine only."""
 
 
 @dataclass
@@ -61,35 +63,62 @@ class Credentials:
         return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class BackendHandler(BaseHTTPRequestHandler):
+    """Smart HTTP by ``git http-backend`` for the repositories under ``root``.
+
+    Subclasses decide who may (:meth:`authorize`) and may answer some requests
+    themselves; :meth:`run_backend` serves the rest as the named user."""
+
     protocol_version = "HTTP/1.1"
     # Headers and body go out as separate small writes; with Nagle on, the second
     # waits for the client's delayed ACK (~40 ms per request, e.g. every 401
     # challenge). Real Git hosts (nginx, Go) set TCP_NODELAY too.
     disable_nagle_algorithm = True
+    server: Server
 
     def log_message(self, format: str, *args: object) -> None:
-        self.server.requests += 1
+        pass
 
     def do_GET(self) -> None:
-        self._serve()
+        self.serve()
 
     def do_POST(self) -> None:
-        self._serve()
+        self.serve()
 
-    def _serve(self) -> None:
-        user = self.server.credentials.allows(self.headers.get("Authorization"))
+    def authorize(self) -> str | None:
+        """The user the request is served as, or None to answer with a challenge."""
+        return "anonymous"
+
+    def serve(self) -> None:
+        user = self.authorize()
         if user is None:
-            self.server.rejected += 1
-            body = b"authentication required\n"
-            self.send_response(HTTPStatus.UNAUTHORIZED)
-            self.send_header("WWW-Authenticate", 'Basic realm="lanai-git"')
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.challenge()
             return
+        self.run_backend(user)
+
+    def challenge(self) -> None:
+        challenge = ("WWW-Authenticate", 'Basic realm="lanai-git"')
+        self.reply(HTTPStatus.UNAUTHORIZED, b"authentication required\n", [challenge])
+
+    def reply(
+        self, status: HTTPStatus, body: bytes, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        """A complete small answer; a request body is skipped (or the connection closed)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+        else:
+            for _piece in self._body(False, length):
+                pass
+        self.send_response(status)
+        for name, value in headers or []:
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def run_backend(self, user: str) -> None:
         parts = urlsplit(self.path)
         env = {
             "GIT_PROJECT_ROOT": str(self.server.root),
@@ -183,25 +212,47 @@ class _Handler(BaseHTTPRequestHandler):
         return status, headers
 
 
-class _Server(ThreadingHTTPServer):
+class _Handler(BackendHandler):
+    """Served only with valid basic credentials or a bearer token."""
+
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        self.server.requests += 1
+
+    def authorize(self) -> str | None:
+        user = self.server.credentials.allows(self.headers.get("Authorization"))
+        if user is None:
+            self.server.rejected += 1
+        return user
+
+
+class Server(ThreadingHTTPServer):
+    """A threading HTTP server sized for Git clients (many may connect at once)."""
+
     daemon_threads = True
     # socketserver's default backlog (5) resets connections when dozens of clients
     # (e.g. concurrent publishers) connect at once; hosting servers queue them.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], root: Path, credentials: Credentials) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], handler: type[BackendHandler], root: Path) -> None:
+        super().__init__(address, handler)
         self.root = root
-        self.credentials = credentials
         self.git = shutil.which("git") or "git"
-        self.requests = 0
-        self.rejected = 0
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients that hang up (or refuse our certificate) are not server errors."""
         if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             return
         super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class _Server(Server):
+    def __init__(self, address: tuple[str, int], root: Path, credentials: Credentials) -> None:
+        super().__init__(address, _Handler, root)
+        self.credentials = credentials
+        self.requests = 0
+        self.rejected = 0
 
 
 def _tls_context(root: Path, certificate: pki.KeyPair) -> ssl.SSLContext:
@@ -233,7 +284,7 @@ class GitServer:
         self._thread = self._serving()
 
     def _bind(self, port: int) -> _Server:
-        server = _Server(("127.0.0.1", port), self.root, self.credentials)
+        server = _Server((HOST, port), self.root, self.credentials)
         if self._certificate is not None:
             server.socket = _tls_context(self.root, self._certificate).wrap_socket(
                 server.socket, server_side=True
@@ -284,37 +335,43 @@ class GitServer:
     def create_repository(self, name: str, *, initial_branch: str | None = "main") -> str:
         """A new bare repository; returns its URL. With ``initial_branch`` it gets one
         empty commit so that the branch exists, as a hosting service's "initialise" does."""
-        path = self.root / f"{name}.git"
-        subprocess.run(
-            ["git", "init", "--bare", "--quiet", "-b", initial_branch or "main", str(path)],
-            check=True,
-        )
-        subprocess.run(["git", "-C", str(path), "config", "http.receivepack", "true"], check=True)
-        if initial_branch:
-            env = {
-                "GIT_AUTHOR_NAME": "lanai-test",
-                "GIT_AUTHOR_EMAIL": "test@lanai.invalid",
-                "GIT_COMMITTER_NAME": "lanai-test",
-                "GIT_COMMITTER_EMAIL": "test@lanai.invalid",
-                "PATH": "/usr/bin:/bin:/usr/local/bin",
-            }
-            tree = subprocess.run(
-                ["git", "-C", str(path), "hash-object", "-t", "tree", "-w", "--stdin"],
-                input=b"",
-                capture_output=True,
-                check=True,
-            ).stdout.strip()
-            commit = subprocess.run(
-                ["git", "-C", str(path), "commit-tree", tree.decode(), "-m", "Initial commit"],
-                capture_output=True,
-                check=True,
-                env=env,
-            ).stdout.strip()
-            subprocess.run(
-                ["git", "-C", str(path), "update-ref", f"refs/heads/{initial_branch}", commit],
-                check=True,
-            )
+        init_bare(self.root / f"{name}.git", initial_branch)
         return f"{self.url}/{name}.git"
 
     def repository_path(self, name: str) -> Path:
         return self.root / f"{name}.git"
+
+
+def init_bare(path: Path, initial_branch: str | None = "main") -> Path:
+    """A new bare repository at ``path`` that accepts pushes; with ``initial_branch`` it
+    gets one empty commit so that the branch exists."""
+    subprocess.run(
+        ["git", "init", "--bare", "--quiet", "-b", initial_branch or "main", str(path)],
+        check=True,
+    )
+    subprocess.run(["git", "-C", str(path), "config", "http.receivepack", "true"], check=True)
+    if initial_branch:
+        env = {
+            "GIT_AUTHOR_NAME": "lanai-test",
+            "GIT_AUTHOR_EMAIL": "test@lanai.invalid",
+            "GIT_COMMITTER_NAME": "lanai-test",
+            "GIT_COMMITTER_EMAIL": "test@lanai.invalid",
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+        }
+        tree = subprocess.run(
+            ["git", "-C", str(path), "hash-object", "-t", "tree", "-w", "--stdin"],
+            input=b"",
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(path), "commit-tree", tree.decode(), "-m", "Initial commit"],
+            capture_output=True,
+            check=True,
+            env=env,
+        ).stdout.strip()
+        subprocess.run(
+            ["git", "-C", str(path), "update-ref", f"refs/heads/{initial_branch}", commit],
+            check=True,
+        )
+    return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -181,6 +182,9 @@ def up(workdir: str, fast: bool = True) -> int:
     root = Path(workdir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     logger.info("no cluster reachable: starting the bundled control plane in %s", root)
+    # The demo Git server listens on 127.0.0.1, which Git connections may not reach by
+    # default (loopback); allow exactly that address, nothing else of this machine.
+    options = dataclasses.replace(options, allow_git_hosts=(gitserver.HOST,))
     plane = controlplane.ControlPlane(root / "controlplane", controlplane.find_binaries())
     server = gitserver.GitServer(
         root / "git", gitserver.Credentials(users={DEMO_USER: DEMO_PASSWORD})

@@ -107,7 +107,7 @@ class TaskHandler:
             warnings = left_out(source.upstream.name, upstream.skipped)
             return Built(files, values.Task("clone", detail), warnings)
         if source.kind == "clone" and source.git is not None:
-            fetched = await self._fetch(source)
+            fetched = await self._fetch(source, key.namespace)
             git = {k: str(source.git.get(k) or "") for k in ("repo", "directory", "ref")}
             files = self._clone(key, fetched.files, git, fetched.commit, deployment)
             detail = {"cloneFrom": {"type": "git", "git": {**git, "commit": fetched.commit}}}
@@ -126,7 +126,7 @@ class TaskHandler:
             return Built(files, values.Task("upgrade", detail), warnings)
         raise TaskError(f"source {source.kind} is not supported")
 
-    async def _fetch(self, source: Source) -> gitsource.Fetched:
+    async def _fetch(self, source: Source, namespace: str) -> gitsource.Fetched:
         git = source.git or {}
         if self._git_sources is None:
             raise TaskError("cloning from a Git URL is not configured")
@@ -134,8 +134,8 @@ class TaskHandler:
             raise TaskError("spec.source.cloneFrom.git.repo is required")
         try:
             return await self._git_sources.read(
-                str(git["repo"]), str(git.get("ref") or ""), str(git.get("directory") or ""),
-                source.git_auth,
+                namespace, str(git["repo"]), str(git.get("ref") or ""),
+                str(git.get("directory") or ""), source.git_auth,
             )  # fmt: skip
         except gitsource.GitSourceUnreachable as error:
             raise SourceUnavailable(str(error)) from None

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lanai.local import processes
+from lanai.local import gitserver, processes
 
 
 @dataclass
@@ -65,6 +65,9 @@ class OperatorProcess:
                 "--dev",
                 f"--metrics-address=127.0.0.1:{self.metrics_port}",
                 f"--liveness={self.health_url}",
+                # The test bed's Git servers listen on 127.0.0.1: allow that address and
+                # no other (127.0.0.2 stays a forbidden loopback target for tests).
+                f"--allow-git-host={gitserver.HOST}",
                 *self.extra_args,
             ],
             self.log_path,

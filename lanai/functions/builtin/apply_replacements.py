@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import ScalarString
 
-from lanai.functions.builtin import krm
+from lanai.functions.builtin import krm, sdk, search_replace, set_namespace
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Step:
 
 def parse_field_path(text: str) -> list[Step]:
     if not text:
-        raise krm.fail("empty fieldPath")
+        raise _Failure("empty fieldPath")
     parts: list[str] = []
     current, bracket, i = "", False, 0
     while i < len(text):
@@ -56,7 +57,7 @@ def parse_field_path(text: str) -> list[Step]:
             current += c
         i += 1
     if bracket:
-        raise krm.fail(f"invalid fieldPath {text!r}: unclosed `[`")
+        raise _Failure(f"invalid fieldPath {text}: unclosed `[`")
     if current:
         parts.append(current)
     steps: list[Step] = []
@@ -147,23 +148,28 @@ def _text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Selector:
-    group: str | None = None
-    version: str | None = None
-    kind: str | None = None
-    name: str | None = None
-    namespace: str | None = None
-    label_selector: str | None = None
-    annotation_selector: str | None = None
+    """A kustomize resource selector: empty parts match anything; a namespace matches by
+    effective namespace (none means ``default`` for namespaced kinds)."""
+
+    group: str = ""
+    version: str = ""
+    kind: str = ""
+    name: str = ""
+    namespace: str = ""
+    label_selector: str = ""
+    annotation_selector: str = ""
 
     @classmethod
     def from_config(cls, raw: Any, what: str) -> Selector:
         if raw is None:
             return cls()
         if not isinstance(raw, dict):
-            raise krm.fail(f"{what} must be a map")
+            raise _Failure(
+                f"unable to convert functionConfig to replacements:\n{what} must be a map"
+            )
 
-        def text(key: str) -> str | None:
-            return None if raw.get(key) is None else str(raw[key])
+        def text(key: str) -> str:
+            return "" if raw.get(key) is None else sdk.scalar_text(raw[key])
 
         return cls(
             group=text("group"),
@@ -175,17 +181,23 @@ class Selector:
             annotation_selector=text("annotationSelector"),
         )
 
-    def matches(self, resource: dict[str, Any]) -> bool:
+    @property
+    def has_id(self) -> bool:
+        return any((self.group, self.version, self.kind, self.name, self.namespace))
+
+    def selects_id(self, resource: dict[str, Any]) -> bool:
         group, version = krm.group_version(resource)
         checks = (
             (self.group, group),
             (self.version, version),
-            (self.kind, krm.kind(resource)),
-            (self.name, krm.name(resource)),
-            (self.namespace, krm.namespace(resource)),
+            (self.kind, sdk.text(resource, "kind")),
+            (self.name, sdk.metadata_text(resource, "name")),
         )
-        if any(want is not None and want != have for want, have in checks):
+        if any(want and want != have for want, have in checks):
             return False
+        return not self.namespace or _effective_namespace(resource) == self.namespace
+
+    def selects_labels(self, resource: dict[str, Any]) -> bool:
         labels = krm.metadata(resource).get("labels") or {}
         if self.label_selector and not _selector_matches(self.label_selector, labels):
             return False
@@ -195,14 +207,17 @@ class Selector:
         )
 
     def describe(self) -> str:
-        fields = {
-            "group": self.group,
-            "version": self.version,
-            "kind": self.kind,
-            "name": self.name,
-            "namespace": self.namespace,
-        }
-        return ", ".join(f"{k}={v}" for k, v in fields.items() if v is not None) or "<any>"
+        """kustomize's ResId string: ``Kind.version.group/name.namespace``."""
+        gvk = ".".join(
+            (self.kind or "[noKind]", self.version or "[noVer]", self.group or "[noGrp]")
+        )
+        return f"{gvk}/{self.name or '[noName]'}.{self.namespace or '[noNs]'}"
+
+
+def _effective_namespace(resource: dict[str, Any]) -> str:
+    if not set_namespace.is_namespaced_kind(resource):
+        return "_non_namespaceable_"
+    return sdk.metadata_text(resource, "namespace") or "default"
 
 
 def _selector_matches(selector: str, values: Any) -> bool:
@@ -228,7 +243,7 @@ def _selector_matches(selector: str, values: Any) -> bool:
 
 @dataclass(frozen=True)
 class Options:
-    delimiter: str | None = None
+    delimiter: str = ""
     index: int = 0
     create: bool = False
 
@@ -236,64 +251,86 @@ class Options:
     def from_config(cls, raw: Any) -> Options:
         if not isinstance(raw, dict):
             return cls()
-        delimiter = raw.get("delimiter")
+        index = raw.get("index") or 0
         return cls(
-            delimiter=None if delimiter in (None, "") else str(delimiter),
-            index=int(raw.get("index") or 0),
-            create=bool(raw.get("create", False)),
+            delimiter=sdk.scalar_text(raw.get("delimiter")),
+            index=int(index) if isinstance(index, int) else 0,
+            create=raw.get("create") is True,
         )
+
+    def describe(self) -> str:
+        if not self.delimiter and not self.create:
+            return ""
+        return f"{self.delimiter}({self.index}), create={'true' if self.create else 'false'}"
+
+
+class _Failure(Exception):
+    pass
+
+
+def read_config(config: Any) -> list[Any]:
+    if sdk.is_empty(config):
+        raise _Failure("FunctionConfig is missing. Expect `ApplyReplacements`")
+    kind, api_version = sdk.text(config, "kind"), sdk.text(config, "apiVersion")
+    if kind != "ApplyReplacements" or api_version != "fn.kpt.dev/v1alpha1":
+        raise _Failure(
+            f"received functionConfig of kind {kind} and apiVersion {api_version}, only "
+            "functionConfig of kind ApplyReplacements and apiVersion fn.kpt.dev/v1alpha1 "
+            "is supported"
+        )
+    replacements = config.get("replacements")
+    if replacements is None:
+        return []
+    if not isinstance(replacements, list):
+        raise _Failure(
+            "unable to convert functionConfig to replacements:\n`replacements` must be a list"
+        )
+    return replacements
 
 
 def run(resource_list: CommentedMap) -> None:
-    config = krm.function_config(resource_list)
-    if config is None or not krm.is_kind(config, "ApplyReplacements"):
-        raise krm.fail("functionConfig must be an `ApplyReplacements` object")
-    replacements = config.get("replacements") or []
-    if not isinstance(replacements, list):
-        raise krm.fail("`replacements` must be a list")
-    resources = krm.items(resource_list)
-    for number, replacement in enumerate(replacements):
-        if not isinstance(replacement, dict):
-            raise krm.fail(f"replacements[{number}] must be a map")
-        if replacement.get("path"):
-            raise krm.fail("replacements loaded from a `path` are not supported; inline them")
-        value = _source_value(replacement, resources)
-        targets = replacement.get("targets") or []
-        for target in targets if isinstance(targets, list) else []:
-            _apply_target(target, value, resources)
+    try:
+        replacements = read_config(krm.function_config(resource_list))
+        resources = krm.items(resource_list)
+        for replacement in replacements:
+            if not isinstance(replacement, dict):
+                raise _Failure("replacements must specify a source and at least one target")
+            source, targets = replacement.get("source"), replacement.get("targets")
+            if source is None or targets is None:
+                raise _Failure("replacements must specify a source and at least one target")
+            value = _source_value(source, resources)
+            for target in targets if isinstance(targets, list) else []:
+                _apply_target(target, value, resources)
+    except _Failure as error:
+        sdk.finish(resource_list, [sdk.result(str(error), "error")], ok=False)
+    sdk.finish(resource_list, [], ok=True)
 
 
-def _source_value(replacement: dict[str, Any], resources: list[CommentedMap]) -> Any:
-    if "sourceValue" in replacement and replacement.get("source") is None:
-        return replacement["sourceValue"]
-    raw = replacement.get("source")
-    if not isinstance(raw, dict):
-        raise krm.fail("every replacement needs a `source` or a `sourceValue`")
+def _source_value(raw: Any, resources: list[CommentedMap]) -> Any:
     selector = Selector.from_config(raw, "source")
-    found = [r for r in resources if selector.matches(r)]
-    if not found:
-        raise krm.fail(f"nothing selected by replacement source {selector.describe()}")
+    field_path = sdk.scalar_text(raw.get("fieldPath")) if isinstance(raw, dict) else ""
+    options = Options.from_config(raw.get("options") if isinstance(raw, dict) else None)
+    shown = ":".join(p for p in (selector.describe(), field_path, options.describe()) if p)
+    found = [r for r in resources if selector.selects_id(r)]
     if len(found) > 1:
-        raise krm.fail(f"multiple matches for replacement source {selector.describe()}")
-    field_path = str(raw.get("fieldPath") or "metadata.name")
+        raise _Failure(f"multiple matches for selector {shown}")
+    if not found:
+        raise _Failure(f"nothing selected by {shown}")
+    field_path = field_path or "metadata.name"
     places = [(p, k) for p, k in locate(found[0], parse_field_path(field_path)) if _has(p, k)]
-    if not places:
-        raise krm.fail(
+    value = places[0][0][places[0][1]] if places else None
+    if value is None or (isinstance(value, dict | list) and not value) or value == "":
+        raise _Failure(
             f"fieldPath `{field_path}` is missing for replacement source {selector.describe()}"
         )
-    parent, key = places[0]
-    value = parent[key]
-    options = Options.from_config(raw.get("options"))
-    if options.delimiter is not None:
-        if isinstance(value, dict | list):
-            raise krm.fail(f"source fieldPath `{field_path}` is not a scalar; cannot split it")
-        parts = _text(value).split(options.delimiter)
-        if not 0 <= options.index < len(parts):
-            raise krm.fail(
-                f"options.index {options.index} is out of bounds for value {_text(value)!r}"
-            )
-        return parts[options.index]
-    return value
+    if not options.delimiter:
+        return value
+    if isinstance(value, dict | list):
+        raise _Failure("delimiter option can only be used with scalar nodes")
+    parts = _text(value).split(options.delimiter)
+    if not 0 <= options.index < len(parts):
+        raise _Failure(f"options.index {options.index} is out of bounds for value {_text(value)}")
+    return parts[options.index]
 
 
 def _has(parent: Any, key: Any) -> bool:
@@ -304,39 +341,69 @@ def _has(parent: Any, key: Any) -> bool:
 
 def _apply_target(target: Any, value: Any, resources: list[CommentedMap]) -> None:
     if not isinstance(target, dict) or target.get("select") is None:
-        raise krm.fail("every replacement target needs a `select`")
+        raise _Failure("target must specify resources to select")
     select = Selector.from_config(target.get("select"), "select")
     rejects = [Selector.from_config(r, "reject") for r in target.get("reject") or []]
     field_paths = target.get("fieldPaths") or ["metadata.name"]
     options = Options.from_config(target.get("options"))
     for resource in resources:
-        if not select.matches(resource) or any(r.matches(resource) for r in rejects):
+        if not select.selects_labels(resource):
+            continue
+        if any(
+            (r.label_selector or r.annotation_selector) and r.selects_labels(resource)
+            for r in rejects
+        ):
+            continue
+        if not select.selects_id(resource):
+            continue
+        if any(r.has_id and r.selects_id(resource) for r in rejects):
             continue
         for field_path in field_paths:
-            steps = parse_field_path(str(field_path))
-            for parent, key in list(locate(resource, steps, options.create)):
-                if not _has(parent, key) and not options.create:
-                    continue
+            text = sdk.scalar_text(field_path)
+            places = [
+                (p, k)
+                for p, k in locate(resource, parse_field_path(text), options.create)
+                if options.create or _has(p, k)
+            ]
+            if not places:
+                verb = "find or create" if options.create else "find"
+                raise _Failure(f'unable to {verb} field "{text}" in replacement target')
+            for parent, key in places:
                 _set(parent, key, value, options)
 
 
 def _set(parent: Any, key: Any, value: Any, options: Options) -> None:
-    if options.delimiter is None:
-        current = parent.get(key) if isinstance(parent, dict) else parent[key]
-        new = copy.deepcopy(value)
-        if isinstance(new, str) and current is not None and not isinstance(current, dict | list):
-            new = krm.coerce_like(current, new) if isinstance(current, str) else new
-        parent[key] = new
-        return
-    if isinstance(value, dict | list):
-        raise krm.fail("a map or list cannot replace part of a delimited string")
-    current = parent.get(key) if isinstance(parent, dict) else parent[key]
-    parts = _text(current).split(options.delimiter) if current is not None else []
-    text = _text(value)
-    if options.index < 0:
-        parts.insert(0, text)
-    elif options.index >= len(parts):
-        parts.append(text)
+    exists = _has(parent, key)
+    current = parent[key] if exists else None
+    new: Any = copy.deepcopy(value)
+    if options.delimiter:
+        if exists and isinstance(current, dict | list):
+            raise _Failure("delimiter option can only be used with scalar nodes")
+        parts = _text(current).split(options.delimiter) if exists else [""]
+        text = _text(new)
+        if options.index < 0:
+            parts.insert(0, text)
+        elif options.index >= len(parts):
+            parts.append(text)
+        else:
+            parts[options.index] = text
+        new = options.delimiter.join(parts)
+    if exists and not isinstance(current, dict | list) and not isinstance(new, dict | list):
+        sdk.put(parent, key, _scalar_like(current, _text(new)))
+    elif not isinstance(new, dict | list):
+        sdk.put(parent, key, search_replace.plain(_text(new)))
     else:
-        parts[options.index] = text
-    parent[key] = options.delimiter.join(parts)
+        sdk.put(parent, key, new)
+
+
+def _scalar_like(current: Any, text: str) -> Any:
+    """A target scalar keeps its style and its type: only its text changes."""
+    if isinstance(current, ScalarString):
+        styled: Any = type(current)(text)
+        return styled
+    if isinstance(current, str):
+        return sdk.go_string(text)
+    if current is None:
+        return search_replace.plain(text)
+    found = search_replace.plain(text)
+    return found if type(found) is type(current) else sdk.go_string(text)

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from lanai.functions.builtin import krm
+from lanai.functions.builtin import krm, sdk
+from lanai.kpt import fnapi
 
-SKIPPED_KINDS = frozenset({"CustomResourceDefinition", "Namespace", "APIService", "Kptfile"})
 CLUSTER_SCOPED = frozenset(
     {"ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "PriorityClass"}
 )
@@ -28,39 +28,61 @@ class Config:
     substring: str
     append: bool = False
     additional: tuple[krm.FieldSpec, ...] = ()
+    mode: str = "prepend"
 
     def apply(self, name: str) -> str:
-        if not name or self.substring in name:
+        """The name with the substring, if missing; an unknown edit mode changes nothing,
+        as in the catalog."""
+        if not name or self.substring in name or self.mode not in ("prepend", "append"):
             return name
         return name + self.substring if self.append else self.substring + name
 
 
 def read_config(config: CommentedMap | None) -> Config:
-    if config is None:
-        raise krm.fail("functionConfig must be a `ConfigMap` or an `EnsureNameSubstring`")
-    if krm.is_kind(config, "ConfigMap", ""):
-        data = krm.config_map_data(config)
-        if len(data) != 1 or next(iter(data)) not in ("prepend", "append"):
-            raise krm.fail(
-                "ConfigMap data must have exactly one key, `prepend` or `append`, "
-                "whose value is the name substring"
-            )
-        mode, substring = next(iter(data.items()))
-        extra: tuple[krm.FieldSpec, ...] = ()
-    elif krm.is_kind(config, "EnsureNameSubstring"):
-        substring = str(config.get("substring") or "")
-        mode = str(config.get("editMode") or "prepend")
+    try:
+        return _read_config(config)
+    except _Failure as error:
+        raise _Failure(f"failed to load the `functionConfig`: {error}") from error
+
+
+def _read_config(config: CommentedMap | None) -> Config:
+    api_version, kind = sdk.text(config, "apiVersion"), sdk.text(config, "kind")
+    if (api_version, kind) == ("v1", "ConfigMap"):
+        data = config.get("data") if config is not None else None
+        entries = dict(data) if isinstance(data, dict) else {}
+        if len(entries) != 1:
+            raise _Failure(f"only 1 entry is allowed in the ConfigMap, but got: {len(entries)}")
+        mode, substring = (sdk.scalar_text(v) for v in next(iter(entries.items())))
         if mode not in ("prepend", "append"):
-            raise krm.fail(f"editMode must be `prepend` or `append`, not {mode!r}")
+            raise _Failure(f"unknown editMode: {mode}, only prepend and append are allowed")
+        extra: tuple[krm.FieldSpec, ...] = ()
+    elif (api_version, kind) == ("fn.kpt.dev/v1alpha1", "EnsureNameSubstring"):
+        assert config is not None
+        substring = sdk.scalar_text(config.get("substring"))
+        mode = sdk.scalar_text(config.get("editMode")) or "prepend"
+        legacy, current = config.get("fieldSpecs"), config.get("additionalNameFields")
+        if legacy is not None and current is not None:
+            raise _Failure(
+                "`fieldSpecs` has been deprecated, please rename it to `additionalNameFields`"
+            )
         extra = tuple(
             krm.FieldSpec.from_config(raw, "additionalNameFields")
-            for raw in config.get("additionalNameFields") or []
+            for raw in (current if current is not None else legacy) or []
         )
     else:
-        raise krm.fail("functionConfig must be a `ConfigMap` or an `EnsureNameSubstring`")
+        group, version = sdk.group_version(api_version)
+        raise _Failure(
+            "function config must be either /v1, Kind=ConfigMap or "
+            "fn.kpt.dev/v1alpha1, Kind=EnsureNameSubstring, but we got: "
+            f"{group}/{version}, Kind={kind}"
+        )
     if not substring:
-        raise krm.fail("the name substring must not be empty")
-    return Config(substring=substring, append=mode == "append", additional=extra)
+        raise _Failure("substring must not be empty")
+    return Config(substring=substring, append=mode == "append", additional=extra, mode=mode)
+
+
+class _Failure(Exception):
+    pass
 
 
 # A renamed object: (group, kind, namespace, old name) → new name.
@@ -68,11 +90,18 @@ Renames = dict[tuple[str, str, str, str], str]
 
 
 def run(resource_list: CommentedMap) -> None:
-    config = read_config(krm.function_config(resource_list))
+    try:
+        config = read_config(krm.function_config(resource_list))
+    except _Failure as error:
+        failure = {"message": str(error), "severity": "error"}
+        resource_list["results"] = CommentedSeq([failure])
+        raise fnapi.FunctionError(
+            message=str(error), stderr=str(error), exit_code=1, results=[failure]
+        ) from error
     resources = krm.items(resource_list)
     renames: Renames = {}
     for resource in resources:
-        if krm.kind(resource) in SKIPPED_KINDS:
+        if _skipped(resource):
             continue
         old = krm.name(resource)
         new = config.apply(old)
@@ -89,7 +118,16 @@ def run(resource_list: CommentedMap) -> None:
     for resource in resources:
         _update_references(resource, renames)
         _update_depends_on(resource, renames)
-    krm.add_result(resource_list, f"renamed {len(renames)} resource(s) with {config.substring!r}")
+
+
+def _skipped(resource: CommentedMap) -> bool:
+    """Kinds the catalog never renames: CRDs, APIServices, Namespaces and Kptfiles."""
+    group, _ = krm.group_version(resource)
+    kind = krm.kind(resource)
+    return kind in ("CustomResourceDefinition", "Namespace") or (kind, group) in (
+        ("APIService", "apiregistration.k8s.io"),
+        ("Kptfile", "kpt.dev"),
+    )
 
 
 def _rename_field(resource: CommentedMap, spec: krm.FieldSpec, config: Config) -> None:

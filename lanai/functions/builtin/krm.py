@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.tokens import CommentToken
@@ -280,6 +280,14 @@ def apply_string_map(resource: CommentedMap, spec: FieldSpec, values: dict[str, 
             continue
         changed = merge_string_map(target, values) or changed  # type: ignore[arg-type]
     return changed
+
+
+def pairs(mapping: Any) -> Any:
+    """A map's (key, value) pairs in order, without ruamel's slow key view when the map
+    merges no anchors (its own keys are then exactly the dict's, in insertion order)."""
+    if isinstance(mapping, CommentedMap) and not getattr(mapping, merge_attrib, None):
+        return dict.items(mapping)
+    return mapping.items()
 
 
 def for_each(resource_list: CommentedMap, visit: Callable[[CommentedMap], None]) -> None:

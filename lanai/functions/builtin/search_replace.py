@@ -1,120 +1,129 @@
 """search-replace: find fields by value, regex, path or file, and optionally rewrite them.
 
-The simplest customisation there is, and the usual way to *create* setters: matchers
-(``by-*``) are ANDed, mutators (``put-*``) all apply; ``put-value`` and ``put-comment``
-may use ``${1}``-style capture groups of ``by-value-regex``. A regex must match the whole
-value. ``by-path`` understands ``*`` (one field), ``**`` (any depth), ``[n]`` and ``[*]``;
-a plain path with ``put-value`` and no value matcher creates the field where missing.
+The simplest customisation there is, and the usual way to *create* setters. The catalog
+function walks every scalar of every resource (the path and index annotations too) and
+matches on the value (``by-value``, or ``by-value-regex`` found anywhere in it), the path
+(``by-path``: ``.``-separated, ``*`` one element, ``**`` any number, ``[n]``/``[*]``
+list elements) or both; ``put-value`` and ``put-comment`` may use ``${n}`` capture
+groups. A plain path with ``put-value`` and no value matcher sets the field on every
+resource, creating it where missing. A new value keeps the old one's quoting and reads
+as whatever YAML makes of it (``4`` is a number). Results name each field it matched.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import ScalarString
 
-from lanai.functions.builtin import krm
+from lanai.functions.builtin import krm, kyaml, sdk
+from lanai.kpt import fnapi
 
-MATCHERS = ("by-value", "by-value-regex", "by-path", "by-file-path")
-MUTATORS = ("put-value", "put-comment")
-
-Segment = str | int
+MATCHERS = ("by-value", "by-file-path", "by-value-regex", "by-path", "put-value", "put-comment")
+_UNRESOLVED = re.compile(r"\$\{([0-9]+)\}")
 
 
-@dataclass(frozen=True)
+class _Failure(Exception):
+    pass
+
+
+@dataclass
 class Config:
-    by_value: str | None = None
-    by_value_regex: re.Pattern[str] | None = None
-    by_path: tuple[str, ...] | None = None
-    by_file_path: str | None = None
-    put_value: str | None = None
-    put_comment: str | None = None
+    by_value: str = ""
+    by_value_regex: str = ""
+    by_path: str = ""
+    by_file_path: str = ""
+    put_value: str = ""
+    put_comment: str = ""
+    regex: re.Pattern[str] | None = None
 
     @property
     def mutates(self) -> bool:
-        return self.put_value is not None or self.put_comment is not None
+        return bool(self.put_value or self.put_comment)
 
 
-def read_config(config: CommentedMap | None) -> Config:
-    if config is None:
-        raise krm.fail("search-replace needs a ConfigMap functionConfig")
-    if not (krm.is_kind(config, "ConfigMap", "") or krm.is_kind(config, "SearchReplace")):
-        raise krm.fail(f"unsupported functionConfig kind {krm.kind(config)!r}, expect `ConfigMap`")
-    data = krm.config_map_data(config)
-    unknown = sorted(set(data) - set(MATCHERS) - set(MUTATORS))
-    if unknown:
-        raise krm.fail(f"unknown search-replace argument(s): {', '.join(unknown)}")
-    if "by-value" in data and "by-value-regex" in data:
-        raise krm.fail("only one of `by-value` and `by-value-regex` can be given")
-    if not any(k in data for k in ("by-value", "by-value-regex", "by-path")):
-        raise krm.fail('at least one of "by-value", "by-value-regex" or "by-path" must be given')
-    regex: re.Pattern[str] | None = None
-    if "by-value-regex" in data:
-        try:
-            regex = re.compile(data["by-value-regex"])
-        except re.error as error:
-            raise krm.fail(f"invalid by-value-regex: {error}") from error
-    path = parse_path(data["by-path"]) if "by-path" in data else None
-    return Config(
-        by_value=data.get("by-value"),
-        by_value_regex=regex,
-        by_path=path,
-        by_file_path=data.get("by-file-path"),
-        put_value=data.get("put-value"),
-        put_comment=data.get("put-comment"),
+def read_config(config: Any) -> Config:
+    """The matchers of the config's ``data`` (whatever its kind, as the catalog reads it)."""
+    data = config.get("data") if isinstance(config, dict) else None
+    values = {
+        sdk.scalar_text(k): sdk.scalar_text(v)
+        for k, v in (data.items() if isinstance(data, dict) else [])
+        if not isinstance(v, dict | list)
+    }
+    for key in values:
+        if key not in MATCHERS:
+            allowed = " ".join(f'"{m}"' for m in MATCHERS)
+            raise _Failure(f'invalid matcher "{key}", must be one of [{allowed}]')
+    found = Config(
+        by_value=values.get("by-value", ""),
+        by_value_regex=values.get("by-value-regex", ""),
+        by_path=values.get("by-path", ""),
+        by_file_path=values.get("by-file-path", ""),
+        put_value=values.get("put-value", ""),
+        put_comment=values.get("put-comment", ""),
     )
+    if found.by_value and found.by_value_regex:
+        raise _Failure('only one of ["by-value", "by-value-regex"] can be provided')
+    if found.by_value_regex:
+        try:
+            found.regex = re.compile(found.by_value_regex)
+        except re.error as error:
+            raise _Failure(f"error parsing regexp: {error}") from error
+    return found
 
 
-def parse_path(text: str) -> tuple[str, ...]:
-    """``a.b[1].c`` → (``a``, ``b``, ``[1]``, ``c``); ``**`` and ``*`` kept as words."""
-    segments: list[str] = []
-    for part in text.split("."):
-        if not part:
-            raise krm.fail(f"invalid by-path {text!r}")
-        match = re.fullmatch(r"([^\[\]]*)((?:\[[^\[\]]*\])*)", part)
-        if match is None:
-            raise krm.fail(f"invalid by-path {text!r}")
-        if match.group(1):
-            segments.append(match.group(1))
-        segments.extend(re.findall(r"\[[^\[\]]*\]", match.group(2)))
-    return tuple(segments)
+# -- paths -------------------------------------------------------------------------------
 
 
-def path_matches(pattern: tuple[str, ...], path: tuple[Segment, ...]) -> bool:
+def path_matches(pattern: str, path: str) -> bool:
+    """Whether a walked path (``spec.a[0].b``) matches a ``by-path`` pattern."""
     if not pattern:
-        return not path
-    head, rest = pattern[0], pattern[1:]
-    if head == "**":
-        return any(path_matches(rest, path[i:]) for i in range(len(path) + 1))
-    if not path:
         return False
-    step = path[0]
-    if head.startswith("["):
-        inner = head[1:-1]
-        ok = isinstance(step, int) and (inner == "*" or inner == str(step))
-    else:
-        ok = isinstance(step, str) and (head == "*" or head == step)
-    return ok and path_matches(rest, path[1:])
+    wanted = pattern.split(".")
+    walked = path.removeprefix(".").split(".")
+    # matched[j]: the walked elements seen so far match the first j pattern elements.
+    matched = [True] + [False] * len(wanted)
+    for j in range(1, len(wanted) + 1):
+        matched[j] = wanted[j - 1] == "**" and matched[j - 1]
+    for element in walked:
+        row = [False] * (len(wanted) + 1)
+        for j in range(1, len(wanted) + 1):
+            want = wanted[j - 1]
+            if want == "**":
+                row[j] = row[j - 1] or matched[j]
+            elif want == "*" or _element_matches(element, want):
+                row[j] = matched[j - 1]
+        matched = row
+    return matched[len(wanted)]
 
 
-def show_path(path: tuple[Segment, ...]) -> str:
-    text = ""
-    for step in path:
-        if isinstance(step, int):
-            text += f"[{step}]"
-        else:
-            text += ("." if text else "") + step
-    return text
+def _element_matches(element: str, pattern: str) -> bool:
+    if element == pattern:
+        return True
+    if "[" not in element:
+        return False
+    element_parts, pattern_parts = element.split("["), pattern.split("[")
+    if pattern_parts[0] != "*" and element_parts[0] != pattern_parts[0]:
+        return False
+    return len(pattern_parts) > 1 and pattern_parts[1] in ("*]", element_parts[1])
+
+
+def _is_plain_path(path: str) -> bool:
+    return all(part and "*" not in part for part in path.split("."))
 
 
 def file_matches(pattern: str, path: str) -> bool:
-    """Slash glob: ``*`` and ``?`` stay in one directory, ``**/`` spans directories."""
-    return re.fullmatch(_glob_regex(pattern), path) is not None
+    """doublestar's Match: ``*``/``?`` stay within a directory, ``**`` spans them."""
+    return re.fullmatch(_glob(pattern), path) is not None
 
 
-def _glob_regex(pattern: str) -> str:
+def _glob(pattern: str) -> str:
     out, i = "", 0
     while i < len(pattern):
         c = pattern[i]
@@ -123,7 +132,7 @@ def _glob_regex(pattern: str) -> str:
             i += 3
             continue
         if pattern.startswith("**", i):
-            out += ".*" if i + 2 == len(pattern) else "[^/]*"
+            out += ".*"
             i += 2
             continue
         if c == "*":
@@ -133,164 +142,191 @@ def _glob_regex(pattern: str) -> str:
         elif c == "\\" and i + 1 < len(pattern):
             out += re.escape(pattern[i + 1])
             i += 1
-        elif c == "{":
-            end = pattern.find("}", i)
-            if end < 0:
-                out += re.escape(c)
-            else:
-                options = pattern[i + 1 : end].split(",")
-                out += "(?:" + "|".join(_glob_regex(o) for o in options) + ")"
-                i = end
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                out += re.escape(c)
-            else:
-                body = pattern[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out += "[" + body.replace("\\", "\\\\") + "]"
-                i = end
+        elif c == "{" and "}" in pattern[i:]:
+            end = pattern.index("}", i)
+            out += "(?:" + "|".join(_glob(o) for o in pattern[i + 1 : end].split(",")) + ")"
+            i = end
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end]
+            if body.startswith(("!", "^")):
+                body = "^" + body[1:]
+            out += "[" + body.replace("\\", "\\\\") + "]"
+            i = end
         else:
             out += re.escape(c)
         i += 1
     return out
 
 
+# -- the walk ------------------------------------------------------------------------------
+
+
 def run(resource_list: CommentedMap) -> None:
-    config = read_config(krm.function_config(resource_list))
-    count = 0
-    for resource in krm.items(resource_list):
-        if config.by_file_path is not None:
-            where = krm.file_of(resource)
-            if where is None or not file_matches(config.by_file_path, where["path"]):
-                continue
-        count += _search(resource_list, resource, config)
-    if not count:
-        krm.add_result(resource_list, "no matches")
-
-
-def _search(resource_list: CommentedMap, resource: CommentedMap, config: Config) -> int:
-    count = 0
-    for parent, key, path in list(_scalars(resource, ())):
-        value = parent[key]
-        groups = _value_match(config, value)
-        if groups is None:
-            continue
-        if config.by_path is not None and not path_matches(config.by_path, path):
-            continue
-        count += 1
-        _report(resource_list, resource, parent, key, path, groups, config)
-    if count == 0 and _creates(config):
-        assert config.by_path is not None
-        parent = resource
-        for segment in config.by_path[:-1]:
-            child = parent.get(segment)
-            if child is None:
-                child = CommentedMap()
-                parent[segment] = child
-            if not isinstance(child, CommentedMap):
-                return 0
-            parent = child
-        key = config.by_path[-1]
-        if key in parent:
-            return 0
-        parent[key] = None
-        _report(resource_list, resource, parent, key, config.by_path, (), config)
-        count = 1
-    return count
-
-
-def _creates(config: Config) -> bool:
-    path = config.by_path
-    return (
-        config.put_value is not None
-        and path is not None
-        and config.by_value is None
-        and config.by_value_regex is None
-        and all(s not in ("*", "**") and not s.startswith("[") for s in path)
-    )
-
-
-def _value_match(config: Config, value: Any) -> tuple[str, ...] | None:
-    """The regex groups (or ``()``) if ``value`` passes the value matchers, else ``None``."""
-    text = _text(value)
-    if config.by_value is not None:
-        return () if text == config.by_value else None
-    if config.by_value_regex is not None:
-        match = config.by_value_regex.fullmatch(text)
-        return None if match is None else tuple(g or "" for g in match.groups())
-    return ()
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _expand(template: str, groups: tuple[str, ...]) -> str:
-    def group(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        return groups[index - 1] if 0 < index <= len(groups) else match.group(0)
-
-    return re.sub(r"\$\{(\d+)\}", group, template)
-
-
-def _report(
-    resource_list: CommentedMap,
-    resource: CommentedMap,
-    parent: Any,
-    key: Any,
-    path: tuple[Segment, ...],
-    groups: tuple[str, ...],
-    config: Config,
-) -> None:
-    shown = show_path(path)
-    current = parent[key]
-    if config.put_value is not None:
-        text = _expand(config.put_value, groups)
-        parent[key] = krm.coerce_like(current, text)
-        krm.add_result(
-            resource_list,
-            f"Mutated field value to {text!r}",
-            resource=resource,
-            field={"path": shown, "currentValue": _text(current), "proposedValue": text},
+    try:
+        config = read_config(krm.function_config(resource_list))
+        results: list[dict[str, Any]] = []
+        for resource in krm.items(resource_list):
+            _search(resource, config, results)
+    except _Failure as error:
+        failure = kyaml.result(
+            f"failed to perform search-replace operation: {sdk.go_quote(str(error))}", "error"
         )
-    if config.put_comment is not None:
-        comment = _expand(config.put_comment, groups)
-        krm.set_line_comment(parent, key, comment)
-        krm.add_result(
-            resource_list,
-            f"Mutated field comment to {comment!r}",
-            resource=resource,
-            field={"path": shown},
-        )
-    if not config.mutates:
-        krm.add_result(
-            resource_list,
-            "Matched field",
-            resource=resource,
-            field={"path": shown, "currentValue": _text(current)},
-        )
+        resource_list["results"] = CommentedSeq([failure])
+        raise fnapi.FunctionError(
+            message=str(error), stderr=str(error), exit_code=1, results=[failure]
+        ) from error
+    resource_list["results"] = CommentedSeq(results or [kyaml.result("no matches")])
 
 
-def _scalars(node: Any, path: tuple[Segment, ...]) -> Any:
-    """Yield (parent, key, path) for every scalar field below ``node``."""
+def _search(resource: CommentedMap, config: Config, results: list[dict[str, Any]]) -> None:
+    path, _ = kyaml.file_annotations(resource)
+    if config.by_file_path and not file_matches(config.by_file_path, path):
+        return
+    if (
+        config.put_value
+        and _is_plain_path(config.by_path)
+        and "[" not in config.by_path
+        and not config.by_value
+        and not config.by_value_regex
+    ):
+        _put_by_path(resource, config, path, results)
+        return
+    for parent, key, field_path in list(_walk(resource, "", config)):
+        if isinstance(parent[key], list):
+            _comment_sequence(parent, key, config, path, results)
+        else:
+            _replace(parent, key, field_path, config, path, results)
+
+
+def _walk(node: Any, path: str, config: Config) -> Iterator[tuple[Any, Any, str]]:
+    """(parent, key, path) of each scalar, and first of each list a put-comment path names
+    (the catalog looks at a map's list fields before it walks into the map)."""
     if isinstance(node, dict):
-        for key in list(node.keys()):
-            child = node[key]
-            child_path = (*path, str(key))
-            if isinstance(child, dict | list):
-                yield from _scalars(child, child_path)
+        keys = list(node.keys())
+        if config.put_comment:
+            for key in keys:
+                value, child_path = node[key], f"{path}.{sdk.scalar_text(key)}"
+                if isinstance(value, list) and value and path_matches(config.by_path, child_path):
+                    yield node, key, child_path
+        for key in keys:
+            value, child_path = node[key], f"{path}.{sdk.scalar_text(key)}"
+            if isinstance(value, dict | list):
+                yield from _walk(value, child_path, config)
             else:
                 yield node, key, child_path
     elif isinstance(node, list):
-        for index, child in enumerate(node):
-            child_path = (*path, index)
-            if isinstance(child, dict | list):
-                yield from _scalars(child, child_path)
+        for index, value in enumerate(node):
+            child_path = f"{path}[{index}]"
+            if isinstance(value, dict | list):
+                yield from _walk(value, child_path, config)
             else:
                 yield node, index, child_path
+
+
+def _replace(
+    parent: Any,
+    key: Any,
+    field_path: str,
+    config: Config,
+    file_path: str,
+    results: list[dict[str, Any]],
+) -> None:
+    current = parent[key]
+    text = "" if current is None else sdk.scalar_text(current)
+    path_match = path_matches(config.by_path, field_path)
+    value_match = bool(config.by_value and config.by_value == text) or bool(
+        config.regex is not None and config.regex.search(text)
+    )
+    if not (
+        (value_match and (path_match or not config.by_path))
+        or (path_match and not config.by_value and not config.by_value_regex)
+    ):
+        return
+    if config.put_comment:
+        krm.set_line_comment(parent, key, _resolve(text, config.regex, config.put_comment))
+    if config.put_value:
+        sdk.put(parent, key, put_value(current, _resolve(text, config.regex, config.put_value)))
+    if file_path:
+        shown = yaml_text(parent[key], krm.line_comment(parent, key))
+        results.append(_result(config, field_path.removeprefix("."), shown, file_path))
+
+
+def _comment_sequence(
+    parent: Any, key: Any, config: Config, file_path: str, results: list[dict[str, Any]]
+) -> None:
+    krm.set_line_comment(parent, key, config.put_comment)
+    value = parent[key]
+    if isinstance(value, CommentedSeq):
+        value.fa.set_block_style()
+    shown = "[" + ", ".join(yaml_text(v, None) for v in value) + "]"
+    results.append(_result(config, f"{config.by_path} # {config.put_comment}", shown, file_path))
+
+
+def _put_by_path(
+    resource: CommentedMap, config: Config, file_path: str, results: list[dict[str, Any]]
+) -> None:
+    *parents, last = config.by_path.split(".")
+    node: Any = resource
+    for name in parents:
+        child = node.get(name)
+        if child is None:
+            child = CommentedMap()
+            node[name] = child
+        if not isinstance(child, dict):
+            raise _Failure(f"wrong node kind: expected MappingNode at {name}")
+        node = child
+    sdk.put(node, last, put_value(node.get(last), config.put_value))
+    results.append(_result(config, config.by_path, config.put_value, file_path))
+
+
+def _result(config: Config, field_path: str, shown: str, file_path: str) -> dict[str, Any]:
+    verb = "Mutated field value to" if config.mutates else "Matched field value"
+    return kyaml.result(
+        f"{verb} {sdk.go_quote(shown)}", field={"path": field_path}, path=file_path, file=True
+    )
+
+
+def _resolve(value: str, regex: re.Pattern[str] | None, pattern: str) -> str:
+    """``pattern`` with ``${n}`` replaced by the n-th group of ``regex`` in ``value``."""
+    if regex is None:
+        return pattern
+    found = regex.search(value)
+    resolved = pattern
+    if found is not None:
+        for number, group in enumerate(found.groups(), start=1):
+            resolved = resolved.replace(f"${{{number}}}", group or "")
+    if _UNRESOLVED.search(resolved):
+        raise _Failure("unable to resolve capture groups")
+    return resolved
+
+
+# -- values ----------------------------------------------------------------------------------
+
+
+def put_value(old: Any, text: str) -> Any:
+    """``text`` written where ``old`` was: the old quoting kept, else read as plain YAML."""
+    if isinstance(old, ScalarString):
+        styled: Any = type(old)(text)
+        return styled
+    return plain(text)
+
+
+def plain(text: str) -> Any:
+    """A plain scalar's value as YAML reads it (``4`` → 4, ``true`` → True)."""
+    if not sdk.resolves_to_non_string(text):
+        return text
+    found = krm.parse_scalar(text)
+    if isinstance(found, str) or (found is None and text not in ("", "~", "null")):
+        return text
+    return found
+
+
+def yaml_text(value: Any, comment: str | None) -> str:
+    """The value as the catalog prints it in a result: its YAML, then its line comment."""
+    stream = io.StringIO()
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.dump(value, stream)
+    text = stream.getvalue().removesuffix("...\n").strip()
+    return f"{text} # {comment}" if comment else text

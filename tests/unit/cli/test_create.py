@@ -33,10 +33,7 @@ def test_init_source_defaults_description_and_splits_keywords() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "source",
-    ["https://github.com/x/y.git", "http://h/r", "git@github.com:x/y", "ssh://h/r", "y.git"],
-)
+@pytest.mark.parametrize("source", ["https://github.com/x/y.git", "http://h/r"])
 def test_urls_clone_from_git(source: str) -> None:
     found = create.clone_source(source, ref="main", directory="pkg", secret="creds")
     assert found == {
@@ -50,6 +47,25 @@ def test_urls_clone_from_git(source: str) -> None:
             },
         }
     }
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "git@github.com:x/y",
+        "ssh://h/r",
+        "y.git",
+        "file:///var/cache/lanai/abc",
+        "/var/cache/lanai/abc",
+        "ext::sh -c id",
+        "git://h/r.git",
+        "https://bob:hunter2@h/r.git",
+    ],
+)
+def test_other_git_sources_are_refused_with_the_allowed_forms(source: str) -> None:
+    with pytest.raises(kube.Failure, match="must be an https:// or http:// URL") as raised:
+        create.clone_source(source, ref=None, directory=None, secret=None)
+    assert "hunter2" not in str(raised.value)
 
 
 def test_names_clone_from_a_registered_revision() -> None:

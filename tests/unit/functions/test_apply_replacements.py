@@ -6,7 +6,7 @@ import pytest
 
 from lanai.functions.builtin import apply_replacements
 from lanai.kpt import fnapi
-from tests.unit.functions import yamlkit
+from tests.unit.functions import fncase, yamlkit
 
 
 def config(replacements: str) -> str:
@@ -149,17 +149,6 @@ CASES = [
         "data/some.dotted.key",
         "svc",
     ),
-    (
-        "missing target without create is skipped",
-        """\
-  - source: {kind: Service}
-    targets:
-      - select: {kind: Deployment}
-        fieldPaths: [spec.missing.field]
-""",
-        "spec/replicas",
-        1,
-    ),
 ]
 
 
@@ -198,9 +187,10 @@ def test_reject_and_comments_survive() -> None:
     )
     apply_replacements.run(rl)
     kinds = {i["kind"]: i["metadata"].get("annotations") for i in rl["items"]}
+    # An empty group selects any group, as in kustomize: the apps/v1 Deployment is a v1.
     assert kinds["ConfigMap"] == {"source": "svc"}
     assert kinds["Service"] is None
-    assert kinds["Deployment"] is None
+    assert kinds["Deployment"] == {"source": "svc"}
     assert re.search(r"value: svc +# replaced", yamlkit.dump_items(rl))
 
 
@@ -210,7 +200,16 @@ def test_reject_and_comments_survive() -> None:
         ("  - source: {kind: Nope}\n    targets: []\n", "nothing selected"),
         ("  - source: {version: v1}\n    targets: []\n", "multiple matches"),
         ("  - source: {kind: Service, fieldPath: spec.x}\n    targets: []\n", "is missing"),
-        ("  - path: other.yaml\n", "not supported"),
+        ("  - path: other.yaml\n", "replacements must specify a source and at least one target"),
+        (
+            "  - source: {kind: Service}\n    targets:\n      - select: {kind: Deployment}\n"
+            "        fieldPaths: [spec.missing.field]\n",
+            'unable to find field "spec.missing.field" in replacement target',
+        ),
+        (
+            "  - sourceValue: '7'\n    targets:\n      - select: {kind: Deployment}\n",
+            "replacements must specify a source and at least one target",
+        ),
     ],
 )
 def test_errors(replacements: str, message: str) -> None:
@@ -219,13 +218,80 @@ def test_errors(replacements: str, message: str) -> None:
         apply_replacements.run(rl)
 
 
-def test_source_value_literal() -> None:
-    rl = yamlkit.resource_list(
-        DEPLOYMENT,
+def test_package_context_name_into_a_group_subject() -> None:
+    outcome = fncase.run(
+        apply_replacements.run,
+        """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: kptfile.kpt.dev
+          annotations:
+            config.kubernetes.io/local-config: "true"
+        data:
+          name: istio-backend1
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata:
+          name: app-admin
+          namespace: example
+        subjects:
+          - kind: Group
+            name: example.admin@bigco.com
+            apiGroup: rbac.authorization.k8s.io
+        """,
         config(
-            "  - sourceValue: '7'\n    targets:\n      - select: {kind: Deployment}\n"
-            "        fieldPaths: [spec.replicas]\n"
+            """\
+  - source: {kind: ConfigMap, name: kptfile.kpt.dev, fieldPath: data.name}
+    targets:
+      - select: {name: app-admin, kind: RoleBinding}
+        fieldPaths: ["subjects.[kind=Group].name"]
+        options: {delimiter: ".", index: 0}
+"""
         ),
     )
-    apply_replacements.run(rl)
-    assert rl["items"][0]["spec"]["replicas"] == "7"
+    assert outcome.error is None
+    assert "    name: istio-backend1.admin@bigco.com\n" in outcome.items
+    assert outcome.results == []
+
+
+def test_a_target_scalar_keeps_its_quoting_and_type() -> None:
+    outcome = fncase.run(
+        apply_replacements.run,
+        """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: src
+        data:
+          count: "5"
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: d
+          labels:
+            version: 'x'
+        spec:
+          replicas: 1
+        """,
+        config(
+            """\
+  - source: {kind: ConfigMap, fieldPath: data.count}
+    targets:
+      - select: {kind: Deployment}
+        fieldPaths: [spec.replicas, metadata.labels.version]
+"""
+        ),
+    )
+    assert "  replicas: 5\n" in outcome.items
+    assert "    version: '5'\n" in outcome.items
+
+
+def test_failures_are_the_sdks() -> None:
+    outcome = fncase.run(apply_replacements.run, DEPLOYMENT, None)
+    assert outcome.stderr == "failed to evaluate function: error: function failure"
+    assert outcome.results == [
+        {"message": "FunctionConfig is missing. Expect `ApplyReplacements`", "severity": "error"}
+    ]

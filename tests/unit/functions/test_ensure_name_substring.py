@@ -147,9 +147,18 @@ def test_additional_name_fields() -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {prepend: a, append: b}",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {middle: a}",
         "apiVersion: fn.kpt.dev/v1alpha1\nkind: EnsureNameSubstring\nsubstring: ''",
-        "apiVersion: fn.kpt.dev/v1alpha1\nkind: EnsureNameSubstring\nsubstring: a\neditMode: x",
     ],
 )
 def test_config_errors(config: str | None) -> None:
     with pytest.raises(fnapi.FunctionError):
         ensure_name_substring.run(yamlkit.resource_list(RESOURCES, config))
+
+
+def test_an_unknown_edit_mode_changes_nothing() -> None:
+    rl = yamlkit.resource_list(
+        RESOURCES,
+        "apiVersion: fn.kpt.dev/v1alpha1\nkind: EnsureNameSubstring\nsubstring: a-\neditMode: x",
+    )
+    before = yamlkit.dump_items(rl)
+    ensure_name_substring.run(rl)
+    assert yamlkit.dump_items(rl) == before

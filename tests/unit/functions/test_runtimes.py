@@ -10,7 +10,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from lanai.functions import builtin_runtime, chain, exec_runtime
 from lanai.kpt import fnapi
-from tests.unit.functions import yamlkit
+from tests.unit.functions import fncase, yamlkit
 
 CONFIG = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {namespace: prod}"
 ITEMS = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # comment\n"
@@ -257,3 +257,25 @@ def test_chain_builtin_then_exec(tmp_path: Path) -> None:
     assert out.resource_list["items"][0]["metadata"]["name"] == "b"
     out = runtime.evaluate(fnapi.FunctionRef(image="set-namespace"), resource_list())
     assert out.resource_list["items"][0]["metadata"]["namespace"] == "prod"
+
+
+def test_builtin_runtime_runs_an_image_whose_tag_is_a_version_constraint() -> None:
+    rl = fncase.resource_list(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: function-input}\n"
+        "data: {namespace: ns}\n",
+    )
+    catalog = "ghcr.io/kptdev/krm-functions-catalog/set-namespace"
+    runtime = builtin_runtime.BuiltinRuntime()
+    runtime.evaluate(fnapi.FunctionRef(image=f"{catalog}:0.4.1 - 0.4.3"), rl)
+    assert rl["items"][0]["metadata"]["namespace"] == "ns"
+    assert runtime.resolve_image(catalog, "0.4.1 - 0.4.3") == f"{catalog}:v0.4.3"
+    with pytest.raises(fnapi.FunctionError, match="no tag could be found"):
+        runtime.evaluate(fnapi.FunctionRef(image=f"{catalog}:~9"), rl)
+
+
+def test_the_chain_resolves_kptfile_tags_as_kpt() -> None:
+    runtime = chain.ChainRuntime([builtin_runtime.BuiltinRuntime()])
+    catalog = "ghcr.io/kptdev/krm-functions-catalog/set-labels"
+    assert runtime.resolve_image(catalog, "~0.2") == f"{catalog}:v0.2.5"
+    assert runtime.resolve_image(f"{catalog}:v0.1", None) == f"{catalog}:v0.1"

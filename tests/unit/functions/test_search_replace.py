@@ -1,168 +1,220 @@
+"""search-replace behaves as the catalog's: matching by value, regex, path and file,
+what put-value and put-comment write, and the results it reports."""
+
 from __future__ import annotations
 
 import pytest
 
 from lanai.functions.builtin import search_replace
-from lanai.kpt import fnapi
-from tests.unit.functions import yamlkit
+from tests.unit.functions import fncase
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: the-deployment
-  namespace: my-space
+  name: nginx-deployment
+  annotations:
+    internal.config.kubernetes.io/path: resources.yaml
 spec:
   replicas: 3
-  template:
-    spec:
-      containers:
-        - name: a
-          ports:
-            - containerPort: 80
-        - name: b
-          ports:
-            - containerPort: 8080
+  foo: 3
+  list:
+  - a
+  - b
+---
+apiVersion: apps/v1
+kind: Service
+metadata:
+  name: nginx-service
+  annotations:
+    internal.config.kubernetes.io/path: svc.yaml
 """
 
 
-def run(data: dict[str, str], items: str = DEPLOYMENT) -> yamlkit.CommentedMap:
-    config = yamlkit.load("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {}")
-    for key, value in data.items():
-        config["data"][key] = value
-    rl = yamlkit.resource_list(items)
-    rl["functionConfig"] = config
-    search_replace.run(rl)
-    return rl
+def config(**data: str) -> str:
+    quoted = {k: "'" + v.replace("'", "''") + "'" for k, v in data.items()}
+    lines = "".join(f"  {k}: {v}\n" for k, v in quoted.items())
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sr}\ndata:\n" + lines
 
 
-def test_catalog_simple_example() -> None:
-    rl = run(
-        {"by-path": "metadata.name", "by-value": "the-deployment", "put-value": "my-deployment"}
-    )
-    assert rl["items"][0]["metadata"]["name"] == "my-deployment"
-    assert rl["items"][0]["metadata"]["namespace"] == "my-space"
+def mutated(value: str, path: str, file: str = "resources.yaml") -> dict[str, object]:
+    return {
+        "message": f'Mutated field value to "{value}"',
+        "field": {"path": path},
+        "file": {"path": file},
+    }
 
 
-@pytest.mark.parametrize(
-    ("data", "paths"),
-    [
-        ({"by-value": "3"}, ["spec.replicas"]),
-        ({"by-value-regex": "the-.*"}, ["metadata.name"]),
-        ({"by-value-regex": "the"}, []),
-        (
-            {"by-path": "spec.**.containerPort", "by-value": "80"},
-            ["spec.template.spec.containers[0].ports[0].containerPort"],
-        ),
-        (
-            {"by-path": "spec.template.spec.containers[1].name"},
-            ["spec.template.spec.containers[1].name"],
-        ),
-        (
-            {"by-path": "spec.template.spec.containers[*].name"},
-            [
-                "spec.template.spec.containers[0].name",
-                "spec.template.spec.containers[1].name",
-            ],
-        ),
-        ({"by-path": "metadata.*"}, ["metadata.name", "metadata.namespace"]),
-    ],
-)
-def test_search_only_reports_matches(data: dict[str, str], paths: list[str]) -> None:
-    rl = run(data)
-    found = [r["field"]["path"] for r in rl["results"] if r["message"] == "Matched field"]
-    assert found == paths
-    if not paths:
-        assert yamlkit.messages(rl) == ["no matches"]
-
-
-def test_regex_capture_groups_in_put_value_and_put_comment() -> None:
-    items = (
-        "apiVersion: v1\nkind: K\nmetadata:\n  name: something-foo\n  namespace: something-bar\n"
-    )
-    rl = run({"by-value-regex": "something-(.*)", "put-value": "my-project-id-${1}"}, items)
-    meta = rl["items"][0]["metadata"]
-    assert (meta["name"], meta["namespace"]) == ("my-project-id-foo", "my-project-id-bar")
-    out = yamlkit.dump_items(rl)
-    rl = run(
-        {"by-value-regex": "my-project-id-(.*)", "put-comment": "kpt-set: ${project-id}-${1}"},
-        out,
-    )
-    text = yamlkit.dump_items(rl)
-    assert "name: my-project-id-foo # kpt-set: ${project-id}-foo" in text
-    assert "namespace: my-project-id-bar # kpt-set: ${project-id}-bar" in text
-
-
-def test_put_comment_replaces_an_existing_comment() -> None:
-    rl = run(
-        {"by-path": "spec.replicas", "put-comment": "kpt-set: ${replicas}"},
-        "apiVersion: v1\nkind: K\nmetadata: {name: a}\nspec:\n  replicas: 3 # old\n",
-    )
-    assert "replicas: 3 # kpt-set: ${replicas}\n" in yamlkit.dump_items(rl)
-
-
-def test_put_value_keeps_scalar_kind_and_creates_plain_paths() -> None:
-    rl = run({"by-path": "spec.replicas", "put-value": "5"})
-    assert rl["items"][0]["spec"]["replicas"] == 5
-    rl = run(
-        {"by-path": "metadata.namespace", "put-value": "bookstore"},
-        "apiVersion: v1\nkind: K\nmetadata: {name: a}\n",
-    )
-    assert rl["items"][0]["metadata"]["namespace"] == "bookstore"
-
-
-def test_by_file_path() -> None:
-    items = """\
-    apiVersion: v1
-    kind: K
-    metadata:
-      name: project-id
-      annotations: {internal.config.kubernetes.io/path: foo/bar/setters.yaml}
-    ---
-    apiVersion: v1
-    kind: K
-    metadata:
-      name: project-id
-      annotations: {internal.config.kubernetes.io/path: other.yaml}
-    """
-    rl = run(
-        {"by-value": "project-id", "by-file-path": "**/setters.yaml", "put-value": "new-project"},
-        items,
-    )
-    assert [i["metadata"]["name"] for i in rl["items"]] == ["new-project", "project-id"]
-    assert rl["results"][0]["file"] == {"path": "foo/bar/setters.yaml"}
+def matched(value: str, path: str, file: str = "resources.yaml") -> dict[str, object]:
+    return {
+        "message": f'Matched field value "{value}"',
+        "field": {"path": path},
+        "file": {"path": file},
+    }
 
 
 @pytest.mark.parametrize(
-    ("pattern", "path", "ok"),
+    ("data", "results"),
     [
-        ("**/baz.yaml", "foo/bar/baz.yaml", True),
-        ("**/baz.yaml", "baz.yaml", True),
-        ("**/baz.yaml", "foo/bar/bat.yaml", False),
-        ("foo/**/baz.yaml", "foo/bar/bor/baz.yaml", True),
-        ("foo/**/baz.yaml", "bar/baz.yaml", False),
-        ("foo/*/baz.yaml", "foo/bar/baz.yaml", True),
-        ("foo/*/baz.yaml", "foo/bar/bor/baz.yaml", False),
-        ("foo/bar/*.yaml", "foo/bar/bat.yaml", True),
-        ("foo/bar/*.yaml", "baz.yaml", False),
-        ("a/{b,c}.yaml", "a/c.yaml", True),
-        ("a/[!x].yaml", "a/x.yaml", False),
+        ({"by-value": "3"}, [matched("3", "spec.replicas"), matched("3", "spec.foo")]),
+        ({"by-path": "spec.replicas"}, [matched("3", "spec.replicas")]),
+        ({"by-path": "spec.list[1]"}, [matched("b", "spec.list[1]")]),
+        ({"by-path": "spec.list[*]"}, [matched("a", "spec.list[0]"), matched("b", "spec.list[1]")]),
+        ({"by-path": "**.name"}, [matched("nginx-deployment", "metadata.name"),
+                                  matched("nginx-service", "metadata.name", "svc.yaml")]),
+        # A regex is found anywhere in the value, not matched against all of it.
+        ({"by-value-regex": "nginx"}, [matched("nginx-deployment", "metadata.name"),
+                                       matched("nginx-service", "metadata.name", "svc.yaml")]),
+        ({"by-value": "3", "by-file-path": "svc.yaml"}, [{"message": "no matches"}]),
+        ({"put-value": "foo"}, [{"message": "no matches"}]),
     ],
-)
-def test_file_path_patterns(pattern: str, path: str, ok: bool) -> None:
-    assert search_replace.file_matches(pattern, path) is ok
+)  # fmt: skip
+def test_search_reports_each_match(data: dict[str, str], results: list[object]) -> None:
+    outcome = fncase.run(search_replace.run, DEPLOYMENT, config(**data))
+    assert outcome.error is None
+    assert outcome.results == results
+
+
+def test_replace_by_value_keeps_the_type_yaml_reads() -> None:
+    outcome = fncase.run(
+        search_replace.run, DEPLOYMENT, config(**{"by-value": "3", "put-value": "4"})
+    )
+    assert "  replicas: 4\n  foo: 4\n" in outcome.items
+    assert outcome.results == [mutated("4", "spec.replicas"), mutated("4", "spec.foo")]
+
+
+def test_a_replaced_quoted_value_stays_quoted() -> None:
+    outcome = fncase.run(
+        search_replace.run,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n"
+        "  annotations: {internal.config.kubernetes.io/path: m.yaml}\ndata:\n  a: '3'\n",
+        config(**{"by-path": "data.a", "by-value": "3", "put-value": "4"}),
+    )
+    assert "  a: '4'\n" in outcome.items
+    assert outcome.results == [mutated("'4'", "data.a", "m.yaml")]
+
+
+def test_regex_capture_groups_fill_put_value() -> None:
+    outcome = fncase.run(
+        search_replace.run,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: foo1-dev-bar1-us-east-1-baz1\n",
+        config(**{
+            "by-value-regex": r"(\w+)-dev-(\w+)-us-east-1-(\w+)",
+            "put-value": "${1}-prod-${2}-us-central-1-${3}",
+        }),
+    )  # fmt: skip
+    assert "  name: foo1-prod-bar1-us-central-1-baz1\n" in outcome.items
+
+
+def test_put_value_by_plain_path_creates_the_field_everywhere() -> None:
+    outcome = fncase.run(
+        search_replace.run,
+        DEPLOYMENT,
+        config(**{"by-path": "metadata.namespace", "put-value": "my"}),
+    )
+    assert outcome.items.count("  namespace: my\n") == 2
+    assert outcome.results == [
+        mutated("my", "metadata.namespace"),
+        mutated("my", "metadata.namespace", "svc.yaml"),
+    ]
+
+
+def test_put_comment_creates_setters() -> None:
+    outcome = fncase.run(
+        search_replace.run,
+        """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: nginx-urls
+        data:
+          FQDN: nginx.com
+          MY_BAR_URL: https://nginx.com/bar
+        """,
+        config(**{
+            "by-path": "data.**",
+            "by-value-regex": "(.*)nginx.com(.*)",
+            "put-comment": "kpt-set: ${1}${host}${2}",
+        }),
+    )  # fmt: skip
+    assert outcome.items.endswith(
+        "data:\n  FQDN: nginx.com # kpt-set: ${host}\n"
+        "  MY_BAR_URL: https://nginx.com/bar # kpt-set: https://${host}/bar\n"
+    )
+
+
+def test_put_comment_on_a_list_field() -> None:
+    outcome = fncase.run(
+        search_replace.run,
+        "apiVersion: v1\nkind: MyKind\nmetadata:\n  name: foo\n"
+        "  annotations: {internal.config.kubernetes.io/path: r.yaml}\n"
+        "environments:\n- dev\n- stage\n",
+        config(**{"by-path": "environments", "put-comment": "kpt-set: ${env}"}),
+    )
+    assert "environments: # kpt-set: ${env}\n- dev\n- stage\n" in outcome.items
+    assert outcome.results == [
+        {
+            "message": 'Mutated field value to "[dev, stage]"',
+            "field": {"path": "environments # kpt-set: ${env}"},
+            "file": {"path": "r.yaml"},
+        }
+    ]
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "error"),
     [
-        {},
-        {"put-value": "x"},
-        {"by-value": "a", "by-value-regex": "b"},
-        {"by-value-regex": "("},
-        {"by-value": "a", "unknown": "b"},
+        (
+            {"by-value": "a", "by-value-regex": "b"},
+            'only one of ["by-value", "by-value-regex"] can be provided',
+        ),
+        (
+            {"by-nothing": "a"},
+            'invalid matcher "by-nothing", must be one of ["by-value" "by-file-path" '
+            '"by-value-regex" "by-path" "put-value" "put-comment"]',
+        ),
+        ({"by-value-regex": "(.*)", "put-value": "${2}"}, "unable to resolve capture groups"),
     ],
 )
-def test_config_errors(data: dict[str, str]) -> None:
-    with pytest.raises(fnapi.FunctionError):
-        run(data)
+def test_errors(data: dict[str, str], error: str) -> None:
+    outcome = fncase.run(search_replace.run, DEPLOYMENT, config(**data))
+    assert outcome.error is not None
+    assert outcome.stderr == error
+    assert outcome.results == [
+        {
+            "message": f"failed to perform search-replace operation: {search_quote(error)}",
+            "severity": "error",
+        }
+    ]
+
+
+def search_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("a.*.b.**.b", "a.a.b.c.e.b", True),
+        ("**.b", "b", True),
+        ("a.b", "a.b.c", False),
+        ("*[*].c", "x[3].c", True),
+        ("x[2]", "x[3]", False),
+        ("**", "anything.at.all", True),
+    ],
+)
+def test_path_patterns(pattern: str, path: str, expected: bool) -> None:
+    assert search_replace.path_matches(pattern, path) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("*.yaml", "a.yaml", True),
+        ("*.yaml", "dir/a.yaml", False),
+        ("**/*.yaml", "dir/sub/a.yaml", True),
+        ("dir/{a,b}.yaml", "dir/b.yaml", True),
+    ],
+)
+def test_file_patterns(pattern: str, path: str, expected: bool) -> None:
+    assert search_replace.file_matches(pattern, path) is expected

@@ -1,23 +1,20 @@
+"""set-namespace behaves as the catalog's current set-namespace."""
+
 from __future__ import annotations
 
 import pytest
 
 from lanai.functions.builtin import set_namespace
-from lanai.kpt import fnapi
-from tests.unit.functions import yamlkit
+from tests.unit.functions import fncase
 
-SIMPLE_IN = """\
+CONFIG = """\
 apiVersion: v1
-kind: Service
-metadata:
-  name: the-service
-  namespace: example # keep me
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: example
----
+kind: ConfigMap
+metadata: {name: function-input}
+data: {namespace: new-ns}
+"""
+
+SIMPLE = """\
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -48,155 +45,321 @@ subjects:
   - kind: ServiceAccount
     name: default
     namespace: example
+  - kind: Group
+    name: admins
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: example
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: the-service
+  namespace: example # keep me
 """
 
-SIMPLE_OUT = SIMPLE_IN.replace("namespace: example", "namespace: example-ns").replace(
-    "name: example\n", "name: example-ns\n"
-)
-
 CONFIGS = {
-    "configmap": (
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {namespace: example-ns}"
+    "configmap": CONFIG,
+    "setnamespace": (
+        "apiVersion: fn.kpt.dev/v1alpha1\nkind: SetNamespace\nmetadata: {name: x}\n"
+        "namespace: new-ns\n"
     ),
-    "setnamespace": "apiVersion: fn.kpt.dev/v1alpha1\nkind: SetNamespace\nnamespace: example-ns",
     "package-context": (
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kptfile.kpt.dev\n"
-        "  annotations: {config.kubernetes.io/local-config: 'true'}\ndata: {name: example-ns}"
+        "  annotations: {config.kubernetes.io/local-config: 'true'}\ndata: {name: new-ns}\n"
     ),
 }
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
-def test_simple_example_all_config_kinds(config: str) -> None:
-    rl = yamlkit.resource_list(SIMPLE_IN, CONFIGS[config])
-    set_namespace.run(rl)
-    assert yamlkit.dump_items(rl) == yamlkit.expect(SIMPLE_OUT)
-    assert "# keep me" in yamlkit.dump_items(rl)
-    assert rl["results"][0]["severity"] == "info"
-
-
-def test_namespace_matcher_only_touches_matching_values() -> None:
-    items = """\
-    apiVersion: v1
-    kind: Namespace
-    metadata:
-      name: example1
-    ---
-    apiVersion: v1
-    kind: Service
-    metadata:
-      name: the-service
-      namespace: example2
-    ---
-    apiVersion: rbac.authorization.k8s.io/v1
-    kind: ClusterRoleBinding
-    metadata:
-      name: crb1
-    subjects:
-      - kind: ServiceAccount
-        name: default
-        namespace: example5
-    """
-    config = """\
-    apiVersion: v1
-    kind: ConfigMap
-    metadata: {name: c}
-    data: {namespace: new-ns, namespaceMatcher: example2}
-    """
-    rl = yamlkit.resource_list(items, config)
-    set_namespace.run(rl)
-    out = rl["items"]
-    assert out[0]["metadata"]["name"] == "example1"
-    assert out[1]["metadata"]["namespace"] == "new-ns"
-    assert out[2]["subjects"][0]["namespace"] == "example5"
-
-
-def test_depends_on_follows_resources_in_the_package_only() -> None:
-    items = """\
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      annotations:
-        config.kubernetes.io/depends-on: apps/namespaces/default/StatefulSet/wordpress-mysql
-      name: wordpress
-      namespace: default
-    ---
-    apiVersion: apps/v1
-    kind: StatefulSet
-    metadata:
-      name: wordpress-mysql
-      namespace: default
-    ---
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      annotations:
-        config.kubernetes.io/depends-on: apps/namespaces/default/StatefulSet/outside-resource
-      name: bar
-      namespace: default
-    ---
-    apiVersion: rbac.authorization.k8s.io/v1
-    kind: ClusterRoleBinding
-    metadata:
-      annotations:
-        config.kubernetes.io/depends-on: rbac.authorization.k8s.io/ClusterRole/secret-reader
-      name: read-secrets-global
-    """
-    rl = yamlkit.resource_list(items, CONFIGS["configmap"])
-    set_namespace.run(rl)
-    notes = [i["metadata"].get("annotations", {}) for i in rl["items"]]
-    key = "config.kubernetes.io/depends-on"
-    assert notes[0][key] == "apps/namespaces/example-ns/StatefulSet/wordpress-mysql"
-    assert notes[2][key] == "apps/namespaces/default/StatefulSet/outside-resource"
-    assert notes[3][key] == "rbac.authorization.k8s.io/ClusterRole/secret-reader"
-    assert [i["metadata"].get("namespace") for i in rl["items"]] == [
-        "example-ns",
-        "example-ns",
-        "example-ns",
-        None,
+def test_every_namespace_field_moves(config: str) -> None:
+    outcome = fncase.run(set_namespace.run, SIMPLE, CONFIGS[config])
+    assert outcome.items == SIMPLE.replace("namespace: example", "namespace: new-ns").replace(
+        "name: example\n", "name: new-ns\n"
+    )
+    assert outcome.results == [
+        {
+            "message": 'namespace [example] updated to "new-ns", 5 value(s) changed',
+            "severity": "info",
+        },
+        {
+            "message": "all `depends-on` annotations are up-to-date. no `namespace` changed",
+            "severity": "info",
+        },
     ]
+
+
+def test_a_missing_namespace_is_default_and_is_written_at_the_end() -> None:
+    outcome = fncase.run(
+        set_namespace.run,
+        """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: nginx-deployment
+          labels:
+            app: x
+        spec:
+          replicas: 3
+        ---
+        apiVersion: custom.io/v1
+        kind: Custom
+        metadata:
+          name: custom
+        ---
+        apiVersion: kpt.dev/v1
+        kind: Kptfile
+        metadata:
+          name: app
+        """,
+        CONFIG,
+    )
+    assert outcome.items == fncase.yaml(
+        """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: nginx-deployment
+          labels:
+            app: x
+          namespace: new-ns
+        spec:
+          replicas: 3
+        ---
+        apiVersion: custom.io/v1
+        kind: Custom
+        metadata:
+          name: custom
+        ---
+        apiVersion: kpt.dev/v1
+        kind: Kptfile
+        metadata:
+          name: app
+        """
+    )
+    assert outcome.messages[0] == 'namespace [default] updated to "new-ns", 1 value(s) changed'
+
+
+def test_every_namespaced_value_is_rewritten_plain() -> None:
+    outcome = fncase.run(
+        set_namespace.run,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n  namespace: 'new-ns'\n",
+        CONFIG,
+    )
+    assert (
+        outcome.items
+        == "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n  namespace: new-ns\n"
+    )
+    assert outcome.messages[0] == 'all matching namespaces are already "new-ns". no value changed'
 
 
 @pytest.mark.parametrize(
     ("resource", "namespace"),
     [
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}", "example-ns"),
-        ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}", "example-ns"),
-        ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: a}", None),
-        ("apiVersion: foo.com/v1\nkind: Bar\nmetadata: {name: a}", None),
-        ("apiVersion: foo.com/v1\nkind: Bar\nmetadata: {name: a, namespace: old}", "example-ns"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", "new-ns"),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: a}\n",
+            None,
+        ),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: a}\n",
+            "new-ns",
+        ),
+        ("apiVersion: foo.com/v1\nkind: Bar\nmetadata: {name: a}\n", None),
+        ("apiVersion: foo.com/v1\nkind: Bar\nmetadata: {name: a, namespace: old}\n", "new-ns"),
         (
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n"
-            "    config.kubernetes.io/local-config: 'true'",
+            "    config.kubernetes.io/local-config: 'true'\n",
             None,
         ),
     ],
 )
 def test_which_resources_are_namespaced(resource: str, namespace: str | None) -> None:
-    rl = yamlkit.resource_list(resource, CONFIGS["configmap"])
+    rl = fncase.resource_list(resource, CONFIG)
     set_namespace.run(rl)
     assert rl["items"][0]["metadata"].get("namespace") == namespace
 
 
-def test_namespace_is_inserted_after_name() -> None:
-    rl = yamlkit.resource_list(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {x: y}\n",
-        CONFIGS["configmap"],
+def test_role_binding_subjects_are_left_alone() -> None:
+    outcome = fncase.run(
+        set_namespace.run,
+        """\
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata:
+          name: rb
+          namespace: old
+        subjects:
+          - kind: ServiceAccount
+            name: default
+            namespace: old
+        """,
+        CONFIG,
     )
-    set_namespace.run(rl)
-    assert list(rl["items"][0]["metadata"]) == ["name", "namespace", "labels"]
+    assert "  namespace: new-ns\nsubjects:" in outcome.items
+    assert "    namespace: old\n" in outcome.items
+
+
+def test_crds_without_a_webhook_service_and_apiservices_without_service_are_skipped() -> None:
+    items = """\
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata:
+          name: none
+        spec:
+          conversion:
+            strategy: None
+        ---
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata:
+          name: url
+        spec:
+          conversion:
+            strategy: Webhook
+            webhook:
+              clientConfig:
+                url: https://example.com/convert
+        ---
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata:
+          name: no-ns
+        spec:
+          conversion:
+            strategy: Webhook
+            webhook:
+              clientConfig:
+                service:
+                  name: svc
+        ---
+        apiVersion: apiregistration.k8s.io/v1
+        kind: APIService
+        metadata:
+          name: local
+        spec:
+          group: example.com
+        """
+    outcome = fncase.run(set_namespace.run, items, CONFIG)
+    assert outcome.items.count("namespace: new-ns") == 1
+    assert "        service:\n          name: svc\n          namespace: new-ns\n" in outcome.items
+    assert outcome.messages[0] == 'namespace [default] updated to "new-ns", 1 value(s) changed'
+
+
+def test_namespace_matcher_and_upstream_origin() -> None:
+    outcome = fncase.run(
+        set_namespace.run,
+        """\
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: example1
+          annotations:
+            internal.kpt.dev/upstream-identifier: "|Namespace|~C|example"
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: the-service
+          namespace: example2
+          annotations:
+            internal.kpt.dev/upstream-identifier: "|Service|example2|the-service"
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: renamed-locally
+          namespace: local-edit
+          annotations:
+            internal.kpt.dev/upstream-identifier: "|ConfigMap|example2|cm"
+        """,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        "data: {namespace: new-ns, namespaceMatcher: example2}\n",
+    )
+    assert "  name: example1\n" in outcome.items
+    assert outcome.items.count("namespace: new-ns") == 2
+    assert outcome.messages == [
+        "[Resource(apiVersion=v1, kind=Service, namespace=example2, name=the-service)] "
+        "has matching origin example2",
+        "[Resource(apiVersion=v1, kind=ConfigMap, namespace=local-edit, name=renamed-locally)] "
+        "has matching origin example2",
+        'namespace [example2 local-edit] updated to "new-ns", 2 value(s) changed',
+        "all `depends-on` annotations are up-to-date. no `namespace` changed",
+    ]
+
+
+def test_depends_on_follows_resources_in_the_package_only() -> None:
+    outcome = fncase.run(
+        set_namespace.run,
+        """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          annotations:
+            config.kubernetes.io/depends-on: apps/namespaces/default/StatefulSet/wordpress-mysql
+          name: wordpress
+          namespace: default
+        ---
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata:
+          name: wordpress-mysql
+          namespace: default
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          annotations:
+            config.kubernetes.io/depends-on: apps/namespaces/default/StatefulSet/outside-resource
+          name: bar
+          namespace: default
+        """,
+        CONFIG,
+    )
+    assert "depends-on: apps/namespaces/new-ns/StatefulSet/wordpress-mysql" in outcome.items
+    assert "depends-on: apps/namespaces/default/StatefulSet/outside-resource" in outcome.items
+    assert outcome.messages[1] == (
+        '`depends-on` annotation namespace [default] updated to "new-ns", 1 value(s) changed'
+    )
 
 
 @pytest.mark.parametrize(
-    "config",
+    ("config", "message", "ref"),
     [
-        None,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {}",
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}",
+        (
+            None,
+            "FunctionConfig is missing. Expect `ConfigMap.v1` or "
+            "`SetNamespace.v1alpha1.fn.kpt.dev`",
+            {},
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {}\n",
+            "`data.namespace` should not be empty",
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "x"},
+        ),
+        (
+            "apiVersion: fn.kpt.dev/v1alpha1\nkind: SetNamespace\nmetadata: {name: x}\n",
+            "`namespace` should not be empty",
+            {"apiVersion": "fn.kpt.dev/v1alpha1", "kind": "SetNamespace", "name": "x"},
+        ),
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n",
+            "unknown functionConfig Kind=Secret ApiVersion=v1, expect `ConfigMap.v1` or "
+            "`SetNamespace.v1alpha1.fn.kpt.dev`",
+            {"apiVersion": "v1", "kind": "Secret", "name": "x"},
+        ),
     ],
 )
-def test_bad_config_is_an_error(config: str | None) -> None:
-    rl = yamlkit.resource_list("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}", config)
-    with pytest.raises(fnapi.FunctionError) as caught:
-        set_namespace.run(rl)
-    assert caught.value.results[0]["severity"] == "error"
+def test_configuration_errors_name_the_config(
+    config: str | None, message: str, ref: dict[str, str]
+) -> None:
+    outcome = fncase.run(
+        set_namespace.run, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", config
+    )
+    assert outcome.error is not None
+    assert outcome.stderr == "failed to evaluate function: error: function failure"
+    assert outcome.results == [
+        {"message": message, "severity": "error", "resourceRef": ref, "file": {"index": -1}}
+    ]

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lanai.git import advert, probe, storage
+from lanai.git import advert, egress, probe, storage
 from lanai.local import gitserver
+from tests.support import guards
 
+GUARD = guards.local()
 USER, PASSWORD, TOKEN = "bot", "advert-pass-1", "advert-token-1"
 AUTH = probe.RemoteAuth(USER, PASSWORD)
 AUTHOR = storage.Signature("Alice", "alice@example.com")
@@ -62,36 +64,37 @@ def _push_from_elsewhere(url: str, tmp: Path, *refspecs: str) -> None:
 
 def test_lists_what_ls_remote_lists(url: str, tmp_path: Path) -> None:
     _push_from_elsewhere(url, tmp_path, "HEAD:refs/heads/drafts/p/ws", "HEAD:refs/tags/p/v1")
-    found = advert.read(url, AUTH)
+    found = advert.read(GUARD, url, AUTH)
     assert found is not None
     assert found.refs() == _ls_remote(url)
 
 
 def test_bearer_tokens_work_and_refused_credentials_fall_back(url: str) -> None:
-    assert advert.read(url, probe.RemoteAuth(bearer_token=TOKEN)) is not None
-    assert advert.read(url, probe.RemoteAuth(USER, "wrong-pass-9")) is None
-    assert advert.read(url, None) is None
+    assert advert.read(GUARD, url, probe.RemoteAuth(bearer_token=TOKEN)) is not None
+    assert advert.read(GUARD, url, probe.RemoteAuth(USER, "wrong-pass-9")) is None
+    assert advert.read(GUARD, url, None) is None
 
 
-def test_other_transports_are_left_to_libgit2(url: str, tmp_path: Path) -> None:
-    assert advert.read(f"file://{tmp_path}", AUTH) is None
-    assert advert.read(_authed(url), None) is None  # libgit2 reads credentials in URLs
-    assert advert.read("http://127.0.0.1:1/nothing.git", AUTH) is None
+def test_other_transports_and_credentials_in_urls_are_refused(url: str, tmp_path: Path) -> None:
+    for refused in (f"file://{tmp_path}", _authed(url), str(tmp_path)):
+        with pytest.raises(egress.Refused, match="must be an https:// or http:// URL"):
+            advert.read(GUARD, refused, AUTH)
+    assert advert.read(GUARD, "http://127.0.0.1:1/nothing.git", AUTH) is None  # libgit2 says why
 
 
 def test_the_digest_ignores_capabilities_but_not_refs(url: str, tmp_path: Path) -> None:
-    first = advert.read(url, AUTH)
+    first = advert.read(GUARD, url, AUTH)
     assert first is not None
     agent = first.body.replace(b"agent=git/", b"agent=git/9")
     assert advert._digest(agent) == first.digest
     _push_from_elsewhere(url, tmp_path, "HEAD:refs/tags/p/v1")
-    second = advert.read(url, AUTH)
+    second = advert.read(GUARD, url, AUTH)
     assert second is not None
     assert second.digest != first.digest
 
 
 def test_a_noop_fetch_is_one_request(server: gitserver.GitServer, url: str, tmp_path: Path) -> None:
-    git = storage.GitStorage(url, "main", "", tmp_path / "mirror", AUTH)
+    git = storage.GitStorage(url, "main", "", tmp_path / "mirror", AUTH, guard=GUARD)
     assert git.fetch() is True
     assert git.fetch() is False  # level with the advertisement from here on
     before = server.requests
@@ -100,7 +103,7 @@ def test_a_noop_fetch_is_one_request(server: gitserver.GitServer, url: str, tmp_
 
 
 def test_every_change_on_the_remote_is_fetched(url: str, tmp_path: Path) -> None:
-    git = storage.GitStorage(url, "main", "", tmp_path / "mirror", AUTH)
+    git = storage.GitStorage(url, "main", "", tmp_path / "mirror", AUTH, guard=GUARD)
     git.fetch()
     git.fetch()
     _push_from_elsewhere(url, tmp_path, "HEAD:refs/tags/p/v1")
@@ -113,7 +116,7 @@ def test_every_change_on_the_remote_is_fetched(url: str, tmp_path: Path) -> None
 
 def test_a_remote_back_where_it_was_still_prunes_our_own_writes(url: str, tmp_path: Path) -> None:
     """The digest matches an earlier advertisement, but the mirror moved since."""
-    git = storage.GitStorage(url, "main", "", tmp_path / "mirror", AUTH)
+    git = storage.GitStorage(url, "main", "", tmp_path / "mirror", AUTH, guard=GUARD)
     git.fetch()
     git.create_draft("p", "ws", {"Kptfile": KPTFILE}, {}, AUTHOR)
     _push_from_elsewhere(url, tmp_path, ":refs/heads/drafts/p/ws")
@@ -125,9 +128,9 @@ def test_credentials_stay_out_of_logs(
     url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    advert.read(url, probe.RemoteAuth(USER, "wrong-pass-9"))
-    advert.read("http://127.0.0.1:1/nothing.git", probe.RemoteAuth(USER, "wrong-pass-9"))
-    advert.read(url, probe.RemoteAuth(bearer_token="tok-secret-7"))
+    advert.read(GUARD, url, probe.RemoteAuth(USER, "wrong-pass-9"))
+    advert.read(GUARD, "http://127.0.0.1:1/nothing.git", probe.RemoteAuth(USER, "wrong-pass-9"))
+    advert.read(GUARD, url, probe.RemoteAuth(bearer_token="tok-secret-7"))
     assert "wrong-pass-9" not in caplog.text
     assert "tok-secret-7" not in caplog.text
 
@@ -136,9 +139,9 @@ def test_branches_are_found_without_walking_every_line(url: str, tmp_path: Path)
     _push_from_elsewhere(
         url, tmp_path, "HEAD:refs/heads/drafts/p/ws", "HEAD:refs/tags/p/v1", "HEAD:refs/heads/b"
     )
-    found = advert.read(url, AUTH)
+    found = advert.read(GUARD, url, AUTH)
     assert found is not None
     heads = {k: v for k, v in found.refs().items() if k.startswith("refs/heads/")}
     assert found.branches() == heads
     assert set(heads) == {"refs/heads/main", "refs/heads/b", "refs/heads/drafts/p/ws"}
-    assert probe.list_branches(url, AUTH) == heads
+    assert probe.list_branches(GUARD, url, AUTH) == heads

@@ -11,6 +11,9 @@ import pygit2
 import pytest
 
 from lanai.git import network, probe
+from tests.support import guards
+
+GUARD = guards.local()
 
 
 @pytest.fixture
@@ -34,7 +37,7 @@ def test_a_silent_server_times_out_and_is_reported_as_such(short_timeouts: None)
     threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
     started = time.monotonic()
     with pytest.raises(probe.ProbeError) as raised:
-        probe.list_branches(f"http://127.0.0.1:{listener.getsockname()[1]}/r.git", None)
+        probe.list_branches(GUARD, f"http://127.0.0.1:{listener.getsockname()[1]}/r.git", None)
     assert time.monotonic() - started < 5
     assert raised.value.reason == "Timeout"
     assert "did not answer in time" in str(raised.value)

@@ -11,7 +11,9 @@ import pytest
 
 from lanai.git import probe, storage
 from lanai.local import gitserver
+from tests.support import guards
 
+GUARD = guards.local()
 USER, PASSWORD = "bot", "s3cret-pass"
 AUTHOR = storage.Signature("Alice", "alice@example.com")
 KPTFILE = b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: basens\n"
@@ -33,7 +35,9 @@ def url(server: gitserver.GitServer, request: pytest.FixtureRequest) -> str:
 
 
 def _open(url: str, tmp: Path, name: str = "mirror", directory: str = "") -> storage.GitStorage:
-    git = storage.GitStorage(url, "main", directory, tmp / name, probe.RemoteAuth(USER, PASSWORD))
+    git = storage.GitStorage(
+        url, "main", directory, tmp / name, probe.RemoteAuth(USER, PASSWORD), guard=GUARD
+    )
     git.fetch()
     return git
 
@@ -169,7 +173,9 @@ def test_directory_scopes_packages_and_refs(url: str, tmp_path: Path) -> None:
 
 def test_wrong_password_is_reported_without_it(server: gitserver.GitServer, tmp_path: Path) -> None:
     url = server.create_repository("wrong-password")
-    git = storage.GitStorage(url, "main", "", tmp_path / "m", probe.RemoteAuth(USER, "nope-x1"))
+    git = storage.GitStorage(
+        url, "main", "", tmp_path / "m", probe.RemoteAuth(USER, "nope-x1"), guard=GUARD
+    )
     with pytest.raises(storage.RemoteError) as caught:
         git.fetch()
     assert caught.value.reason == "AuthenticationFailed"

@@ -9,7 +9,9 @@ import pytest
 
 from lanai.git import advert, probe, storage
 from lanai.local import gitserver, pki
+from tests.support import guards
 
+GUARD = guards.local()
 USER, PASSWORD = "bot", "tls-pass-1"
 
 
@@ -39,7 +41,7 @@ def url(server: gitserver.GitServer) -> str:
 
 def _fetch(url: str, tmp: Path, ca_bundle: bytes = b"") -> storage.GitStorage:
     auth = probe.RemoteAuth(USER, PASSWORD, ca_bundle=ca_bundle)
-    git = storage.GitStorage(url, "main", "", tmp / "mirror", auth)
+    git = storage.GitStorage(url, "main", "", tmp / "mirror", auth, guard=GUARD)
     git.fetch()
     return git
 
@@ -51,7 +53,7 @@ def test_fetch_and_push_over_https_with_the_ca_bundle(
     assert git.head()
     kptfile = b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: p\n"
     git.create_draft("p", "ws", {"Kptfile": kptfile}, {}, storage.Signature("A", "a@x"))
-    assert probe.list_branches(url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=ca.cert_pem))
+    assert probe.list_branches(GUARD, url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=ca.cert_pem))
 
 
 def test_without_the_bundle_the_certificate_is_refused_clearly(url: str, tmp_path: Path) -> None:
@@ -61,7 +63,7 @@ def test_without_the_bundle_the_certificate_is_refused_clearly(url: str, tmp_pat
     assert "certificate" in str(caught.value)
     assert "ca.crt" in str(caught.value)
     with pytest.raises(probe.ProbeError) as probed:
-        probe.list_branches(url, probe.RemoteAuth(USER, PASSWORD))
+        probe.list_branches(GUARD, url, probe.RemoteAuth(USER, PASSWORD))
     assert probed.value.reason == "CertificateInvalid"
 
 
@@ -89,8 +91,12 @@ def test_credentials_never_appear_in_certificate_errors(url: str, tmp_path: Path
 def test_the_fast_ref_advertisement_trusts_the_bundle_and_nothing_else(
     url: str, ca: pki.CertificateAuthority
 ) -> None:
-    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=ca.cert_pem)) is not None
+    assert (
+        advert.read(GUARD, url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=ca.cert_pem)) is not None
+    )
     other = pki.CertificateAuthority("someone-else")
-    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=other.cert_pem)) is None
-    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD)) is None
-    assert advert.read(url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=b"\xffjunk")) is None
+    assert (
+        advert.read(GUARD, url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=other.cert_pem)) is None
+    )
+    assert advert.read(GUARD, url, probe.RemoteAuth(USER, PASSWORD)) is None
+    assert advert.read(GUARD, url, probe.RemoteAuth(USER, PASSWORD, ca_bundle=b"\xffjunk")) is None

@@ -14,9 +14,11 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from lanai.git import probe
+from lanai.git import probe, sockets
 from lanai.local import gitserver
+from tests.support import guards
 
+GUARD = guards.local()
 USER, PASSWORD, TOKEN = "alice", "wonderland", "tok-123"
 
 
@@ -80,8 +82,8 @@ def test_pygit2_lists_branches_with_basic_auth_and_bearer_token(
 ) -> None:
     url = server.create_repository("pygit2")
     head = (server.repository_path("pygit2") / "refs/heads/main").read_text().strip()
-    basic = probe.list_branches(url, probe.RemoteAuth(username=USER, password=PASSWORD))
-    bearer = probe.list_branches(url, probe.RemoteAuth(bearer_token=TOKEN))
+    basic = probe.list_branches(GUARD, url, probe.RemoteAuth(username=USER, password=PASSWORD))
+    bearer = probe.list_branches(GUARD, url, probe.RemoteAuth(bearer_token=TOKEN))
     assert basic == bearer == {"refs/heads/main": head}
 
 
@@ -98,7 +100,7 @@ def test_probe_reports_rejected_credentials_without_leaking_them(
 ) -> None:
     url = server.create_repository(f"rejected-{reason}-{id(auth)}")
     with pytest.raises(probe.ProbeError) as caught:
-        probe.list_branches(url, auth)
+        probe.list_branches(GUARD, url, auth)
     assert caught.value.reason == reason
     assert "wrong" not in str(caught.value)
 
@@ -106,7 +108,8 @@ def test_probe_reports_rejected_credentials_without_leaking_them(
 def test_pygit2_clone_through_the_server(server: gitserver.GitServer, tmp_path: Path) -> None:
     url = server.create_repository("clone")
     callbacks = pygit2.RemoteCallbacks(credentials=pygit2.UserPass(USER, PASSWORD))
-    repo = pygit2.clone_repository(url, str(tmp_path / "m"), bare=True, callbacks=callbacks)
+    with sockets.bound(GUARD.operation(url)):  # libgit2 connects only for a bound operation
+        repo = pygit2.clone_repository(url, str(tmp_path / "m"), bare=True, callbacks=callbacks)
     assert "refs/heads/main" in list(repo.references)
 
 

@@ -1,92 +1,79 @@
-"""cloneFrom.git reads its source by the same rules as a registered revision: a hostile
-name or an oversized package refuses the clone, naming the file or the limit; symlinks
-and submodules are left out and reported, never read."""
+"""cloneFrom.git mirrors: one per namespace and credentials, never answering unfetched."""
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Iterator
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from lanai.api import values
 from lanai.git import probe
 from lanai.local import gitserver
 from lanai.tasks import gitsource
-from lanai.trust import sizes
-from tests.support import rawtree
+from tests.support import guards
 
-USER, PASSWORD = "bot", "s3cret-pass"
-AUTH = probe.RemoteAuth(USER, PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gitserver.GitServer]:
-    srv = gitserver.GitServer(
-        tmp_path_factory.mktemp("git"), gitserver.Credentials(users={USER: PASSWORD})
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+USER, PASSWORD = "team-a", "gitsource-pass-1"
+KPTFILE = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: secret-pkg\n"
 
 
-def _upstream(server: gitserver.GitServer, name: str, package: dict[bytes, rawtree.Node]) -> str:
-    url = server.create_repository(name)
-    rawtree.commit(server.repository_path(name), "refs/heads/main", {b"apps": {b"app": package}})
-    return url
+@pytest.fixture
+def private(tmp_path: Path) -> tuple[gitserver.GitServer, str]:
+    """A private repository holding a package, and a server that wants credentials."""
+    server = gitserver.GitServer(
+        tmp_path / "srv", gitserver.Credentials(users={USER: PASSWORD})
+    ).start()
+    url = server.create_repository("private")
+    work = tmp_path / "work"
+    authed = url.replace("://", f"://{USER}:{PASSWORD}@")
+    subprocess.run(["git", "clone", "-q", authed, str(work)], check=True)
+    (work / "pkg").mkdir()
+    (work / "pkg" / "Kptfile").write_text(KPTFILE)
+    for args in (["add", "."], ["commit", "-qm", "package"], ["push", "-q", "origin", "main"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@x", "-C", str(work), *args],
+            check=True,
+        )
+    yield server, url
+    server.stop()
 
 
-def _read(root: Path, url: str, limits: sizes.PackageLimits = sizes.DEFAULT) -> gitsource.Fetched:
-    sources = gitsource.GitSources(root, limits)
-    return asyncio.run(sources.read(url, "main", "apps/app", AUTH))
-
-
-def test_a_clean_source_is_read_with_its_symlinks_listed_not_read(
-    server: gitserver.GitServer, tmp_path: Path
+def test_a_mirror_is_never_shared_across_namespaces_or_credentials(
+    private: tuple[gitserver.GitServer, str], tmp_path: Path
 ) -> None:
-    package = {
-        b"Kptfile": rawtree.kptfile("app"),
-        b"passwd.yaml": (rawtree.LINK, "/etc/passwd"),
-        b"vendor": (rawtree.SUBMODULE, "4" * 40),
+    _server, url = private
+    sources = gitsource.GitSources(tmp_path / "upstreams", guards.local())
+    auth = probe.RemoteAuth(USER, PASSWORD)
+    fetched = asyncio.run(sources.read("team-a", url, "main", "pkg", auth))
+    assert fetched.files["Kptfile"].decode() == KPTFILE
+    # Another namespace, without credentials or with wrong ones: the files fetched for
+    # team-a are on disk, but nothing answers from them without a fetch of its own.
+    for auth_b in (None, probe.RemoteAuth(USER, "guessed-wrong")):
+        with pytest.raises(gitsource.GitSourceError, match="authentication failed"):
+            asyncio.run(sources.read("team-b", url, "main", "pkg", auth_b))
+        with pytest.raises(gitsource.GitSourceError):
+            asyncio.run(sources.read("team-b", url, fetched.commit, "pkg", auth_b))
+    keys = {
+        sources.mirror_key("team-a", url, auth),
+        sources.mirror_key("team-b", url, auth),
+        sources.mirror_key("team-a", url, None),
+        sources.mirror_key("team-a", url, probe.RemoteAuth(USER, "other")),
+        sources.mirror_key("team-a", url + "x", auth),
     }
-    fetched = _read(tmp_path, _upstream(server, "clean", package))
-    assert fetched.files == {"Kptfile": rawtree.kptfile("app")}
-    assert fetched.skipped == (
-        values.Skipped("passwd.yaml", "symlink"),
-        values.Skipped("vendor", "submodule"),
-    )
+    assert len(keys) == 5
+    assert sources.mirror_key("team-a", url, auth) == sources.mirror_key("team-a", url, auth)
+    assert PASSWORD not in str(sorted(p.name for p in (tmp_path / "upstreams").iterdir()))
 
 
-@pytest.mark.parametrize(
-    ("hostile", "what"),
-    [(b"..", '".." segment'), (b".GIT", '".git" segment'), (b"new\nline", "control character")],
-)
-def test_a_source_with_a_hostile_name_refuses_the_clone_naming_the_file(
-    server: gitserver.GitServer, tmp_path: Path, hostile: bytes, what: str
-) -> None:
-    name = f"hostile-{hostile.hex()}"
-    url = _upstream(server, name, {b"Kptfile": rawtree.kptfile("app"), hostile: {b"x": b"y"}})
-    with pytest.raises(
-        gitsource.GitSourceError, match=re.escape(f"cannot clone from {url}")
-    ) as refused:
-        _read(tmp_path, url)
-    assert what in str(refused.value)
-
-
-def test_an_oversized_source_is_refused_before_it_is_read(
-    server: gitserver.GitServer, tmp_path: Path
-) -> None:
-    url = _upstream(server, "oversized", {b"Kptfile": b"k" * 600, b"big.bin": b"\0" * 600})
-    with pytest.raises(gitsource.GitSourceError, match="is too large"):
-        _read(tmp_path, url, sizes.PackageLimits(bytes=1000, files=10))
-
-
-@pytest.mark.parametrize("directory", ["../other", "apps/../../x", ".git", "apps//app"])
-def test_a_directory_that_leaves_the_repository_is_refused(
-    server: gitserver.GitServer, tmp_path: Path, directory: str
-) -> None:
-    sources = gitsource.GitSources(tmp_path)
-    with pytest.raises(gitsource.GitSourceError, match=r"cloneFrom\.git\.directory"):
-        asyncio.run(sources.read(server.url + "/none.git", "main", directory, AUTH))
+def test_refused_sources_say_why_and_nothing_about_the_disk(tmp_path: Path) -> None:
+    sources = gitsource.GitSources(tmp_path / "upstreams", guards.local())
+    mirror = gitserver.init_bare(tmp_path / "upstreams-of-someone" / "mirror.git")
+    for url in (f"file://{mirror}", str(mirror), f"file://{tmp_path}/missing"):
+        with pytest.raises(gitsource.GitSourceError) as refused:
+            asyncio.run(sources.read("team-b", url, "main", "", None))
+        message = str(refused.value)
+        assert "must be an https:// or http:// URL" in message
+        assert "exist" not in message
+        assert str(tmp_path) not in message
+    upstreams = tmp_path / "upstreams"
+    assert not upstreams.exists() or not any(upstreams.iterdir())  # nothing was made
