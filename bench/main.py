@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import gitmicro, lifecycle, publishers, render, repogen, stats, syncbench
+from bench import gitmicro, lifecycle, publishers, render, repogen, stats, syncbench, variants
 from lanai.git import probe
 from lanai.local import gitserver
 
@@ -30,13 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["git", "publishers", "sync", "lifecycle", "render"],
+        choices=["git", "publishers", "sync", "lifecycle", "render", "variants"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--samples", type=int, default=20, help="lifecycle samples per measure")
+    parser.add_argument(
+        "--sites", type=int, default=100, help="Repositories the variant set targets"
+    )
     args = parser.parse_args(argv)
-    chosen = set(args.only or ["git", "publishers", "sync", "lifecycle", "render"])
+    chosen = set(args.only or ["git", "publishers", "sync", "lifecycle", "render", "variants"])
     workdir = Path(tempfile.mkdtemp(prefix="lanai-bench-"))
     shape = repogen.Shape.for_revisions(args.revisions)
     report = stats.Report()
@@ -100,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if "render" in chosen:
         step("6. render of a 100-resource package, 3 builtin functions", lambda: render.run(report))
+
+    if "variants" in chosen:
+        step(
+            f"7. PackageVariantSet over {args.sites} Repositories, and the upgrade wave",
+            lambda: variants.run(workdir / "variants", report, sites=args.sites),
+        )
 
     print("\n## Results\n")
     print(report.table())

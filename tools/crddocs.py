@@ -28,6 +28,8 @@ PAGES = {
     "PackageRevision": "packagerevision.md",
     "PackageRevisionResources": "packagerevisionresources.md",
     "Package": "package.md",
+    "PackageVariant": "packagevariant.md",
+    "PackageVariantSet": "packagevariantset.md",
 }
 
 _CONDITIONS = "Conditions, one per type (`Ready`, and `Rendered` on revisions)."
@@ -137,7 +139,9 @@ def _cell(text: str) -> str:
 
 
 def _type(schema: dict[str, Any]) -> str:
-    kind = schema.get("type", "any")
+    kind = schema.get(
+        "type", "int-or-string" if schema.get("x-kubernetes-int-or-string") else "any"
+    )
     if kind == "array":
         kind = f"[]{schema.get('items', {}).get('type', 'any')}"
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):

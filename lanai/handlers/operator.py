@@ -30,6 +30,8 @@ from lanai.handlers import (
     memory,
     mirroring,
     packagerevision,
+    packagevariant,
+    packagevariantset,
     repository,
     runtime,
     settings,
@@ -167,6 +169,8 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
     repository.register(registry)
     packagerevision.register(registry)
     editing.register(registry)
+    packagevariant.register(registry)
+    packagevariantset.register(registry)
     return registry
 
 

@@ -329,7 +329,7 @@ async def _sync(
                 time.perf_counter() - started - planned,
             )
         if applied.writes:
-            await _refresh_resources(rt, plan, records, applied)
+            await _refresh_resources(rt, plan, records, applied, cached)
             await _report_problems(rt, namespace, plan, records)
     # After the revisions: people look for those first; the read model follows.
     if not package_plan.empty:
@@ -365,8 +365,14 @@ async def _refresh_resources(
     plan: mirror.MirrorPlan,
     records: list[PackageRevisionRecord],
     applied: mirroring.Applied,
+    cached: interface.Repository,
 ) -> None:
-    """A draft someone pushed to outside Lanai: its resources object shows the new files."""
+    """A draft someone pushed to outside Lanai: its resources object shows the new files.
+
+    Only if the draft is still at the commit this sync read: an edit committed since
+    shows its own files, and showing the older ones now would have the resources
+    handler commit them back as if a user had reverted the edit.
+    """
     moved = {
         name
         for name, patch in plan.status
@@ -376,7 +382,10 @@ async def _refresh_resources(
     }
     for record in records:
         if record.key.name in moved and record.lifecycle == Lifecycle.DRAFT:
-            await resources.show(rt, record, create=False)
+            current = await cached.get_package_revision(record.key)
+            if current is None or current.commit != record.commit:
+                continue
+            await resources.show(rt, current, create=False)
 
 
 async def _report_problems(

@@ -7,7 +7,9 @@
 - PackageRevision and PackageRevisionResources are reconciled level-triggered (spec
   against Git, ``metadata.generation`` against ``status.observedGeneration``), so kopf
   keeps no diff base for them: that would cost one more API write per object, 10,000
-  writes on the cold sync of a large repository, for information Lanai never reads;
+  writes on the cold sync of a large repository, for information Lanai never reads.
+  PackageVariant and PackageVariantSet are reconciled by daemons from their live bodies
+  (their on.delete handlers need no diff base either);
 - a waiting deletion handler wakes up when its object changes (:class:`WakingProgressStorage`).
 """
 
@@ -21,7 +23,9 @@ import kopf
 
 from lanai.api import constants
 
-LEVEL_TRIGGERED_KINDS = frozenset({"PackageRevision", "PackageRevisionResources"})
+LEVEL_TRIGGERED_KINDS = frozenset(
+    {"PackageRevision", "PackageRevisionResources", "PackageVariant", "PackageVariantSet"}
+)
 DELETE_FROM_GIT = "delete-from-git"
 """The PackageRevision deletion handler's id."""
 WAKEABLE_HANDLERS = frozenset({DELETE_FROM_GIT})

@@ -16,7 +16,10 @@ import logging
 import os
 import subprocess
 import textwrap
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from lanai.handlers import operator
 from lanai.local import controlplane, gitserver
@@ -121,8 +124,43 @@ def _register(kubeconfig: Path, url: str) -> None:
             "git": {"repo": url, "branch": "main", "secretRef": {"name": "blueprints-auth"}},
         },
     }
+    _wait_for_requester_policy(kubeconfig, repo)
     for document in (secret, repo):
-        _kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(document))
+        _apply_when_served(kubeconfig, document)
+
+
+def _wait_for_requester_policy(kubeconfig: Path, repo: Mapping[str, Any], tries: int = 120) -> None:
+    """Until the API server records who registers a Repository (the admission policy
+    just installed takes a moment to load): without that record Lanai reads no Secret
+    for it. Probed with server-side dry runs, which change nothing."""
+    for _attempt in range(tries):
+        try:
+            answer = _kubectl(
+                kubeconfig, "create", "--dry-run=server", "-o", "json", "-f", "-",
+                input_text=json.dumps(repo),
+            )  # fmt: skip
+        except RuntimeError as error:
+            if "ServiceUnavailable" not in str(error):
+                raise
+        else:
+            annotations = (json.loads(answer).get("metadata") or {}).get("annotations") or {}
+            if "lanai.porch.kpt.dev/requested-by" in annotations:
+                return
+        time.sleep(0.5)
+    raise RuntimeError("the admission policies in config/policy did not take effect in time")
+
+
+def _apply_when_served(kubeconfig: Path, document: Mapping[str, Any], tries: int = 60) -> None:
+    """Apply; while the API server answers that the kind is not served yet (it is still
+    loading a CRD it just established), wait half a second and try again."""
+    for attempt in range(tries):
+        try:
+            _kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(document))
+            return
+        except RuntimeError as error:
+            if "ServiceUnavailable" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.5)
 
 
 CLONE_MANIFEST = """apiVersion: porch.kpt.dev/v1alpha2

@@ -48,7 +48,9 @@ def test_default_install_is_accepted(cluster: Cluster, installed_rbac: None) -> 
         assert created in done.stdout
 
 
-@pytest.mark.parametrize("path", ["config/samples", "config/samples/clone"])
+@pytest.mark.parametrize(
+    "path", ["config/samples", "config/samples/clone", "config/samples/variants"]
+)
 def test_samples_are_accepted(cluster: Cluster, namespace: str, path: str) -> None:
     done = cluster.kubectl(
         "apply",
@@ -88,6 +90,11 @@ GRANTED = [
     ("create", "events"),
     ("create", "events.events.k8s.io"),
     ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+    ("create", "packagevariants.config.porch.kpt.dev"),
+    ("patch", "packagevariantsets.config.porch.kpt.dev/status"),
+    ("create", "packagevariants.config.porch.kpt.dev/delegate"),
+    ("get", "configmaps"),
+    ("list", "configmaps"),
 ]
 REFUSED = [
     ("list", "secrets"),
@@ -99,6 +106,9 @@ REFUSED = [
     ("create", "leases.coordination.k8s.io"),
     ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
     ("patch", "customresourcedefinitions.apiextensions.k8s.io"),
+    ("update", "configmaps"),
+    ("watch", "configmaps"),
+    ("create", "packagevariantsets.config.porch.kpt.dev"),
 ]
 
 

@@ -47,15 +47,15 @@ def one(documents: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]
 def test_default_holds_every_part_of_the_install(install: list[dict[str, Any]]) -> None:
     kinds = Counter(d["kind"] for d in install)
     assert kinds == {
-        "CustomResourceDefinition": 4,
+        "CustomResourceDefinition": 6,
         "Namespace": 1,
         "ServiceAccount": 1,
-        "ClusterRole": 5,
+        "ClusterRole": 7,
         "ClusterRoleBinding": 1,
         "ValidatingAdmissionPolicy": 2,
         "ValidatingAdmissionPolicyBinding": 2,
-        "MutatingAdmissionPolicy": 4,
-        "MutatingAdmissionPolicyBinding": 4,
+        "MutatingAdmissionPolicy": 5,
+        "MutatingAdmissionPolicyBinding": 5,
         "Deployment": 1,
         "Service": 1,
     }
@@ -65,6 +65,8 @@ def test_default_holds_every_part_of_the_install(install: list[dict[str, Any]]) 
         "packagerevisions.porch.kpt.dev",
         "packagerevisionresources.porch.kpt.dev",
         "packages.porch.kpt.dev",
+        "packagevariants.config.porch.kpt.dev",
+        "packagevariantsets.config.porch.kpt.dev",
     }
 
 
@@ -164,6 +166,21 @@ OPERATOR_GRANTS = {
     },
     ("porch.kpt.dev", "packagerevisions/mirror"): {"create"},
     ("porch.kpt.dev", "packagerevisions/approval"): {"update"},
+    ("config.porch.kpt.dev", "packagevariants"): {
+        "get",
+        "list",
+        "watch",
+        "create",
+        "patch",
+        "delete",
+    },
+    ("config.porch.kpt.dev", "packagevariantsets"): {"get", "list", "watch", "patch"},
+    **{
+        ("config.porch.kpt.dev", f"{plural}/status"): {"get", "patch"}
+        for plural in ("packagevariants", "packagevariantsets")
+    },
+    ("config.porch.kpt.dev", "packagevariants/delegate"): {"create"},
+    ("", "configmaps"): {"get", "list"},
     ("", "secrets"): {"get"},
     ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
     ("", "events"): {"create"},
@@ -215,6 +232,39 @@ def test_only_approvers_may_approve(install: list[dict[str, Any]]) -> None:
     assert author[("porch.kpt.dev", "packagerevisions")] >= {"create", "patch"}
     assert all(verbs <= {"get", "list", "watch"} for verbs in viewer.values())
     assert ("", "secrets") not in author | approver | viewer
+
+
+def test_variant_authors_get_no_revision_or_secret_rights() -> None:
+    """Writing a PackageVariant lends nothing: Lanai acts only as far as its author may."""
+    roles = render("config/rbac")
+    author = _grants(one(roles, "ClusterRole", "lanai-variant-author"))
+    viewer = _grants(one(roles, "ClusterRole", "lanai-variant-viewer"))
+    assert set(author) == {
+        ("config.porch.kpt.dev", "packagevariants"),
+        ("config.porch.kpt.dev", "packagevariantsets"),
+    }
+    assert all(verbs <= {"get", "list", "watch"} for verbs in viewer.values())
+    operator = _grants(one(roles, "ClusterRole", "lanai-operator"))
+    delegate = ("config.porch.kpt.dev", "packagevariants/delegate")
+    assert delegate in operator
+    assert not any(
+        delegate in _grants(r)
+        for r in roles
+        if r["kind"] == "ClusterRole" and r["metadata"]["name"] != "lanai-operator"
+    )
+
+
+def test_variant_samples_name_the_sample_repositories() -> None:
+    documents = render("config/samples/variants")
+    assert Counter(d["kind"] for d in documents) == {"PackageVariant": 1, "PackageVariantSet": 1}
+    repositories = {
+        d["metadata"]["name"] for d in render("config/samples") if d["kind"] == "Repository"
+    }
+    for document in documents:
+        assert "namespace" not in document["metadata"]
+        assert document["spec"]["upstream"]["repo"] in repositories
+    variant = next(d for d in documents if d["kind"] == "PackageVariant")
+    assert variant["spec"]["downstream"]["repo"] in repositories
 
 
 def test_samples_render_with_names_the_api_server_accepts() -> None:

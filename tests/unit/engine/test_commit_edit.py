@@ -20,6 +20,7 @@ from lanai.engine import engine, errors
 from lanai.git import probe
 from lanai.local import gitserver
 from lanai.tasks import gitsource, handler, rendering
+from tests.support import guards
 
 USER, PASSWORD = "bot", "s3cret-pass"
 ALICE = values.Author("alice@example.com", "alice@example.com")
@@ -42,7 +43,7 @@ class Bench:
 
     def __init__(self, url: str, root: Path) -> None:
         self.url = url
-        self.cache = gitcache.Cache(root / "cache")
+        self.cache = gitcache.Cache(root / "cache", guards.local())
         self.repository = self.cache.open(
             "ns", "repo", url=url, branch="main", directory="",
             auth=probe.RemoteAuth(USER, PASSWORD), deployment=False, author=None,
@@ -53,7 +54,7 @@ class Bench:
 
         tasks = handler.TaskHandler(
             rendering.KptRenderer(rendering.default_runtime()),
-            gitsource.GitSources(root / "upstreams"),
+            gitsource.GitSources(root / "upstreams", guards.local()),
         )
         self.engine = engine.Engine(resolve, tasks)
         self.key = PackageRevisionKey("ns", "repo", "pkg", "ws")

@@ -19,7 +19,7 @@ from lanai.cache import gitcache
 from lanai.git import probe, storage
 from lanai.local import gitserver
 from lanai.trust import sizes
-from tests.support import rawtree
+from tests.support import guards, rawtree
 
 USER, PASSWORD = "bot", "s3cret-pass"
 AUTHOR = storage.Signature("Alice", "alice@example.com")
@@ -54,7 +54,13 @@ def bare(server: gitserver.GitServer, url: str, name: str) -> Path:
 
 def _open(url: str, tmp: Path, limits: sizes.PackageLimits = sizes.DEFAULT) -> storage.GitStorage:
     git = storage.GitStorage(
-        url, "main", "", tmp / "mirror", probe.RemoteAuth(USER, PASSWORD), limits
+        url,
+        "main",
+        "",
+        tmp / "mirror",
+        probe.RemoteAuth(USER, PASSWORD),
+        limits,
+        guard=guards.local(),
     )
     git.fetch()
     return git
@@ -257,7 +263,9 @@ def test_revisions_that_cannot_be_named_are_passed_over_not_fatal(
         bare, "refs/heads/main", {b"ok": {b"Kptfile": kptfile}, b"Bad": {b"Kptfile": kptfile}}
     )
     rawtree.commit(bare, "refs/heads/drafts/ok/UPPER", {b"ok": {b"Kptfile": kptfile}})
-    git = storage.GitStorage(url, "main", "", tmp_path / "m", probe.RemoteAuth(USER, PASSWORD))
+    git = storage.GitStorage(
+        url, "main", "", tmp_path / "m", probe.RemoteAuth(USER, PASSWORD), guard=guards.local()
+    )
     repository = gitcache.GitRepository("ns", "blueprints", git)
     asyncio.run(repository.refresh())
     listed = asyncio.run(repository.list_package_revisions())
