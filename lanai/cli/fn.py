@@ -2,7 +2,9 @@
 
 They run the same render and runtimes as the operator over a directory on disk, so a
 pipeline can be tried (and debugged) before it is pushed, with the builtin catalog,
-local executables and, optionally, a function runner.
+local executables and, optionally, a function runner. As in the operator, functions run
+in a worker process with a memory and a time limit (``--memory``, ``--timeout``); what
+goes wrong ends in one line on stderr and exit code 1, never a traceback.
 
 As kpt does, DIR may itself be a symlink (resolved, with kpt's ``[WARN] resolved
 symlink`` line) and symlinks within the package are ignored: never read, never written
@@ -15,25 +17,16 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
 
-from lanai.cli import execflags
+from lanai.cli import execflags, limitflags
 from lanai.cli.logs import Subcommands
-from lanai.functions import (
-    builtin_runtime,
-    chain,
-    exec_runtime,
-    execconfig,
-    images,
-    wire,
-)
-from lanai.kpt import fnapi, ondisk, package, render, resourcelist, yamlio
-
-if TYPE_CHECKING:
-    from lanai.functions import grpc_runtime
+from lanai.functions import execconfig, images, runtimes, wire
+from lanai.functions.box import pool
+from lanai.kpt import ondisk, package
+from lanai.trust import limits
 
 RESULTS_FILE = "results.yaml"
 
@@ -44,29 +37,24 @@ class _Usage(Exception):
     """A problem with the command line or the directory, reported without a traceback."""
 
 
-def _runtime(
-    args: argparse.Namespace, directory: Path
-) -> tuple[chain.ChainRuntime, grpc_runtime.GrpcRuntime | None]:
-    """The chain for this command and the gRPC runtime to close (or ``None``)."""
+def _box(args: argparse.Namespace, directory: Path) -> pool.Box:
+    """One function worker for this command, already loading while the package is read."""
     try:
         executables = execflags.mapping(args)
     except execconfig.ConfigError as error:
         raise _Usage(str(error)) from error
-    runtimes: list[fnapi.FunctionRuntime] = [
-        builtin_runtime.BuiltinRuntime(),
-        exec_runtime.ExecRuntime(
-            executables, allow_exec=args.allow_exec, timeout=args.timeout, cwd=directory
-        ),
-    ]
-    remote = None
-    if args.function_runner:
-        from lanai.functions import grpc_runtime  # gRPC loads only when asked for
-
-        remote = grpc_runtime.GrpcRuntime(
-            args.function_runner, timeout=args.timeout, max_message=args.max_message_size
-        )
-        runtimes.append(remote)
-    return chain.ChainRuntime(runtimes), remote
+    settings = runtimes.Settings(
+        executables=executables,
+        allow_exec=args.allow_exec,
+        timeout=args.timeout,
+        memory=args.memory,
+        function_runner=args.function_runner or None,
+        max_message=args.max_message_size,
+        cwd=str(directory.resolve()),
+    )
+    box = pool.Box(settings, workers=1, fork=True, keep_warm=False)
+    box.start(1)
+    return box
 
 
 def _directory(value: str) -> Path:
@@ -141,40 +129,31 @@ def _write_results(directory: str, results: dict[str, Any]) -> None:
 
 def _render(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
-    runtime, remote = _runtime(args, directory)
-    try:
+    with _box(args, directory) as box:
         tree = _load(directory)
         print(f'Package "{directory.name}":', flush=True)
-        result = render.render(tree, runtime)
-    finally:
-        if remote is not None:
-            remote.close()
+        result = box.render(tree)
     print_summary(result.results, len(package.packages(tree)) or 1, sys.stdout)
     if args.results_dir:
         _write_results(args.results_dir, result.results)
     if result.ok or result.tree != tree:  # a failure changes files only when asked to save
         ondisk.save(result.tree, directory)
     if not result.ok:
-        print(f"\nError: {result.error}", file=sys.stderr)
+        print(f"\nError: {_one_line(result.error)}", file=sys.stderr)
         return 1
     return 0
 
 
-def _function_config(pairs: list[str]) -> CommentedMap | None:
+def _function_config(pairs: list[str]) -> dict[str, str] | None:
     if not pairs:
         return None
-    data = CommentedMap()
+    data: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise _Usage(f"function config wants KEY=VALUE, got {pair!r}")
         data[key] = value
-    config = CommentedMap()
-    config["apiVersion"] = "v1"
-    config["kind"] = "ConfigMap"
-    config["metadata"] = CommentedMap(name=render.FUNCTION_INPUT)
-    config["data"] = data
-    return config
+    return data
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -185,48 +164,34 @@ def _eval(args: argparse.Namespace) -> int:
     except images.InvalidImage as error:
         raise _Usage(str(error)) from error
     config = _function_config(args.passthrough)
-    tree = _load(directory)
-    runtime, remote = _runtime(args, directory)
-    files = [f for f in package.all_resource_files(tree) if Path(f).name != "Kptfile"]
-    try:
-        items = resourcelist.read_resources(tree, files)
-        before = {
-            resourcelist.resource_id(item): (
-                resourcelist.resource_path(item),
-                str(resourcelist.resource_index(item)),
-            )
-            for item in items
-        }
-        request = resourcelist.build([yamlio.clone(item) for item in items], config)
-        output = runtime.evaluate(fnapi.FunctionRef(image=image), request)
-        produced = resourcelist.items_of(output.resource_list)
-        resourcelist.restore_comments(items, produced)
-        for item in produced:
-            path, index = before.get(resourcelist.resource_id(item), (None, None))
-            resourcelist.reconcile_location(item, path, index)
-        updated = resourcelist.write_resources(tree, produced, owned_files=files)
-    except fnapi.FunctionError as error:
+    with _box(args, directory) as box:
+        tree = _load(directory)
+        evaluated = box.evaluate(tree, image, config)
+    if not evaluated.ok:
         print(f'[FAIL] "{image}"', file=sys.stdout)
-        if error.stderr:
-            print(_indented(error.stderr), file=sys.stdout)
-        print(f"\nError: {error.message}", file=sys.stderr)
+        for result in evaluated.results:
+            print(_indented(_result_line(result)), file=sys.stdout)
+        if evaluated.stderr:
+            print(_indented(evaluated.stderr), file=sys.stdout)
+        print(f"\nError: {_one_line(evaluated.error)}", file=sys.stderr)
         return 1
-    except resourcelist.ResourceError as error:
-        print(f"\nError: {error}", file=sys.stderr)
-        return 1
-    finally:
-        if remote is not None:
-            remote.close()
     print(f'[PASS] "{image}"')
-    for result in resourcelist.results_of(output.resource_list):
+    for result in evaluated.results:
         print(_indented(_result_line(result)))
-    if output.stderr:
-        print(_indented(output.stderr))
-    ondisk.save(updated, directory)
+    if evaluated.stderr:
+        print(_indented(evaluated.stderr))
+    ondisk.save(evaluated.tree, directory)
     return 0
 
 
+def _one_line(message: str) -> str:
+    """Error messages end the output in one line; a function's own lines are above."""
+    return " ".join(message.split("\n")).strip()
+
+
 def _guarded(command: Command) -> Command:
+    """Usage errors exit 2, anything else that goes wrong 1; each is one line."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             status: int = command(args)
@@ -235,6 +200,16 @@ def _guarded(command: Command) -> Command:
             return 2
         except ondisk.DirectoryError as error:
             print(f"lanai fn: {error}; the package is unchanged", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("lanai fn: interrupted", file=sys.stderr)
+            return 130
+        except OSError as error:
+            where = f" {error.filename!r}" if error.filename else ""
+            print(f"lanai fn: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        except Exception as error:  # a bug must still end in one line, not a traceback
+            print(f"lanai fn: {type(error).__name__}: {_one_line(str(error))}", file=sys.stderr)
             return 1
         return status
 
@@ -254,10 +229,17 @@ def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
-        default=exec_runtime.DEFAULT_TIMEOUT,
+        type=limitflags.seconds,
+        default=limits.DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="longest one function may run (default 60)",
+        help=limitflags.TIMEOUT_HELP,
+    )
+    parser.add_argument(
+        "--memory",
+        type=limitflags.memory,
+        default=limits.DEFAULT_MEMORY,
+        metavar="MiB",
+        help=limitflags.MEMORY_HELP,
     )
     parser.add_argument(
         "--max-message-size",

@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import sys
 
-from lanai.cli import execflags, logs
+from lanai.cli import execflags, limitflags, logs
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig
-from lanai.trust import secrets, urls
+from lanai.trust import limits, secrets, urls
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -37,6 +37,8 @@ def _run(args: argparse.Namespace) -> int:
         function_executables=executables,
         function_runner=args.function_runner or None,
         function_timeout=args.function_timeout,
+        function_memory=args.function_memory,
+        function_workers=args.function_workers,
         git_timeout=args.git_timeout,
         secret_access=secrets.SecretAccess(args.secret_access),
         allow_git_hosts=allowed,
@@ -88,10 +90,25 @@ def add_parsers(commands: Subcommands) -> None:
     )
     run.add_argument(
         "--function-timeout",
-        type=float,
-        default=60.0,
+        type=limitflags.seconds,
+        default=limits.DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="longest one function may run during a render (default 60)",
+        help=limitflags.TIMEOUT_HELP,
+    )
+    run.add_argument(
+        "--function-memory",
+        type=limitflags.memory,
+        default=limits.DEFAULT_MEMORY,
+        metavar="MiB",
+        help=limitflags.MEMORY_HELP,
+    )
+    run.add_argument(
+        "--function-workers",
+        type=limitflags.workers,
+        default=limits.DEFAULT_WORKERS,
+        metavar="N",
+        help="worker processes that render, each with its own memory limit "
+        f"(default {limits.DEFAULT_WORKERS})",
     )
     run.add_argument(
         "--git-timeout",

@@ -11,16 +11,11 @@ from types import FrameType
 
 import prometheus_client
 
-from lanai.cli import execflags, logs
+from lanai.cli import execflags, limitflags, logs
 from lanai.cli.logs import Subcommands
-from lanai.functions import (
-    builtin_runtime,
-    chain,
-    exec_runtime,
-    execconfig,
-    wire,
-)
-from lanai.kpt import fnapi
+from lanai.functions import execconfig, runtimes, wire
+from lanai.functions.box import pool
+from lanai.trust import limits
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +37,16 @@ def _serve(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent,
         queue_timeout=args.queue_timeout,
     )
-    runtimes: list[fnapi.FunctionRuntime] = []
-    if not args.no_builtin:
-        runtimes.append(builtin_runtime.BuiltinRuntime())
     # Only configured images: a caller must not make the runner start arbitrary files.
-    runtimes.append(
-        exec_runtime.ExecRuntime(executables, allow_exec=False, timeout=options.timeout)
+    # Every evaluation runs in a function worker, with a memory and time limit.
+    settings = runtimes.Settings(
+        executables=executables,
+        allow_exec=False,
+        timeout=options.timeout,
+        memory=args.memory,
+        builtin=not args.no_builtin,
     )
+    box = pool.Box(settings, workers=min(options.max_concurrent, limits.MAX_WORKERS))
     for image, path in sorted(executables.items()):
         logger.info("image %s runs %s", image, path)
     if args.metrics_address:
@@ -56,10 +54,12 @@ def _serve(args: argparse.Namespace) -> int:
         prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
         logger.info("serving metrics on %s/metrics", args.metrics_address)
     try:
-        server = runner_server.Server(chain.ChainRuntime(runtimes), options).start()
+        server = runner_server.Server(pool.BoxedRuntime(box), options).start()
     except OSError as error:
+        box.close()
         print(f"lanai function-runner: {error}", file=sys.stderr)
         return 1
+    box.start(1)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -71,6 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     server.wait()
+    box.close()
     return 0
 
 
@@ -80,7 +81,8 @@ def add_parsers(commands: Subcommands) -> None:
         help="serve Porch's function-runner gRPC protocol (evaluator.FunctionEvaluator)",
         description="Serve evaluator.FunctionEvaluator and grpc.health.v1 over the builtin "
         "catalog functions and configured executables. At most --max-concurrent "
-        "evaluations run at once; other callers wait for a slot until their deadline "
+        "evaluations run at once, each in a worker process bounded by --memory and "
+        "--timeout; other callers wait for a slot until their deadline "
         "(at most --queue-timeout), then get RESOURCE_EXHAUSTED.",
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
@@ -101,10 +103,18 @@ def add_parsers(commands: Subcommands) -> None:
     )
     serve.add_argument(
         "--timeout",
-        type=float,
+        type=limitflags.seconds,
         default=wire.RUNNER_TIMEOUT,
         metavar="SECONDS",
         help="longest one evaluation may take (default 60)",
+    )
+    serve.add_argument(
+        "--memory",
+        type=limitflags.memory,
+        default=limits.DEFAULT_MEMORY,
+        metavar="MiB",
+        help="memory one evaluation may use, in its worker process, in MiB or as 256Mi "
+        f"(default {limits.DEFAULT_MEMORY // limits.MIB})",
     )
     serve.add_argument(
         "--max-concurrent",

@@ -9,12 +9,15 @@ nothing here is shared between calls, so concurrent evaluations are safe.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 
 from ruamel.yaml.comments import CommentedMap
 
 from lanai.functions import builtin, images
+from lanai.functions.builtin import starlark_run
 from lanai.kpt import fnapi
+from lanai.trust import limits
 
 
 class BuiltinRuntime:
@@ -22,10 +25,18 @@ class BuiltinRuntime:
 
     name = "builtin"
 
-    def __init__(self, functions: Mapping[str, builtin.Function] | None = None) -> None:
-        self._functions: Mapping[str, builtin.Function] = dict(
-            builtin.REGISTRY if functions is None else functions
-        )
+    def __init__(
+        self,
+        functions: Mapping[str, builtin.Function] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """``timeout``: seconds a starlark script may run before it is stopped (a function
+        of its own; the others are bounded by the worker's deadline)."""
+        found = dict(builtin.REGISTRY if functions is None else functions)
+        if timeout is not None and found.get("starlark") is starlark_run.run:
+            found["starlark"] = functools.partial(starlark_run.run, timeout=timeout)
+        self._functions: Mapping[str, builtin.Function] = found
 
     def resolve(self, fn: fnapi.FunctionRef) -> Callable[[CommentedMap], str | None] | None:
         """The implementation ``fn`` names, or ``None`` if this runtime has none."""
@@ -52,10 +63,16 @@ class BuiltinRuntime:
             )
         try:
             stderr = function(resource_list) or ""
+        except fnapi.FunctionLimitExceeded as error:
+            error.message = limits.exceeded(error.limit, fn.display, error.amount)
+            error.results = [{"message": error.message, "severity": "error"}]
+            raise
         except fnapi.FunctionError as error:
             if not error.results:
                 error.results = [{"message": error.message, "severity": "error"}]
             raise
+        except MemoryError:
+            raise  # not the function's bug: the box reports its limit
         except Exception as error:  # a bug in a builtin must still fail only this step
             message = f"function {fn.display} failed: {type(error).__name__}: {error}"
             raise fnapi.FunctionError(

@@ -4,18 +4,22 @@ Render wants one runtime; Lanai has several (builtin catalog functions, configur
 executables, a function-runner service). The first that knows a function runs it; only
 "not found" falls through, because a function that ran and failed must not be retried
 somewhere else. The chain is also where evaluations are counted and timed, because it
-is the one place that knows which runtime ran a function.
+is the one place that knows which runtime ran a function (in a function worker, the
+records travel back to the operator with the render's answer).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
 from lanai.functions import images, metrics
 from lanai.kpt import fnapi
+
+Recorder = Callable[[str, str, str, float], None]
+"""Takes (function, runtime, outcome, seconds), as :func:`metrics.record` does."""
 
 
 def runtime_name(runtime: fnapi.FunctionRuntime) -> str:
@@ -29,8 +33,11 @@ class ChainRuntime:
 
     name = "chain"
 
-    def __init__(self, runtimes: Sequence[fnapi.FunctionRuntime]) -> None:
+    def __init__(
+        self, runtimes: Sequence[fnapi.FunctionRuntime], recorder: Recorder = metrics.record
+    ) -> None:
         self._runtimes = tuple(runtimes)
+        self._record = recorder
 
     def resolve_image(self, image: str, tag: str | None) -> str:
         """The image a Kptfile step with ``tag`` runs (kpt's tag resolution); raises
@@ -46,19 +53,24 @@ class ChainRuntime:
             except fnapi.FunctionNotFound as error:
                 reasons.append(error.message)
                 continue
-            except BaseException:
-                _record(fn, runtime, metrics.FAILED, started)
+            except fnapi.FunctionLimitExceeded as error:
+                self._done(fn, runtime, metrics.limit_outcome(error.limit), started)
                 raise
-            _record(fn, runtime, metrics.OK, started)
+            except MemoryError:
+                self._done(fn, runtime, metrics.MEMORY_LIMIT, started)
+                raise
+            except BaseException:
+                self._done(fn, runtime, metrics.FAILED, started)
+                raise
+            self._done(fn, runtime, metrics.OK, started)
             return output
-        metrics.record(fn.display, "none", metrics.NOT_FOUND, 0.0)
+        self._record(fn.display, "none", metrics.NOT_FOUND, 0.0)
         message = f"no runtime can run function {fn.display}"
         if reasons:
             message += f" ({'; '.join(reasons)})"
         raise fnapi.FunctionNotFound(message=message)
 
-
-def _record(
-    fn: fnapi.FunctionRef, runtime: fnapi.FunctionRuntime, outcome: str, since: float
-) -> None:
-    metrics.record(fn.display, runtime_name(runtime), outcome, time.perf_counter() - since)
+    def _done(
+        self, fn: fnapi.FunctionRef, runtime: fnapi.FunctionRuntime, outcome: str, since: float
+    ) -> None:
+        self._record(fn.display, runtime_name(runtime), outcome, time.perf_counter() - since)

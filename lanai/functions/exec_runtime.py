@@ -4,15 +4,18 @@ Operators map function images to binaries installed next to Lanai (and Kptfiles 
 name an ``exec`` path directly), which avoids a container runtime inside the operator.
 An executable is untrusted in the ways that matter to an operator: it may hang, flood
 its output or print garbage, so each run has a deadline (the whole process group is
-killed), a cap on what it may write, and its output is checked to be a ResourceList
-before anything downstream sees it.
+killed), a cap on what it may write, optionally a cap on its memory (``RLIMIT_DATA``,
+see :mod:`lanai.trust.limits`; the process dies with its parent), and its output is
+checked to be a ResourceList before anything downstream sees it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import os
+import resource
 import shlex
 import signal
 import subprocess
@@ -27,10 +30,12 @@ from ruamel.yaml.error import YAMLError
 
 from lanai.functions import images
 from lanai.kpt import fnapi
+from lanai.trust import limits
 
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = limits.DEFAULT_TIMEOUT
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
+_PR_SET_PDEATHSIG = 1
 
 
 class _Capture(threading.Thread):
@@ -76,7 +81,9 @@ class ExecRuntime:
         max_output: int = DEFAULT_MAX_OUTPUT,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
+        memory: int | None = None,
     ) -> None:
+        """``memory``: bytes of private memory each executable may use (None: no cap)."""
         self._by_image: dict[str, str] = {}
         self._by_repository: dict[str, str] = {}
         for image, path in (executables or {}).items():
@@ -89,6 +96,7 @@ class ExecRuntime:
         self._max_output = max_output
         self._env = dict(env) if env is not None else None
         self._cwd = str(cwd) if cwd is not None else None
+        self._memory = memory
 
     def command(self, fn: fnapi.FunctionRef) -> list[str] | None:
         """The command line for ``fn``, or ``None`` when this runtime does not know it."""
@@ -112,6 +120,18 @@ class ExecRuntime:
             raise fnapi.FunctionNotFound(message=f"no executable configured for {fn.display}")
         payload = _dump(resource_list)
         stdout, stderr, code = self._run(fn, argv, payload)
+        if (
+            code != 0
+            and self._memory is not None
+            and limits.died_of_memory(code, stderr, killed_by_us=False)
+        ):
+            raise fnapi.FunctionLimitExceeded(
+                message=limits.memory_exceeded(fn.display, self._memory),
+                stderr=stderr,
+                exit_code=code,
+                limit="memory",
+                amount=self._memory,
+            )
         if code != 0:
             results = _results_of(stdout)
             detail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
@@ -145,6 +165,7 @@ class ExecRuntime:
                 start_new_session=True,
                 env=self._env,
                 cwd=self._cwd,
+                preexec_fn=None if self._memory is None else _confine(self._memory),
             )
         except OSError as error:
             raise fnapi.FunctionError(
@@ -176,10 +197,12 @@ class ExecRuntime:
             thread.join(timeout=5)
         stderr = err.data.decode("utf-8", "replace")
         if timed_out:
-            raise fnapi.FunctionError(
-                message=f"function {fn.display} timed out after {self._timeout:g}s",
+            raise fnapi.FunctionLimitExceeded(
+                message=limits.time_exceeded(fn.display, self._timeout),
                 stderr=stderr,
                 exit_code=-1,
+                limit="time",
+                amount=self._timeout,
             )
         if out.exceeded or err.exceeded:
             raise fnapi.FunctionError(
@@ -188,6 +211,21 @@ class ExecRuntime:
                 exit_code=-1,
             )
         return out.data, stderr, process.returncode
+
+
+def _confine(memory: int) -> Any:
+    """What the child runs between fork and exec: its memory cap, no core dump, and
+    death with the process that started it (a killed worker leaves no function behind).
+    Only async-signal-safe work: system calls on objects made before the fork."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+
+    def confine() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    return confine
 
 
 def _key(image: str) -> str:

@@ -16,6 +16,7 @@ from ruamel.yaml.comments import CommentedMap
 from lanai.functions import wire
 from lanai.functions.proto import evaluator_pb2, evaluator_pb2_grpc
 from lanai.kpt import fnapi, resourcelist
+from lanai.trust import limits
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -96,7 +97,12 @@ class GrpcRuntime:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             # gRPC's own text when our deadline passed; anything else is the runner's.
             if details == "Deadline Exceeded":
-                details = f"no answer within {self._timeout:g}s"
+                return fnapi.FunctionLimitExceeded(
+                    message=f"{limits.time_exceeded(image, self._timeout)} on {where}",
+                    exit_code=-1,
+                    limit="time",
+                    amount=self._timeout,
+                )
             return fnapi.FunctionError(
                 message=f"function {image} timed out on {where}: {details}", exit_code=-1
             )

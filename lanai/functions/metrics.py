@@ -13,10 +13,15 @@ from prometheus_client import Counter, Histogram
 OK = "ok"
 FAILED = "error"
 NOT_FOUND = "not_found"
+TIME_LIMIT = "time_limit"
+MEMORY_LIMIT = "memory_limit"
+UNKNOWN_RUNTIME = "unknown"
+"""The runtime label of a function whose worker was killed before it could say."""
 
 EVALUATIONS = Counter(
     "lanai_function_evaluations_total",
-    "Function evaluations by function, runtime and outcome (ok, error, not_found).",
+    "Function evaluations by function, runtime and outcome "
+    "(ok, error, not_found, time_limit, memory_limit).",
     ["function", "runtime", "outcome"],
 )
 DURATION = Histogram(
@@ -25,6 +30,10 @@ DURATION = Histogram(
     ["function", "runtime"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+
+
+def limit_outcome(limit: str) -> str:
+    return MEMORY_LIMIT if limit == "memory" else TIME_LIMIT
 
 
 def record(function: str, runtime: str, outcome: str, seconds: float) -> None:

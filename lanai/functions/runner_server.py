@@ -12,8 +12,10 @@ wait for a free slot until their deadline (at most ``queue_timeout``) and then g
 ``RESOURCE_EXHAUSTED``; gRPC itself turns away callers beyond ``4 * max_concurrent``
 in flight. A function that outlives ``timeout`` is answered with ``DEADLINE_EXCEEDED``
 (executables are killed at that point and reported as failed, ``INTERNAL``, as
-Porch does; an in-process function keeps its slot until it returns, so a stuck one
-cannot push the runner over its bound).
+Porch does; a function keeps its slot until its runtime returns, so a stuck one cannot
+push the runner over its bound). ``lanai function-runner`` hands the evaluator a
+runtime that runs each function in a worker process with a memory and time limit
+(``lanai.functions.box``), so a function's memory is never the runner's.
 """
 
 from __future__ import annotations

@@ -80,6 +80,9 @@ async def _reconcile(event: kopf.Body, rt: runtime.Runtime) -> None:
     if record.unreadable and record.lifecycle != Lifecycle.DRAFT:
         await _unreadable(rt, obj, record)  # never read: say why (``rpkg pull`` stops on it)
         return
+    if record.unreadable:  # a Draft whose files the rules refuse: never read, never edited
+        await _refuse_unreadable(rt, obj, record)
+        return
     if record.lifecycle != Lifecycle.DRAFT:
         # Not editable: show what Git holds (for a published revision, this is how its
         # object is made on request); an edit that raced the lifecycle change is refused.
@@ -138,6 +141,37 @@ async def _unreadable(
         }
 
     await resources.patch_status_while(rt, obj, status_for)
+
+
+async def _refuse_unreadable(
+    rt: runtime.Runtime, obj: Mapping[str, Any], record: PackageRevisionRecord
+) -> None:
+    """An edit of a Draft Git holds with files the rules refuse: Git stays as it is; the
+    object says why (Ready=False, Rejected), with one Event on it and its revision."""
+    message = f"{record.key.name} cannot be edited: {record.unreadable}"
+    generation = _metadata(obj).get("generation")
+    refused = conditions.Condition(
+        constants.READY,
+        "False",
+        constants.REASON_REJECTED,
+        message,
+        resources.generation_of(generation),
+    )
+
+    def status_for(current: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not _still_pending_at(current, generation):
+            return None
+        found = (current.get("status") or {}).get("conditions")
+        return {"conditions": conditions.upsert(found, refused), "observedGeneration": generation}
+
+    if await resources.patch_status_while(rt, obj, status_for) is None:
+        return
+    await rt.events.post(obj, "Warning", constants.REASON_REJECTED, message)
+    owner = await _revision(rt, record.key.namespace, record.key.name)
+    if owner is not None:
+        refusal = f"an edit of its resources was refused, Git is unchanged: {message}"
+        await rt.events.post(owner, "Warning", constants.REASON_REJECTED, refusal)
+    logger.warning("%s", message)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from lanai.api import constants
 from lanai.cache import gitcache, interface
 from lanai.engine import errors
 from lanai.engine.engine import Engine
+from lanai.functions.box import pool
 from lanai.git import egress, network, sockets
 from lanai.handlers import (
     editing,
@@ -37,7 +38,7 @@ from lanai.handlers import (
     settings,
 )
 from lanai.tasks import gitsource, handler, rendering
-from lanai.trust import secrets, urls
+from lanai.trust import limits, secrets, urls
 
 logger = logging.getLogger("lanai")
 
@@ -59,7 +60,12 @@ class Options:
     """host:port for Prometheus /metrics, e.g. 0.0.0.0:8080; None disables it."""
     function_executables: Mapping[str, str] = field(default_factory=dict)
     """Function image → local executable speaking the KRM function protocol."""
-    function_timeout: float = 60.0
+    function_timeout: float = limits.DEFAULT_TIMEOUT
+    """Seconds one function may run (see :mod:`lanai.trust.limits`)."""
+    function_memory: int = limits.DEFAULT_MEMORY
+    """Bytes of memory one render's functions may use, in its worker; each executable too."""
+    function_workers: int = limits.DEFAULT_WORKERS
+    """Worker processes that render (each at most ~25 MiB idle plus function_memory)."""
     function_runner: str | None = None
     """host:port of a function runner for images neither builtin nor mapped to --exec."""
     git_timeout: float = network.DEFAULT_TIMEOUT
@@ -89,7 +95,18 @@ async def address_policy(
     return urls.AddressPolicy.allowing(options.allow_git_hosts, servers, resolved)
 
 
-def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
+def build_box(options: Options) -> pool.Box:
+    """The function workers every render runs in; none is started yet."""
+    settings = rendering.settings(
+        options.function_executables,
+        timeout=options.function_timeout,
+        memory=options.function_memory,
+        function_runner=options.function_runner,
+    )
+    return pool.Box(settings, workers=options.function_workers)
+
+
+def build_engine(cache: gitcache.Cache, options: Options, box: pool.Box) -> Engine:
     async def resolve(namespace: str, name: str) -> interface.Repository:
         repository = cache.get(namespace, name)
         # Not before its first listing: "not in Git" would be wrong, and acted on (a
@@ -101,18 +118,14 @@ def build_engine(cache: gitcache.Cache, options: Options) -> Engine:
             )
         return repository
 
-    runtime_ = rendering.default_runtime(
-        options.function_executables,
-        timeout=options.function_timeout,
-        function_runner=options.function_runner,
-    )
     tasks = handler.TaskHandler(
-        rendering.KptRenderer(runtime_), gitsource.GitSources(cache.root / "upstreams", cache.guard)
+        rendering.KptRenderer(box, options.function_workers),
+        gitsource.GitSources(cache.root / "upstreams", cache.guard),
     )
     return Engine(resolve, tasks)
 
 
-def build_registry(options: Options) -> kopf.OperatorRegistry:
+def build_registry(options: Options, box: pool.Box) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -146,7 +159,7 @@ def build_registry(options: Options) -> kopf.OperatorRegistry:
             api=api,
             events=events.Recorder(api),
             cache=cache,
-            engine=build_engine(cache, options),
+            engine=build_engine(cache, options, box),
             sync_period=options.sync_period,
             retry_cap=5.0 if options.fast else 60.0,
             git_timeout=options.git_timeout,
@@ -180,13 +193,17 @@ def configure_settings(kopf_settings: kopf.OperatorSettings, options: Options) -
 
 async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> None:
     memory.limit_arenas()
-    registry = build_registry(options)
+    box = build_box(options)
+    registry = build_registry(options, box)
     memory.calm_gc()
     ready = asyncio.Event()
 
     async def announce() -> None:
         await ready.wait()
         logger.info("lanai operator is ready")
+        # One function worker loads now, beside the first syncs rather than before them,
+        # so the first render need not wait for it.
+        await asyncio.to_thread(box.start, 1)
 
     announcer = asyncio.create_task(announce())
     try:
@@ -202,3 +219,4 @@ async def serve(options: Options, stop_flag: asyncio.Event | None = None) -> Non
         )
     finally:
         announcer.cancel()
+        await asyncio.to_thread(box.close)

@@ -22,6 +22,8 @@ class FunctionRef:
     image: str | None = None
     exec: str | None = None
     name: str | None = None
+    package: str | None = None
+    """The package whose pipeline runs the step (``""``: the root), for messages only."""
 
     @property
     def display(self) -> str:
@@ -56,6 +58,17 @@ class FunctionError(Exception):
 
 class FunctionNotFound(FunctionError):
     """No runtime knows the image or executable (a render error naming it, never a hang)."""
+
+
+@dataclass
+class FunctionLimitExceeded(FunctionError):
+    """The function took more memory or time than it may; ``message`` names the function
+    and the limit (see :mod:`lanai.trust.limits`), so render shows it as it is."""
+
+    limit: str = "time"
+    """``memory`` or ``time``."""
+    amount: float = 0.0
+    """The limit: bytes of memory or seconds."""
 
 
 class FunctionRuntime(Protocol):

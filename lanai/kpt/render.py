@@ -107,7 +107,8 @@ def breadth_first(tree: package.PackageTree, root: str = "") -> list[str]:
     return order
 
 
-def _where(pkg: str) -> str:
+def where(pkg: str) -> str:
+    """How messages name a package of the tree."""
     return f"package {pkg!r}" if pkg else "root package"
 
 
@@ -195,7 +196,7 @@ class _Run:
         path = package.normalize(package.join(pkg, function.config_path))
         if path is None or not package.is_inside(path, pkg):
             raise RenderError(
-                f"{_where(pkg)}: configPath {function.config_path!r} of function "
+                f"{where(pkg)}: configPath {function.config_path!r} of function "
                 f"{function.display} must be a path inside the package"
             )
         found = [self.items[n] for n in scope if resourcelist.resource_path(self.items[n]) == path]
@@ -203,11 +204,11 @@ class _Run:
             try:
                 found, _ = yamlio.load_file(path, self.tree[path])
             except yamlio.YamlIOError as error:
-                raise RenderError(f"{_where(pkg)}: configPath {error}") from error
+                raise RenderError(f"{where(pkg)}: configPath {error}") from error
         if len(found) != 1:
             problem = "does not exist" if not found else "must hold exactly one KRM object"
             raise RenderError(
-                f"{_where(pkg)}: configPath {function.config_path!r} of function "
+                f"{where(pkg)}: configPath {function.config_path!r} of function "
                 f"{function.display} {problem}"
             )
         config = yamlio.clone(found[0])
@@ -279,25 +280,28 @@ class _Run:
             before[key] = (resourcelist.resource_path(copy), None if index is None else str(index))
         request = resourcelist.build(sent, config)
         ref = fnapi.FunctionRef(
-            image=function.resolved_image, exec=function.exec, name=function.name
+            image=function.resolved_image, exec=function.exec, name=function.name, package=pkg
         )
         try:
             output = self.runtime.evaluate(ref, request)
+        except fnapi.FunctionLimitExceeded as error:  # its message names the function
+            self.record(function, mutate, error.exit_code or 1, error.stderr, error.results)
+            raise RenderError(f"{where(pkg)}: {error.message}") from error
         except fnapi.FunctionError as error:
             self.record(function, mutate, error.exit_code or 1, error.stderr, error.results)
             raise RenderError(
-                f"{_where(pkg)}: function {function.display} failed: {error.message}"
+                f"{where(pkg)}: function {function.display} failed: {error.message}"
             ) from error
         except Exception as error:  # a runtime bug must not escape as a crash of render
             self.record(function, mutate, 1, str(error), [])
             raise RenderError(
-                f"{_where(pkg)}: function {function.display} could not run: {error}"
+                f"{where(pkg)}: function {function.display} could not run: {error}"
             ) from error
         results = resourcelist.results_of(output.resource_list)
         self.record(function, mutate, output.exit_code, output.stderr, results)
         if output.exit_code != 0:
             detail = output.stderr.strip() or f"exit code {output.exit_code}"
-            raise RenderError(f"{_where(pkg)}: function {function.display} failed: {detail}")
+            raise RenderError(f"{where(pkg)}: function {function.display} failed: {detail}")
         if not mutate:
             return
         try:
@@ -309,7 +313,7 @@ class _Run:
                 resourcelist.reconcile_location(item, path_before, index_before)
                 self.locate(item, owners.get(key, pkg), pkg)
         except resourcelist.ResourceError as error:
-            raise RenderError(f"{_where(pkg)}: function {function.display}: {error}") from error
+            raise RenderError(f"{where(pkg)}: function {function.display}: {error}") from error
         self.replace(scope, chosen, produced)
         self.check_unique(pkg, function)
 
@@ -322,7 +326,7 @@ class _Run:
         elif path.startswith("/") or "\\" in path:
             raise resourcelist.ResourceError(
                 f"resource {resourcelist.describe(item)} has path {path!r} which is outside "
-                f"{_where(pkg)}"
+                f"{where(pkg)}"
             )
         else:
             full = package.join(owner, path)
@@ -348,7 +352,7 @@ class _Run:
             key = (resourcelist.resource_path(item), index)
             if key in seen:
                 raise RenderError(
-                    f"{_where(pkg)}: function {function.display} produced two resources "
+                    f"{where(pkg)}: function {function.display} produced two resources "
                     f"with path {key[0]!r} and index {index}"
                 )
             seen.add(key)
@@ -399,6 +403,21 @@ def _with_status(tree: package.PackageTree, render_status: dict[str, Any], error
     kptfile.set_render_status(document, render_status or None)
     if not yamlio.unchanged(content, documents, style, kptfile.KPTFILE):
         tree[kptfile.KPTFILE] = yamlio.dump_documents(documents, style).encode()
+
+
+def runs_functions(tree: package.PackageTree) -> bool:
+    """Whether rendering ``tree`` would run a function: some Kptfile declares one, or
+    cannot be read (then the render that reports it may as well run where functions do).
+    A tree without functions renders with our own code alone."""
+    for pkg in package.packages(tree):
+        path = package.join(pkg, kptfile.KPTFILE)
+        try:
+            found = kptfile.parse(tree[path], path=path)
+        except kptfile.KptfileError:
+            return True
+        if found.mutators or found.validators:
+            return True
+    return False
 
 
 def render(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,7 +98,9 @@ def silent_server() -> Iterator[str]:
     listener.close()
 
 
-GIT_TIMEOUT = 10
+GIT_TIMEOUT = 30
+"""Long enough that the healthy Repository's work ends while the silent servers still
+hold the operator's threads, even on a busy machine; the order is what the test checks."""
 
 
 def test_git_servers_that_never_answer_never_delay_other_repositories(
@@ -115,7 +116,6 @@ def test_git_servers_that_never_answer_never_delay_other_repositories(
     # More hanging Repositories than the operator has worker threads.
     stuck = [f"stuck{index}" for index in range(12)]
     try:
-        started = time.monotonic()
         for index, name in enumerate(stuck):
             url = f"{silent_server}/r{index}.git"
             cluster.apply(manifests.repository(name, namespace, url, None))
@@ -130,12 +130,11 @@ def test_git_servers_that_never_answer_never_delay_other_repositories(
             what="an extra sync of the healthy Repository",
         )
         # All of it happened while every silent server still had the operator waiting.
-        assert time.monotonic() - started < GIT_TIMEOUT
         assert not any(manifests.repository_ready(cluster, n, namespace, "False") for n in stuck)
         for name in stuck:
             failed = wait_for(
                 lambda name=name: manifests.repository_ready(cluster, name, namespace, "False"),
-                timeout=30,
+                timeout=GIT_TIMEOUT + 60,
                 what=f"{name} to report the silent server",
             )
             assert failed["reason"] == "Error"

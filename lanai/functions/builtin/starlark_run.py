@@ -27,6 +27,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from lanai.functions.builtin import gomarshal, krm, sdk, starlark_modules
 from lanai.kpt import fnapi, yamlio
+from lanai.trust import limits
 
 DEFAULT_TIMEOUT = 30.0
 MAX_CALLSTACK = 200
@@ -139,7 +140,12 @@ def evaluate(
         starlark.eval_with(options, module, ast, library, loader)
     except starlark.StarlarkError as error:
         if time.monotonic() > deadline and "cancel" in str(error).lower():
-            raise ScriptError(f"starlark script timed out after {timeout:g}s") from error
+            raise fnapi.FunctionLimitExceeded(  # the runtime names the function
+                message=limits.time_exceeded("starlark", timeout),
+                stderr="\n".join(printed),
+                limit="time",
+                amount=timeout,
+            ) from error
         raise ScriptError(go_message(str(error))) from error
     context = module["ctx"]
     return context.get("resource_list") if isinstance(context, dict) else None

@@ -18,6 +18,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from lanai.api import names
+from lanai.trust import limits
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMESPACE = "lanai-system"
@@ -139,8 +140,27 @@ def test_deployment_is_one_hardened_replica(install: list[dict[str, Any]]) -> No
     assert security["capabilities"]["drop"] == ["ALL"]
     assert container["resources"] == {
         "requests": {"cpu": "100m", "memory": "256Mi"},
-        "limits": {"cpu": "1", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
     }
+
+
+OPERATOR_BUDGET = 300 * limits.MIB
+"""DESIGN.md's target for the operator's own RSS at 10,000 revisions."""
+IDLE_WORKER = 40 * limits.MIB
+"""A function worker's RSS before any render (bench/README.md)."""
+
+
+def test_the_memory_limit_covers_the_operator_and_its_workers_at_their_caps(
+    install: list[dict[str, Any]],
+) -> None:
+    container = _container(install)
+    args = dict(a.split("=", 1) for a in container["args"] if "=" in a)
+    workers = int(args.get("--function-workers", limits.DEFAULT_WORKERS))
+    cap = limits.parse_memory(
+        args.get("--function-memory", str(limits.DEFAULT_MEMORY // limits.MIB))
+    )
+    needed = OPERATOR_BUDGET + workers * (IDLE_WORKER + cap)
+    assert limits.parse_memory(container["resources"]["limits"]["memory"]) >= needed
 
 
 def test_writable_paths_are_empty_dirs(install: list[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import gitcache, interface
 from lanai.engine import engine, errors
+from lanai.functions.box import pool
 from lanai.git import probe
 from lanai.local import gitserver
 from lanai.tasks import gitsource, handler, rendering
@@ -41,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gitserver.GitSe
 class Bench:
     """An engine over one Repository with one Draft ``pkg``/``ws``."""
 
-    def __init__(self, url: str, root: Path) -> None:
+    def __init__(self, url: str, root: Path, box: pool.Box) -> None:
         self.url = url
         self.cache = gitcache.Cache(root / "cache", guards.local())
         self.repository = self.cache.open(
@@ -53,7 +54,7 @@ class Bench:
             return self.repository
 
         tasks = handler.TaskHandler(
-            rendering.KptRenderer(rendering.default_runtime()),
+            rendering.KptRenderer(box, workers=1),
             gitsource.GitSources(root / "upstreams", guards.local()),
         )
         self.engine = engine.Engine(resolve, tasks)
@@ -82,10 +83,18 @@ class Bench:
         return done.stdout.split()
 
 
+@pytest.fixture(scope="module")
+def box() -> Iterator[pool.Box]:
+    with pool.Box(rendering.settings(), workers=1) as shared:
+        yield shared
+
+
 @pytest.fixture
-def bench(server: gitserver.GitServer, tmp_path: Path, request: pytest.FixtureRequest) -> Bench:
+def bench(
+    server: gitserver.GitServer, box: pool.Box, tmp_path: Path, request: pytest.FixtureRequest
+) -> Bench:
     name = request.node.name.replace("[", "-").rstrip("]")
-    return Bench(server.create_repository(name), tmp_path)
+    return Bench(server.create_repository(name), tmp_path, box)
 
 
 def cm(name: str, value: str) -> bytes:

@@ -166,7 +166,7 @@ def test_exec_non_zero_exit_reports_stderr_and_results(tmp_path: Path) -> None:
 def test_exec_hang_is_killed(tmp_path: Path) -> None:
     path = script(tmp_path, "hang", "import time\ntime.sleep(60)\n")
     runtime = exec_runtime.ExecRuntime(timeout=0.5)
-    with pytest.raises(fnapi.FunctionError, match=r"timed out after 0.5s"):
+    with pytest.raises(fnapi.FunctionError, match=r"exceeded its 0.5 s time limit"):
         runtime.evaluate(fnapi.FunctionRef(exec=str(path)), resource_list())
 
 

@@ -223,7 +223,7 @@ for r in ctx.resource_list["items"]:
 def test_runaway_script_times_out() -> None:
     source = "def f():\n  for i in range(1000000000):\n    pass\nf()\n"
     rl = fncase.resource_list(APP, config(source))
-    with pytest.raises(fnapi.FunctionError, match=r"timed out after 0\.2s"):
+    with pytest.raises(fnapi.FunctionLimitExceeded, match=r"exceeded its 0\.2 s time limit"):
         starlark_run.run(rl, timeout=0.2)
 
 

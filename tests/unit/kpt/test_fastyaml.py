@@ -20,9 +20,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from bench import render as render_bench
-from lanai.functions import builtin
+from lanai.functions import builtin, runtimes
 from lanai.kpt import fastyaml, render, resourcelist, yamlio
-from lanai.tasks import rendering
 from tests.unit.kpt import yamlcases
 
 LOADED = 2400  # generated texts read both ways
@@ -220,7 +219,7 @@ def test_builtin_functions_edit_fast_trees_as_they_edit_ruamel_trees(
 def test_render_gives_the_same_bytes_without_the_fast_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    runtime = rendering.default_runtime()
+    runtime = runtimes.build(runtimes.Settings()).runtime
     tree = render_bench.package_tree()
     fast = render.render(dict(tree), runtime)
     again = render.render(dict(fast.tree), runtime)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from ruamel.yaml.comments import CommentedMap
 
 from lanai.kpt import fnapi, kptfile, package, render, resourcelist, yamlio
@@ -490,3 +491,31 @@ def test_files_no_function_changed_keep_their_bytes_even_when_not_canonical() ->
     assert result.ok, result.error
     assert result.tree["odd.yaml"] == odd
     assert labels_of(result.tree, "a.yaml") == {"x": "y"}
+
+
+@pytest.mark.parametrize(
+    ("tree", "runs"),
+    [
+        ({"Kptfile": b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: a\n"}, False),
+        (
+            {
+                "Kptfile": b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: a\n",
+                "sub/Kptfile": b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: s\n"
+                b"pipeline:\n  validators:\n  - image: kubeval:v0.3\n",
+            },
+            True,
+        ),
+        (
+            {
+                "Kptfile": b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: a\n"
+                b"pipeline:\n  mutators: []\n"
+            },
+            False,
+        ),
+        ({"Kptfile": b"kind: [unclosed\n"}, True),
+        ({"README.md": b"no Kptfile"}, False),
+    ],
+    ids=["no-pipeline", "subpackage-validator", "empty-pipeline", "unreadable", "no-kptfile"],
+)
+def test_which_trees_run_functions(tree: dict[str, bytes], runs: bool) -> None:
+    assert render.runs_functions(tree) is runs
