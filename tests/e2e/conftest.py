@@ -32,7 +32,7 @@ from tests.support.team import Team, make_team
 ROOT = Path(__file__).resolve().parents[2]
 
 
-E2E_TIMEOUT = 900
+E2E_TIMEOUT = 600
 """Seconds an end-to-end test may take before pytest-timeout stops it (pyproject's 300
 is for unit tests). It is a guard against hangs, not a measure: on a machine at load
 average 40 one CLI test of fifteen commands took over 300 s, each command a new Python
