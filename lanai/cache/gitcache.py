@@ -26,6 +26,7 @@ from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.git import egress, layout, probe, storage
+from lanai.kpt import kptfile as kpt_kptfile
 from lanai.kpt import plainyaml
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _record(
     annotations = {
         k: str(v)
         for k, v in (metadata.get("annotations") or {}).items()
-        if not str(k).startswith(("config.kubernetes.io/", "internal.config.kubernetes.io/"))
+        if not str(k).startswith(kpt_kptfile.OWNED_ANNOTATION_PREFIXES)
     }
     ref = revision.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
     return PackageRevisionRecord(

@@ -28,7 +28,7 @@ from lanai.api.keys import PackageKey, PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import edits, errors, lifecycle, rules
+from lanai.engine import edits, errors, lifecycle, packagemeta, rules
 from lanai.tasks import handler
 from lanai.tasks.requests import CreateRequest, Rendered
 from lanai.trust import paths
@@ -54,6 +54,8 @@ class TaskHandler(Protocol):
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
         readiness_gates: tuple[str, ...],
+        *,
+        exact: bool = False,
     ) -> dict[str, bytes]: ...
 
 
@@ -133,7 +135,7 @@ class Engine:
             try:
                 built = await self._tasks.build(request, self._read, repository.deployment)
                 _check_paths(built.files)
-            except interface.RepositoryUnavailable as error:
+            except (interface.RepositoryUnavailable, handler.SourceUnavailable) as error:
                 raise errors.Unavailable(str(error)) from None
             except handler.TaskError as error:
                 raise errors.Rejected(str(error)) from None
@@ -159,6 +161,8 @@ class Engine:
                 raise errors.Unavailable(str(error)) from None
             except interface.InvalidPackage as error:
                 raise errors.Rejected(str(error)) from None
+            except interface.CacheError as error:  # the remote refused the branch: retried
+                raise errors.Unavailable(str(error)) from None
             return Outcome(record, rendered, committed=True, warnings=built.warnings)
 
     async def _check_source(self, request: CreateRequest, repository: interface.Repository) -> None:
@@ -185,6 +189,8 @@ class Engine:
                             "upgrade needs oldUpstream, newUpstream and currentPackage"
                         )
                     rules.check_clone_source(await self._facts(other), other.name)
+        except rules.NotYet as error:
+            raise errors.Waiting(str(error)) from None
         except rules.RuleError as error:
             raise errors.Rejected(str(error)) from None
 
@@ -193,14 +199,20 @@ class Engine:
         key: PackageRevisionKey,
         target: Lifecycle,
         author: interface.Author,
-        readiness_gates: tuple[str, ...] = (),
+        readiness_gates: tuple[str, ...] | None = None,
     ) -> PackageRevisionRecord:
-        """Propose, reject, approve, propose-delete or undo; a no-op when already there."""
+        """Propose, reject, approve, propose-delete or undo; a no-op when already there.
+
+        ``readiness_gates``: the gates the request names (spec.readinessGates; None: the
+        Kptfile's). A Draft's own Kptfile gates hold too, so an edit the spec has not
+        shown yet cannot slip through. Unmet gates make the move wait (:class:`Waiting`):
+        a Draft's package conditions can still change.
+        """
         async with self._locks[key.package_key]:
             repository = await self._repository(key)
             record = await repository.get_package_revision(key)
             if record is None:
-                raise errors.Unavailable(f"{key.name} is not in Git (yet)")
+                raise errors.Waiting(f"{key.name} is not in Git yet; waiting until it is created")
             if record.lifecycle == target:
                 return record
             try:
@@ -213,17 +225,17 @@ class Engine:
                 Lifecycle.DRAFT,
                 Lifecycle.PROPOSED,
             ):
-                gates = readiness_gates or record.readiness_gates
+                gates = record.readiness_gates if readiness_gates is None else readiness_gates
+                if record.lifecycle == Lifecycle.DRAFT:
+                    gates = tuple(dict.fromkeys((*gates, *record.readiness_gates)))
                 unmet = rules.unmet_readiness_gates(gates, record.package_conditions)
                 if unmet:
-                    raise errors.Rejected(
-                        f"readiness gates not met: {', '.join(unmet)} must be True in the "
-                        "package conditions (Kptfile status.conditions) before "
-                        f"{'proposing' if target == Lifecycle.PROPOSED else 'approving'}"
-                    )
+                    raise errors.Waiting(rules.gates_message(unmet, target))
             try:
                 return await repository.close_package_revision(key, target, author)
-            except interface.RepositoryUnavailable as error:
+            except interface.InvalidPackage as error:
+                raise errors.Rejected(str(error)) from None
+            except interface.CacheError as error:  # unreachable, or the branch kept moving
                 raise errors.Unavailable(str(error)) from None
 
     async def commit_edit(
@@ -311,46 +323,44 @@ class Engine:
     async def update_metadata(
         self,
         key: PackageRevisionKey,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, str],
+        requested: packagemeta.PackageMeta,
         author: interface.Author,
+        *,
+        whole: bool = False,
     ) -> PackageRevisionRecord | None:
-        """Write spec.packageMetadata into a Draft's Kptfile (a no-op when already there).
+        """Write the spec's gates, labels and annotations into a Draft's Kptfile (a no-op
+        when it holds them already, or when the revision is not a Draft).
 
-        The files are read under the package's lock: read before it, an edit committed
-        meanwhile would be reverted by this commit."""
-        if not self._metadata_missing(await self.get(key), labels, annotations):
+        ``whole``: the request is the whole truth, so what the Kptfile has beyond it is
+        removed (see :func:`packagemeta.kptfile_wanted`). The files are read under the
+        package's lock: read before it, an edit committed meanwhile would be reverted by
+        this commit."""
+        if self._metadata_wanted(await self.get(key), requested, whole) is None:
             return await self.get(key)
         async with self._locks[key.package_key]:
             repository = await self._repository(key)
             record = await repository.get_package_revision(key)
-            missing = self._metadata_missing(record, labels, annotations)
-            if record is None or missing is None:
+            wanted = self._metadata_wanted(record, requested, whole)
+            if record is None or wanted is None:
                 return record
             try:
                 files = await repository.read_files(key)
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
-            files = self._tasks.with_metadata(files, missing[0], missing[1], ())
+            files = self._tasks.with_metadata(
+                files, wanted.labels, wanted.annotations, wanted.gates, exact=True
+            )
             return (await self._commit(repository, record, files, author, True)).record
 
     @staticmethod
-    def _metadata_missing(
-        record: PackageRevisionRecord | None,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, str],
-    ) -> tuple[dict[str, str], dict[str, str]] | None:
-        """The labels and annotations a Draft's Kptfile lacks; None when it has them all
+    def _metadata_wanted(
+        record: PackageRevisionRecord | None, requested: packagemeta.PackageMeta, whole: bool
+    ) -> packagemeta.PackageMeta | None:
+        """What a Draft's Kptfile should hold instead; None when it holds the request
         (or there is no Draft)."""
         if record is None or record.lifecycle != Lifecycle.DRAFT:
             return None
-        missing = {k: v for k, v in labels.items() if record.labels.get(k) != v}
-        missing_annotations = {
-            k: v for k, v in annotations.items() if record.annotations.get(k) != v
-        }
-        if not missing and not missing_annotations:
-            return None
-        return missing, missing_annotations
+        return packagemeta.kptfile_wanted(requested, packagemeta.of_record(record), whole=whole)
 
     async def delete(self, key: PackageRevisionKey, author: interface.Author) -> bool:
         """Delete the revision from Git, by the rules; gone already is success (False)."""

@@ -28,7 +28,7 @@ from lanai.api import conditions, constants, values
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import edits, lifecycle, rules
+from lanai.engine import edits, lifecycle, packagemeta, rules
 
 MANAGED_STATUS = (
     "revision",
@@ -78,6 +78,8 @@ class ObservedObject:
     generation: int = 1
     observed_generation: int | None = None
     deleting: bool = False
+    meta: packagemeta.PackageMeta | None = None
+    """The gates and package metadata the spec shows (None: none)."""
     in_git: bool = field(init=False)
     sync_failed: bool = field(init=False)
     """It carries a ``Synced`` condition: a write of an earlier sync failed."""
@@ -218,12 +220,7 @@ def desired_object(record: PackageRevisionRecord, latest: bool) -> dict[str, Any
         "workspaceName": key.workspace,
         "lifecycle": str(record.lifecycle),
     }
-    if record.readiness_gates:
-        spec["readinessGates"] = [{"conditionType": gate} for gate in record.readiness_gates]
-    if record.labels or record.annotations:
-        spec["packageMetadata"] = {
-            k: v for k, v in (("labels", record.labels), ("annotations", record.annotations)) if v
-        }
+    spec.update(packagemeta.spec_fields(packagemeta.of_record(record)))
     return {
         "apiVersion": f"{constants.PORCH_GROUP}/{constants.PORCH_VERSION}",
         "kind": "PackageRevision",
@@ -305,6 +302,22 @@ def lifecycle_to_mirror(observed: ObservedObject, git: Lifecycle) -> Lifecycle |
     return git
 
 
+_SELF_LOCK = MANAGED_STATUS.index("selfLock")
+
+
+def _moved_in_git(record: PackageRevisionRecord, observed: ObservedObject) -> bool:
+    """The revision's commit is not the one the object last showed."""
+    return fingerprint(record.self_lock) != observed.managed[_SELF_LOCK]
+
+
+def _follow_kptfile(record: PackageRevisionRecord, observed: ObservedObject) -> dict[str, Any]:
+    """spec.readinessGates/packageMetadata to show a Kptfile that changed in Git, within
+    what the CRD allows: gates are frozen once the object is Published."""
+    shown = observed.meta or packagemeta.PackageMeta()
+    gates = packagemeta.gates_may_change(observed.lifecycle)
+    return packagemeta.follow_patch(shown, packagemeta.of_record(record), gates=gates)
+
+
 def plan(
     records: Iterable[PackageRevisionRecord],
     existing: Mapping[str, ObservedObject],
@@ -337,14 +350,20 @@ def plan(
         if observed.latest_label != wanted_label:
             metadata_patch["metadata"] = {"labels": {constants.LATEST_REVISION_LABEL: wanted_label}}
         follows = True
+        spec_patch: dict[str, Any] = {}
         if observed.lifecycle != record.lifecycle:
             # Git changed under a settled object (someone pushed or deleted a ref), or the
             # spec asks for a move the PackageRevision handler has yet to make or refused.
             mirrored = lifecycle_to_mirror(observed, record.lifecycle)
             if mirrored is not None:
-                metadata_patch["spec"] = {"lifecycle": str(mirrored)}
+                spec_patch["lifecycle"] = str(mirrored)
             else:
                 follows = False
+        if follows and observed.settled and _moved_in_git(record, observed):
+            # A new commit (an edit, a push): the spec shows its Kptfile's gates and metadata.
+            spec_patch.update(_follow_kptfile(record, observed))
+        if spec_patch:
+            metadata_patch["spec"] = spec_patch
         if metadata_patch:
             result.patch.append((name, metadata_patch))
         status_patch = _status_patch(

@@ -40,6 +40,11 @@ class RuleError(ValueError):
     """An operation the rules forbid; the message says what to do instead."""
 
 
+class NotYet(RuleError):
+    """An operation the rules allow only once something else has happened (a source
+    revision created and published): refused for now, possible later."""
+
+
 def next_revision(published: Iterable[int]) -> int:
     """Highest published revision of the package + 1 (placeholders do not count)."""
     return max((n for n in published if n > 0), default=0) + 1
@@ -65,6 +70,16 @@ def unmet_readiness_gates(
     return [gate for gate in gates if status.get(gate) != "True"]
 
 
+def gates_message(unmet: Sequence[str], target: Lifecycle) -> str:
+    """Why a propose or approve waits for readiness gates, and how to meet them."""
+    verb = "proposed" if target == Lifecycle.PROPOSED else "approved"
+    return (
+        f"readiness gates not met: {', '.join(unmet)} must be True in the package "
+        f"conditions (the Kptfile's status.conditions) before the revision can be {verb}; "
+        "set them in the Kptfile of the Draft"
+    )
+
+
 def check_deletable(target: RevisionFacts, everything: Iterable[RevisionFacts]) -> None:
     """Raise :class:`RuleError` if ``target`` may not be deleted now."""
     if target.lifecycle == Lifecycle.PUBLISHED and not target.is_placeholder:
@@ -85,16 +100,27 @@ def check_deletable(target: RevisionFacts, everything: Iterable[RevisionFacts]) 
 
 
 def check_clone_source(source: RevisionFacts | None, name: str) -> RevisionFacts:
-    """A clone or upgrade source must exist, be published and not be a placeholder."""
+    """A clone or upgrade source must exist, be published and not be a placeholder.
+
+    A source that is not in Git yet, or not published yet, may be on its way (its
+    creation or approval is still being carried out): :class:`NotYet`. A placeholder
+    never becomes a source: :class:`RuleError`.
+    """
     if source is None:
-        raise RuleError(f'upstream PackageRevision "{name}" not found in this namespace')
+        raise NotYet(
+            f'the source PackageRevision "{name}" is not in Git yet; waiting until it is '
+            "created and published"
+        )
     if source.is_placeholder:
         raise RuleError(
             f'"{name}" is a placeholder package revision (the package on its branch); '
             "clone from a published revision such as <repository>.<package>.v1"
         )
     if not source.is_published:
-        raise RuleError(f'"{name}" is {source.lifecycle}; only Published revisions can be cloned')
+        raise NotYet(
+            f'"{name}" is {source.lifecycle}; only Published revisions can be cloned: '
+            "waiting until it is published"
+        )
     return source
 
 

@@ -36,7 +36,7 @@ from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import edits, errors, mirror
+from lanai.engine import edits, errors, mirror, packagemeta
 from lanai.handlers import faults, fields, kube, metrics, resources, runtime
 from lanai.tasks.requests import Rendered
 
@@ -231,6 +231,10 @@ async def _finish(
         faults.point(faults.EDIT_SHOWN, key.name)
     shown = outcome.shown
     ready = mirror.ready_condition(record) if shown else edits.pending_condition()
+    if committed and owner is not None:
+        # The spec before the status that names the new commit: such a status says the
+        # spec shows that commit's Kptfile (packagemeta.spec_is_whole).
+        await _follow_kptfile_metadata(rt, owner, record)
     # Nothing committed or rendered: the revision's own reconciliation, if one is under
     # way (a new Draft), writes its status; else this clears what a crash left.
     await _revision_status(
@@ -241,8 +245,6 @@ async def _finish(
         ready=ready,
         only_if_settled=not committed and rendered is None,
     )
-    if committed and owner is not None:
-        await _follow_kptfile_metadata(rt, owner, record)
     if shown is not None:
         generation = _metadata(outcome.obj).get("generation")
 
@@ -425,15 +427,13 @@ async def _revision_status(
 async def _follow_kptfile_metadata(
     rt: runtime.Runtime, revision: Mapping[str, Any], record: PackageRevisionRecord
 ) -> None:
-    """Kptfile labels/annotations edited through the resources show in spec.packageMetadata."""
-    shown = (revision.get("spec") or {}).get("packageMetadata") or {}
-    patch: dict[str, Any] = {}
-    for field, wanted in (("labels", record.labels), ("annotations", record.annotations)):
-        current = shown.get(field) or {}
-        if current != wanted:
-            change: dict[str, Any] = {k: None for k in current if k not in wanted}
-            change.update(wanted)
-            patch[field] = change
+    """Kptfile gates, labels and annotations edited through the resources show in
+    spec.readinessGates and spec.packageMetadata (:mod:`lanai.engine.packagemeta`)."""
+    spec = revision.get("spec") or {}
+    gates = packagemeta.gates_may_change(str(spec.get("lifecycle") or "Draft"))
+    patch = packagemeta.follow_patch(
+        packagemeta.of_spec(spec), packagemeta.of_record(record), gates=gates
+    )
     if not patch:
         return
     metadata = _metadata(revision)
@@ -443,7 +443,7 @@ async def _follow_kptfile_metadata(
         metadata.get("namespace") or "default",
         REVISIONS[2],
         metadata.get("name") or "",
-        {"spec": {"packageMetadata": patch}},
+        {"spec": patch},
     )
 
 

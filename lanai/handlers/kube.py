@@ -25,6 +25,7 @@ from lanai.kubeclient.client import (
     delete,
     find,
     get,
+    json_patch,
     merge_patch,
     objects_path,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "delete",
     "find",
     "get",
+    "json_patch",
     "login",
     "merge_patch",
     "new_api_client",

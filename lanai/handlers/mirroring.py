@@ -22,7 +22,7 @@ from typing import Any
 import kopf
 
 from lanai.api import constants
-from lanai.engine import mirror, packages
+from lanai.engine import mirror, packagemeta, packages
 from lanai.handlers import kube
 
 logger = logging.getLogger(__name__)
@@ -37,14 +37,17 @@ INDEX = "revisions_by_repository"
 def observe(body: kopf.Body) -> mirror.ObservedObject:
     metadata = body.get("metadata", {})
     status = body.get("status") or {}
+    spec = body.get("spec") or {}
+    meta = packagemeta.of_spec(spec)
     return mirror.ObservedObject(
         name=metadata.get("name", ""),
-        lifecycle=(body.get("spec") or {}).get("lifecycle", "Draft"),
+        lifecycle=spec.get("lifecycle", "Draft"),
         latest_label=(metadata.get("labels") or {}).get(constants.LATEST_REVISION_LABEL),
         status={k: v for k, v in status.items() if k != constants.KOPF_STATUS_FIELD},
         generation=metadata.get("generation", 1),
         observed_generation=status.get("observedGeneration"),
         deleting=bool(metadata.get("deletionTimestamp")),
+        meta=None if meta.empty else meta,
     )
 
 

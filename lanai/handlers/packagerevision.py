@@ -25,7 +25,7 @@ from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import errors, lifecycle, mirror
+from lanai.engine import errors, lifecycle, mirror, packagemeta
 from lanai.engine.engine import Outcome
 from lanai.handlers import (
     credentials,
@@ -52,8 +52,10 @@ RETRY_DELAY = 5.0
 async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevisionKey:
     other = await kube.find(api, *RESOURCE[:2], namespace, RESOURCE[2], name)
     if other is None:
-        raise errors.Rejected(
-            f'the source PackageRevision "{name}" does not exist in namespace {namespace}'
+        # It may be on its way (applied together with this one, as Argo CD does).
+        raise errors.Waiting(
+            f'the source PackageRevision "{name}" does not exist in namespace {namespace}; '
+            "waiting until it is created"
         )
     return fields.key_of(namespace, other.get("spec") or {})
 
@@ -168,14 +170,27 @@ def _wake_sync(rt: runtime.Runtime, key: PackageRevisionKey, delay: float = 0.0)
         schedule.wake.set()
 
 
-async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def reconcile(body: kopf.Body, memo: kopf.Memo, retry: int = 0, **_: Any) -> None:
     rt = runtime.of(memo)
     with metrics.reconciling("PackageRevision") as outcome:
-        await _reconcile(body, rt)
+        await _reconcile(body, rt, retry)
         outcome["outcome"] = "ok"
 
 
-async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
+FIRST_RETRY = 0.5
+"""Seconds before the first retry of a request that waits or cannot reach Git: most
+waits (a source's approval in flight, a conflicting write) are over within one."""
+
+
+def retry_delay(retry: int, cap: float) -> float:
+    """Exponential backoff: FIRST_RETRY, doubling with each retry, at most ``cap``."""
+    return min(cap, FIRST_RETRY * (1 << min(max(retry, 0), 16)))
+
+
+async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> None:
+    uid = str(body.metadata.uid or "")
+    if rt.followed.already_observed(uid, body.metadata.get("generation")):
+        return  # the event of Lanai's own spec patch, already acted on and observed
     namespace = body.metadata.namespace or "default"
     key = fields.key_of(namespace, body.spec)
     engine = rt.engine
@@ -185,6 +200,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
     warnings: list[str] = []
     wake: float | None = None
     """Seconds until the Repository sync should run (None: no need)."""
+    slow = SlowNote(rt, body)
     try:
         target = Lifecycle(body.spec.get("lifecycle") or "Draft")
         record = await engine.get(key)
@@ -204,6 +220,9 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             )
             wake = CREATED_SYNC_DELAY  # the package's Package object follows soon
             warnings.extend(created.warnings)
+        # The spec's gates and metadata go into a Draft's Kptfile before it moves on, so
+        # that what is proposed or published carries them.
+        record = await _write_metadata(rt, body, record, notes, quiet=created is not None)
         if record.lifecycle != target:
             before = record.lifecycle
             approving = target == Lifecycle.PUBLISHED and before in (
@@ -219,46 +238,173 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime) -> None:
             notes.append((reason, _moved(record, before)))
             if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
                 wake = 0.0  # the latest-revision label moves at once
-        if record.lifecycle == Lifecycle.DRAFT:
-            metadata = body.spec.get("packageMetadata") or {}
-            before_commit = record.commit
-            record = (
-                await engine.update_metadata(
-                    key,
-                    dict(metadata.get("labels") or {}),
-                    dict(metadata.get("annotations") or {}),
-                    fields.author_of(body),
-                )
-                or record
-            )
-            if record.commit != before_commit and created is None:
-                notes.append(
-                    (
-                        constants.REASON_MODIFIED,
-                        f"wrote spec.packageMetadata into the Kptfile of {key.package} "
-                        f"(workspace {key.workspace})",
-                    )
-                )
-    except errors.EngineError as error:
+            if record.lifecycle == Lifecycle.DRAFT:  # rejected: a Draft again
+                record = await _write_metadata(rt, body, record, notes)
+        generation = await _follow_kptfile(rt, body, record, created is not None)
+    except (errors.EngineError, kube.ApiError) as error:
+        await slow.stop()
         await _follow_up(rt, body, key, notes, wake)
-        await _report(rt, body, error)
-        if error.retry:
-            raise kopf.TemporaryError(str(error), delay=error.delay or RETRY_DELAY) from None
+        failure = error if isinstance(error, errors.EngineError) else _api_failure(error)
+        await _report(rt, body, failure)
+        if failure.retry:
+            delay = failure.delay or retry_delay(retry, rt.retry_cap)
+            raise kopf.TemporaryError(str(failure), delay=delay) from None
         return
+    finally:
+        await slow.stop()  # before any status is written: it never lands after one
     repository = rt.cache.get(namespace, key.repository)
     deployment = bool(repository and repository.deployment)
     rendered = created.rendered if created else None
     # Draft/Proposed: always an object with the files; published: kept up if one exists.
     made = record.lifecycle not in lifecycle.PUBLISHED_STATES
     await resources.show(rt, record, body, rendered, create=made, fresh=created is not None)
-    ready = mirror.ready_condition(record)  # a revision Git holds may still be unreadable
-    await _patch_status(
-        rt, body, status_of(body, record, ready, deployment=deployment, rendered=rendered)
-    )
+    # A revision Git holds may still be unreadable.
+    ready = _ready(mirror.ready_condition(record), generation)
+    status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
+    status["observedGeneration"] = generation
+    await _patch_status(rt, body, status)
+    if isinstance(generation, int) and generation != body.metadata.get("generation"):
+        rt.followed.remember(str(body.metadata.uid or ""), generation)
     await _follow_up(rt, body, key, notes, wake)
     for warning in warnings:
         await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)
     await _report_problem(rt, body, ready)
+
+
+SLOW_AFTER = 1.0
+"""Seconds a create or lifecycle move may take before Ready says it is not done yet."""
+
+
+class SlowNote:
+    """Ready=False, reason Pending, while a change takes longer than SLOW_AFTER.
+
+    Most changes reach Git within milliseconds and write their outcome straight away; a
+    Git server that hangs holds one for up to the Git timeout, and meanwhile the Ready of
+    the previous spec (True, say) would still show. So after SLOW_AFTER seconds this
+    writes that the change is not in Git yet. It never replaces the first cause a retry
+    keeps, and :meth:`stop` (before any other status write) makes sure it lands first
+    if at all.
+    """
+
+    def __init__(self, rt: runtime.Runtime, body: kopf.Body, after: float = SLOW_AFTER) -> None:
+        self._rt = rt
+        self._body = body
+        self._writing = False
+        generation = body.metadata.get("generation")
+        current = conditions.find((body.get("status") or {}).get("conditions"), constants.READY)
+        self._task: asyncio.Task[None] | None = None
+        if not reporting_first_cause(current, generation, True):
+            self._task = asyncio.create_task(self._note(after, generation))
+
+    async def _note(self, after: float, generation: int | None) -> None:
+        await asyncio.sleep(after)
+        self._writing = True
+        message = (
+            f"not in Git yet: Lanai has been carrying out this change for {after:g} s "
+            "(the Git server may be slow or unreachable)"
+        )
+        ready = conditions.Condition(
+            constants.READY, "False", constants.REASON_PENDING, message, generation
+        )
+        found = (self._body.get("status") or {}).get("conditions")
+        await _patch_status(self._rt, self._body, {"conditions": conditions.upsert(found, ready)})
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if not self._writing:
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # we ourselves are being cancelled
+        except Exception as error:  # best effort: the outcome is written anyway
+            logger.info("%s: could not note a slow change: %s", self._body.metadata.name, error)
+
+
+def _ready(ready: conditions.Condition, generation: int | None) -> conditions.Condition:
+    """Ready for the spec of ``generation``: a reader can tell it is not a stale one."""
+    return conditions.Condition(ready.type, ready.status, ready.reason, ready.message, generation)
+
+
+def _api_failure(error: kube.ApiError) -> errors.EngineError:
+    """An API write that failed (a conflict with another writer, an API server busy or
+    restarting): nothing is lost, the whole reconciliation is retried."""
+    what = "conflict" if error.status == 409 else f"HTTP {error.status}"
+    return errors.Unavailable(
+        f"the API server refused a write ({what}: {error.message or error.reason}); retrying"
+    )
+
+
+async def _write_metadata(
+    rt: runtime.Runtime,
+    body: kopf.Body,
+    record: PackageRevisionRecord,
+    notes: list[tuple[str, str]],
+    *,
+    quiet: bool = False,
+) -> PackageRevisionRecord:
+    """A Draft's Kptfile takes the spec's gates, labels and annotations (a commit only
+    when they differ). ``quiet``: no Event (just created: the Added one says it)."""
+    if record.lifecycle != Lifecycle.DRAFT:
+        return record
+    requested = packagemeta.of_spec(body.spec)
+    whole = packagemeta.spec_is_whole(body.get("status") or {}, record)
+    key = record.key
+    before = record.commit
+    written = await rt.engine.update_metadata(key, requested, fields.author_of(body), whole=whole)
+    record = written or record
+    if record.commit != before and not quiet:
+        notes.append(
+            (
+                constants.REASON_MODIFIED,
+                f"wrote spec.readinessGates and spec.packageMetadata into the Kptfile of "
+                f"{key.package} (workspace {key.workspace})",
+            )
+        )
+    return record
+
+
+async def _follow_kptfile(
+    rt: runtime.Runtime, body: kopf.Body, record: PackageRevisionRecord, created: bool
+) -> int | None:
+    """The spec shows the Kptfile's gates, labels and annotations (a Draft's, or what a
+    new revision got from its source); the generation Lanai has now acted on.
+
+    The patch holds only if the spec is still the one read (a ``test`` of its
+    generation), so a user's concurrent change is never overwritten; otherwise it is
+    retried. Its new generation is Lanai's own, so it is observed at once.
+    """
+    generation: int | None = body.metadata.get("generation")
+    if record.lifecycle != Lifecycle.DRAFT and not created:
+        return generation  # only a Draft's Kptfile moves; a published spec is the user's
+    gates = packagemeta.gates_may_change(str(body.spec.get("lifecycle") or "Draft"))
+    operations = packagemeta.follow_operations(
+        body.spec, packagemeta.of_record(record), gates=gates
+    )
+    if not operations or generation is None:
+        return generation
+    try:
+        written = await kube.json_patch(
+            rt.api,
+            *RESOURCE[:2],
+            body.metadata.namespace or "default",
+            RESOURCE[2],
+            body.metadata.name or "",
+            [{"op": "test", "path": "/metadata/generation", "value": generation}, *operations],
+        )
+    except kube.ApiError as error:
+        if error.status not in (409, 422):
+            raise
+        # A failed test is a 422 with no more detail: the spec changed since it was read.
+        raise errors.Unavailable(
+            "the spec changed while Lanai made it show the Kptfile's gates and metadata "
+            f"(HTTP {error.status}); retrying"
+        ) from None
+    found = (written.get("metadata") or {}).get("generation")
+    return found if isinstance(found, int) else generation
 
 
 async def _report_problem(
@@ -294,21 +440,48 @@ def _moved(record: PackageRevisionRecord, before: Lifecycle) -> str:
     return f"{key.package} (workspace {key.workspace}) moved from {before} to {record.lifecycle}"
 
 
+RETRIED_REASONS = frozenset({constants.REASON_PENDING, errors.Forbidden.reason})
+"""Ready reasons of a request Lanai is still retrying."""
+
+
+def reporting_first_cause(
+    current: Mapping[str, Any] | None, generation: int | None, retry: bool
+) -> bool:
+    """Whether the Ready condition ``current`` already reports why this spec (of
+    ``generation``) is not carried out yet, so a retry's failure changes nothing.
+
+    A retried request keeps the first cause's message (the original error) and posts
+    no more Events; a final outcome, or a new spec, is always written.
+    """
+    return bool(
+        retry
+        and current is not None
+        and current.get("status") == "False"
+        and current.get("reason") in RETRIED_REASONS
+        and generation is not None
+        and current.get("observedGeneration") == generation
+    )
+
+
 async def _report(rt: runtime.Runtime, body: kopf.Body, error: errors.EngineError) -> None:
     """One place turns an engine error into a condition and an event."""
     message = str(error)
     reason = constants.REASON_REJECTED if isinstance(error, errors.Rejected) else error.reason
+    generation = body.metadata.get("generation")
+    previous = conditions.find((body.get("status") or {}).get("conditions"), constants.READY)
+    if reporting_first_cause(previous, generation, error.retry):
+        logger.info("%s: still waiting (%s)", body.metadata.name, message)
+        return
     rendered = None
     if isinstance(error, errors.RenderFailed):
         rendered = Rendered({}, ok=False, message=message)
-    status = status_of(
-        body, None, _not_ready(reason, message), rendered=rendered, observed=not error.retry
-    )
+    ready = conditions.Condition(constants.READY, "False", reason, message, generation)
+    status = status_of(body, None, ready, rendered=rendered, observed=not error.retry)
     await _patch_status(rt, body, status)
-    previous = conditions.find((body.get("status") or {}).get("conditions"), constants.READY)
     if previous is None or previous.get("message") != message:
-        await rt.events.post(body, "Warning", reason, message)
-    logger.warning("%s: %s", body.metadata.name, message)
+        await rt.events.post(body, "Warning" if error.warning else "Normal", reason, message)
+    log = logger.warning if error.warning else logger.info
+    log("%s: %s", body.metadata.name, message)
 
 
 async def _repository_going(rt: runtime.Runtime, namespace: str, name: str) -> bool:

@@ -293,7 +293,7 @@ class Reconciler:
                 patched = await api.request(
                     "PATCH",
                     kube.objects_path(*VARIANTS[:2], self.namespace, VARIANTS[2], name),
-                    patch,  # type: ignore[arg-type]
+                    patch,
                     "application/json-patch+json",
                 )
                 generation = int((patched.get("metadata") or {}).get("generation") or 0)

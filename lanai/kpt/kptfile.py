@@ -386,3 +386,52 @@ def set_readiness_gates(doc: CommentedMap, condition_types: Iterable[str]) -> No
             present.add(condition_type)
     if gates:
         info["readinessGates"] = gates
+
+
+def replace_readiness_gates(doc: CommentedMap, condition_types: Iterable[str]) -> None:
+    """Make ``info.readinessGates`` list exactly ``condition_types``, in that order
+    (entries that stay keep their comments); none left removes the field."""
+    wanted = list(dict.fromkeys(condition_types))
+    info = doc.get("info")
+    gates = info.get("readinessGates") if isinstance(info, dict) else None
+    existing = (
+        {g.get("conditionType"): g for g in gates or [] if isinstance(g, dict)}
+        if isinstance(gates, list)
+        else {}
+    )
+    if not wanted:
+        if isinstance(info, dict) and "readinessGates" in info:
+            del info["readinessGates"]
+        return
+    replaced = CommentedSeq(existing.get(t) or CommentedMap(conditionType=t) for t in wanted)
+    _child(doc, "info")["readinessGates"] = replaced
+
+
+OWNED_ANNOTATION_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/")
+"""Annotations kpt and its functions own: not package metadata a user sets or removes."""
+
+
+def remove_label(doc: CommentedMap, key: str) -> None:
+    metadata = doc.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if isinstance(labels, dict) and key in labels:
+        del labels[key]
+        if not labels:
+            del metadata["labels"]
+
+
+def labels(doc: CommentedMap) -> dict[str, str]:
+    metadata = doc.get("metadata")
+    found = metadata.get("labels") if isinstance(metadata, dict) else None
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def user_annotations(doc: CommentedMap) -> dict[str, str]:
+    """The annotations that are package metadata (not :data:`OWNED_ANNOTATION_PREFIXES`)."""
+    metadata = doc.get("metadata")
+    found = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(k): str(v) for k, v in found.items() if not str(k).startswith(OWNED_ANNOTATION_PREFIXES)
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -21,6 +21,7 @@ from lanai.api import values
 from lanai.kubeclient.connection import Endpoint
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 POOL = 100
 """Connections in flight at once."""
@@ -82,7 +83,7 @@ class Api:
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         content_type: str = "application/json",
         *,
         decode: bool = True,
@@ -235,6 +236,22 @@ async def merge_patch(
     patched: dict[str, Any] | None = await api.request(
         "PATCH", path, patch, MERGE_PATCH, decode=decode
     )
+    return patched or {}
+
+
+async def json_patch(
+    api: Api,
+    group: str,
+    version: str,
+    namespace: str,
+    plural: str,
+    name: str,
+    operations: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """RFC 6902 patch; its ``test`` operations make it conditional (the object changed
+    meanwhile: an error, nothing written). The patched object."""
+    path = objects_path(group, version, namespace, plural, name)
+    patched: dict[str, Any] | None = await api.request("PATCH", path, operations, JSON_PATCH)
     return patched or {}
 
 

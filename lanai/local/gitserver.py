@@ -277,16 +277,22 @@ class GitServer:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.credentials = credentials
-        self._server = _Server((HOST, port), root, credentials)
-        self._scheme = "http"
-        if certificate is not None:
-            self._scheme = "https"
-            self._server.socket = _tls_context(root, certificate).wrap_socket(
-                self._server.socket, server_side=True
+        self._certificate = certificate
+        self._scheme = "http" if certificate is None else "https"
+        self._server = self._bind(port)
+        self._closed = False
+        self._thread = self._serving()
+
+    def _bind(self, port: int) -> _Server:
+        server = _Server((HOST, port), self.root, self.credentials)
+        if self._certificate is not None:
+            server.socket = _tls_context(self.root, self._certificate).wrap_socket(
+                server.socket, server_side=True
             )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="git-http", daemon=True
-        )
+        return server
+
+    def _serving(self) -> threading.Thread:
+        return threading.Thread(target=self._server.serve_forever, name="git-http", daemon=True)
 
     @property
     def url(self) -> str:
@@ -302,12 +308,29 @@ class GitServer:
         return self._server.rejected
 
     def start(self) -> GitServer:
+        """Serve; after :meth:`stop`, again at the same address (a restarted server)."""
+        if self._closed:
+            self._server = self._bind(int(self._server.server_address[1]))
+            self._closed = False
+            self._thread = self._serving()
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop and close the port: clients are refused, as by a server that is down."""
         self._server.shutdown()
         self._server.server_close()
+        self._closed = True
+
+    def pause(self) -> None:
+        """Stop answering, but keep the port open: clients connect and then hang, as with
+        a Git server that is overloaded or behind a black-holing network."""
+        self._server.shutdown()
+
+    def resume(self) -> None:
+        """Answer again, starting with the connections that waited meanwhile."""
+        self._thread = self._serving()
+        self._thread.start()
 
     def create_repository(self, name: str, *, initial_branch: str | None = "main") -> str:
         """A new bare repository; returns its URL. With ``initial_branch`` it gets one

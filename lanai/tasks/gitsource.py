@@ -49,6 +49,14 @@ class GitSourceError(ValueError):
     """The upstream cannot be read (unreachable, bad credentials, no such ref/directory)."""
 
 
+class GitSourceUnreachable(GitSourceError):
+    """The upstream's server did not answer or could not be reached: worth a retry."""
+
+
+TRANSIENT_REASONS = frozenset({"Unreachable", "Timeout"})
+""":func:`probe.classify` reasons that a later attempt may not meet."""
+
+
 class GitSources:
     def __init__(
         self, root: Path, guard: egress.Egress, limits: sizes.PackageLimits = sizes.DEFAULT
@@ -110,7 +118,8 @@ class GitSources:
         try:
             mirror.fetch()
         except storage.RemoteError as error:
-            raise GitSourceError(f"cannot fetch {probe.redact(url)}: {error}") from None
+            kind = GitSourceUnreachable if error.reason in TRANSIENT_REASONS else GitSourceError
+            raise kind(f"cannot fetch {probe.redact(url)}: {error}") from None
         try:
             commit = mirror.resolve(ref or "main")
             package = mirror.read_package(commit, directory)

@@ -62,6 +62,10 @@ class TaskError(ValueError):
     """A source cannot be turned into a package (the message says why)."""
 
 
+class SourceUnavailable(TaskError):
+    """The source cannot be reached right now (a Git server that did not answer)."""
+
+
 async def render_nothing(files: Mapping[str, bytes]) -> Rendered:
     """Until a function runtime is configured: packages without a pipeline pass."""
     content = files.get(kptfiles.KPTFILE)
@@ -133,6 +137,8 @@ class TaskHandler:
                 namespace, str(git["repo"]), str(git.get("ref") or ""),
                 str(git.get("directory") or ""), source.git_auth,
             )  # fmt: skip
+        except gitsource.GitSourceUnreachable as error:
+            raise SourceUnavailable(str(error)) from None
         except gitsource.GitSourceError as error:
             raise TaskError(str(error)) from None
 
@@ -204,12 +210,21 @@ class TaskHandler:
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
         readiness_gates: tuple[str, ...],
+        *,
+        exact: bool = False,
     ) -> dict[str, bytes]:
+        """The Kptfile with these labels, annotations and gates added (``exact``: and no
+        others; kpt's own annotations stay)."""
         result = dict(files)
-        if not (labels or annotations or readiness_gates) or kptfiles.KPTFILE not in files:
+        if kptfiles.KPTFILE not in files:
+            return result
+        if not (exact or labels or annotations or readiness_gates):
             return result
         document = kptfiles.load(files[kptfiles.KPTFILE])
-        kptfiles.set_metadata(document, labels, annotations)
-        kpt_kptfile.set_readiness_gates(document, readiness_gates)
+        kptfiles.set_metadata(document, labels, annotations, exact=exact)
+        if exact:
+            kpt_kptfile.replace_readiness_gates(document, readiness_gates)
+        else:
+            kpt_kptfile.set_readiness_gates(document, readiness_gates)
         result[kptfiles.KPTFILE] = kptfiles.dump(document)
         return result

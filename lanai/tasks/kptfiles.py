@@ -44,8 +44,21 @@ def new(name: str, description: str, keywords: list[str], site: str) -> Commente
 
 
 def set_metadata(
-    document: CommentedMap, labels: Mapping[str, str], annotations: Mapping[str, str]
+    document: CommentedMap,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    *,
+    exact: bool = False,
 ) -> None:
+    """Set these labels and annotations; ``exact``: also remove the labels and (user)
+    annotations not among them."""
+    if exact:
+        for key in kptfile.labels(document):
+            if key not in labels:
+                kptfile.remove_label(document, key)
+        for key in kptfile.user_annotations(document):
+            if key not in annotations:
+                kptfile.remove_annotation(document, key)
     for key, value in labels.items():
         kptfile.set_label(document, key, value)
     for key, value in annotations.items():

@@ -32,10 +32,19 @@ from tests.support.team import Team, make_team
 ROOT = Path(__file__).resolve().parents[2]
 
 
+E2E_TIMEOUT = 600
+"""Seconds an end-to-end test may take before pytest-timeout stops it (pyproject's 300
+is for unit tests). It is a guard against hangs, not a measure: on a machine at load
+average 40 one CLI test of fifteen commands took over 300 s, each command a new Python
+process starved of CPU, while nothing in it waited on a clock."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

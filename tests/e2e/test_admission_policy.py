@@ -61,6 +61,21 @@ def _move(cluster: Cluster, namespace: str, user: str, lifecycle: str) -> str:
     return cluster.merge_patch("rpkg", NAME, namespace, {"spec": {"lifecycle": lifecycle}}, user)
 
 
+def _in_git(cluster: Cluster, namespace: str) -> None:
+    """Write what the operator writes once the revision is created in Git (these tests run
+    no operator): a selfLock, and the spec observed."""
+    obj = cluster.get("rpkg", NAME, namespace)
+    assert obj is not None
+    status = {
+        "selfLock": {"type": "git", "git": {"commit": "c0ffee"}},
+        "observedGeneration": obj["metadata"]["generation"],
+    }
+    cluster.kubectl(
+        "patch", "-n", namespace, "rpkg", NAME, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": status}),
+    )  # fmt: skip
+
+
 def _annotations(cluster: Cluster, namespace: str) -> dict[str, Any]:
     obj = cluster.get("rpkg", NAME, namespace)
     assert obj is not None
@@ -92,12 +107,14 @@ def test_author_proposes_but_cannot_approve(cluster: Cluster, team: str) -> None
 
 def test_approver_approves_and_is_recorded(cluster: Cluster, team: str) -> None:
     cluster.kubectl("create", "-n", team, "-f", "-", input=_revision("Proposed"), user=AUTHOR)
+    _in_git(cluster, team)
     assert _move(cluster, team, APPROVER, "Published") == ""
     assert _annotations(cluster, team)["porch.kpt.dev/approved-by"] == APPROVER
 
 
 def test_propose_delete_and_undo_need_approval(cluster: Cluster, team: str) -> None:
     cluster.kubectl("create", "-n", team, "-f", "-", input=_revision("Proposed"), user=AUTHOR)
+    _in_git(cluster, team)
     assert _move(cluster, team, APPROVER, "Published") == ""
     assert "packagerevisions/approval" in _move(cluster, team, AUTHOR, "DeletionProposed")
     assert _move(cluster, team, APPROVER, "DeletionProposed") == ""

@@ -122,8 +122,30 @@ def test_upgrade_needs_three_published_sources_none_a_placeholder(team: Team) ->
     wait_for(lambda: team.get(placeholder), what="the branch placeholder")
     before = team.refs()
 
+    # A Draft source may still be published: the upgrade waits for it, it is not refused.
+    waiting = f"{REPO}.down.draftnew"
+    upgrade = {"oldUpstream": base, "newUpstream": draft, "currentPackage": local}
+    team.create(
+        waiting,
+        {
+            **init_spec("down", "draftnew"),
+            "source": {"upgrade": {field: {"name": s} for field, s in upgrade.items()}},
+        },
+    )
+    ready = wait_for(
+        lambda: (
+            (found := condition(team.get(waiting), "Ready"))
+            and found["status"] == "False"
+            and found
+        ),
+        timeout=60,
+        what=f"{waiting} to report what it waits for",
+    )
+    assert ready["reason"] == "Pending"
+    assert f'"{draft}" is Draft; only Published revisions can be cloned' in ready["message"]
+    assert team.delete(waiting) == ""  # nothing in Git: it just goes
+
     cases = {
-        "draftnew": ({"oldUpstream": base, "newUpstream": draft, "currentPackage": local}, "Draft"),
         "placeholderold": (
             {"oldUpstream": placeholder, "newUpstream": base, "currentPackage": local},
             "placeholder package revision",

@@ -227,9 +227,9 @@ def test_readiness_gates_hold_a_proposal(team: Team) -> None:
     name = f"{REPO}.gated.v1"
     team.create(name, init_spec("gated", "v1", readinessGates=[{"conditionType": "Tested"}]))
     team.settled(name)
-    assert team.move(name, "Proposed", AUTHOR) == ""
-    held = team.settled(name, ready="False")
-    assert "readiness gates not met: Tested" in condition(held, "Ready")["message"]  # type: ignore[index]
+    refused = team.move(name, "Proposed", AUTHOR)
+    assert "readiness gates not met: Tested" in refused  # by the API server, at once
+    assert (team.get(name) or {})["spec"]["lifecycle"] == "Draft"
     assert "refs/heads/drafts/gated/v1" in team.refs()
     assert "refs/heads/proposed/gated/v1" not in team.refs()
 
@@ -594,7 +594,10 @@ def test_an_operator_dying_between_tag_and_status_converges(
 
 _AUTH = {"name": "git-auth"}
 BAD_SOURCES = {
-    "unknown-upstream": ({"cloneFrom": {"upstreamRef": {"name": "nope.x.v1"}}}, "does not exist"),
+    "unknown-upstream": (
+        {"cloneFrom": {"upstreamRef": {"name": "nope.x.v1"}}},
+        "does not exist in namespace",
+    ),
     "bad-ref": (
         {"cloneFrom": {"git": {"repo": "{url}", "ref": "no/such", "secretRef": _AUTH}}},
         "no/such",
@@ -633,13 +636,16 @@ def test_bad_sources_are_refused_and_leave_git_unchanged(team: Team, case: str) 
             "source": json.loads(text),
         },
     )
-    if case == "missing-secret":  # may appear later: reported, retried, never pushed
+    if case in ("missing-secret", "unknown-upstream"):  # may appear later: retried
 
         def reported() -> dict[str, Any] | None:
             found = condition(team.get(name), "Ready")
             return found if found and found["status"] == "False" else None
 
-        ready = wait_for(reported, timeout=60, what="the missing secret to be reported")
+        ready = wait_for(reported, timeout=60, what=f"the {case} to be reported")
+        assert ready["reason"] == "Pending"  # waits, and is retried: not a final refusal
+        assert expected in ready["message"]
+        assert team.delete(name) == ""  # nothing in Git: it just goes
     else:
         ready = condition(team.settled(name, ready="False"), "Ready")  # type: ignore[assignment]
     assert ready is not None

@@ -9,7 +9,7 @@ from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
-from lanai.engine import edits, lifecycle, mirror
+from lanai.engine import edits, lifecycle, mirror, packagemeta
 from lanai.engine.mirror import ObservedObject
 
 LATEST = constants.LATEST_REVISION_LABEL
@@ -34,6 +34,7 @@ def observed_from(
 ) -> ObservedObject:
     """The object as the watch shows it once ``creation`` was written (JSON round trip)."""
     body, status = json.loads(json.dumps([creation.body(), creation.status()]))
+    meta = packagemeta.of_spec(body["spec"])
     return ObservedObject(
         name=body["metadata"]["name"],
         lifecycle=body["spec"]["lifecycle"],
@@ -42,6 +43,7 @@ def observed_from(
         generation=generation,
         observed_generation=1,
         deleting=deleting,
+        meta=None if meta.empty else meta,
     )
 
 
@@ -355,3 +357,77 @@ def test_a_sync_leaves_ready_pending_while_an_edit_is_on_its_way_to_git() -> Non
     other = conditions.upsert(None, conditions.Condition("Ready", "False", "Pending", "moving"))
     [(_, status)] = mirror.plan([draft], {observed.name: with_ready(other)}).status
     assert status["conditions"][0]["status"] == "True"
+
+
+def _pushed(base: PackageRevisionRecord, commit: str, **kw: object) -> PackageRevisionRecord:
+    """``base`` after someone pushed a new commit of it to Git."""
+    lock = {"type": "git", "git": {"commit": commit}}
+    return dataclasses.replace(base, commit=commit, self_lock=lock, **kw)  # type: ignore[arg-type]
+
+
+def test_creations_show_the_kptfile_gates_and_metadata_in_the_spec() -> None:
+    gated = dataclasses.replace(
+        record("ws", Lifecycle.DRAFT, 0), readiness_gates=("Tested",), labels={"tier": "web"}
+    )
+    [creation] = mirror.plan([gated], {}).create
+    spec = creation.body()["spec"]
+    assert spec["readinessGates"] == [{"conditionType": "Tested"}]
+    assert spec["packageMetadata"] == {"labels": {"tier": "web"}}
+
+
+def test_a_kptfile_pushed_to_a_draft_shows_in_its_spec() -> None:
+    draft = dataclasses.replace(record("ws", Lifecycle.DRAFT, 0), labels={"tier": "web"})
+    existing = _existing([draft])
+    pushed = _pushed(draft, "c2", labels={"team": "edge"}, readiness_gates=("Tested",))
+    result = mirror.plan([pushed], existing)
+    assert result.patch == [
+        (
+            "blueprints.nginx.ws",
+            {
+                "spec": {
+                    "readinessGates": [{"conditionType": "Tested"}],
+                    "packageMetadata": {"labels": {"tier": None, "team": "edge"}},
+                }
+            },
+        )
+    ]
+    # Spec first, then the status that names the new commit (packagemeta.spec_is_whole).
+    assert [name for name, _ in result.status] == ["blueprints.nginx.ws"]
+
+
+def test_the_kptfile_is_not_followed_while_a_user_change_is_pending() -> None:
+    draft = dataclasses.replace(record("ws", Lifecycle.DRAFT, 0), labels={"tier": "web"})
+    [creation] = mirror.plan([draft], {}).create
+    pending = observed_from(creation, generation=2)
+    result = mirror.plan([_pushed(draft, "c2", labels={})], {pending.name: pending})
+    assert result.patch == []
+
+
+def test_the_sync_never_plans_a_change_of_frozen_gates() -> None:
+    """A tag rewritten with other gates: the CRD refuses gate changes once Published."""
+    v1 = dataclasses.replace(
+        record("v1", Lifecycle.PUBLISHED, 1), readiness_gates=("A",), labels={"t": "1"}
+    )
+    existing = _existing([v1])
+    rewritten = _pushed(v1, "c9", readiness_gates=("B",), labels={"t": "2"})
+    result = mirror.plan([rewritten], existing)
+    patches = [patch for name, patch in result.patch if name == "blueprints.nginx.v1"]
+    assert patches == [{"spec": {"packageMetadata": {"labels": {"t": "2"}}}}]
+
+
+def test_a_users_package_metadata_on_a_published_revision_stays() -> None:
+    """The CRD lets packageMetadata of a Published revision change; while Git does not
+    move, the sync leaves it as the user set it."""
+    v1 = record("v1", Lifecycle.PUBLISHED, 1)
+    [creation] = mirror.plan([v1], {}).create
+    body, status = json.loads(json.dumps([creation.body(), creation.status()]))
+    relabelled = ObservedObject(
+        name=body["metadata"]["name"],
+        lifecycle="Published",
+        latest_label="true",
+        status=status,
+        generation=2,
+        observed_generation=2,
+        meta=packagemeta.PackageMeta(labels={"shown": "yes"}),
+    )
+    assert mirror.plan([v1], {relabelled.name: relabelled}).empty

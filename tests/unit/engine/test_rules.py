@@ -69,6 +69,16 @@ def test_a_placeholder_alone_is_never_latest() -> None:
             [{"type": "Tested", "status": "False"}, {"type": "Scanned", "status": "True"}],
             ["Tested"],
         ),
+        # The rest of Porch's PackageRevisionIsReady table.
+        (["Tested", "Scanned"], [{"type": "Tested", "status": "True"}], ["Scanned"]),
+        (
+            ["Tested", "Scanned"],
+            [{"type": "Tested", "status": "True"}, {"type": "Scanned", "status": "True"}],
+            [],
+        ),
+        (["Tested"], [{"type": "Tested", "status": "Unknown"}], ["Tested"]),
+        (["Tested"], [{"type": "Tested", "status": "true"}], ["Tested"]),  # exactly "True"
+        ([], [{"type": "Tested", "status": "False"}], []),  # no gate: conditions do not hold
     ],
 )
 def test_unmet_readiness_gates(
@@ -99,21 +109,41 @@ def test_an_upstream_in_use_cannot_be_deleted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "message"),
+    ("source", "message", "later"),
     [
-        (None, "not found"),
+        (None, "not in Git yet", True),
         (
             RevisionFacts(key("nginx", "main"), Lifecycle.PUBLISHED, -1),
             "placeholder package revision",
+            False,
         ),
-        (RevisionFacts(key("nginx", "ws"), Lifecycle.DRAFT), "only Published revisions"),
+        (RevisionFacts(key("nginx", "ws"), Lifecycle.DRAFT), "only Published revisions", True),
+        (RevisionFacts(key("nginx", "ws"), Lifecycle.PROPOSED), "waiting until it is", True),
     ],
 )
 def test_clone_sources_must_be_published_and_real(
-    source: RevisionFacts | None, message: str
+    source: RevisionFacts | None, message: str, later: bool
 ) -> None:
-    with pytest.raises(rules.RuleError, match=message):
+    """A source on its way (not in Git, not published yet) may become one; a placeholder
+    never does."""
+    with pytest.raises(rules.RuleError, match=message) as refused:
         rules.check_clone_source(source, "x")
+    assert isinstance(refused.value, rules.NotYet) is later
+
+
+def test_a_published_source_passes() -> None:
+    source = published("nginx", 3)
+    assert rules.check_clone_source(source, "blueprints.nginx.v3") is source
+
+
+@pytest.mark.parametrize(
+    ("target", "verb"), [(Lifecycle.PROPOSED, "proposed"), (Lifecycle.PUBLISHED, "approved")]
+)
+def test_gates_message_says_what_to_wait_for(target: Lifecycle, verb: str) -> None:
+    message = rules.gates_message(["Tested", "Scanned"], target)
+    assert "Tested, Scanned must be True" in message
+    assert f"can be {verb}" in message
+    assert "Kptfile" in message
 
 
 def test_copy_must_come_from_the_same_package() -> None:

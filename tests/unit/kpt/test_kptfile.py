@@ -175,3 +175,46 @@ def test_round_trip_edits_keep_comments() -> None:
 def test_config_map_scalars_read_as_strings() -> None:
     model = kptfile.parse(_pipeline("image: a\n    configMap:\n      replicas: 3\n      on: true"))
     assert model.mutators[0].config_map == {"replicas": "3", "on": "true"}
+
+
+GATED = """\
+apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: app
+  labels:
+    tier: web # the tier
+    team: edge
+  annotations:
+    config.kubernetes.io/local-config: "true"
+    owner: net
+info:
+  readinessGates:
+  - conditionType: Tested # the test suite
+  - conditionType: Scanned
+"""
+
+
+def test_readiness_gates_are_replaced_exactly_keeping_comments_of_those_that_stay() -> None:
+    doc = yamlio.load_document(GATED)
+    kptfile.replace_readiness_gates(doc, ["Approved", "Tested", "Approved"])
+    text = yamlio.dump_document(doc)
+    assert "# the test suite" in text
+    model = kptfile.parse(text)
+    assert model.info is not None
+    assert model.info.readiness_gates is not None
+    assert [g.condition_type for g in model.info.readiness_gates] == ["Approved", "Tested"]
+    kptfile.replace_readiness_gates(doc, [])
+    assert "readinessGates" not in yamlio.dump_document(doc)
+    kptfile.replace_readiness_gates(yamlio.load_document("kind: Kptfile\n"), [])  # no info: fine
+
+
+def test_labels_and_user_annotations_read_and_remove() -> None:
+    doc = yamlio.load_document(GATED)
+    assert kptfile.labels(doc) == {"tier": "web", "team": "edge"}
+    assert kptfile.user_annotations(doc) == {"owner": "net"}  # kpt's own are not metadata
+    kptfile.remove_label(doc, "tier")
+    kptfile.remove_label(doc, "absent")
+    assert kptfile.labels(doc) == {"team": "edge"}
+    kptfile.remove_label(doc, "team")
+    assert "labels" not in yamlio.dump_document(doc)

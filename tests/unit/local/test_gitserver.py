@@ -115,3 +115,41 @@ def test_pygit2_clone_through_the_server(server: gitserver.GitServer, tmp_path: 
 
 def test_redact_strips_userinfo() -> None:
     assert probe.redact("failed: https://bob:hunter2@host/x.git") == "failed: https://host/x.git"
+
+
+def test_a_paused_server_holds_clients_until_it_resumes(
+    server: gitserver.GitServer, tmp_path: Path
+) -> None:
+    """What a hanging Git server looks like: the connection is taken, no answer comes."""
+    url = server.create_repository("paused")
+    authed = url.replace("http://", f"http://{USER}:{PASSWORD}@")
+    server.pause()
+    try:
+        waiting = subprocess.Popen(
+            ["git", "ls-remote", authed],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(os.environ, GIT_TERMINAL_PROMPT="0"),
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=1)
+    finally:
+        server.resume()
+    out, _ = waiting.communicate(timeout=30)
+    assert b"refs/heads/main" in out
+
+
+def test_a_stopped_server_refuses_and_starts_again_at_the_same_address(tmp_path: Path) -> None:
+    credentials = gitserver.Credentials(users={USER: PASSWORD})
+    server = gitserver.GitServer(tmp_path / "srv", credentials).start()
+    try:
+        url = server.create_repository("again")
+        authed = url.replace("http://", f"http://{USER}:{PASSWORD}@")
+        server.stop()
+        refused = _git("ls-remote", authed)
+        assert refused.returncode != 0
+        server.start()
+        assert server.url in url
+        assert "refs/heads/main" in _git("ls-remote", authed).stdout
+    finally:
+        server.stop()
