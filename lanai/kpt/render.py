@@ -268,6 +268,7 @@ class _Run:
         self.share_produced = False
         self.images: dict[int, str] = {}
         """Each image step's resolved image (kpt records the resolved one)."""
+        self.load = yamlio.KptfileLoads()
 
     def display(self, pkg: str) -> str:
         return f"{self.root_name}/{pkg}" if pkg else self.root_name
@@ -280,7 +281,7 @@ class _Run:
         self.packages = package.packages(self.tree)
         for pkg in self.packages:
             path = package.join(pkg, kptfile.KPTFILE)
-            kptfiles[pkg] = read_kptfile(self.tree, pkg)
+            kptfiles[pkg] = read_kptfile(self.tree, pkg, self.load)
             problem = validate_pipeline(self.tree, pkg, kptfiles[pkg], path)
             if problem:
                 raise RenderError(
@@ -289,7 +290,7 @@ class _Run:
         for pkg in preorder(self.tree):
             self.files.extend(package.resource_files(self.tree, pkg))
         try:
-            self.items = resourcelist.read_resources(self.tree, self.files)
+            self.items = resourcelist.read_resources(self.tree, self.files, load=self.load)
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
         # Functions get copies (see outgoing), so these stay as read: write() compares
@@ -735,12 +736,14 @@ def _pre_exec_step(function: kptfile.Function, message: str, image: str | None) 
     return step
 
 
-def read_kptfile(tree: package.PackageTree, pkg: str) -> kptfile.Kptfile:
+def read_kptfile(
+    tree: package.PackageTree, pkg: str, load: yamlio.KptfileLoads | None = None
+) -> kptfile.Kptfile:
     """The package's Kptfile, refused as kpt refuses it (old versions, unknown fields)."""
     path = package.join(pkg, kptfile.KPTFILE)
     content = tree[path]
     try:
-        documents, _ = yamlio.load_file(path, content)
+        documents, _ = load.shared(path, content) if load else yamlio.load_file(path, content)
     except yamlio.YamlIOError as error:
         cause: BaseException | None = error
         while isinstance(cause, yamlio.YamlIOError):
@@ -773,6 +776,8 @@ def read_kptfile(tree: package.PackageTree, pkg: str) -> kptfile.Kptfile:
                 f"{path}: {invalid}", reason=invalid, kind="invalid", pkg=pkg, stage="pkg.read"
             )
     try:
+        if len(documents) == 1:
+            return kptfile.from_mapping(documents[0], path=path)
         return kptfile.parse(content, path=path)
     except kptfile.KptfileError as error:
         raise RenderError(str(error), kind="kptfile", pkg=pkg, stage="pkg.read") from error
@@ -895,7 +900,10 @@ def missing_configs(tree: package.PackageTree, pkg: str, declared: kptfile.Kptfi
 
 
 def _with_status(
-    tree: package.PackageTree, render_status: dict[str, Any] | None, message: str | None
+    tree: package.PackageTree,
+    render_status: dict[str, Any] | None,
+    message: str | None,
+    load: yamlio.KptfileLoads,
 ) -> None:
     """Record the outcome on the root Kptfile as kpt does: the file decoded into kpt's
     Kptfile struct and written again from it (kpt's field order and style, no comments);
@@ -904,7 +912,7 @@ def _with_status(
     if content is None:
         return
     try:
-        documents, _ = yamlio.load_file(kptfile.KPTFILE, content)
+        documents, _ = load.shared(kptfile.KPTFILE, content)
     except yamlio.YamlIOError:
         return
     if len(documents) != 1:
@@ -960,11 +968,13 @@ def render(
     *,
     package_path: str = "",
     root_name: str = "",
+    keep_resources: bool = False,
 ) -> RenderResult:
     """Render the package whose root Kptfile is at the root of ``tree``.
 
     ``package_path`` (the package's place in its repository) only names it in messages;
     ``root_name`` is how kpt's log names the root package (its directory's name).
+    ``keep_resources`` asks for the rendered resources too (``-o stdout``).
     Never raises for a bad package or a failing function: see ``RenderResult.ok``.
     """
     original = dict(tree)
@@ -978,11 +988,11 @@ def render(
                 kind="missing",
                 stage="pkg.read",
             )
-        root_kptfile = read_kptfile(original, "")
+        root_kptfile = read_kptfile(original, "", run.load)
         run.execute(root_kptfile)
         rendered = run.written()
-        resources = [yamlio.clone(item) for item in run.items]
-        _with_status(rendered, run.render_status(False), None)
+        resources = [yamlio.clone(item) for item in run.items] if keep_resources else []
+        _with_status(rendered, run.render_status(False), None, run.load)
         count = len(run.visited)
         return RenderResult(
             ok=True,
@@ -1013,7 +1023,7 @@ def render(
                     if run.executed
                     else f"Failed to execute any functions in {count} package(s).\n"
                 )
-            _with_status(saved, run.render_status(True), condition)
+            _with_status(saved, run.render_status(True), condition, run.load)
         return RenderResult(
             ok=False,
             tree=saved,

@@ -61,7 +61,11 @@ def perform(job: Job, runtime: fnapi.FunctionRuntime) -> dict[str, Any]:
         return _function(job, runtime)
     if isinstance(job, RenderJob):
         rendered = render.render(
-            dict(job.files), runtime, package_path=job.package_path, root_name=job.root_name
+            dict(job.files),
+            runtime,
+            package_path=job.package_path,
+            root_name=job.root_name,
+            keep_resources=job.want_resources,
         )
         return {
             "ok": rendered.ok,
