@@ -14,6 +14,7 @@ through (:mod:`lanai.kpt.ondisk`), each named in a warning.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -148,7 +149,8 @@ def _render(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
     output = args.output or ""
     if output and output not in ("stdout", "unwrap") and Path(output).exists():
-        raise _Failed(f"directory {output!r} already exists, please delete the directory and retry")
+        quoted = json.dumps(output, ensure_ascii=False)  # Go's %q, as kpt prints it
+        raise _Failed(f"directory {quoted} already exists, please delete the directory and retry")
     if args.results_dir:
         Path(args.results_dir).mkdir(parents=True, exist_ok=True)
     with _box(args, directory) as box:
