@@ -23,7 +23,8 @@ COLUMNS = (
     Column("NAME", lambda o: text(field(o, "metadata.name"))),
     Column("PACKAGE", lambda o: text(field(o, "spec.packageName"))),
     Column("WORKSPACENAME", lambda o: text(field(o, "spec.workspaceName"))),
-    Column("REVISION", lambda o: text(field(o, "status.revision"))),
+    # porchctl (kubectl's table) shows an absent revision (not yet published) as <none>
+    Column("REVISION", lambda o: text(field(o, "status.revision")) or "<none>"),
     Column("LATEST", lambda o: text(create.is_latest(o))),
     Column("LIFECYCLE", lambda o: text(field(o, "spec.lifecycle"))),
     Column("REPOSITORY", lambda o: text(field(o, "spec.repository"))),
