@@ -112,11 +112,22 @@ def test_porchctl_pull_get_list_and_push_at_v1alpha1(team: Team) -> None:
     assert answered["status"].get("lifecycle") == "Draft"  # Lanai's status survived
 
     def committed() -> bool:
-        return "cm.yaml" in team.files("refs/heads/drafts/pushed/ws")
+        return "pushed/cm.yaml" in team.files("refs/heads/drafts/pushed/ws")
 
     wait_for(committed, timeout=60, what="the pushed file to be committed")
-    assert team.show("refs/heads/drafts/pushed/ws", "cm.yaml") == files["cm.yaml"]
-    assert "render" in team.commit_message("refs/heads/drafts/pushed/ws")
+    assert team.show("refs/heads/drafts/pushed/ws", "pushed/cm.yaml") == files["cm.yaml"]
+    assert team.commit_message("refs/heads/drafts/pushed/ws").splitlines()[:2] == [
+        "alice@example.com",
+        "Rendering package",
+    ]
+
+    def acted_on() -> bool:
+        now = team.get(name, "prr") or {}
+        return bool(
+            (now.get("status") or {}).get("observedGeneration") == now["metadata"]["generation"]
+        )
+
+    wait_for(acted_on, timeout=60, what="the push to be marked as acted on")
 
     # a push from a stale pull is refused with Kubernetes' (and Porch's) conflict wording
     code, out = _put(
