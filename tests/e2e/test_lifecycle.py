@@ -152,8 +152,10 @@ def test_clone_and_copy_from_published_revisions(team: Team) -> None:
     refused = team.settled(again, ready="False")
     assert condition(refused, "Ready")["reason"] == "Rejected"  # type: ignore[index]
     message = condition(refused, "Ready")["message"]  # type: ignore[index]
-    assert 'package "edge" already exists' in message
-    assert "use copy" in message
+    assert (
+        f'`clone` cannot create a new revision for package "edge" that already exists in repo '
+        f'"{REPO}"; make subsequent revisions using `copy`'
+    ) in message
     assert "refs/heads/drafts/edge/v2" not in team.refs()
 
     copy = f"{REPO}.base.v2"
