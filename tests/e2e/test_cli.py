@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,45 +19,11 @@ from lanai.local import gitserver
 from tests.support.cluster import Cluster, condition, load_yaml
 from tests.support.gitwork import GIT_PASSWORD, GIT_USER
 from tests.support.operator import OperatorProcess
+from tests.support.rpkgcli import Cli
 from tests.support.team import APPROVER, AUTHOR, REPO, Team
 
 KPTFILE = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: {name}\n"
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  size: large\n"
-
-
-@dataclass
-class Cli:
-    """Runs ``python -m lanai`` (or ``kubectl lanai``) in one namespace of the test cluster."""
-
-    cluster: Cluster
-    namespace: str | None
-
-    def __call__(
-        self,
-        *args: str,
-        user: str | None = None,
-        ok: bool = True,
-        kubectl: bool = False,
-        env: dict[str, str] | None = None,
-        input: str | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        argv = ["kubectl", "lanai"] if kubectl else [sys.executable, "-m", "lanai"]
-        argv += list(args)
-        if self.namespace:
-            argv += ["-n", self.namespace]
-        if user:
-            argv += ["--as", user]
-        environment = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), **(env or {})}
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=120, env=environment, input=input
-        )
-        shown = f"{' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
-        if ok:
-            assert done.returncode == 0, shown
-        else:
-            assert done.returncode != 0, shown
-            assert "Traceback" not in done.stderr, shown
-        return done
 
 
 def _last_line(done: subprocess.CompletedProcess[str]) -> str:
