@@ -139,3 +139,19 @@ def test_porchctl_pull_get_list_and_push_at_v1alpha1(team: Team) -> None:
         "the object has been modified; please apply your changes to the latest version "
         "and try again"
     ) in out
+
+    # a push without a resourceVersion is refused: Kubernetes' own rule for this kind,
+    # worded "metadata.resourceVersion: Invalid value: 0: must be specified for an update"
+    # where Porch says "resourceVersion must be specified for an update"
+    fresh = _get(team, _path(team.namespace, name))
+    code, out = _put(
+        team,
+        _path(team.namespace, name),
+        porchctl_push_body(team.namespace, name, "", dict(fresh["spec"]["resources"])),
+    )
+    assert code != 0
+    assert "metadata.resourceVersion: Invalid value: 0: must be specified for an update" in out
+    assert (
+        _get(team, _path(team.namespace, name))["metadata"]["resourceVersion"]
+        == (fresh["metadata"]["resourceVersion"])
+    )
