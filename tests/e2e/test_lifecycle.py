@@ -37,7 +37,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
     assert "basens for tests" in kptfile
     assert team.commit_message("refs/heads/drafts/basens/v1").startswith(AUTHOR)
     resources = wait_for(lambda: team.get(name, "prr"), what="the PackageRevisionResources")
-    assert set(resources["spec"]["resources"]) == {"Kptfile", "README.md"}
+    assert set(resources["spec"]["resources"]) == {"Kptfile", "README.md", "package-context.yaml"}
     assert resources["status"]["lifecycle"] == "Draft"
 
     assert team.move(name, "Proposed", AUTHOR) == ""
@@ -80,7 +80,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
         what="the resources object to show the published revision",
     )
     assert kept["spec"]["revision"] == 1
-    assert set(kept["spec"]["resources"]) == {"Kptfile", "README.md"}
+    assert set(kept["spec"]["resources"]) == {"Kptfile", "README.md", "package-context.yaml"}
     labelled = wait_for(
         lambda: (
             (o := team.get(name))
