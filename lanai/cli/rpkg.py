@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,8 @@ COLUMNS = (
     Column("NAME", lambda o: text(field(o, "metadata.name"))),
     Column("PACKAGE", lambda o: text(field(o, "spec.packageName"))),
     Column("WORKSPACENAME", lambda o: text(field(o, "spec.workspaceName"))),
-    Column("REVISION", lambda o: text(field(o, "status.revision"))),
+    # porchctl (kubectl's table) shows an absent revision (not yet published) as <none>
+    Column("REVISION", lambda o: text(field(o, "status.revision")) or "<none>"),
     Column("LATEST", lambda o: text(create.is_latest(o))),
     Column("LIFECYCLE", lambda o: text(field(o, "spec.lifecycle"))),
     Column("REPOSITORY", lambda o: text(field(o, "spec.repository"))),
@@ -56,7 +58,27 @@ async def _create(session: kube.Session, args: argparse.Namespace, body: dict[st
     return name
 
 
+async def _refuse_existing(session: kube.Session, repository: str, package: str, verb: str) -> None:
+    """As porchctl (and Porch's server) refuse them, in their words (Go's %q quotes as
+    JSON does for these names): ``init`` and ``clone`` make a package's first revision;
+    later ones are made with ``copy``. Checked before anything is created (Lanai's
+    operator refuses a clone as well, on the object)."""
+    found = await session.list_objects(kube.REVISIONS, field_selector=selector(package, None, None))
+    if not any(field(o, "spec.repository") == repository for o in found):
+        return
+    if verb == "clone":
+        raise kube.Failure(
+            f"`clone` cannot create a new revision for package {json.dumps(package)} that "
+            f"already exists in repo {json.dumps(repository)}; make subsequent revisions using "
+            "`copy`"
+        )
+    raise kube.Failure(
+        f"package {json.dumps(package)} already exists in repository {json.dumps(repository)}"
+    )
+
+
 async def init(session: kube.Session, args: argparse.Namespace) -> int:
+    await _refuse_existing(session, args.repository, args.package, "init")
     source = create.init_source(args.package, args.description, args.keywords or [], args.site)
     body = create.revision_body(
         session.namespace, args.repository, args.package, args.workspace, source
@@ -66,6 +88,7 @@ async def init(session: kube.Session, args: argparse.Namespace) -> int:
 
 
 async def clone(session: kube.Session, args: argparse.Namespace) -> int:
+    await _refuse_existing(session, args.repository, args.package, "clone")
     source = create.clone_source(
         args.source, ref=args.ref, directory=args.directory, secret=args.secret_ref
     )
