@@ -170,6 +170,14 @@ async def _resources(session: kube.Session, name: str) -> dict[str, Any]:
     raise kube.Failure(f"{name} has no files yet: Lanai has not written them (is it Ready?)")
 
 
+async def root_kptfile(session: kube.Session, name: str) -> str:
+    """The root Kptfile of revision ``name`` as stored (``rpkg get --show-kptfile``)."""
+    resources = (await _resources(session, name)).get("spec", {}).get("resources") or {}
+    if "Kptfile" not in resources:
+        raise kube.Failure(f'package revision "{name}" does not contain a root Kptfile')
+    return str(resources["Kptfile"])
+
+
 REQUEST_TIMEOUT = 60.0
 
 
