@@ -12,18 +12,54 @@ prints ``<none>``, where the scenarios, written for v1alpha1, print 0), and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.support.cluster import load_yaml
+from lanai.local import gitserver
+from tests.support import blueprints
+from tests.support.cluster import Cluster, load_yaml
+from tests.support.gitwork import GIT_PASSWORD, GIT_USER
+from tests.support.operator import OperatorProcess
 from tests.support.rpkgcli import Cli
-from tests.support.team import APPROVER, AUTHOR, REPO, Team
+from tests.support.team import APPROVER, AUTHOR, REPO, Team, make_team
 
 HEADER = ["NAME", "PACKAGE", "WORKSPACENAME", "REVISION", "LATEST", "LIFECYCLE", "REPOSITORY"]
+BLUEPRINTS = blueprints.NAME
+
+
+@pytest.fixture(scope="module")
+def team(cluster: Cluster, git_server: gitserver.GitServer, operator: OperatorProcess) -> Team:
+    """One team for the module's scenarios (they use distinct package names)."""
+    return make_team(cluster, cluster.new_namespace("porch"), git_server)
+
+
+@pytest.fixture(scope="module")
+def blueprints_url(
+    git_server: gitserver.GitServer, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    return blueprints.ensure(git_server, tmp_path_factory.mktemp("blueprints") / "work")
 
 
 @pytest.fixture
 def cli(team: Team) -> Cli:
     return Cli(team.cluster, team.namespace)
+
+
+def _register_blueprints(cli: Cli, url: str) -> None:
+    """The scenarios' ``porchctl repo register ... --name=test-blueprints``."""
+    cli(
+        "repo", "register", f"--repo-basic-password={GIT_PASSWORD}",
+        f"--repo-basic-username={GIT_USER}", url, f"--name={BLUEPRINTS}",
+        "--description", "Test Blueprints",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def with_blueprints(team: Team, blueprints_url: str) -> str:
+    """The module's team with ``test-blueprints`` registered too; its URL."""
+    _register_blueprints(Cli(team.cluster, team.namespace), blueprints_url)
+    return blueprints_url
 
 
 def _row(cli: Cli, name: str) -> list[str]:
@@ -152,3 +188,69 @@ def test_rpkg_init(cli: Cli, team: Team) -> None:
     assert again.returncode == 1
     assert _stderr(again).endswith(f'package "init-package" already exists in repository "{REPO}"')
     assert team.get(f"{REPO}.init-package.init-2") is None
+
+
+def _table(text: str) -> list[list[str]]:
+    return [line.split() for line in text.splitlines()]
+
+
+def test_rpkg_get(cluster: Cluster, operator: OperatorProcess, blueprints_url: str) -> None:
+    """rpkg-get, in a namespace of its own: its first listing is of every revision there."""
+    cli = Cli(cluster, cluster.new_namespace("rpkg-get"))
+    _register_blueprints(cli, blueprints_url)
+
+    # the scenario (v1alpha1) reads .spec.revision: v1alpha2 keeps the revision in status
+    columns = "NAME:.metadata.name,PKG:.spec.packageName,REPO:.spec.repository,REV:.status.revision"
+    listed = cli("rpkg", "get", f"--output=custom-columns={columns}")
+    expected = [["NAME", "PKG", "REPO", "REV"]]
+    for package, versions in (
+        ("basens", 4), ("bucket", 1), ("empty", 1), ("redis-bucket", 1), ("unready", 1),
+        ("update", 2),
+    ):  # fmt: skip
+        expected.append([f"{BLUEPRINTS}.{package}.main", package, BLUEPRINTS, "-1"])
+        expected += [
+            [f"{BLUEPRINTS}.{package}.v{n}", package, BLUEPRINTS, str(n)]
+            for n in range(1, versions + 1)
+        ]
+    assert _table(listed.stdout) == expected
+
+    one = cli("rpkg", "get", f"{BLUEPRINTS}.basens.v1")
+    assert _table(one.stdout) == [
+        HEADER,
+        [f"{BLUEPRINTS}.basens.v1", "basens", "v1", "1", "false", "Published", BLUEPRINTS],
+    ]
+    package = cli("rpkg", "get", "--name=basens")
+    assert _table(package.stdout) == [
+        HEADER,
+        [f"{BLUEPRINTS}.basens.main", "basens", "main", "-1", "false", "Published", BLUEPRINTS],
+        *(
+            [f"{BLUEPRINTS}.basens.v{n}", "basens", f"v{n}", str(n), str(n == 4).lower(),
+             "Published", BLUEPRINTS]
+            for n in range(1, 5)
+        ),
+    ]  # fmt: skip
+
+    kptfile = cli("rpkg", "get", "--show-kptfile", f"{BLUEPRINTS}.basens.v1")
+    assert load_yaml(kptfile.stdout) == {
+        "apiVersion": "kpt.dev/v1",
+        "info": {"description": "sample description"},
+        "kind": "Kptfile",
+        "metadata": {"name": "basens"},
+    }
+    alone = cli("rpkg", "get", "--show-kptfile", ok=False)
+    assert (alone.returncode, _stderr(alone)) == (
+        1,
+        "error: --show-kptfile requires exactly one package revision name as an argument",
+    )
+    filtered = cli("rpkg", "get", "--show-kptfile", "--name=basens", f"{BLUEPRINTS}.basens.v1",
+                   ok=False)  # fmt: skip
+    assert (filtered.returncode, _stderr(filtered)) == (
+        1,
+        "error: --show-kptfile cannot be combined with --name, --revision, or --workspace",
+    )
+    everywhere = cli("rpkg", "get", "--show-kptfile", "--all-namespaces",
+                     f"{BLUEPRINTS}.basens.v1", ok=False)  # fmt: skip
+    assert (everywhere.returncode, _stderr(everywhere)) == (
+        1,
+        "error: --show-kptfile cannot be combined with --all-namespaces",
+    )
