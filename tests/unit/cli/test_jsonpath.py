@@ -52,7 +52,7 @@ def test_columns_print_none_for_nothing_and_split_outside_filters() -> None:
     ["custom-columns=NAME", "custom-columns=:.a", "jsonpath={..name}", "jsonpath={.a[1:2]}"],
 )
 def test_unsupported_templates_are_refused(value: str) -> None:
-    with pytest.raises(jsonpath.Unsupported, match="HEADER:JSONPATH|unsupported JSONPath"):
+    with pytest.raises(jsonpath.Unsupported, match=r"HEADER:JSONPATH|unsupported JSONPath"):
         table.output_format(value)
 
 
