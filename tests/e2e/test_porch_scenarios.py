@@ -6,16 +6,21 @@ Each step names the scenario's step it follows. The team's Repository ``blueprin
 stands for the scenarios' ``git`` repository (registered by the team fixture, as the
 scenarios' first step registers theirs). Where Lanai differs on purpose the step says so:
 an unpublished revision has no ``status.revision`` (Porch's v1alpha2 objects; porchctl
-prints ``<none>``, where the scenarios, written for v1alpha1, print 0), and
-``lanai rpkg approve`` adds the revision it published to porchctl's line.
+prints ``<none>``, where the scenarios, written for v1alpha1, print 0, and read the
+revision at ``.spec.revision``).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lanai.cli import repo
+from lanai.cli.table import dump_yaml
 from lanai.local import gitserver
 from tests.support import blueprints
 from tests.support.cluster import Cluster, load_yaml
@@ -57,9 +62,17 @@ def _register_blueprints(cli: Cli, url: str) -> None:
 
 @pytest.fixture(scope="module")
 def with_blueprints(team: Team, blueprints_url: str) -> str:
-    """The module's team with ``test-blueprints`` registered too; its URL."""
+    """The module's team with ``test-blueprints`` registered too; its URL. The author may
+    read the Secret ``repo register`` made, to name it in clones from the URL."""
     _register_blueprints(Cli(team.cluster, team.namespace), blueprints_url)
+    team.let_read_secret(BLUEPRINTS_SECRET)
     return blueprints_url
+
+
+BLUEPRINTS_SECRET = repo.secret_name(BLUEPRINTS)
+# Porch's Gitea serves test-blueprints to anyone; our Git server asks everyone for
+# credentials, so clones from its URL add ``--secret-ref`` (the Secret repo register made)
+BY_URL = ("--secret-ref", BLUEPRINTS_SECRET)
 
 
 def _row(cli: Cli, name: str) -> list[str]:
@@ -117,7 +130,7 @@ def test_rpkg_lifecycle(cli: Cli, team: Team) -> None:
     assert cli("rpkg", "propose", name, user=AUTHOR).stdout == f"{name} proposed\n"
     assert _state(cli, name, "lifecycle-package", "lifecycle") == ("<none>", "false", "Proposed")
     approved = cli("rpkg", "approve", name, user=APPROVER)
-    assert approved.stdout.startswith(f"{name} approved")
+    assert approved.stdout == f"{name} approved\n"
     assert _state(cli, name, "lifecycle-package", "lifecycle") == ("1", "true", "Published")
 
     refused = cli("rpkg", "delete", name, user=APPROVER, ok=False)
@@ -253,4 +266,209 @@ def test_rpkg_get(cluster: Cluster, operator: OperatorProcess, blueprints_url: s
     assert (everywhere.returncode, _stderr(everywhere)) == (
         1,
         "error: --show-kptfile cannot be combined with --all-namespaces",
+    )
+
+
+def _items(cli: Cli, name: str) -> dict[str, dict[str, Any]]:
+    """``rpkg pull NAME`` to stdout, by path; the KptRevisionMetadata item checked."""
+    pulled = load_yaml(cli("rpkg", "pull", name, user=AUTHOR).stdout)
+    assert (pulled["apiVersion"], pulled["kind"]) == ("config.kubernetes.io/v1", "ResourceList")
+    by_path = {
+        item["metadata"]["annotations"]["config.kubernetes.io/path"]: item
+        for item in pulled["items"]
+    }
+    mark = by_path.pop(".KptRevisionMetadata")
+    assert (mark["apiVersion"], mark["kind"]) == ("", "KptRevisionMetadata")
+    assert (mark["metadata"]["name"], mark["metadata"]["namespace"]) == (name, cli.namespace)
+    assert mark["metadata"]["uid"]
+    return by_path
+
+
+def _cloned_kptfile(kptfile: dict[str, Any], name: str, description: str, url: str,
+                    directory: str, commit: str) -> None:  # fmt: skip
+    """The Kptfile of a clone of ``directory`` at tag ``directory/v1``, as the scenarios
+    print it (kpt's upstream and upstreamLock, the upstream-identifier annotation)."""
+    assert kptfile["metadata"]["name"] == name
+    assert kptfile["metadata"]["annotations"]["internal.kpt.dev/upstream-identifier"] == (
+        f"kpt.dev|Kptfile|default|{name}"
+    )
+    assert kptfile["info"] == {"description": description}
+    assert kptfile["status"]["conditions"] == [
+        {"reason": "RenderSuccess", "status": "True", "type": "Rendered"}
+    ]
+    git = {"directory": directory, "ref": f"{directory}/v1", "repo": url}
+    # Lanai writes the updateStrategy kpt pkg get writes; Porch's clone leaves it out
+    upstream = dict(kptfile["upstream"])
+    assert upstream.pop("updateStrategy") == "resource-merge"
+    assert upstream == {"git": git, "type": "git"}
+    assert kptfile["upstreamLock"] == {"git": {**git, "commit": commit}, "type": "git"}
+
+
+def _tag_commit(git_server: gitserver.GitServer, tag: str) -> str:
+    where = str(git_server.repository_path(BLUEPRINTS))
+    done = subprocess.run(
+        ["git", "-C", where, "rev-parse", f"{tag}^{{commit}}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def _basens_namespace(item: dict[str, Any]) -> None:
+    assert (item["apiVersion"], item["kind"], item["metadata"]["name"]) == (
+        "v1", "Namespace", "example"
+    )  # fmt: skip
+    assert item["metadata"]["annotations"]["internal.kpt.dev/upstream-identifier"] == (
+        "|Namespace|default|example"
+    )
+
+
+def test_rpkg_clone(
+    cli: Cli, team: Team, with_blueprints: str, git_server: gitserver.GitServer
+) -> None:
+    url = with_blueprints
+    made = cli(
+        "rpkg", "clone", f"{url}/basens@basens/v1", f"--repository={REPO}",
+        "--workspace=clone-2", "basens-clone", *BY_URL, user=AUTHOR,
+    )  # fmt: skip
+    assert made.stdout == f"{REPO}.basens-clone.clone-2 created\n"
+    again = cli(
+        "rpkg", "clone", f"{url}/basens@basens/v1", f"--repository={REPO}",
+        "--workspace=clone-3", "basens-clone", *BY_URL, user=AUTHOR, ok=False,
+    )  # fmt: skip
+    assert again.returncode == 1
+    assert _stderr(again).endswith(
+        f'`clone` cannot create a new revision for package "basens-clone" that already '
+        f'exists in repo "{REPO}"; make subsequent revisions using `copy`'
+    )
+    # the scenario registers test-blueprints here: the module's fixture did (with_blueprints)
+    found = cli("rpkg", "get", "--name=empty", "--revision=1", "--output=jsonpath={.metadata.name}")
+    assert found.stdout == f"{BLUEPRINTS}.empty.v1\n"
+    made = cli(
+        "rpkg", "clone", f"{BLUEPRINTS}.empty.v1", f"--repository={REPO}",
+        "--workspace=clone-1", "empty-clone", user=AUTHOR,
+    )  # fmt: skip
+    assert made.stdout == f"{REPO}.empty-clone.clone-1 created\n"
+
+    items = _items(cli, f"{REPO}.basens-clone.clone-2")
+    assert sorted(items) == ["Kptfile", "namespace.yaml"]
+    _cloned_kptfile(items["Kptfile"], "basens-clone", "sample description", url, "basens",
+                    _tag_commit(git_server, "basens/v1"))  # fmt: skip
+    _basens_namespace(items["namespace.yaml"])
+
+    items = _items(cli, f"{REPO}.empty-clone.clone-1")
+    assert sorted(items) == ["Kptfile"]
+    _cloned_kptfile(items["Kptfile"], "empty-clone", "Empty Blueprint", url, "empty",
+                    _tag_commit(git_server, "empty/v1"))  # fmt: skip
+
+
+def test_rpkg_copy(
+    cli: Cli, team: Team, with_blueprints: str, git_server: gitserver.GitServer
+) -> None:
+    url = with_blueprints
+    made = cli(
+        "rpkg", "clone", url, "--directory=basens", "--ref=basens/v1", f"--repository={REPO}",
+        "--workspace=copy-1", "basens-edit", *BY_URL, user=AUTHOR,
+    )  # fmt: skip
+    name = f"{REPO}.basens-edit.copy-1"
+    assert made.stdout == f"{name} created\n"
+    assert cli("rpkg", "propose", name, user=AUTHOR).stdout == f"{name} proposed\n"
+    assert cli("rpkg", "approve", name, user=APPROVER).stdout == f"{name} approved\n"
+    copied = cli("rpkg", "copy", "--workspace=copy-2", name, user=AUTHOR)
+    assert copied.stdout == f"{REPO}.basens-edit.copy-2 created\n"
+
+    items = _items(cli, f"{REPO}.basens-edit.copy-2")
+    assert sorted(items) == ["Kptfile", "namespace.yaml"]
+    _cloned_kptfile(items["Kptfile"], "basens-edit", "sample description", url, "basens",
+                    _tag_commit(git_server, "basens/v1"))  # fmt: skip
+    _basens_namespace(items["namespace.yaml"])
+
+
+def test_rpkg_push(cli: Cli, team: Team, tmp_path: Path) -> None:
+    name = f"{REPO}.test-package.push"
+    made = cli("rpkg", "init", f"--repository={REPO}", "--workspace=push", "test-package",
+               user=AUTHOR)  # fmt: skip
+    assert made.stdout == f"{name} created\n"
+    items = _items(cli, name)
+    assert sorted(items) == ["Kptfile", "package-context.yaml"]
+    kptfile = items["Kptfile"]
+    # lanai rpkg init without --description writes none (porchctl: "sample description")
+    assert kptfile["metadata"]["annotations"]["config.kubernetes.io/local-config"] == "true"
+    assert kptfile["status"]["conditions"] == [
+        {"reason": "RenderSuccess", "status": "True", "type": "Rendered"}
+    ]
+
+    listed = cli("rpkg", "pull", name, user=AUTHOR).stdout
+    document = load_yaml(listed)
+    del document["items"][0]["metadata"]["resourceVersion"]
+    no_version = cli("rpkg", "push", name, "-", user=AUTHOR, input=json.dumps(document), ok=False)
+    assert (no_version.returncode, _stderr(no_version)) == (
+        1, "error: resourceVersion must be specified for an update"
+    )  # fmt: skip
+
+    directory = tmp_path / "rpkg-push"
+    assert cli("rpkg", "pull", name, str(directory), user=AUTHOR).stdout == ""
+    # the scenario's `kpt fn eval search-replace` edit, made with Python
+    edited = load_yaml((directory / "Kptfile").read_text())
+    edited.setdefault("info", {})["description"] = "Updated Test Package Description"
+    (directory / "Kptfile").write_text(dump_yaml(edited))
+    assert cli("rpkg", "push", name, str(directory), user=AUTHOR).stdout == f"{name} pushed\n"
+    items = _items(cli, name)
+    assert items["Kptfile"]["info"]["description"] == "Updated Test Package Description"
+
+    stale = load_yaml(listed)
+    stale["items"][0]["metadata"]["resourceVersion"] = "1"
+    conflict = cli("rpkg", "push", name, "-", user=AUTHOR, input=json.dumps(stale), ok=False)
+    assert conflict.returncode == 1
+    assert _stderr(conflict).startswith(
+        f'error: Operation cannot be fulfilled on packagerevisionresources.porch.kpt.dev "{name}": '
+        "the object has been modified; please apply your changes to the latest version and "
+        "try again"
+    )
+
+    invalid = tmp_path / "testing-invalid-render"
+    cli("rpkg", "pull", name, str(invalid), user=AUTHOR)
+    with (invalid / "Kptfile").open("a") as kptfile_text:
+        kptfile_text.write(
+            "pipeline:\n  mutators:\n"
+            "  - image: ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.0\n"
+            "    configMap:\n      namespace: example-ns\n"
+            "  - image: ghcr.io/kptdev/krm-functions-catalog/set-annotations:v0.1.4\n"
+        )
+    refused = cli("rpkg", "push", name, str(invalid), user=AUTHOR, ok=False)
+    assert refused.returncode == 1
+    assert (
+        "error rendering package in kpt function pipeline. Package NOT pushed to remote. "
+        "Fix locally (until 'kpt fn render' succeeds) and retry."
+    ) in _stderr(refused)
+
+
+def test_repo_register(cluster: Cluster, operator: OperatorProcess, blueprints_url: str) -> None:
+    """repo-register, in a namespace of its own: it lists every Repository there."""
+    cli = Cli(cluster, cluster.new_namespace("repo-register"))
+    _register_blueprints(cli, blueprints_url)
+    columns = (
+        "NAME:.metadata.name,ADDRESS:.spec.git.repo,BRANCH:.spec.git.branch,DIR:.spec.git.directory"
+    )
+    shown = cli("repo", "get", f"--output=custom-columns={columns}")
+    assert _table(shown.stdout) == [
+        ["NAME", "ADDRESS", "BRANCH", "DIR"], [BLUEPRINTS, blueprints_url, "main", "/"]
+    ]  # fmt: skip
+    shown = cli("repo", "get", "--output=custom-columns=NAME:.metadata.name,DESC:.spec.description")
+    assert shown.stdout == (f"NAME              DESC\n{BLUEPRINTS}   Test Blueprints\n")
+    columns = (
+        "NAME:.metadata.name,TYPE:.spec.type,CONTENT:.spec.content,"
+        "READY:.status.conditions[?(@.type=='Ready')].status,ADDRESS:.spec.git.repo,"
+        "BRANCH:.spec.git.branch"
+    )
+    shown = cli("repo", "get", f"--output=custom-columns={columns}")
+    assert _table(shown.stdout) == [
+        ["NAME", "TYPE", "CONTENT", "READY", "ADDRESS", "BRANCH"],
+        [BLUEPRINTS, "git", "Package", "True", blueprints_url, "main"],
+    ]
+    cli("repo", "unregister", BLUEPRINTS)
+    # the scenario sleeps 2 s, then lists: lanai repo unregister waits until it is gone
+    listed = cli("repo", "get")
+    assert (listed.stdout, _stderr(listed)) == (
+        "",
+        f"No resources found in {cli.namespace} namespace.",
     )
