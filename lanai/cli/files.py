@@ -253,6 +253,20 @@ async def pull(session: kube.Session, args: argparse.Namespace) -> int:
     return 0
 
 
+def render_refusal(error: str, *objects: Mapping[str, Any]) -> str:
+    """Porch's words for a push whose render failed: not pushed, or (with the
+    ``porch.kpt.dev/push-on-render-failure: "true"`` annotation on the revision or its
+    resources, which Lanai's operator honours the same way) pushed anyway."""
+    key = constants.PUSH_ON_RENDER_FAILURE_ANNOTATION
+    pushed = any((field(obj, "metadata.annotations") or {}).get(key) == "true" for obj in objects)
+    what = (
+        "Package pushed to remote despite render failure."
+        if pushed
+        else "Package NOT pushed to remote. Fix locally (until 'kpt fn render' succeeds) and retry."
+    )
+    return f"error rendering package in kpt function pipeline. {what} Details: {error}"
+
+
 def _report_render(resources: Mapping[str, Any]) -> None:
     result = field(resources, "status.renderStatus.result")
     if isinstance(result, dict):
@@ -305,8 +319,13 @@ async def push(session: kube.Session, args: argparse.Namespace) -> int:
                 required=False,
             )
         except kube.Failure:
-            _report_render(await session.find(kube.RESOURCES, args.name) or {})
-            raise
+            found = await session.find(kube.RESOURCES, args.name) or {}
+            _report_render(found)
+            failed = field(found, "status.renderStatus.error")
+            if not failed:
+                raise
+            owner = await session.find(kube.REVISIONS, args.name) or {}
+            raise kube.Failure(render_refusal(str(failed), owner, found)) from None
         _report_render(done)
     print(f"{args.name} pushed")
     return 0
