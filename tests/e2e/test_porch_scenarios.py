@@ -472,3 +472,116 @@ def test_repo_register(cluster: Cluster, operator: OperatorProcess, blueprints_u
         "",
         f"No resources found in {cli.namespace} namespace.",
     )
+
+
+def test_rpkg_init_deploy(cli: Cli, team: Team, git_server: gitserver.GitServer) -> None:
+    # the scenario's deployment repository is its only one (`git`); here it is `deploy`,
+    # beside the module's others, so `repo get` names it
+    url = git_server.create_repository(f"{team.namespace}-deploy")
+    cli(
+        "repo", "register", "--name=deploy", "--deployment",
+        f"--repo-basic-password={GIT_PASSWORD}", f"--repo-basic-username={GIT_USER}", url,
+    )  # fmt: skip
+    shown = cli(
+        "repo",
+        "get",
+        "deploy",
+        "--output=custom-columns=NAME:.metadata.name,DEPLOYMENT:.spec.deployment",
+    )
+    assert _table(shown.stdout) == [["NAME", "DEPLOYMENT"], ["deploy", "true"]]
+    name = "deploy.deploy-package.deploy"
+    made = cli(
+        "rpkg", "init", "--description", "Test Package Description", "--keywords=test,package",
+        "--site", "http://kpt.dev/deploy-package", "--repository=deploy", "--workspace=deploy",
+        "deploy-package", user=AUTHOR,
+    )  # fmt: skip
+    assert made.stdout == f"{name} created\n"
+    items = _items(cli, name)
+    assert sorted(items) == ["Kptfile", "package-context.yaml"]
+    kptfile = items["Kptfile"]
+    assert kptfile["info"] == {
+        "description": "Test Package Description",
+        "keywords": ["test", "package"],
+        "site": "http://kpt.dev/deploy-package",
+    }
+    assert kptfile["metadata"]["name"] == "deploy-package"
+    assert kptfile["metadata"]["annotations"]["config.kubernetes.io/local-config"] == "true"
+    assert kptfile["status"]["conditions"] == [
+        {"reason": "RenderSuccess", "status": "True", "type": "Rendered"}
+    ]
+    context = items["package-context.yaml"]
+    assert (context["kind"], context["metadata"]["name"], context["data"]) == (
+        "ConfigMap", "kptfile.kpt.dev", {"name": "example"}
+    )  # fmt: skip
+    columns = (
+        "NAME:.metadata.name,TYPE:.spec.type,DEPLOYMENT:.spec.deployment,"
+        "READY:.status.conditions[?(@.type=='Ready')].status,ADDRESS:.spec.git.repo,"
+        "BRANCH:.spec.git.branch"
+    )
+    shown = cli("repo", "get", "deploy", f"--output=custom-columns={columns}")
+    assert _table(shown.stdout) == [
+        ["NAME", "TYPE", "DEPLOYMENT", "READY", "ADDRESS", "BRANCH"],
+        ["deploy", "git", "true", "True", url, "main"],
+    ]
+
+
+BROKEN_PIPELINE = "pipeline:\n  mutators:\n  - image: quay.io/invalid/nonexistent-fn:v0.0.1\n"
+
+
+def test_rpkg_push_on_render_failure(cli: Cli, team: Team, tmp_path: Path) -> None:
+    for package, annotation, pushed in (
+        ("test-push-true", "true", True),
+        ("test-push-false", "false", False),
+        ("test-no-annotation", None, False),
+    ):
+        name = f"{REPO}.{package}.v1"
+        made = cli("rpkg", "init", f"--repository={REPO}", "--workspace=v1", package, user=AUTHOR)
+        assert made.stdout == f"{name} created\n"
+        if annotation is not None:
+            # the scenario annotates packagerevisions.v1alpha1: Lanai serves them at v1alpha2
+            done = team.cluster.kubectl(
+                "annotate", "packagerevisions.porch.kpt.dev", name, "-n", team.namespace,
+                f"porch.kpt.dev/push-on-render-failure={annotation}", user=AUTHOR,
+            )  # fmt: skip
+            assert done.stdout == f"packagerevision.porch.kpt.dev/{name} annotated\n"
+        directory = tmp_path / package
+        cli("rpkg", "pull", name, str(directory), user=AUTHOR)
+        with (directory / "Kptfile").open("a") as kptfile:
+            kptfile.write(BROKEN_PIPELINE)
+        refused = cli("rpkg", "push", name, str(directory), user=AUTHOR, ok=False)
+        assert refused.returncode == 1
+        said = "Package pushed to remote despite render failure" if pushed else (
+            "Package NOT pushed to remote"
+        )  # fmt: skip
+        assert said in _stderr(refused)
+        # Porch's scenario pulls again to verify. Lanai differs by design: the resources
+        # object keeps what was submitted, with a condition that it was not committed, so a
+        # pull shows the refused edit (to fix and push again); Git is what is checked here.
+        in_git = team.show(f"refs/heads/drafts/{package}/v1", f"{package}/Kptfile")
+        assert ("nonexistent-fn" in in_git) is pushed
+
+
+def test_rpkg_unready(cli: Cli, team: Team, with_blueprints: str, tmp_path: Path) -> None:
+    name = f"{REPO}.unready-edit.clone-1"
+    made = cli(
+        "rpkg", "clone", f"{with_blueprints}/unready@unready/v1", f"--repository={REPO}",
+        "--workspace=clone-1", "unready-edit", *BY_URL, user=AUTHOR,
+    )  # fmt: skip
+    assert made.stdout == f"{name} created\n"
+    directory = tmp_path / "pkg-unready"
+    cli("rpkg", "pull", name, str(directory), user=AUTHOR)
+    # the scenario's `kpt fn eval search-replace` sets status.conditions[0].status: here the
+    # gate's condition is found by its type (Lanai's render adds Rendered beside it)
+    kptfile = load_yaml((directory / "Kptfile").read_text())
+    gate = next(c for c in kptfile["status"]["conditions"] if c["type"] == blueprints.UNREADY_GATE)
+    assert gate["status"] == "False"
+    gate["status"] = "True"
+    (directory / "Kptfile").write_text(dump_yaml(kptfile))
+    assert cli("rpkg", "push", name, str(directory), user=AUTHOR).stdout == f"{name} pushed\n"
+    assert cli("rpkg", "propose", name, user=AUTHOR).stdout == f"{name} proposed\n"
+    assert cli("rpkg", "approve", name, user=APPROVER).stdout == f"{name} approved\n"
+    copy = f"{REPO}.unready-edit.copy-2"
+    made = cli("rpkg", "copy", "--workspace=copy-2", name, user=AUTHOR)
+    assert made.stdout == f"{copy} created\n"
+    assert cli("rpkg", "propose", copy, user=AUTHOR).stdout == f"{copy} proposed\n"
+    assert cli("rpkg", "approve", copy, user=APPROVER).stdout == f"{copy} approved\n"
