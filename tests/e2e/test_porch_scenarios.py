@@ -585,3 +585,85 @@ def test_rpkg_unready(cli: Cli, team: Team, with_blueprints: str, tmp_path: Path
     assert made.stdout == f"{copy} created\n"
     assert cli("rpkg", "propose", copy, user=AUTHOR).stdout == f"{copy} proposed\n"
     assert cli("rpkg", "approve", copy, user=APPROVER).stdout == f"{copy} approved\n"
+
+
+STARLARK = "ghcr.io/kptdev/krm-functions-catalog/starlark:v0.5"
+
+
+def _starlark_copy(name: str, source_map: str, target_map: str) -> str:
+    """A StarlarkRun (ours) that copies three keys of ConfigMap ``source_map`` into
+    ConfigMap ``target_map``: the scenario's parameter passing, parent to subpackage."""
+    script = (
+        "def data_of(name):\n"
+        "  for r in ctx.resource_list['items']:\n"
+        "    if r['kind'] == 'ConfigMap' and r['metadata']['name'] == name:\n"
+        "      return r\n"
+        "  return None\n"
+        f"source = data_of('{source_map}')\n"
+        f"target = data_of('{target_map}')\n"
+        "if source and target:\n"
+        "  for key in ['key1', 'key2', 'parent']:\n"
+        "    if key in source['data']:\n"
+        "      target['data'][key] = source['data'][key]\n"
+    )
+    body = "".join(f"  {line}\n" for line in script.splitlines())
+    return (
+        "apiVersion: fn.kpt.dev/v1alpha1\nkind: StarlarkRun\nmetadata:\n"
+        f'  name: {name}\n  annotations:\n    config.kubernetes.io/local-config: "true"\n'
+        f"source: |\n{body}"
+    )
+
+
+def _params(name: str, key1: str, key2: str, parent: str) -> str:
+    return (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+        f"data:\n  key1: {key1}\n  key2: {key2}\n  parent: {parent}\n"
+    )
+
+
+def _nested_kptfile(name: str, config: str, bfs: bool) -> str:
+    order = '    kpt.dev/bfs-rendering: "true"\n' if bfs else ""
+    return (
+        "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n"
+        f'  name: {name}\n  annotations:\n    config.kubernetes.io/local-config: "true"\n'
+        f"{order}info:\n  description: sample description\n"
+        f"pipeline:\n  mutators:\n  - image: {STARLARK}\n    configPath: {config}\n"
+    )
+
+
+PARENT_PKG = {
+    "Kptfile": _nested_kptfile("customized-package", "fn-pass-parameters.yaml", bfs=True),
+    "fn-pass-parameters.yaml": _starlark_copy(
+        "fn-pass-parameters", "parent-parameters", "subpackage-parameters"
+    ),
+    "parent-parameters.yaml": _params("parent-parameters", "value1", "value2", "parent-value"),
+}
+NESTED_PKG = {
+    "Kptfile": _nested_kptfile("sample-package", "fn-config.yaml", bfs=False),
+    "fn-config.yaml": _starlark_copy("starlark-fn", "subpackage-parameters", "my-config"),
+    "subpackage-parameters.yaml": _params(
+        "subpackage-parameters", "value01", "value02", "child-value"
+    ),
+    "configmap.yaml": _params("my-config", "v01", "v02", "tobe-updated"),
+}
+
+
+def test_rpkg_nested_package(cli: Cli, team: Team, tmp_path: Path) -> None:
+    name = f"{REPO}.root.1"
+    made = cli("rpkg", "init", "root", f"--repository={REPO}", "--workspace=1", user=AUTHOR)
+    assert made.stdout == f"{name} created\n"
+    directory = tmp_path / "a00"
+    cli("rpkg", "pull", name, str(directory), user=AUTHOR)
+    # the scenario copies Porch's test_pkgs/nested-packages: ours do the same (see above)
+    for relative, files in (("", PARENT_PKG), ("s", NESTED_PKG)):
+        (directory / relative).mkdir(exist_ok=True)
+        for file, text in files.items():
+            (directory / relative / file).write_text(text)
+    pushed = cli("rpkg", "push", name, str(directory), user=AUTHOR)
+    assert pushed.stdout == f"{name} pushed\n"
+    # porchctl prints `[RUNNING] "image"` per function; lanai prints kpt fn render's lines
+    assert pushed.stderr.count(f'[PASS] "{STARLARK}"') == 2
+    result = tmp_path / "nested-pkg-result"
+    cli("rpkg", "pull", name, str(result), user=AUTHOR)
+    # parent first (kpt.dev/bfs-rendering): its value reached the subpackage's ConfigMap
+    assert "parent: parent-value" in (result / "s" / "configmap.yaml").read_text()
