@@ -158,7 +158,7 @@ async def upgrade(session: kube.Session, args: argparse.Namespace) -> int:
     source = create.upgrade_source(old, create.name_of(new), args.source, args.strategy)
     body = create.next_body(session.namespace, current, args.workspace, source)
     made = await _create(session, args, body)
-    print(f"{made} created: upgrades {args.source} from {old} to {create.name_of(new)}")
+    print(f"{args.source} upgraded to {made}")  # porchctl's line
     return 0
 
 

@@ -333,7 +333,7 @@ def test_upgrade_merges_a_newer_upstream_revision(cli: Cli, team: Team, tmp_path
 
     done = cli("rpkg", "upgrade", edge, "--workspace", "v2", user=AUTHOR)
     upgraded = f"{REPO}.edge.v2"
-    assert done.stdout.strip() == f"{upgraded} created: upgrades {edge} from {base} to {newer}"
+    assert done.stdout == f"{edge} upgraded to {upgraded}\n"
     assert "size: large" in team.show("refs/heads/drafts/edge/v2", "edge/settings.yaml")
     obj = team.get(upgraded)
     assert obj is not None
