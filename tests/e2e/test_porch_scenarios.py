@@ -1,13 +1,17 @@
 """Porch's own CLI scenarios (``test/e2e/cli/testdata/<scenario>/config.yaml`` in
-nephio-project/porch), followed step by step with ``lanai rpkg`` (and kubectl where
-porchctl prints with kubectl's ``custom-columns``, which ``lanai rpkg get`` does not offer).
+nephio-project/porch), followed step by step with ``lanai rpkg``/``lanai repo`` (kubectl
+where the scenario uses kubectl).
 
-Each step names the scenario's step it follows. The team's Repository ``blueprints``
-stands for the scenarios' ``git`` repository (registered by the team fixture, as the
-scenarios' first step registers theirs). Where Lanai differs on purpose the step says so:
-an unpublished revision has no ``status.revision`` (Porch's v1alpha2 objects; porchctl
-prints ``<none>``, where the scenarios, written for v1alpha1, print 0, and read the
-revision at ``.spec.revision``).
+The team's Repository ``blueprints`` stands for the scenarios' ``git`` repository; the
+module shares one team (its scenarios use distinct package names). ``test-blueprints`` is
+a repository of our own (tests/support/blueprints.py: the packages and tags the scenarios
+read, written by hand). Scenarios that list a whole namespace (rpkg-get, repo-register,
+rpkg-upgrade) get a namespace of their own. Where Lanai differs on purpose the step says
+so; in short: an unpublished revision has no ``status.revision`` and v1alpha2 keeps it in
+status (porchctl prints ``<none>`` where the v1alpha1 scenarios print 0 or read
+``.spec.revision``); clones from the blueprints URL name a Secret (our Git server has no
+anonymous read); Lanai's clone writes kpt's ``updateStrategy``; a refused push stays in
+the resources object (not in Git); porchctl's ``upgrade --discover`` is not offered.
 """
 
 from __future__ import annotations
