@@ -87,12 +87,9 @@ async def move_all(session: kube.Session, args: argparse.Namespace) -> int:
         if move.target is None:
             kube.error(f"{name} {move.said}")
             return
-        said = move.said
         if args.wait:
-            done = await wait.until_ready(session, kube.REVISIONS, name, within=args.timeout)
-            if args.verb == "approve":
-                said += f" (revision {create.revision_of(done)})"
-        print(f"{name} {said}", flush=True)
+            await wait.until_ready(session, kube.REVISIONS, name, within=args.timeout)
+        print(f"{name} {move.said}", flush=True)  # porchctl's line, word for word
 
     return await kube.each(args.names, one)
 

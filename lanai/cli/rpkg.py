@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +46,26 @@ def selector(package: str | None, revision: int | None, workspace: str | None) -
     return ",".join(terms)
 
 
+def _check_show_kptfile(args: argparse.Namespace) -> None:
+    """porchctl's rules for ``--show-kptfile``, in its words (exit code 1 as porchctl)."""
+    if len(args.names) != 1:
+        raise kube.Failure(
+            "--show-kptfile requires exactly one package revision name as an argument"
+        )
+    if args.package or args.revision is not None or args.workspace:
+        raise kube.Failure(
+            "--show-kptfile cannot be combined with --name, --revision, or --workspace"
+        )
+    if args.all_namespaces:
+        raise kube.Failure("--show-kptfile cannot be combined with --all-namespaces")
+
+
 async def get(session: kube.Session, args: argparse.Namespace) -> int:
+    if args.show_kptfile:
+        _check_show_kptfile(args)
+        kptfile = await files.root_kptfile(session, args.names[0])
+        sys.stdout.write(kptfile)
+        return 0
     chosen = selector(args.package, args.revision, args.workspace)
     return await listing.run(session, args, kube.REVISIONS, COLUMNS, chosen)
 
@@ -138,7 +158,7 @@ async def upgrade(session: kube.Session, args: argparse.Namespace) -> int:
     source = create.upgrade_source(old, create.name_of(new), args.source, args.strategy)
     body = create.next_body(session.namespace, current, args.workspace, source)
     made = await _create(session, args, body)
-    print(f"{made} created: upgrades {args.source} from {old} to {create.name_of(new)}")
+    print(f"{args.source} upgraded to {made}")  # porchctl's line
     return 0
 
 
@@ -190,6 +210,11 @@ def add_parsers(commands: Subcommands) -> None:
     get_.add_argument("--name", dest="package", metavar="PACKAGE", help="only this package")
     get_.add_argument("--revision", type=int, metavar="N", help="only this revision number")
     get_.add_argument("--workspace", metavar="WORKSPACE", help="only this workspace")
+    get_.add_argument(
+        "--show-kptfile",
+        action="store_true",
+        help="print the root Kptfile of the one revision named (as porchctl)",
+    )
     get_.set_defaults(func=kube.command(get))
 
     init_ = group.verbs.add_parser("init", parents=changing, help="create a new package as a Draft")
