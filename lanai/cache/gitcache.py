@@ -161,7 +161,10 @@ class GitRepository:
     def _fetch_and_repair(self) -> bool:
         """One trip to a worker thread for what every sync does (the no-op sync's cost)."""
         fetched = self.git.fetch()
-        return bool(self.git.repair()) or fetched
+        repaired = bool(self.git.repair())
+        # The mirror may also have moved since the last listing without this fetch (a
+        # refused push fetches at once).
+        return fetched or repaired or self.git.version() != self._version
 
     async def _reindex(self) -> None:
         # In a worker thread, like the Git reads: parsing and building 10,000 records

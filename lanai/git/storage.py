@@ -6,13 +6,17 @@ plus the ``kpt:`` annotation of the commits they point at, and what a commit hol
 cached by its id, so listing 10,000 tags costs little after the first time.
 
 Publishing never hands out a number twice: the approval commit is pushed to the branch
-without force, and libgit2 refuses a push that is not a fast-forward. Losing that race
-means someone else published: fetch, renumber, retry. The tag follows; if the process
-dies in between, ``repair`` tags the approval commit on the next sync.
+without force, compared with the branch's value as read, and the remote refuses a push
+whose old value is not the branch's. Losing that race means someone else published:
+fetch, renumber, retry. Where the remote takes atomic pushes (:mod:`lanai.git.receive`)
+the branch, the tag and the proposal branch's deletion are one push; otherwise libgit2
+pushes the branch, then the tag, and if the process dies in between, ``repair`` tags
+the approval commit on the next sync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import logging
@@ -27,7 +31,7 @@ from typing import Any, TypeVar
 import pygit2
 
 from lanai.api import values
-from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe
+from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe, receive
 from lanai.trust import paths, sizes
 
 logger = logging.getLogger(__name__)
@@ -66,6 +70,10 @@ class RevisionNotFound(GitError):
 
 class Conflict(GitError):
     pass
+
+
+class NotAtomic(GitError):
+    """The remote cannot take several refs as one atomic push."""
 
 
 class InvalidPackage(GitError):
@@ -197,6 +205,9 @@ class GitStorage:
         self._revisions: dict[tuple[str, str, str, int, str, str], GitRevision | None] = {}
         """What each ref shows, by everything it depends on: a listing re-reads only
         refs that moved (10,000 tags cost a dict lookup each, not a tree walk)."""
+        self._atomic: bool | None = None
+        """The remote takes a push as one atomic request (:mod:`lanai.git.receive`);
+        None until its receive-pack has been asked."""
 
     # -- remote -----------------------------------------------------------------
 
@@ -649,17 +660,140 @@ class GitStorage:
         return str(oid)
 
     def _set_and_push(
-        self, updates: Mapping[str, str | None], *, guarded: Mapping[str, str | None] = {}
+        self,
+        updates: Mapping[str, str | None],
+        *,
+        guarded: Mapping[str, str | None] = {},
+        atomic: bool = False,
     ) -> None:
         """Point refs at commits (None deletes) locally and on the remote.
 
         ``guarded`` names refs whose remote value must still be the given commit (None:
-        must not exist), else :class:`Conflict` and nothing changes.
+        must not exist), else :class:`Conflict` and nothing changes. ``atomic``: all refs
+        move or none (:class:`NotAtomic` when the remote cannot promise that; nothing
+        was pushed then).
         """
+        refs = self._refs()
+        if self._can_push_at_once():
+            with metrics.timed("push") as outcome:
+                try:
+                    pushed = self._push_at_once(updates, guarded, refs)
+                except Conflict:
+                    outcome["outcome"] = "rejected"
+                    raise
+                outcome["outcome"] = "ok" if pushed else "failed"
+            if pushed:
+                for name, target in updates.items():
+                    if target is None:
+                        if name in self._repo.references:
+                            self._repo.references.delete(name)
+                    else:
+                        self._repo.references.create(name, pygit2.Oid(hex=target), force=True)
+                self._refs_changed()
+                return
+        if atomic:
+            raise NotAtomic("the remote does not take atomic pushes")
+        self._push_with_libgit2(updates, guarded, refs)
+
+    def _can_push_at_once(self) -> bool:
+        if self._atomic is None:
+            try:
+                found = receive.capabilities(self.guard, self.url, self.auth)
+            except egress.Refused as error:
+                raise RemoteError(error.reason, str(error)) from None
+            if found is None:
+                return False  # asked again at the next push
+            self._atomic = found.usable
+        return self._atomic
+
+    def _push_at_once(
+        self,
+        updates: Mapping[str, str | None],
+        guarded: Mapping[str, str | None],
+        refs: Mapping[str, str],
+    ) -> bool:
+        """Push ``updates`` as one atomic request, each ref compared with the value
+        ``guarded`` gives or else the mirror's; False when that way is not open (then
+        nothing was pushed, or the answer was lost: libgit2 finds out).
+
+        A refused push means the mirror is behind the remote: it is fetched before
+        :class:`Conflict` is raised, so that a retry starts from what the remote holds."""
+        objects = self._objects_for(
+            [target for target in updates.values() if target is not None], refs
+        )
+        if objects is None:
+            return False
+        commands = [
+            receive.Command(receive.expected_old(refs, name, guarded), target or ZERO, name)
+            for name, target in updates.items()
+        ]
+        try:
+            rejected = receive.push(self.guard, self.url, self.auth, commands, objects)
+        except egress.Refused as error:
+            raise RemoteError(error.reason, str(error)) from None
+        if rejected is None:
+            return False
+        if rejected:
+            with contextlib.suppress(GitError):
+                self.fetch()
+            ref, reason = sorted(rejected.items())[0]
+            raise Conflict(f"the remote refused the update of {ref}: {reason}")
+        return True
+
+    def _objects_for(self, targets: list[str], refs: Mapping[str, str]) -> bytes | None:
+        """A pack of what the remote lacks to hold ``targets``: each new commit and the
+        trees and files it does not share with its parent. None when a parent is not
+        one the remote is known to have (libgit2 negotiates then)."""
+        known = set(refs.values())
+        found: dict[pygit2.Oid, tuple[int, bytes]] = {}
+        for target in targets:
+            if target in known:
+                continue
+            commit = self._commit(target)
+            parents = [str(oid) for oid in commit.parent_ids]
+            if any(parent not in known for parent in parents):
+                return None
+            found[commit.id] = self._raw(commit.id)
+            base = self._commit(parents[0]).tree_id if parents else None
+            self._tree_objects(commit.tree_id, base, found)
+        return receive.pack(found.values())
+
+    def _raw(self, oid: pygit2.Oid) -> tuple[int, bytes]:
+        kind, data = self._repo.odb.read(oid)
+        return int(kind), data
+
+    def _tree_objects(
+        self,
+        tree: pygit2.Oid,
+        base: pygit2.Oid | None,
+        found: dict[pygit2.Oid, tuple[int, bytes]],
+    ) -> None:
+        """``tree`` and what in it differs from ``base`` (the same path in the parent)."""
+        if tree == base or tree in found:
+            return
+        found[tree] = self._raw(tree)
+        before = {}
+        if base is not None:
+            before = {entry.name: entry for entry in self._repo[base].peel(pygit2.Tree)}
+        for entry in self._repo[tree].peel(pygit2.Tree):
+            old = before.get(entry.name)
+            if old is not None and old.id == entry.id:
+                continue
+            if entry.type_str == "tree":
+                same = old.id if old is not None and old.type_str == "tree" else None
+                self._tree_objects(entry.id, same, found)
+            elif entry.type_str == "blob" and entry.id not in found:
+                found[entry.id] = self._raw(entry.id)
+
+    def _push_with_libgit2(
+        self,
+        updates: Mapping[str, str | None],
+        guarded: Mapping[str, str | None],
+        refs: Mapping[str, str],
+    ) -> None:
         specs = []
         previous: dict[str, str | None] = {}
         expected = {name: (old or ZERO) for name, old in guarded.items()}
-        refs = self._refs()
         for name, target in updates.items():
             previous[name] = refs.get(name)
             if target is None:
@@ -769,7 +903,10 @@ class GitStorage:
         with self._lock:
             path = layout.full_path(self.directory, package)
             for _attempt in range(APPROVE_ATTEMPTS):
-                self.fetch()
+                if _attempt or not self._can_push_at_once():
+                    # One atomic push compares every ref with the mirror, so the first
+                    # try needs no fetch: a remote that moved refuses it (and is fetched).
+                    self.fetch()
                 current = self._find(package, workspace)
                 if current.lifecycle in ("Published", "DeletionProposed"):
                     return current
@@ -794,14 +931,29 @@ class GitStorage:
                     {**annotation, "task": {"type": "approve"}},
                     author,
                 )
+                branch = f"refs/heads/{self.branch}"
+                tag = layout.tag(path, n)
                 try:
-                    branch = f"refs/heads/{self.branch}"
+                    # The approval commit, its tag and the proposal branch's deletion
+                    # in one push, all or nothing.
+                    self._set_and_push(
+                        {branch: commit, tag: commit, current.ref: None},
+                        guarded={branch: parent, tag: None, current.ref: current.commit},
+                        atomic=True,
+                    )
+                    return self._find(package, workspace)
+                except NotAtomic:
+                    pass
+                except Conflict:
+                    logger.info("publishing %s lost a race; renumbering", package)
+                    time.sleep(_backoff(_attempt))
+                    continue
+                try:  # the branch first: a rival that fetches in between sees n taken
                     self._set_and_push({branch: commit}, guarded={branch: parent})
                 except Conflict:
                     logger.info("publishing %s lost a race; renumbering", package)
                     time.sleep(_backoff(_attempt))
                     continue
-                tag = layout.tag(path, n)
                 self._set_and_push({tag: commit, current.ref: None}, guarded={tag: None})
                 return self._find(package, workspace)
             raise Conflict(f"could not publish {package}: the branch kept moving")
