@@ -244,7 +244,9 @@ def _start(
         workdir / "controlplane", controlplane.find_binaries(), apiserver_args=apiserver_args or []
     )
     plane.start()
-    operator = OperatorProcess(plane.kubeconfig, workdir / "operator")
+    operator = OperatorProcess(
+        plane.kubeconfig, workdir / "operator", extra_args=os.environ.get("BENCH_OPERATOR_ARGS", "").split()
+    )
     kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
     kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
