@@ -448,6 +448,6 @@ async def _follow_kptfile_metadata(
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
-    kopf.on.create(*resources.RESOURCE, registry=registry, id="commit-edits", when=fields.pending)(
-        reconcile
-    )
+    kopf.on.create(
+        *resources.RESOURCE, registry=registry, id="commit-edits", when=resources.pending_edit
+    )(reconcile)
