@@ -146,6 +146,10 @@ class _Callbacks(probe._Callbacks):
             self.rejected[refname] = message
 
 
+def _ref_digest(name: str, target: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{name} {target}".encode()).digest(), "big")
+
+
 def _remote_error(error: Exception) -> RemoteError:
     return RemoteError(*probe.classify(probe.redact(str(error))))
 
@@ -193,7 +197,10 @@ class GitStorage:
             self._repo = pygit2.Repository(str(mirror))
         else:
             self._repo = pygit2.init_repository(str(mirror), bare=True)
-        self._packages_by_tree: dict[str, list[str]] = {}
+        self._packages_by_tree: dict[str, dict[str, str]] = {}
+        self._walked: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self._package_tree_at: dict[tuple[str, str], str | None] = {}
+        """(commit, package) → the package directory's id there (tags do not move)."""
         self._inspected: dict[str, tuple[str, tuple[values.Skipped, ...]]] = {}
         """Package tree id → (why it is unreadable, its skipped entries): a draft and
         the tag it becomes share a tree, and 10,000 revisions are checked once each."""
@@ -205,6 +212,8 @@ class GitStorage:
         self._revisions: dict[tuple[str, str, str, int, str, str], GitRevision | None] = {}
         """What each ref shows, by everything it depends on: a listing re-reads only
         refs that moved (10,000 tags cost a dict lookup each, not a tree walk)."""
+        self._ref_kinds: dict[str, tuple[str, tuple[str, str, str, int] | None]] = {}
+        """Ref name → (target, what it names): see :meth:`_kind_of`."""
         self._atomic: bool | None = None
         """The remote takes a push as one atomic request (:mod:`lanai.git.receive`);
         None until its receive-pack has been asked."""
@@ -296,7 +305,8 @@ class GitStorage:
         self._level = (fast.digest, self.version()) if fast is not None else None
 
     def _refs(self) -> dict[str, str]:
-        """Branches and tags of the mirror (name → target id), read once per change."""
+        """Branches and tags of the mirror (name → target id), read once per fetch that
+        changed them; Lanai's own pushes update it in place (:meth:`_refs_moved`)."""
         if self._ref_cache is None:
             self._ref_cache = {
                 ref.name: str(ref.target)
@@ -310,6 +320,23 @@ class GitStorage:
     def _refs_changed(self) -> None:
         self._ref_cache = None
         self._version_cache = None
+
+    def _refs_moved(self, updates: Mapping[str, str | None]) -> None:
+        """The mirror's refs were set to ``updates`` (None: deleted) by Lanai itself:
+        the known refs and :meth:`version` follow without re-reading 10,000 refs."""
+        refs = self._ref_cache
+        if refs is None:
+            return
+        version = int(self._version_cache, 16) if self._version_cache is not None else None
+        for name, target in updates.items():
+            old = refs.pop(name, None)
+            if version is not None and old is not None:
+                version ^= _ref_digest(name, old)
+            if target is not None:
+                refs[name] = target
+                if version is not None:
+                    version ^= _ref_digest(name, target)
+        self._version_cache = None if version is None else f"{version:064x}"
 
     def _push(self, specs: list[str], expected: Mapping[str, str]) -> dict[str, str]:
         with metrics.timed("push") as outcome:
@@ -340,11 +367,13 @@ class GitStorage:
         return made[-1].rejected
 
     def version(self) -> str:
+        """A digest of every branch and tag of the mirror: the same refs, the same version.
+        The digests of the refs are combined by XOR, so a push updates it in place."""
         if self._version_cache is None:
-            digest = hashlib.sha256()
-            for name, target in sorted(self._refs().items()):
-                digest.update(f"{name} {target}\n".encode())
-            self._version_cache = digest.hexdigest()
+            combined = 0
+            for name, target in self._refs().items():
+                combined ^= _ref_digest(name, target)
+            self._version_cache = f"{combined:064x}"
         return self._version_cache
 
     def head(self) -> str:
@@ -396,20 +425,31 @@ class GitStorage:
 
     def _packages(self, tree: pygit2.Tree) -> list[str]:
         """Package paths (relative to ``directory``) in a tree: outermost Kptfiles only."""
+        return list(self._package_trees(tree))
+
+    def _package_trees(self, tree: pygit2.Tree) -> dict[str, str]:
+        """Package path → the id of its directory, for every package in a tree."""
         key = str(tree.id)
-        if key in self._packages_by_tree:
-            return self._packages_by_tree[key]
-        root = self._subtree(tree, self.directory)
-        found: list[str] = []
-        if root is not None:
-            self._walk(root, "", found)
-        self._packages_by_tree[key] = found
+        found = self._packages_by_tree.get(key)
+        if found is None:
+            if len(self._packages_by_tree) > 64:
+                self._packages_by_tree.clear()
+            root = self._subtree(tree, self.directory)
+            found = dict(self._walk(root)) if root is not None else {}
+            self._packages_by_tree[key] = found
         return found
 
-    def _walk(self, tree: pygit2.Tree, prefix: str, found: list[str]) -> None:
+    def _walk(self, tree: pygit2.Tree, prefix: str = "") -> tuple[tuple[str, str], ...]:
+        """(path, directory id) of the packages under ``tree``. Kept per directory: after
+        an approval only the directories on the changed path are read again, not the
+        1,000 packages beside it."""
         if prefix and any(entry.raw_name == _KPTFILE_NAME for entry in tree):
-            found.append(prefix)
-            return
+            return ((prefix, str(tree.id)),)
+        key = (str(tree.id), prefix)
+        known = self._walked.get(key)
+        if known is not None:
+            return known
+        found: list[tuple[str, str]] = []
         for entry in tree:
             if entry.type_str != "tree":
                 continue
@@ -420,7 +460,11 @@ class GitStorage:
                 logger.warning("%s: passing over directory %s", self.url, paths.quoted(name))
                 continue
             child = self._repo[entry.id].peel(pygit2.Tree)
-            self._walk(child, f"{prefix}/{name}" if prefix else name, found)
+            found.extend(self._walk(child, f"{prefix}/{name}" if prefix else name))
+        if len(self._walked) > 50_000:
+            self._walked.clear()
+        self._walked[key] = result = tuple(found)
+        return result
 
     def _subtree(self, tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
         if not path:
@@ -525,51 +569,95 @@ class GitStorage:
         if previous is None:
             previous = self._revisions
         found: list[GitRevision] = []
-        head = self.head()
-        if head:
-            for package in self._packages(self._commit(head).tree):
-                placeholder = self._revision(
-                    package,
-                    self.branch,
-                    "Published",
-                    -1,
-                    head,
-                    f"refs/heads/{self.branch}",
-                    previous,
-                )
-                if placeholder:
-                    found.append(placeholder)
         deletion: set[tuple[str, int]] = set()
-        tags: list[tuple[str, int, str, str]] = []
-        for name, target in self._refs().items():
-            parsed = layout.parse(name)
-            if parsed is None:
+        tags: list[tuple[str, int, str, str, str]] = []
+        refs = self._refs()
+        if len(self._ref_kinds) > 2 * len(refs) + 100:
+            self._ref_kinds = {n: k for n, k in self._ref_kinds.items() if n in refs}
+        for name, target in refs.items():
+            known = self._ref_kinds.get(name)
+            if known is None or known[0] != target:
+                known = self._ref_kinds[name] = (target, self._kind_of(name, target))
+            kind = known[1]
+            if kind is None:
                 continue
-            in_scope = layout.package_of(self.directory, parsed.path)
-            if in_scope is None:
-                continue
-            package = in_scope
-            if parsed.kind == "tag":
-                tags.append((package, parsed.revision, target, name))
-            elif parsed.kind == layout.DELETION_PROPOSED:
-                deletion.add((package, parsed.revision))
+            what, package, workspace, n = kind
+            if what == "tag":
+                tags.append((package, n, workspace, target, name))
+            elif what == layout.DELETION_PROPOSED:
+                deletion.add((package, n))
             else:
-                lifecycle = "Draft" if parsed.kind == "draft" else "Proposed"
-                draft = self._revision(
-                    package, parsed.workspace, lifecycle, 0, target, name, previous
-                )
+                draft = self._revision(package, workspace, what, 0, target, name, previous)
                 if draft:
                     found.append(draft)
-        for package, n, target, name in tags:
+        latest: dict[str, tuple[int, str]] = {}
+        for package, n, ws, target, name in tags:
             lifecycle = "DeletionProposed" if (package, n) in deletion else "Published"
+            published = self._revision(package, ws, lifecycle, n, target, name, previous)
+            if published:
+                found.append(published)
+            if n > latest.get(package, (0, ""))[0]:
+                latest[package] = (n, target)
+        return self._placeholders(latest, previous) + found
+
+    def _placeholders(
+        self,
+        latest: Mapping[str, tuple[int, str]],
+        previous: Mapping[tuple[str, str, str, int, str, str], GitRevision | None],
+    ) -> list[GitRevision]:
+        """The branch revision (revision -1) of every package on the branch.
+
+        Its commit is the package's latest approval when the branch still holds what
+        that approval holds (the usual case), else the branch's head. So an approval
+        moves only its own package's branch revision, not those of the 1,000 packages
+        beside it (each a status write in the next sync)."""
+        head = self.head()
+        if not head:
+            return []
+        found = []
+        ref = f"refs/heads/{self.branch}"
+        for package, tree in self._package_trees(self._commit(head).tree).items():
+            commit = head
+            approved = latest.get(package)
+            if approved is not None and self._tree_at(approved[1], package) == tree:
+                commit = approved[1]
+            placeholder = self._revision(
+                package, self.branch, "Published", -1, commit, ref, previous
+            )
+            if placeholder:
+                found.append(placeholder)
+        return found
+
+    def _tree_at(self, commit: str, package: str) -> str | None:
+        key = (commit, package)
+        if key not in self._package_tree_at:
+            if len(self._package_tree_at) > 50_000:
+                self._package_tree_at.clear()
+            tree = self._package_tree(self._commit(commit), package)
+            self._package_tree_at[key] = str(tree) if tree is not None else None
+        return self._package_tree_at[key]
+
+    def _kind_of(self, name: str, target: str) -> tuple[str, str, str, int] | None:
+        """What the ref ``name`` at ``target`` names: (``tag``, package, workspace, n),
+        (``Draft``/``Proposed``, package, workspace, 0), (deletion-proposed, package, "",
+        n), or None for a ref that is no revision of this Repository. Kept per ref and
+        target: a listing of 10,000 tags loads no commit for the tags that did not move."""
+        parsed = layout.parse(name)
+        if parsed is None:
+            return None
+        package = layout.package_of(self.directory, parsed.path)
+        if package is None:
+            return None
+        if parsed.kind == "tag":
+            n = parsed.revision
             annotation = self._annotation(self._commit(target))
             ws = str(annotation.get("workspaceName") or f"v{n}")
             if annotation.get("package") not in (None, package):
                 ws = f"v{n}"
-            published = self._revision(package, ws, lifecycle, n, target, name, previous)
-            if published:
-                found.append(published)
-        return found
+            return ("tag", package, ws, n)
+        if parsed.kind == layout.DELETION_PROPOSED:
+            return (layout.DELETION_PROPOSED, package, "", parsed.revision)
+        return ("Draft" if parsed.kind == "draft" else "Proposed", package, parsed.workspace, 0)
 
     def _package_tree(self, commit: pygit2.Commit, package: str) -> pygit2.Oid | None:
         """The id of the package's directory in ``commit`` (not loaded), or None."""
@@ -689,7 +777,7 @@ class GitStorage:
                             self._repo.references.delete(name)
                     else:
                         self._repo.references.create(name, pygit2.Oid(hex=target), force=True)
-                self._refs_changed()
+                self._refs_moved(updates)
                 return
         if atomic:
             raise NotAtomic("the remote does not take atomic pushes")
@@ -855,6 +943,20 @@ class GitStorage:
             return self._find(package, workspace)
 
     def _find(self, package: str, workspace: str) -> GitRevision:
+        # A Draft or Proposed revision is found by its branch; else by the listing.
+        path = layout.full_path(self.directory, package)
+        refs = self._refs()
+        for lifecycle, ref in (
+            ("Draft", layout.draft_branch(path, workspace)),
+            ("Proposed", layout.proposed_branch(path, workspace)),
+        ):
+            target = refs.get(ref)
+            if target is not None:
+                found = self._revision(
+                    package, workspace, lifecycle, 0, target, ref, self._revisions
+                )
+                if found is not None:
+                    return found
         for revision in self._list_revisions():
             if revision.package == package and revision.workspace == workspace:
                 return revision
@@ -1057,14 +1159,17 @@ class GitStorage:
                     }
                 )
             elif current.revision < 0:
+                # On the branch's head: the branch revision's own commit may be the
+                # package's last approval, further back.
+                head = self.head()
                 commit = self._new_commit(
-                    current.commit,
+                    head,
                     package,
                     None,
                     f"Delete {package}",
                     {"package": package, "task": {"type": "delete"}},
                     author,
                 )
-                self._set_and_push({current.ref: commit})
+                self._set_and_push({current.ref: commit}, guarded={current.ref: head})
             else:
                 self._set_and_push({current.ref: None})
