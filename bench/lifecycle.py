@@ -244,9 +244,9 @@ def _start(
         workdir / "controlplane", controlplane.find_binaries(), apiserver_args=apiserver_args or []
     )
     plane.start()
-    operator = OperatorProcess(
-        plane.kubeconfig, workdir / "operator", extra_args=os.environ.get("BENCH_OPERATOR_ARGS", "").split()
-    )
+    # BENCH_OPERATOR_ARGS: more flags for the operator (-v for kopf's debug log, say).
+    extra = os.environ.get("BENCH_OPERATOR_ARGS", "").split()
+    operator = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=extra)
     kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
     kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
@@ -270,6 +270,8 @@ def _start(
     for name, repo_url in named:
         kube.apply(_repository(name, repo_url))
     for name, _url in named:
+        if name == "big":
+            continue  # its cold sync takes minutes: run() waits for its objects instead
         kube.kubectl(
             "wait", "-n", NAMESPACE, "--for=condition=Ready", "--timeout=600s",
             f"repository/{name}",
