@@ -258,6 +258,16 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     ready = _ready(mirror.ready_condition(record), generation)
     status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
     status["observedGeneration"] = generation
+    if created is None and not (body.get("status") or {}).get("conditions"):
+        # Nothing was created now, yet the event shows no conditions: it was sent before
+        # an earlier reconciliation's status (one that made this generation itself, by
+        # following the Kptfile). Conditions are one list, written whole: build on the
+        # object as it is, not on the event, or that status's Rendered is lost.
+        found = await kube.find(
+            rt.api, *RESOURCE[:2], namespace, RESOURCE[2], body.metadata.name or ""
+        )
+        shown = (found or {}).get("status") or {}
+        status["conditions"] = conditions.upsert(shown.get("conditions"), ready)
 
     async def write_status() -> None:
         await _patch_status(rt, body, status)
