@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bench import cluster, repogen, stats, watching
 from lanai.git import probe, storage
@@ -376,9 +377,41 @@ def run(
             bed.timed("approve", partial(bed.moved, name, "Published"), revision=True)
             bed.timed("copy", partial(bed.create, f"app{i}", "v2", {"copyFrom": {"name": name}}))
             bed.timed("clone", partial(bed.create, f"site{i}", "v1", clone))
+        if others:
+            _listings(bed, report, label)
         return _report(report, bed, floors, samples, label)
     finally:
         _stop(bed)
+
+
+LISTINGS = {
+    "label selector porch.kpt.dev/latest-revision=true": (
+        "labelSelector=porch.kpt.dev%2Flatest-revision%3Dtrue"
+    ),
+    "field selector spec.packageName (one package of the big repository)": (
+        f"fieldSelector=spec.packageName%3D{quote(repogen.package_name(7), safe='')}"
+    ),
+    "field selector spec.repository=big, spec.lifecycle=Published": (
+        "fieldSelector=spec.repository%3Dbig,spec.lifecycle%3DPublished"
+    ),
+}
+
+
+def _listings(bed: Bed, report: stats.Report, label: str) -> None:
+    """How long a list with a selector takes among the other revisions (median of 5,
+    the answer read whole), and the operator's memory with them."""
+    for what, query in LISTINGS.items():
+        times = []
+        count = 0
+        for _ in range(5):
+            started = time.perf_counter()
+            answer = bed.session.request("GET", f"{REVISIONS}?{query}")
+            times.append((time.perf_counter() - started) * 1000)
+            count = len(answer["items"])
+        report.add(f"{label}: list with {what} ({count} items) p50", statistics.median(times), "ms")
+    assert bed.operator.process is not None
+    rss = cluster.memory(bed.operator.process.pid)
+    report.add(f"{label}: operator RSS", rss["VmRSS"], "MiB", 300)
 
 
 def _report(
