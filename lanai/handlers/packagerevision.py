@@ -267,6 +267,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
             rt.api, *RESOURCE[:2], namespace, RESOURCE[2], body.metadata.name or ""
         )
         shown = (found or {}).get("status") or {}
+        if not notes and shown.get("observedGeneration") == generation:
+            return  # that reconciliation carried this generation out already
         status["conditions"] = conditions.upsert(shown.get("conditions"), ready)
 
     async def write_status() -> None:
