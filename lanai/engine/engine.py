@@ -384,6 +384,8 @@ class Engine:
                 return False
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
+            except interface.CacheError as error:  # a ref moved on the remote: fetched, retried
+                raise errors.Unavailable(str(error)) from None
             return True
 
 
