@@ -7,10 +7,13 @@ the API directly with the admin client certificate: ``limit=1`` answers a count 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import ssl
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -134,3 +137,56 @@ def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 
 def as_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+class Session:
+    """One kept-alive HTTPS connection to the API server (admin client certificate).
+
+    A benchmark's own requests should cost what a client's do, not a TLS handshake
+    each (urllib opens a connection per request)."""
+
+    def __init__(self, server: str, pki: Path) -> None:
+        parts = urllib.parse.urlsplit(server)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 443
+        self._context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        self._context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        self._connection: http.client.HTTPSConnection | None = None
+
+    def connect(self, timeout: float | None = 120) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(
+            self._host, self._port, context=self._context, timeout=timeout
+        )
+
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> Any:
+        """The decoded answer; :class:`urllib.error.HTTPError` for a status ≥ 400."""
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        for attempt in (0, 1):
+            if self._connection is None:
+                self._connection = self.connect()
+            try:
+                self._connection.request(method, path, body=data, headers=headers)
+                answer = self._connection.getresponse()
+                payload = answer.read()
+            except (OSError, http.client.HTTPException):
+                self._connection.close()
+                self._connection = None
+                if attempt:
+                    raise
+                continue
+            if answer.status >= 400:
+                raise urllib.error.HTTPError(
+                    path,
+                    answer.status,
+                    payload.decode(errors="replace")[:500],
+                    answer.headers,
+                    None,
+                )
+            return json.loads(payload)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()

@@ -34,7 +34,20 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument("--samples", type=int, default=20, help="lifecycle samples per measure")
+    parser.add_argument("--samples", type=int, default=100, help="lifecycle samples per step")
+    parser.add_argument(
+        "--others",
+        type=int,
+        action="append",
+        help="also measure the lifecycle with this many other revisions in the namespace "
+        "(repeatable: --others 1000 --others 10000)",
+    )
+    parser.add_argument(
+        "--repositories",
+        type=int,
+        default=1,
+        help="Repositories registered in the lifecycle namespace (with --others)",
+    )
     parser.add_argument(
         "--sites", type=int, default=100, help="Repositories the variant set targets"
     )
@@ -97,9 +110,22 @@ def main(argv: list[str] | None = None) -> int:
 
     if "lifecycle" in chosen:
         step(
-            "5. lifecycle latencies: init, approve, clone",
+            "5. lifecycle latencies and their floors: init, propose, approve, copy, clone",
             lambda: lifecycle.run(workdir / "lifecycle", report, samples=args.samples),
         )
+        for others in args.others or []:
+            step(
+                f"5. the same with {others} other revisions and {args.repositories} "
+                "Repositories in the namespace",
+                lambda others=others: lifecycle.run(
+                    workdir / f"lifecycle-{others}",
+                    report,
+                    samples=args.samples,
+                    others=others,
+                    repositories=args.repositories,
+                    label=f"{others} others",
+                ),
+            )
 
     if "render" in chosen:
         step("6. render of a 100-resource package, 3 builtin functions", lambda: render.run(report))
@@ -112,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n## Results\n")
     print(report.table())
+    for note in report.notes:
+        print(f"\n{note}")
     if report.missed:
         print("\nMISSED targets:")
         for row in report.missed:

@@ -53,6 +53,8 @@ class Row:
 @dataclass
 class Report:
     rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Tables a benchmark prints beside the rows (e.g. the lifecycle steps and floors)."""
 
     def add(self, *args: object, **kwargs: object) -> Row:
         row = Row(*args, **kwargs)  # type: ignore[arg-type]

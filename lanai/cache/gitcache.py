@@ -159,7 +159,10 @@ class GitRepository:
     def _fetch_and_repair(self) -> bool:
         """One trip to a worker thread for what every sync does (the no-op sync's cost)."""
         fetched = self.git.fetch()
-        return bool(self.git.repair()) or fetched
+        repaired = bool(self.git.repair())
+        # The mirror may also have moved since the last listing without this fetch (a
+        # refused push fetches at once).
+        return fetched or repaired or self.git.version() != self._version
 
     async def _reindex(self) -> None:
         # In a worker thread, like the Git reads: parsing and building 10,000 records
@@ -327,11 +330,17 @@ class GitRepository:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _valid_name(package: str, workspace: str) -> bool:
+    """Checked once per name, not for each of 10,000 revisions on every listing."""
+    return names.is_package_path(package) and names.is_dns1123_label(workspace)
+
+
 def _nameable(revision: storage.GitRevision) -> bool:
     """Whether the revision can be a PackageRevision: its package path and workspace make
     a valid object name. Git may hold others (``Bad Name/``, branch ``release/1.0``);
     one such would otherwise fail every sync of the Repository."""
-    if names.is_package_path(revision.package) and names.is_dns1123_label(revision.workspace):
+    if _valid_name(revision.package, revision.workspace):
         return True
     logger.warning(
         "%s: passing over %s (workspace %s): not a valid PackageRevision name",

@@ -156,7 +156,7 @@ class Engine:
                         f"workspace {key.workspace} of {key.package} exists in Git but cannot "
                         "be read; choose another workspaceName"
                     ) from None
-                record = found
+                return Outcome(found)  # someone else's push: adopted, as above
             except interface.RepositoryUnavailable as error:
                 raise errors.Unavailable(str(error)) from None
             except interface.InvalidPackage as error:
@@ -384,6 +384,8 @@ class Engine:
             except interface.RevisionNotFound:
                 return False
             except interface.RepositoryUnavailable as error:
+                raise errors.Unavailable(str(error)) from None
+            except interface.CacheError as error:  # a ref moved on the remote: fetched, retried
                 raise errors.Unavailable(str(error)) from None
             return True
 

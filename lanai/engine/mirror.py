@@ -325,6 +325,19 @@ def _follow_kptfile(record: PackageRevisionRecord, observed: ObservedObject) -> 
     return packagemeta.follow_patch(shown, packagemeta.of_record(record), gates=gates)
 
 
+def _handler_due(observed: ObservedObject) -> bool:
+    """A user's object the PackageRevision handler has not acted on yet (a new Draft
+    whose creation is under way, or waits): the handler writes its whole status. A
+    sync's status write meanwhile only races it, and shows the object to the handler
+    once more (a second reconciliation and three more writes per new revision).
+    Objects the sync itself created (Published at generation 1) are the sync's."""
+    return (
+        observed.observed_generation is None
+        and not observed.deleting
+        and not (observed.generation == 1 and observed.lifecycle in lifecycle.PUBLISHED_STATES)
+    )
+
+
 def plan(
     records: Iterable[PackageRevisionRecord],
     existing: Mapping[str, ObservedObject],
@@ -373,6 +386,8 @@ def plan(
             metadata_patch["spec"] = spec_patch
         if metadata_patch:
             result.patch.append((name, metadata_patch))
+        if _handler_due(observed):
+            continue
         status_patch = _status_patch(
             record,
             observed,

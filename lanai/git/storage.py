@@ -6,13 +6,17 @@ plus the ``kpt:`` annotation of the commits they point at, and what a commit hol
 cached by its id, so listing 10,000 tags costs little after the first time.
 
 Publishing never hands out a number twice: the approval commit is pushed to the branch
-without force, and libgit2 refuses a push that is not a fast-forward. Losing that race
-means someone else published: fetch, renumber, retry. The tag follows; if the process
-dies in between, ``repair`` tags the approval commit on the next sync.
+without force, compared with the branch's value as read, and the remote refuses a push
+whose old value is not the branch's. Losing that race means someone else published:
+fetch, renumber, retry. Where the remote takes atomic pushes (:mod:`lanai.git.receive`)
+the branch, the tag and the proposal branch's deletion are one push; otherwise libgit2
+pushes the branch, then the tag, and if the process dies in between, ``repair`` tags
+the approval commit on the next sync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import logging
@@ -27,7 +31,7 @@ from typing import Any, TypeVar
 import pygit2
 
 from lanai.api import values
-from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe
+from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe, receive
 from lanai.trust import paths, sizes
 
 logger = logging.getLogger(__name__)
@@ -66,6 +70,10 @@ class RevisionNotFound(GitError):
 
 class Conflict(GitError):
     pass
+
+
+class NotAtomic(GitError):
+    """The remote cannot take several refs as one atomic push."""
 
 
 class InvalidPackage(GitError):
@@ -138,6 +146,10 @@ class _Callbacks(probe._Callbacks):
             self.rejected[refname] = message
 
 
+def _ref_digest(name: str, target: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{name} {target}".encode()).digest(), "big")
+
+
 def _remote_error(error: Exception) -> RemoteError:
     return RemoteError(*probe.classify(probe.redact(str(error))))
 
@@ -185,7 +197,10 @@ class GitStorage:
             self._repo = pygit2.Repository(str(mirror))
         else:
             self._repo = pygit2.init_repository(str(mirror), bare=True)
-        self._packages_by_tree: dict[str, list[str]] = {}
+        self._packages_by_tree: dict[str, dict[str, str]] = {}
+        self._walked: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self._package_tree_at: dict[tuple[str, str], str | None] = {}
+        """(commit, package) → the package directory's id there (tags do not move)."""
         self._inspected: dict[str, tuple[str, tuple[values.Skipped, ...]]] = {}
         """Package tree id → (why it is unreadable, its skipped entries): a draft and
         the tag it becomes share a tree, and 10,000 revisions are checked once each."""
@@ -197,6 +212,11 @@ class GitStorage:
         self._revisions: dict[tuple[str, str, str, int, str, str], GitRevision | None] = {}
         """What each ref shows, by everything it depends on: a listing re-reads only
         refs that moved (10,000 tags cost a dict lookup each, not a tree walk)."""
+        self._ref_kinds: dict[str, tuple[str, tuple[str, str, str, int] | None]] = {}
+        """Ref name → (target, what it names): see :meth:`_kind_of`."""
+        self._atomic: bool | None = None
+        """The remote takes a push as one atomic request (:mod:`lanai.git.receive`);
+        None until its receive-pack has been asked."""
 
     # -- remote -----------------------------------------------------------------
 
@@ -285,7 +305,8 @@ class GitStorage:
         self._level = (fast.digest, self.version()) if fast is not None else None
 
     def _refs(self) -> dict[str, str]:
-        """Branches and tags of the mirror (name → target id), read once per change."""
+        """Branches and tags of the mirror (name → target id), read once per fetch that
+        changed them; Lanai's own pushes update it in place (:meth:`_refs_moved`)."""
         if self._ref_cache is None:
             self._ref_cache = {
                 ref.name: str(ref.target)
@@ -299,6 +320,23 @@ class GitStorage:
     def _refs_changed(self) -> None:
         self._ref_cache = None
         self._version_cache = None
+
+    def _refs_moved(self, updates: Mapping[str, str | None]) -> None:
+        """The mirror's refs were set to ``updates`` (None: deleted) by Lanai itself:
+        the known refs and :meth:`version` follow without re-reading 10,000 refs."""
+        refs = self._ref_cache
+        if refs is None:
+            return
+        version = int(self._version_cache, 16) if self._version_cache is not None else None
+        for name, target in updates.items():
+            old = refs.pop(name, None)
+            if version is not None and old is not None:
+                version ^= _ref_digest(name, old)
+            if target is not None:
+                refs[name] = target
+                if version is not None:
+                    version ^= _ref_digest(name, target)
+        self._version_cache = None if version is None else f"{version:064x}"
 
     def _push(self, specs: list[str], expected: Mapping[str, str]) -> dict[str, str]:
         with metrics.timed("push") as outcome:
@@ -329,11 +367,13 @@ class GitStorage:
         return made[-1].rejected
 
     def version(self) -> str:
+        """A digest of every branch and tag of the mirror: the same refs, the same version.
+        The digests of the refs are combined by XOR, so a push updates it in place."""
         if self._version_cache is None:
-            digest = hashlib.sha256()
-            for name, target in sorted(self._refs().items()):
-                digest.update(f"{name} {target}\n".encode())
-            self._version_cache = digest.hexdigest()
+            combined = 0
+            for name, target in self._refs().items():
+                combined ^= _ref_digest(name, target)
+            self._version_cache = f"{combined:064x}"
         return self._version_cache
 
     def head(self) -> str:
@@ -385,20 +425,31 @@ class GitStorage:
 
     def _packages(self, tree: pygit2.Tree) -> list[str]:
         """Package paths (relative to ``directory``) in a tree: outermost Kptfiles only."""
+        return list(self._package_trees(tree))
+
+    def _package_trees(self, tree: pygit2.Tree) -> dict[str, str]:
+        """Package path → the id of its directory, for every package in a tree."""
         key = str(tree.id)
-        if key in self._packages_by_tree:
-            return self._packages_by_tree[key]
-        root = self._subtree(tree, self.directory)
-        found: list[str] = []
-        if root is not None:
-            self._walk(root, "", found)
-        self._packages_by_tree[key] = found
+        found = self._packages_by_tree.get(key)
+        if found is None:
+            if len(self._packages_by_tree) > 64:
+                self._packages_by_tree.clear()
+            root = self._subtree(tree, self.directory)
+            found = dict(self._walk(root)) if root is not None else {}
+            self._packages_by_tree[key] = found
         return found
 
-    def _walk(self, tree: pygit2.Tree, prefix: str, found: list[str]) -> None:
+    def _walk(self, tree: pygit2.Tree, prefix: str = "") -> tuple[tuple[str, str], ...]:
+        """(path, directory id) of the packages under ``tree``. Kept per directory: after
+        an approval only the directories on the changed path are read again, not the
+        1,000 packages beside it."""
         if prefix and any(entry.raw_name == _KPTFILE_NAME for entry in tree):
-            found.append(prefix)
-            return
+            return ((prefix, str(tree.id)),)
+        key = (str(tree.id), prefix)
+        known = self._walked.get(key)
+        if known is not None:
+            return known
+        found: list[tuple[str, str]] = []
         for entry in tree:
             if entry.type_str != "tree":
                 continue
@@ -409,7 +460,11 @@ class GitStorage:
                 logger.warning("%s: passing over directory %s", self.url, paths.quoted(name))
                 continue
             child = self._repo[entry.id].peel(pygit2.Tree)
-            self._walk(child, f"{prefix}/{name}" if prefix else name, found)
+            found.extend(self._walk(child, f"{prefix}/{name}" if prefix else name))
+        if len(self._walked) > 50_000:
+            self._walked.clear()
+        self._walked[key] = result = tuple(found)
+        return result
 
     def _subtree(self, tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
         if not path:
@@ -514,52 +569,96 @@ class GitStorage:
         if previous is None:
             previous = self._revisions
         found: list[GitRevision] = []
-        head = self.head()
-        if head:
-            for package in self._packages(self._commit(head).tree):
-                placeholder = self._revision(
-                    package,
-                    self.branch,
-                    "Published",
-                    -1,
-                    head,
-                    f"refs/heads/{self.branch}",
-                    previous,
-                )
-                if placeholder:
-                    found.append(placeholder)
         deletion: set[tuple[str, int]] = set()
-        tags: list[tuple[str, int, str, str]] = []
-        for name, target in self._refs().items():
-            parsed = layout.parse(name)
-            if parsed is None:
+        tags: list[tuple[str, int, str, str, str]] = []
+        refs = self._refs()
+        if len(self._ref_kinds) > 2 * len(refs) + 100:
+            self._ref_kinds = {n: k for n, k in self._ref_kinds.items() if n in refs}
+        for name, target in refs.items():
+            known = self._ref_kinds.get(name)
+            if known is None or known[0] != target:
+                known = self._ref_kinds[name] = (target, self._kind_of(name, target))
+            kind = known[1]
+            if kind is None:
                 continue
-            in_scope = layout.package_of(self.directory, parsed.path)
-            if in_scope is None:
-                continue
-            package = in_scope
-            if parsed.kind == "tag":
-                tags.append((package, parsed.revision, target, name))
-            elif parsed.kind == layout.DELETION_PROPOSED:
-                deletion.add((package, parsed.revision))
+            what, package, workspace, n = kind
+            if what == "tag":
+                tags.append((package, n, workspace, target, name))
+            elif what == layout.DELETION_PROPOSED:
+                deletion.add((package, n))
             else:
-                lifecycle = "Draft" if parsed.kind == "draft" else "Proposed"
-                draft = self._revision(
-                    package, parsed.workspace, lifecycle, 0, target, name, previous
-                )
+                draft = self._revision(package, workspace, what, 0, target, name, previous)
                 if draft:
                     found.append(draft)
-        for package, n, target, name in tags:
+        latest: dict[str, tuple[int, str]] = {}
+        for package, n, ws, target, name in tags:
             lifecycle = "DeletionProposed" if (package, n) in deletion else "Published"
+            published = self._revision(package, ws, lifecycle, n, target, name, previous)
+            if published:
+                found.append(published)
+            if n > latest.get(package, (0, ""))[0]:
+                latest[package] = (n, target)
+        return self._placeholders(latest, previous) + found
+
+    def _placeholders(
+        self,
+        latest: Mapping[str, tuple[int, str]],
+        previous: Mapping[tuple[str, str, str, int, str, str], GitRevision | None],
+    ) -> list[GitRevision]:
+        """The branch revision (revision -1) of every package on the branch.
+
+        Its commit is the package's latest approval when the branch still holds what
+        that approval holds (the usual case), else the branch's head. So an approval
+        moves only its own package's branch revision, not those of the 1,000 packages
+        beside it (each a status write in the next sync)."""
+        head = self.head()
+        if not head:
+            return []
+        found = []
+        ref = f"refs/heads/{self.branch}"
+        for package, tree in self._package_trees(self._commit(head).tree).items():
+            commit = head
+            approved = latest.get(package)
+            if approved is not None and self._tree_at(approved[1], package) == tree:
+                commit = approved[1]
+            placeholder = self._revision(
+                package, self.branch, "Published", -1, commit, ref, previous
+            )
+            if placeholder:
+                found.append(placeholder)
+        return found
+
+    def _tree_at(self, commit: str, package: str) -> str | None:
+        key = (commit, package)
+        if key not in self._package_tree_at:
+            if len(self._package_tree_at) > 50_000:
+                self._package_tree_at.clear()
+            tree = self._package_tree(self._commit(commit), package)
+            self._package_tree_at[key] = str(tree) if tree is not None else None
+        return self._package_tree_at[key]
+
+    def _kind_of(self, name: str, target: str) -> tuple[str, str, str, int] | None:
+        """What the ref ``name`` at ``target`` names: (``tag``, package, workspace, n),
+        (``Draft``/``Proposed``, package, workspace, 0), (deletion-proposed, package, "",
+        n), or None for a ref that is no revision of this Repository. Kept per ref and
+        target: a listing of 10,000 tags loads no commit for the tags that did not move."""
+        parsed = layout.parse(name)
+        if parsed is None:
+            return None
+        package = layout.package_of(self.directory, parsed.path)
+        if package is None:
+            return None
+        if parsed.kind == "tag":
+            n = parsed.revision
             annotation = self._annotation(self._commit(target))
             ws = str(annotation.get("workspaceName") or f"v{n}")
             full = layout.full_path(self.directory, package)
             if "package" in annotation and not commitmsg.package_matches(annotation, full, package):
                 ws = f"v{n}"
-            published = self._revision(package, ws, lifecycle, n, target, name, previous)
-            if published:
-                found.append(published)
-        return found
+            return ("tag", package, ws, n)
+        if parsed.kind == layout.DELETION_PROPOSED:
+            return (layout.DELETION_PROPOSED, package, "", parsed.revision)
+        return ("Draft" if parsed.kind == "draft" else "Proposed", package, parsed.workspace, 0)
 
     def _package_tree(self, commit: pygit2.Commit, package: str) -> pygit2.Oid | None:
         """The id of the package's directory in ``commit`` (not loaded), or None."""
@@ -650,17 +749,140 @@ class GitStorage:
         return str(oid)
 
     def _set_and_push(
-        self, updates: Mapping[str, str | None], *, guarded: Mapping[str, str | None] = {}
+        self,
+        updates: Mapping[str, str | None],
+        *,
+        guarded: Mapping[str, str | None] = {},
+        atomic: bool = False,
     ) -> None:
         """Point refs at commits (None deletes) locally and on the remote.
 
         ``guarded`` names refs whose remote value must still be the given commit (None:
-        must not exist), else :class:`Conflict` and nothing changes.
+        must not exist), else :class:`Conflict` and nothing changes. ``atomic``: all refs
+        move or none (:class:`NotAtomic` when the remote cannot promise that; nothing
+        was pushed then).
         """
+        refs = self._refs()
+        if self._can_push_at_once():
+            with metrics.timed("push") as outcome:
+                try:
+                    pushed = self._push_at_once(updates, guarded, refs)
+                except Conflict:
+                    outcome["outcome"] = "rejected"
+                    raise
+                outcome["outcome"] = "ok" if pushed else "failed"
+            if pushed:
+                for name, target in updates.items():
+                    if target is None:
+                        if name in self._repo.references:
+                            self._repo.references.delete(name)
+                    else:
+                        self._repo.references.create(name, pygit2.Oid(hex=target), force=True)
+                self._refs_moved(updates)
+                return
+        if atomic:
+            raise NotAtomic("the remote does not take atomic pushes")
+        self._push_with_libgit2(updates, guarded, refs)
+
+    def _can_push_at_once(self) -> bool:
+        if self._atomic is None:
+            try:
+                found = receive.capabilities(self.guard, self.url, self.auth)
+            except egress.Refused as error:
+                raise RemoteError(error.reason, str(error)) from None
+            if found is None:
+                return False  # asked again at the next push
+            self._atomic = found.usable
+        return self._atomic
+
+    def _push_at_once(
+        self,
+        updates: Mapping[str, str | None],
+        guarded: Mapping[str, str | None],
+        refs: Mapping[str, str],
+    ) -> bool:
+        """Push ``updates`` as one atomic request, each ref compared with the value
+        ``guarded`` gives or else the mirror's; False when that way is not open (then
+        nothing was pushed, or the answer was lost: libgit2 finds out).
+
+        A refused push means the mirror is behind the remote: it is fetched before
+        :class:`Conflict` is raised, so that a retry starts from what the remote holds."""
+        objects = self._objects_for(
+            [target for target in updates.values() if target is not None], refs
+        )
+        if objects is None:
+            return False
+        commands = [
+            receive.Command(receive.expected_old(refs, name, guarded), target or ZERO, name)
+            for name, target in updates.items()
+        ]
+        try:
+            rejected = receive.push(self.guard, self.url, self.auth, commands, objects)
+        except egress.Refused as error:
+            raise RemoteError(error.reason, str(error)) from None
+        if rejected is None:
+            return False
+        if rejected:
+            with contextlib.suppress(GitError):
+                self.fetch()
+            ref, reason = sorted(rejected.items())[0]
+            raise Conflict(f"the remote refused the update of {ref}: {reason}")
+        return True
+
+    def _objects_for(self, targets: list[str], refs: Mapping[str, str]) -> bytes | None:
+        """A pack of what the remote lacks to hold ``targets``: each new commit and the
+        trees and files it does not share with its parent. None when a parent is not
+        one the remote is known to have (libgit2 negotiates then)."""
+        known = set(refs.values())
+        found: dict[pygit2.Oid, tuple[int, bytes]] = {}
+        for target in targets:
+            if target in known:
+                continue
+            commit = self._commit(target)
+            parents = [str(oid) for oid in commit.parent_ids]
+            if any(parent not in known for parent in parents):
+                return None
+            found[commit.id] = self._raw(commit.id)
+            base = self._commit(parents[0]).tree_id if parents else None
+            self._tree_objects(commit.tree_id, base, found)
+        return receive.pack(found.values())
+
+    def _raw(self, oid: pygit2.Oid) -> tuple[int, bytes]:
+        kind, data = self._repo.odb.read(oid)
+        return int(kind), data
+
+    def _tree_objects(
+        self,
+        tree: pygit2.Oid,
+        base: pygit2.Oid | None,
+        found: dict[pygit2.Oid, tuple[int, bytes]],
+    ) -> None:
+        """``tree`` and what in it differs from ``base`` (the same path in the parent)."""
+        if tree == base or tree in found:
+            return
+        found[tree] = self._raw(tree)
+        before = {}
+        if base is not None:
+            before = {entry.name: entry for entry in self._repo[base].peel(pygit2.Tree)}
+        for entry in self._repo[tree].peel(pygit2.Tree):
+            old = before.get(entry.name)
+            if old is not None and old.id == entry.id:
+                continue
+            if entry.type_str == "tree":
+                same = old.id if old is not None and old.type_str == "tree" else None
+                self._tree_objects(entry.id, same, found)
+            elif entry.type_str == "blob" and entry.id not in found:
+                found[entry.id] = self._raw(entry.id)
+
+    def _push_with_libgit2(
+        self,
+        updates: Mapping[str, str | None],
+        guarded: Mapping[str, str | None],
+        refs: Mapping[str, str],
+    ) -> None:
         specs = []
         previous: dict[str, str | None] = {}
         expected = {name: (old or ZERO) for name, old in guarded.items()}
-        refs = self._refs()
         for name, target in updates.items():
             previous[name] = refs.get(name)
             if target is None:
@@ -735,6 +957,20 @@ class GitStorage:
         return commitmsg.summary(commitmsg.task_type(annotation))
 
     def _find(self, package: str, workspace: str) -> GitRevision:
+        # A Draft or Proposed revision is found by its branch; else by the listing.
+        path = layout.full_path(self.directory, package)
+        refs = self._refs()
+        for lifecycle, ref in (
+            ("Draft", layout.draft_branch(path, workspace)),
+            ("Proposed", layout.proposed_branch(path, workspace)),
+        ):
+            target = refs.get(ref)
+            if target is not None:
+                found = self._revision(
+                    package, workspace, lifecycle, 0, target, ref, self._revisions
+                )
+                if found is not None:
+                    return found
         for revision in self._list_revisions():
             if revision.package == package and revision.workspace == workspace:
                 return revision
@@ -783,7 +1019,10 @@ class GitStorage:
         with self._lock:
             path = layout.full_path(self.directory, package)
             for _attempt in range(APPROVE_ATTEMPTS):
-                self.fetch()
+                if _attempt or not self._can_push_at_once():
+                    # One atomic push compares every ref with the mirror, so the first
+                    # try needs no fetch: a remote that moved refuses it (and is fetched).
+                    self.fetch()
                 current = self._find(package, workspace)
                 if current.lifecycle in ("Published", "DeletionProposed"):
                     return current
@@ -807,14 +1046,29 @@ class GitStorage:
                     annotation,
                     author,
                 )
+                branch = f"refs/heads/{self.branch}"
+                tag = layout.tag(path, n)
                 try:
-                    branch = f"refs/heads/{self.branch}"
+                    # The approval commit, its tag and the proposal branch's deletion
+                    # in one push, all or nothing.
+                    self._set_and_push(
+                        {branch: commit, tag: commit, current.ref: None},
+                        guarded={branch: parent, tag: None, current.ref: current.commit},
+                        atomic=True,
+                    )
+                    return self._find(package, workspace)
+                except NotAtomic:
+                    pass
+                except Conflict:
+                    logger.info("publishing %s lost a race; renumbering", package)
+                    time.sleep(_backoff(_attempt))
+                    continue
+                try:  # the branch first: a rival that fetches in between sees n taken
                     self._set_and_push({branch: commit}, guarded={branch: parent})
                 except Conflict:
                     logger.info("publishing %s lost a race; renumbering", package)
                     time.sleep(_backoff(_attempt))
                     continue
-                tag = layout.tag(path, n)
                 self._set_and_push({tag: commit, current.ref: None}, guarded={tag: None})
                 return self._find(package, workspace)
             raise Conflict(f"could not publish {package}: the branch kept moving")
@@ -922,14 +1176,17 @@ class GitStorage:
                     }
                 )
             elif current.revision < 0:
+                # On the branch's head: the branch revision's own commit may be the
+                # package's last approval, further back.
+                head = self.head()
                 commit = self._new_commit(
-                    current.commit,
+                    head,
                     package,
                     None,
                     f"Delete {path}",
                     {"package": path, "task": {"type": "delete"}},
                     author,
                 )
-                self._set_and_push({current.ref: commit})
+                self._set_and_push({current.ref: commit}, guarded={current.ref: head})
             else:
                 self._set_and_push({current.ref: None})

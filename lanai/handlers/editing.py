@@ -409,8 +409,17 @@ async def _revision_status(
         if rendered is not None:
             status["renderStatus"] = fields.render_status(rendered)
             found = conditions.upsert(found, fields.rendered_condition(rendered))
-        kept = keep_cause and edits.is_pending(conditions.find(found, constants.READY))
-        if ready is not None and _owns_ready(revision) and not kept:
+        shown = conditions.find(found, constants.READY)
+        kept = keep_cause and edits.is_pending(shown)
+        # The same Ready already shown stays as written (with its observedGeneration):
+        # rewriting it would only be one more write, and an older-looking condition.
+        same = (
+            shown is not None
+            and ready is not None
+            and (shown.get("status"), shown.get("reason"), shown.get("message", ""))
+            == (ready.status, ready.reason, ready.message)
+        )
+        if ready is not None and _owns_ready(revision) and not kept and not same:
             found = conditions.upsert(found, ready)
         if found != current.get("conditions"):
             status["conditions"] = found
@@ -456,6 +465,6 @@ async def _follow_kptfile_metadata(
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
-    kopf.on.create(*resources.RESOURCE, registry=registry, id="commit-edits", when=fields.pending)(
-        reconcile
-    )
+    kopf.on.create(
+        *resources.RESOURCE, registry=registry, id="commit-edits", when=resources.pending_edit
+    )(reconcile)

@@ -257,14 +257,42 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     rendered = created.rendered if created else None
     # Draft/Proposed: always an object with the files; published: kept up if one exists.
     made = record.lifecycle not in lifecycle.PUBLISHED_STATES
-    await resources.show(rt, record, body, rendered, create=made, fresh=created is not None)
     # A revision Git holds may still be unreadable.
     ready = _ready(mirror.ready_condition(record), generation)
     status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
     status["observedGeneration"] = generation
-    await _patch_status(rt, body, status)
-    if isinstance(generation, int) and generation != body.metadata.get("generation"):
-        rt.followed.remember(str(body.metadata.uid or ""), generation)
+    if created is None and not (body.get("status") or {}).get("conditions"):
+        # Nothing was created now, yet the event shows no conditions: it was sent before
+        # an earlier reconciliation's status (one that made this generation itself, by
+        # following the Kptfile). Conditions are one list, written whole: build on the
+        # object as it is, not on the event, or that status's Rendered is lost.
+        found = await kube.find(
+            rt.api, *RESOURCE[:2], namespace, RESOURCE[2], body.metadata.name or ""
+        )
+        shown = (found or {}).get("status") or {}
+        if not notes and shown.get("observedGeneration") == generation:
+            return  # that reconciliation carried this generation out already
+        status["conditions"] = conditions.upsert(shown.get("conditions"), ready)
+
+    async def write_status() -> None:
+        await _patch_status(rt, body, status)
+        if isinstance(generation, int) and generation != body.metadata.get("generation"):
+            rt.followed.remember(str(body.metadata.uid or ""), generation)
+
+    pushed = None
+    if created and created.committed and rendered and created.record.commit == record.commit:
+        pushed = rendered.files  # what Git holds now: no need to read it back
+    # Ready is written once the files object exists, beside that object's own status.
+    await resources.show(
+        rt,
+        record,
+        body,
+        rendered,
+        create=made,
+        fresh=created is not None,
+        pushed=pushed,
+        alongside=write_status,
+    )
     await _follow_up(rt, body, key, notes, wake)
     for warning in warnings:
         await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)

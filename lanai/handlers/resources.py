@@ -31,8 +31,9 @@ False with the reason, and an Event says so on the object and its PackageRevisio
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,11 +94,29 @@ def _refused_for_size(error: kube.ApiError) -> bool:
 
 
 def has_pending_edit(obj: Mapping[str, Any]) -> bool:
-    """The object's spec changed after Lanai last acted on it: an edit not yet committed."""
+    """The object's spec changed after Lanai last acted on it: an edit not yet committed.
+
+    An object Lanai has just created (generation 1, the commit its files come from
+    named, no status yet) holds no edit: its status is on its way, and the edit handler
+    would only race that write. If Lanai stops before the write, the PackageRevision's
+    reconciliation runs again and makes it."""
     metadata = obj.get("metadata") or {}
     if metadata.get("deletionTimestamp"):
         return False
-    return bool((obj.get("status") or {}).get("observedGeneration") != metadata.get("generation"))
+    status = obj.get("status") or {}
+    if status.get("observedGeneration") == metadata.get("generation"):
+        return False
+    return not (_just_created(metadata) and not status)
+
+
+def _just_created(metadata: Mapping[str, Any]) -> bool:
+    annotations = metadata.get("annotations") or {}
+    return metadata.get("generation") == 1 and constants.BASE_COMMIT_ANNOTATION in annotations
+
+
+def pending_edit(body: Mapping[str, Any], **_: Any) -> bool:
+    """kopf's filter for the edit handler: :func:`has_pending_edit`."""
+    return has_pending_edit(body)
 
 
 class Moved(Exception):
@@ -116,18 +135,35 @@ async def show(
     *,
     create: bool = True,
     fresh: bool = False,
+    pushed: Mapping[str, bytes] | None = None,
+    alongside: Callable[[], Awaitable[None]] | None = None,
 ) -> bool:
     """Make the object of ``record`` show what Git holds (``create=False``: only if one
     exists). ``owner`` is the PackageRevision, for the owner reference. ``fresh``: the
-    revision was just made, so no object is looked for before creating one (a request
+    revision was just made, so no object is looked for before creating one; ``pushed``:
+    the files just pushed as ``record``'s commit, so Git is not read again (requests
     less between a new Draft and its Ready).
+
+    ``alongside`` (the PackageRevision's status write) runs once the object exists and
+    shows the files, at the same time as the object's own status write: a client that
+    sees the revision Ready finds its files, and waits for one write less.
 
     An object holding an edit not yet committed is left alone (False): its handler
     commits the edit and shows the outcome, with whatever Git got meanwhile."""
+
+    async def done(result: bool, settle: Awaitable[None] | None = None) -> bool:
+        if settle is not None and alongside is not None:
+            await asyncio.gather(settle, alongside())
+        elif settle is not None:
+            await settle
+        elif alongside is not None:
+            await alongside()
+        return result
+
     key = record.key
     if record.unreadable:
-        return True  # its files are never read; the PackageRevision's Ready says why
-    files = textual(await rt.engine.read_files(key))
+        return await done(True)  # its files are never read; the revision's Ready says why
+    files = textual(pushed if pushed is not None else await rt.engine.read_files(key))
     existing = None
     if not (fresh and create):
         existing = await find(rt, key.namespace, key.name)
@@ -135,17 +171,16 @@ async def show(
         try:
             if existing is None:
                 if not create:
-                    return True
+                    return await done(True)
                 written, shown = await _create(rt, record, owner, files)
             elif has_pending_edit(existing):
-                return False
+                return await done(False)
             else:
                 written, shown = await write(rt, record, owner, existing, files)
         except (Moved, Exists):
             existing = await find(rt, key.namespace, key.name)
             continue
-        await _settled(rt, record, written, shown, rendered)
-        return True
+        return await done(True, _settled(rt, record, written, shown, rendered))
     raise errors.Unavailable(f"{key.name}: its resources object kept changing while written")
 
 

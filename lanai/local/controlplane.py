@@ -87,6 +87,8 @@ class ControlPlane:
     etcd_port: int = 0
     api_port: int = 0
     ca: pki.CertificateAuthority = field(default_factory=pki.CertificateAuthority)
+    apiserver_args: list[str] = field(default_factory=list)
+    """More kube-apiserver flags (a benchmark's audit log, say)."""
     _etcd: subprocess.Popen[bytes] | None = None
     _apiserver: subprocess.Popen[bytes] | None = None
 
@@ -169,6 +171,7 @@ class ControlPlane:
                 "--endpoint-reconciler-type=none",
                 "--profiling=false",
                 "--v=0",
+                *self.apiserver_args,
             ],
             self.apiserver_log,
         )

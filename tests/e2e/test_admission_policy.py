@@ -203,3 +203,23 @@ def test_only_the_operator_creates_a_revision_marked_as_removed(
         "create", "-n", team, "-f", "-", input=json.dumps(body), user=AUTHOR, check=False
     )
     assert "set only by Lanai" in done.stderr
+
+
+def test_a_new_revision_carries_the_finalizer_from_its_creation(
+    cluster: Cluster, team: str
+) -> None:
+    """The operator's first sight of a new revision can be its creation, not a write of
+    the finalizer (config/policy/finalizer.yaml); one already asked for is not doubled."""
+    created = cluster.kubectl(
+        "create", "-n", team, "-f", "-", "-o", "json", input=_revision(), user=AUTHOR
+    )
+    assert json.loads(created.stdout)["metadata"]["finalizers"] == ["lanai.porch.kpt.dev/finalizer"]
+    body = json.loads(_revision())
+    body["metadata"]["name"] = "blueprints.net.basens.ws2"
+    body["spec"]["workspaceName"] = "ws2"
+    body["metadata"]["finalizers"] = ["example.com/hold", "lanai.porch.kpt.dev/finalizer"]
+    other = cluster.kubectl("create", "-n", team, "-f", "-", "-o", "json", input=json.dumps(body))
+    assert json.loads(other.stdout)["metadata"]["finalizers"] == body["metadata"]["finalizers"]
+    cluster.merge_patch(
+        "rpkg", "blueprints.net.basens.ws2", team, {"metadata": {"finalizers": None}}
+    )

@@ -38,7 +38,10 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
     assert team.commit_message("refs/heads/drafts/basens/v1").startswith(AUTHOR)
     resources = wait_for(lambda: team.get(name, "prr"), what="the PackageRevisionResources")
     assert set(resources["spec"]["resources"]) == {"Kptfile", "README.md", "package-context.yaml"}
-    assert resources["status"]["lifecycle"] == "Draft"
+    wait_for(
+        lambda: (team.get(name, "prr") or {}).get("status", {}).get("lifecycle") == "Draft",
+        what="the resources to show Draft",
+    )
 
     assert team.move(name, "Proposed", AUTHOR) == ""
     team.settled(name)

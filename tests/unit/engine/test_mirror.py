@@ -124,6 +124,22 @@ def test_user_drafts_not_yet_in_git_are_left_alone() -> None:
     assert mirror.plan([], {pending.name: pending}).empty
 
 
+def test_a_user_draft_just_pushed_is_left_to_its_handler() -> None:
+    """Git holds the new Draft, its handler has not written the status yet: a sync that
+    runs meanwhile writes nothing (it would race the handler and wake it once more)."""
+    creating = ObservedObject(
+        name="blueprints.nginx.ws",
+        lifecycle="Draft",
+        latest_label=None,
+        status={},
+        generation=1,
+        observed_generation=None,
+    )
+    result = mirror.plan(RECORDS, {creating.name: creating})
+    assert creating.name not in {name for name, _ in result.status}
+    assert creating.name not in {name for name, _ in result.patch}
+
+
 def test_objects_being_deleted_are_left_alone() -> None:
     name = "blueprints.nginx.ws"
     creations = {c.name: c for c in mirror.plan(RECORDS, {}).create}
