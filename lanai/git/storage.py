@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import pygit2
 
+from lanai import faults
 from lanai.api import values
 from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe
 from lanai.trust import paths, sizes
@@ -801,6 +802,7 @@ class GitStorage:
                     logger.info("publishing %s lost a race; renumbering", package)
                     time.sleep(_backoff(_attempt))
                     continue
+                faults.point(faults.APPROVE_BRANCH_PUSHED, f"{package}/{workspace}")
                 tag = layout.tag(path, n)
                 self._set_and_push({tag: commit, current.ref: None}, guarded={tag: None})
                 return self._find(package, workspace)

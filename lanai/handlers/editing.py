@@ -32,12 +32,13 @@ from typing import Any
 
 import kopf
 
+from lanai import faults
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import edits, errors, mirror, packagemeta
-from lanai.handlers import faults, fields, kube, metrics, resources, runtime
+from lanai.handlers import fields, kube, metrics, resources, runtime
 from lanai.tasks.requests import Rendered
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ async def _reconcile(event: kopf.Body, rt: runtime.Runtime) -> None:
         return
     owner = await _revision(rt, key.namespace, key.name)
     await _revision_status(rt, key, ready=edits.pending_condition(), keep_cause=True)
+    faults.point(faults.EDIT_PENDING, key.name)
     annotations = _metadata(obj).get("annotations") or {}
     try:
         result = await rt.engine.commit_edit(
@@ -245,6 +247,8 @@ async def _finish(
         ready=ready,
         only_if_settled=not committed and rendered is None,
     )
+    if committed:
+        faults.point(faults.EDIT_REVISION_READY, key.name)
     if shown is not None:
         generation = _metadata(outcome.obj).get("generation")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from lanai import faults
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
@@ -30,7 +31,6 @@ from lanai.engine.engine import Outcome
 from lanai.handlers import (
     credentials,
     events,
-    faults,
     fields,
     kube,
     metrics,
@@ -207,6 +207,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
                 return  # it was in Git and vanished: the Repository sync removes the object
             request = await create_request(rt, body)
             created = await engine.create(request, fields.author_of(body))
+            if created.committed:
+                faults.point(faults.CREATE_PUSHED, key.name)
             record = created.record
             notes.append(
                 (
@@ -230,7 +232,9 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
                 key, target, fields.author_of(body, approving=approving), fields.gates(body.spec)
             )
             if approving:
-                faults.point(faults.PUBLISHED_BEFORE_STATUS)
+                faults.point(faults.PUBLISHED_BEFORE_STATUS, key.name)
+            elif record.lifecycle == Lifecycle.PROPOSED and before == Lifecycle.DRAFT:
+                faults.point(faults.PROPOSED_BEFORE_STATUS, key.name)
             reason = events.reason_for_move(lifecycle.move(before, record.lifecycle))
             notes.append((reason, _moved(record, before)))
             if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
@@ -255,6 +259,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     # Draft/Proposed: always an object with the files; published: kept up if one exists.
     made = record.lifecycle not in lifecycle.PUBLISHED_STATES
     await resources.show(rt, record, body, rendered, create=made, fresh=created is not None)
+    if created is not None and created.committed:
+        faults.point(faults.CREATE_SHOWN, key.name)
     # A revision Git holds may still be unreadable.
     ready = _ready(mirror.ready_condition(record), generation)
     status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
