@@ -131,12 +131,13 @@ def _wait_for_policy(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def control_plane(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[controlplane.ControlPlane | None]:
+    """The bundled etcd + kube-apiserver (None with ``LANAI_USE_EXISTING_CLUSTER=1``);
+    tests may restart its API server (``restart_apiserver``), etcd keeps everything."""
     if os.environ.get("LANAI_USE_EXISTING_CLUSTER") == "1":
-        kubeconfig = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
-        existing = Cluster(kubeconfig=kubeconfig, root=ROOT)
-        _install(existing)
-        yield existing
+        yield None
         return
     plane = controlplane.ControlPlane(
         workdir=tmp_path_factory.mktemp("controlplane"),
@@ -144,11 +145,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     )
     plane.start()
     try:
-        local = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-        _install(local)
-        yield local
+        yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(control_plane: controlplane.ControlPlane | None) -> Cluster:
+    if control_plane is None:
+        kubeconfig = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
+        existing = Cluster(kubeconfig=kubeconfig, root=ROOT)
+        _install(existing)
+        return existing
+    local = Cluster(kubeconfig=control_plane.kubeconfig, root=ROOT)
+    _install(local)
+    return local
 
 
 @pytest.fixture
