@@ -771,6 +771,10 @@ class GitStorage:
             path = layout.full_path(self.directory, package)
             for _attempt in range(APPROVE_ATTEMPTS):
                 self.fetch()
+                # An approval of ours whose tag push failed (Git died between the two
+                # pushes) is finished, not made again: a new commit would take the next
+                # number and leave this one untagged for good, a gap.
+                self.repair()
                 current = self._find(package, workspace)
                 if current.lifecycle in ("Published", "DeletionProposed"):
                     return current
