@@ -130,6 +130,23 @@ def _wait_for_policy(cluster: Cluster) -> None:
     waiting.wait_for(refused, timeout=60, interval=0.2, what="the admission policy to be enforced")
 
 
+def wait_until_serving(cluster: Cluster) -> None:
+    """After an API server (re)start: /readyz answers before every CRD is served again and
+    before the admission policy is loaded, and until then requests fail or, worse, pass
+    unchecked. Wait for both."""
+    kinds = ",".join(
+        f"{doc['spec']['names']['plural']}.{doc['spec']['group']}" for doc in _crd_documents()
+    )
+
+    def served() -> bool:
+        done = cluster.kubectl("get", kinds, "-A", "--request-timeout=10s", check=False)
+        return done.returncode == 0
+
+    waiting.wait_for(served, timeout=120, interval=0.2, what="every CRD to be served again")
+    if (ROOT / "config" / "policy" / "kustomization.yaml").exists():
+        _wait_for_policy(cluster)
+
+
 @pytest.fixture(scope="session")
 def control_plane(
     tmp_path_factory: pytest.TempPathFactory,
