@@ -56,11 +56,6 @@ class Outages:
         self.server.start()
 
 
-def _approvals(team: Team, package: str) -> Counter[str]:
-    subjects = team._git("log", "--format=%s", "refs/heads/main").splitlines()
-    return Counter(s for s in subjects if s.startswith(f"Approve {package} "))
-
-
 def test_git_dies_during_create_approve_edit_and_clone(
     cluster: Cluster,
     namespace: str,
@@ -93,7 +88,7 @@ def test_git_dies_during_create_approve_edit_and_clone(
         dead = outages.die_after(1)
         assert team.move(name, "Published", APPROVER) == ""
         outages.wait_down(dead, name)
-        assert _approvals(team, "app")[f"Approve app v{number}"] == 1  # in the window
+        assert invariants.approvals(team)[f"Approve app v{number}"] == 1  # in the window
         assert f"refs/tags/app/v{number}" not in team.refs()
         outages.back()
         published = team.settled(name)
@@ -134,14 +129,11 @@ def test_git_dies_during_create_approve_edit_and_clone(
         "refs/tags/app/v1",
         "refs/tags/app/v2",
     ]
-    assert _approvals(team, "app") == Counter({"Approve app v1": 1, "Approve app v2": 1})
+    assert snap.approvals == Counter({"Approve app v1": 1, "Approve app v2": 1})
     made = editing.changes(team, before, branch)
     assert made == [(editor, {"doc/edit.yaml"})], made
     assert editing.token_of(team.show(branch, "doc/edit.yaml")) == "during-outage"
-    assert (
-        team._git("rev-list", "--count", "refs/heads/main..refs/heads/drafts/site/v1").strip()
-        == "1"
-    )
+    assert invariants.commits_between(team, "refs/heads/main", "refs/heads/drafts/site/v1") == 1
     figures.update(outages=outages.count, approvals=2, edits=1, creates=2, lost=0, duplicates=0)
 
 
