@@ -258,14 +258,21 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     rendered = created.rendered if created else None
     # Draft/Proposed: always an object with the files; published: kept up if one exists.
     made = record.lifecycle not in lifecycle.PUBLISHED_STATES
-    await resources.show(rt, record, body, rendered, create=made, fresh=created is not None)
-    if created is not None and created.committed:
-        faults.point(faults.CREATE_SHOWN, key.name)
     # A revision Git holds may still be unreadable.
     ready = _ready(mirror.ready_condition(record), generation)
-    status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
-    status["observedGeneration"] = generation
-    await _patch_status(rt, body, status)
+    try:
+        await resources.show(rt, record, body, rendered, create=made, fresh=created is not None)
+        if created is not None and created.committed:
+            faults.point(faults.CREATE_SHOWN, key.name)
+        status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
+        status["observedGeneration"] = generation
+        await _patch_status(rt, body, status)
+    except kube.ApiError as error:
+        # Git holds the change; the API server refused to show it (a conflict, or 503
+        # while a restarted API server loads the CRDs again). Everything above is
+        # idempotent: the whole reconciliation runs again, with backoff, no traceback.
+        failure = _api_failure(error)
+        raise kopf.TemporaryError(str(failure), delay=retry_delay(retry, rt.retry_cap)) from None
     await _follow_up(rt, body, key, notes, wake)
     for warning in warnings:
         await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)
