@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import pygit2
 
+from lanai import faults
 from lanai.api import values
 from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe, receive
 from lanai.trust import paths, sizes
@@ -1023,6 +1024,11 @@ class GitStorage:
                     # One atomic push compares every ref with the mirror, so the first
                     # try needs no fetch: a remote that moved refuses it (and is fetched).
                     self.fetch()
+                    # An approval of ours whose tag push failed (Git died between the two
+                    # pushes of a server without atomic pushes) is finished, not made
+                    # again: a new commit would take the next number and leave this one
+                    # untagged for good, a gap.
+                    self.repair()
                 current = self._find(package, workspace)
                 if current.lifecycle in ("Published", "DeletionProposed"):
                     return current
@@ -1069,6 +1075,7 @@ class GitStorage:
                     logger.info("publishing %s lost a race; renumbering", package)
                     time.sleep(_backoff(_attempt))
                     continue
+                faults.point(faults.APPROVE_BRANCH_PUSHED, f"{package}/{workspace}")
                 self._set_and_push({tag: commit, current.ref: None}, guarded={tag: None})
                 return self._find(package, workspace)
             raise Conflict(f"could not publish {package}: the branch kept moving")

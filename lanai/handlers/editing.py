@@ -32,28 +32,32 @@ from typing import Any
 
 import kopf
 
+from lanai import faults
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import edits, errors, mirror, packagemeta
-from lanai.handlers import faults, fields, kube, metrics, resources, runtime
+from lanai.handlers import fields, kube, metrics, packagerevision, resources, runtime
 from lanai.tasks.requests import Rendered
 
 logger = logging.getLogger(__name__)
 
 REVISIONS = (constants.PORCH_GROUP, constants.PORCH_VERSION, constants.PACKAGE_REVISIONS)
-RETRY_DELAY = 5.0
-"""Seconds before an edit that could not be committed (Git unreachable) is tried again."""
 
 
-async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def reconcile(body: kopf.Body, memo: kopf.Memo, retry: int = 0, **_: Any) -> None:
     rt = runtime.of(memo)
     with metrics.reconciling("PackageRevisionResources") as outcome:
         try:
             await _reconcile(body, rt)
-        except errors.Unavailable as error:
-            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
+        except errors.EngineError as error:
+            if not error.retry:
+                raise
+            # The same growing backoff as a revision's: an edit made while a restarted
+            # operator's first sync runs goes in half a second later, not five.
+            delay = error.delay or packagerevision.retry_delay(retry, rt.retry_cap)
+            raise kopf.TemporaryError(str(error), delay=delay) from None
         outcome["outcome"] = "ok"
 
 
@@ -105,6 +109,7 @@ async def _reconcile(event: kopf.Body, rt: runtime.Runtime) -> None:
         return
     owner = await _revision(rt, key.namespace, key.name)
     await _revision_status(rt, key, ready=edits.pending_condition(), keep_cause=True)
+    faults.point(faults.EDIT_PENDING, key.name)
     annotations = _metadata(obj).get("annotations") or {}
     try:
         result = await rt.engine.commit_edit(
@@ -123,7 +128,7 @@ async def _reconcile(event: kopf.Body, rt: runtime.Runtime) -> None:
     except errors.EngineError as error:
         if error.retry:
             await _report_pending(rt, obj, str(error))
-            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
+            raise
         # Refused for good (the revision left Draft meanwhile): show Git's files again.
         now = await rt.engine.get(key) or record
         await _refuse_if_edited(rt, obj, now, in_git, str(error))
@@ -253,6 +258,8 @@ async def _finish(
         ready=ready,
         only_if_settled=not committed and rendered is None,
     )
+    if committed:
+        faults.point(faults.EDIT_REVISION_READY, key.name)
     if shown is not None:
         generation = _metadata(outcome.obj).get("generation")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from lanai import faults
 from lanai.api import constants
 from lanai.engine import mirror, packagemeta, packages
 from lanai.handlers import kube
@@ -221,6 +222,7 @@ async def apply(
             if error.status != 409:
                 raise
             logger.debug("%s exists already", body["metadata"]["name"])
+        faults.point(faults.SYNC_CREATED, entry.name)
         await kube.patch_status(
             api, *_API, constants.PACKAGE_REVISIONS, namespace, entry.name, entry.status()
         )

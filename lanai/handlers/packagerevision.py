@@ -21,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from lanai import faults
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
@@ -30,7 +31,6 @@ from lanai.engine.engine import Outcome
 from lanai.handlers import (
     credentials,
     events,
-    faults,
     fields,
     kube,
     metrics,
@@ -210,6 +210,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
                 return  # it was in Git and vanished: the Repository sync removes the object
             request = await create_request(rt, body)
             created = await engine.create(request, fields.author_of(body))
+            if created.committed:
+                faults.point(faults.CREATE_PUSHED, key.name)
             record = created.record
             notes.append(
                 (
@@ -233,7 +235,9 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
                 key, target, fields.author_of(body, approving=approving), fields.gates(body.spec)
             )
             if approving:
-                faults.point(faults.PUBLISHED_BEFORE_STATUS)
+                faults.point(faults.PUBLISHED_BEFORE_STATUS, key.name)
+            elif record.lifecycle == Lifecycle.PROPOSED and before == Lifecycle.DRAFT:
+                faults.point(faults.PROPOSED_BEFORE_STATUS, key.name)
             reason = events.reason_for_move(lifecycle.move(before, record.lifecycle))
             notes.append((reason, _moved(record, before)))
             if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
@@ -259,40 +263,49 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     made = record.lifecycle not in lifecycle.PUBLISHED_STATES
     # A revision Git holds may still be unreadable.
     ready = _ready(mirror.ready_condition(record), generation)
-    status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
-    status["observedGeneration"] = generation
-    if created is None and not (body.get("status") or {}).get("conditions"):
-        # Nothing was created now, yet the event shows no conditions: it was sent before
-        # an earlier reconciliation's status (one that made this generation itself, by
-        # following the Kptfile). Conditions are one list, written whole: build on the
-        # object as it is, not on the event, or that status's Rendered is lost.
-        found = await kube.find(
-            rt.api, *RESOURCE[:2], namespace, RESOURCE[2], body.metadata.name or ""
+    try:
+        status = status_of(body, record, ready, deployment=deployment, rendered=rendered)
+        status["observedGeneration"] = generation
+        if created is None and not (body.get("status") or {}).get("conditions"):
+            # Nothing was created now, yet the event shows no conditions: it was sent before
+            # an earlier reconciliation's status (one that made this generation itself, by
+            # following the Kptfile). Conditions are one list, written whole: build on the
+            # object as it is, not on the event, or that status's Rendered is lost.
+            found = await kube.find(
+                rt.api, *RESOURCE[:2], namespace, RESOURCE[2], body.metadata.name or ""
+            )
+            shown = (found or {}).get("status") or {}
+            if not notes and shown.get("observedGeneration") == generation:
+                return  # that reconciliation carried this generation out already
+            status["conditions"] = conditions.upsert(shown.get("conditions"), ready)
+
+        async def write_status() -> None:
+            if created is not None and created.committed:
+                faults.point(faults.CREATE_SHOWN, key.name)  # files shown, Ready not yet
+            await _patch_status(rt, body, status)
+            if isinstance(generation, int) and generation != body.metadata.get("generation"):
+                rt.followed.remember(str(body.metadata.uid or ""), generation)
+
+        pushed = None
+        if created and created.committed and rendered and created.record.commit == record.commit:
+            pushed = rendered.files  # what Git holds now: no need to read it back
+        # Ready is written once the files object exists, beside that object's own status.
+        await resources.show(
+            rt,
+            record,
+            body,
+            rendered,
+            create=made,
+            fresh=created is not None,
+            pushed=pushed,
+            alongside=write_status,
         )
-        shown = (found or {}).get("status") or {}
-        if not notes and shown.get("observedGeneration") == generation:
-            return  # that reconciliation carried this generation out already
-        status["conditions"] = conditions.upsert(shown.get("conditions"), ready)
-
-    async def write_status() -> None:
-        await _patch_status(rt, body, status)
-        if isinstance(generation, int) and generation != body.metadata.get("generation"):
-            rt.followed.remember(str(body.metadata.uid or ""), generation)
-
-    pushed = None
-    if created and created.committed and rendered and created.record.commit == record.commit:
-        pushed = rendered.files  # what Git holds now: no need to read it back
-    # Ready is written once the files object exists, beside that object's own status.
-    await resources.show(
-        rt,
-        record,
-        body,
-        rendered,
-        create=made,
-        fresh=created is not None,
-        pushed=pushed,
-        alongside=write_status,
-    )
+    except kube.ApiError as error:
+        # Git holds the change; the API server refused to show it (a conflict, or 503
+        # while a restarted API server loads the CRDs again). Everything above is
+        # idempotent: the whole reconciliation runs again, with backoff, no traceback.
+        failure = _api_failure(error)
+        raise kopf.TemporaryError(str(failure), delay=retry_delay(retry, rt.retry_cap)) from None
     await _follow_up(rt, body, key, notes, wake)
     for warning in warnings:
         await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)

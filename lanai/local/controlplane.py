@@ -91,6 +91,8 @@ class ControlPlane:
     """More kube-apiserver flags (a benchmark's audit log, say)."""
     _etcd: subprocess.Popen[bytes] | None = None
     _apiserver: subprocess.Popen[bytes] | None = None
+    _apiserver_command: list[str] = field(default_factory=list)
+    _admin: tuple[Path, Path, Path] | None = None
 
     @property
     def server(self) -> str:
@@ -149,46 +151,62 @@ class ControlPlane:
         self._wait(f"{etcd_url}/health", deadline, self._etcd, self.etcd_log, tls=False)
 
         self.api_port = self.api_port or processes.free_port()
-        self._apiserver = processes.spawn(
-            [
-                str(self.binaries / "kube-apiserver"),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
-                f"--cert-dir={pki_dir}",
-                f"--tls-cert-file={serving_cert}",
-                f"--tls-private-key-file={serving_key}",
-                f"--client-ca-file={ca_file}",
-                "--authorization-mode=RBAC",
-                f"--service-account-issuer=https://127.0.0.1:{self.api_port}/",
-                f"--service-account-key-file={sa_public}",
-                f"--service-account-signing-key-file={sa_private}",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--allow-privileged=true",
-                "--disable-admission-plugins=ServiceAccount",
-                "--enable-priority-and-fairness=false",
-                "--endpoint-reconciler-type=none",
-                "--profiling=false",
-                "--v=0",
-                *self.apiserver_args,
-            ],
-            self.apiserver_log,
-        )
+        self._apiserver_command = [
+            str(self.binaries / "kube-apiserver"),
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.api_port}",
+            f"--cert-dir={pki_dir}",
+            f"--tls-cert-file={serving_cert}",
+            f"--tls-private-key-file={serving_key}",
+            f"--client-ca-file={ca_file}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer=https://127.0.0.1:{self.api_port}/",
+            f"--service-account-key-file={sa_public}",
+            f"--service-account-signing-key-file={sa_private}",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
+            "--disable-admission-plugins=ServiceAccount",
+            "--enable-priority-and-fairness=false",
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+            "--v=0",
+            *self.apiserver_args,
+        ]
         admin = self.ca.client(ADMIN_USER, ["system:masters"])
         self.kubeconfig.write_text(
             kubeconfig_document(self.server, self.ca.cert_pem, admin, ADMIN_USER)
         )
         self.kubeconfig.chmod(0o600)
         admin_cert, admin_key = admin.write(pki_dir, "admin")
+        self._admin = (admin_cert, admin_key, ca_file)
+        self.start_apiserver(timeout=max(1.0, deadline - time.monotonic()))
+
+    def start_apiserver(self, timeout: float = 120.0) -> None:
+        """Start the API server (again, after :meth:`stop_apiserver`: same address,
+        certificates and etcd, so clients reconnect to what they knew) and wait until
+        it is ready."""
+        assert self._apiserver_command, "start() first"
+        assert self._apiserver is None or self._apiserver.poll() is not None, "already running"
+        self._apiserver = processes.spawn(self._apiserver_command, self.apiserver_log)
         self._wait(
             f"{self.server}/readyz",
-            deadline,
+            time.monotonic() + timeout,
             self._apiserver,
             self.apiserver_log,
             tls=True,
-            client=(admin_cert, admin_key, ca_file),
+            client=self._admin,
         )
+
+    def stop_apiserver(self) -> None:
+        """Stop the API server alone; etcd keeps every object (a restart, not a reset)."""
+        processes.stop(self._apiserver)
+        self._apiserver = None
+
+    def restart_apiserver(self, timeout: float = 120.0) -> None:
+        self.stop_apiserver()
+        self.start_apiserver(timeout)
 
     def _wait(
         self,

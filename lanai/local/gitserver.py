@@ -226,6 +226,19 @@ class _Handler(BackendHandler):
             self.server.rejected += 1
         return user
 
+    def serve(self) -> None:
+        if self.server.down.is_set():
+            self.close_connection = True  # no answer at all, as from a server that died
+            return
+        user = self.authorize()
+        if user is None:
+            self.challenge()
+            return
+        if self.server.dies_at(self.command, self.path):
+            self.close_connection = True
+            return
+        self.run_backend(user)
+
 
 class Server(ThreadingHTTPServer):
     """A threading HTTP server sized for Git clients (many may connect at once)."""
@@ -253,6 +266,23 @@ class _Server(Server):
         self.credentials = credentials
         self.requests = 0
         self.rejected = 0
+        self.down = threading.Event()
+        """Set when the server died of :meth:`GitServer.stop_after_pushes`."""
+        self.pushes_left: int | None = None
+        self._counting = threading.Lock()
+
+    def dies_at(self, method: str, path: str) -> bool:
+        """Whether this request finds the server dead (a push beyond the ones allowed)."""
+        if method != "POST" or not urlsplit(path).path.endswith("/git-receive-pack"):
+            return False
+        with self._counting:
+            if self.pushes_left is None:
+                return False
+            if self.pushes_left > 0:
+                self.pushes_left -= 1
+                return False
+            self.down.set()
+            return True
 
 
 def _tls_context(root: Path, certificate: pki.KeyPair) -> ssl.SSLContext:
@@ -321,6 +351,25 @@ class GitServer:
         self._server.shutdown()
         self._server.server_close()
         self._closed = True
+
+    def stop_after_pushes(self, pushes: int) -> threading.Event:
+        """Die on the push after the next ``pushes`` ones: that push and every request
+        after it get no answer, then the port closes (as :meth:`stop`). A test can so
+        stop Git in the middle of an operation that pushes twice (an approval pushes
+        its commit, then its tag). The event is set once the server is stopped."""
+        server = self._server
+        stopped = threading.Event()
+        with server._counting:
+            server.pushes_left = pushes
+
+        def die() -> None:
+            server.down.wait()
+            if self._server is server and not self._closed:
+                self.stop()
+            stopped.set()
+
+        threading.Thread(target=die, name="git-http-outage", daemon=True).start()
+        return stopped
 
     def pause(self) -> None:
         """Stop answering, but keep the port open: clients connect and then hang, as with

@@ -130,13 +130,31 @@ def _wait_for_policy(cluster: Cluster) -> None:
     waiting.wait_for(refused, timeout=60, interval=0.2, what="the admission policy to be enforced")
 
 
+def wait_until_serving(cluster: Cluster) -> None:
+    """After an API server (re)start: /readyz answers before every CRD is served again and
+    before the admission policy is loaded, and until then requests fail or, worse, pass
+    unchecked. Wait for both."""
+    kinds = ",".join(
+        f"{doc['spec']['names']['plural']}.{doc['spec']['group']}" for doc in _crd_documents()
+    )
+
+    def served() -> bool:
+        done = cluster.kubectl("get", kinds, "-A", "--request-timeout=10s", check=False)
+        return done.returncode == 0
+
+    waiting.wait_for(served, timeout=120, interval=0.2, what="every CRD to be served again")
+    if (ROOT / "config" / "policy" / "kustomization.yaml").exists():
+        _wait_for_policy(cluster)
+
+
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def control_plane(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[controlplane.ControlPlane | None]:
+    """The bundled etcd + kube-apiserver (None with ``LANAI_USE_EXISTING_CLUSTER=1``);
+    tests may restart its API server (``restart_apiserver``), etcd keeps everything."""
     if os.environ.get("LANAI_USE_EXISTING_CLUSTER") == "1":
-        kubeconfig = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
-        existing = Cluster(kubeconfig=kubeconfig, root=ROOT)
-        _install(existing)
-        yield existing
+        yield None
         return
     plane = controlplane.ControlPlane(
         workdir=tmp_path_factory.mktemp("controlplane"),
@@ -144,11 +162,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     )
     plane.start()
     try:
-        local = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-        _install(local)
-        yield local
+        yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(control_plane: controlplane.ControlPlane | None) -> Cluster:
+    if control_plane is None:
+        kubeconfig = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
+        existing = Cluster(kubeconfig=kubeconfig, root=ROOT)
+        _install(existing)
+        return existing
+    local = Cluster(kubeconfig=control_plane.kubeconfig, root=ROOT)
+    _install(local)
+    return local
 
 
 @pytest.fixture

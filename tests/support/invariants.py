@@ -1,17 +1,18 @@
 """What must hold after any fault: the fault suite's single definition of "nothing lost".
 
 After kills, outages, restarts and races, a team's Repository must converge to a state
-where Git and the API agree exactly: published numbers are unique and gapless, every
-Draft/Proposed branch belongs to an object and every such object to a branch, every
-object is Ready for its current spec, and the files an object shows are the files Git
-holds. Git is read from the server's disk (never through the operator) and the API with
-kubectl, so the check trusts nothing of Lanai's.
+where Git and the API agree exactly: published numbers are unique and gapless, with one
+approval commit each, every Draft/Proposed branch belongs to an object and every such
+object to a branch, every object is Ready for its current spec, and the files an object
+shows are the files Git holds. Git is read from the server's disk (never through the
+operator) and the API with kubectl, so the check trusts nothing of Lanai's.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,22 @@ class Snapshot:
     refs: dict[str, str]
     revisions: list[dict[str, Any]]
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    approvals: Counter[str] = field(default_factory=Counter)
+    """``Approve <package> v<n>`` commits on the Repository's branch, by subject."""
+
+
+APPROVAL = re.compile(r"^Approve \S+ v\d+$")
+
+
+def approvals(team: Team, branch: str = "main") -> Counter[str]:
+    """How many approval commits of each (package, number) the branch holds."""
+    subjects = team._git("log", "--format=%s", f"refs/heads/{branch}").splitlines()
+    return Counter(subject for subject in subjects if APPROVAL.match(subject))
+
+
+def commits_between(team: Team, base: str, ref: str) -> int:
+    """How many commits ``ref`` has that ``base`` has not."""
+    return int(team._git("rev-list", "--count", f"{base}..{ref}").strip())
 
 
 def snapshot(team: Team) -> Snapshot:
@@ -41,7 +58,7 @@ def snapshot(team: Team) -> Snapshot:
         for obj in team.cluster.list("prr", team.namespace)
         if obj["spec"].get("repository") == team.repository
     }
-    return Snapshot(team.refs(), revisions, resources)
+    return Snapshot(team.refs(), revisions, resources, approvals(team))
 
 
 def problems(team: Team, snap: Snapshot) -> list[str]:
@@ -67,6 +84,9 @@ def problems(team: Team, snap: Snapshot) -> list[str]:
     for path, numbers in tags.items():
         if numbers != set(range(1, max(numbers) + 1)):
             found.append(f"tags of {path} are not 1..{max(numbers)}: {sorted(numbers)}")
+    for subject, count in snap.approvals.items():
+        if count > 1:
+            found.append(f"{count} commits '{subject}': one revision approved twice")
 
     seen: dict[tuple[str, str], str] = {}
     for obj in snap.revisions:

@@ -137,6 +137,27 @@ def test_repair_tags_an_approval_commit_whose_tag_is_missing(url: str, tmp_path:
     assert "refs/heads/drafts/pkg/ws" not in refs
 
 
+def test_an_approval_retried_after_its_tag_push_failed_keeps_its_number(
+    url: str, tmp_path: Path
+) -> None:
+    """Git died between the approval's two pushes; the retry finishes that approval
+    (tag v1) instead of approving again as v2, which would leave v1 a gap for good."""
+    git = _open(url, tmp_path)
+    git.create_draft("pkg", "ws", {"Kptfile": KPTFILE}, {}, AUTHOR)
+    draft = _remote_refs(url)["refs/heads/drafts/pkg/ws"]
+    git.approve("pkg", "ws", AUTHOR)
+    authed = url.replace("://", f"://{USER}:{PASSWORD}@")
+    mirror = tmp_path / "mirror"
+    for spec in (":refs/tags/pkg/v1", f"{draft}:refs/heads/drafts/pkg/ws"):
+        pushed = ["git", "-C", str(mirror), "push", authed, spec]
+        subprocess.run(pushed, check=True, capture_output=True)
+    retried = _open(url, tmp_path, "retried").approve("pkg", "ws", AUTHOR)
+    assert (retried.lifecycle, retried.revision) == ("Published", 1)
+    refs = _remote_refs(url)
+    assert [ref for ref in refs if ref.startswith("refs/tags/")] == ["refs/tags/pkg/v1"]
+    assert "refs/heads/drafts/pkg/ws" not in refs
+
+
 def test_repair_leaves_a_deleted_revision_deleted(url: str, tmp_path: Path) -> None:
     git = _open(url, tmp_path)
     git.create_draft("pkg", "ws", {"Kptfile": KPTFILE}, {}, AUTHOR)
