@@ -363,8 +363,8 @@ def plan(
         if observed is None:
             result.create.append(Creation(record, latest, deployment))
             continue
-        if observed.deleting:
-            continue
+        if observed.deleting or _handler_due(observed):
+            continue  # its handler writes it first (label included at the next sync)
         metadata_patch: dict[str, Any] = {}
         wanted_label = latest_label(latest)
         if observed.latest_label != wanted_label:
@@ -386,8 +386,6 @@ def plan(
             metadata_patch["spec"] = spec_patch
         if metadata_patch:
             result.patch.append((name, metadata_patch))
-        if _handler_due(observed):
-            continue
         status_patch = _status_patch(
             record,
             observed,

@@ -1024,11 +1024,11 @@ class GitStorage:
                     # One atomic push compares every ref with the mirror, so the first
                     # try needs no fetch: a remote that moved refuses it (and is fetched).
                     self.fetch()
-                    # An approval of ours whose tag push failed (Git died between the two
-                    # pushes of a server without atomic pushes) is finished, not made
-                    # again: a new commit would take the next number and leave this one
-                    # untagged for good, a gap.
-                    self.repair()
+                # An approval whose tag push failed (Git died between the two pushes of
+                # a server without atomic pushes) is finished, not made again: a new
+                # commit would take the next number and leave that one untagged for
+                # good, a gap. (The same recent commits _last_approved reads below.)
+                self.repair()
                 current = self._find(package, workspace)
                 if current.lifecycle in ("Published", "DeletionProposed"):
                     return current

@@ -30,10 +30,16 @@ class Snapshot:
     revisions: list[dict[str, Any]]
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     approvals: Counter[str] = field(default_factory=Counter)
-    """``Approve <package> v<n>`` commits on the Repository's branch, by subject."""
+    """Approval commits (``Approving package revision <package>/<n>``, Porch's subject)
+    on the Repository's branch, by subject."""
 
 
-APPROVAL = re.compile(r"^Approve \S+ v\d+$")
+APPROVAL = re.compile(r"^Approving package revision \S+/\d+$")
+
+
+def approval(package: str, number: int) -> str:
+    """The subject of the approval commit of ``package`` revision ``number``."""
+    return f"Approving package revision {package}/{number}"
 
 
 def approvals(team: Team, branch: str = "main") -> Counter[str]:
