@@ -25,13 +25,12 @@ from lanai.api.keys import PackageRevisionKey
 from lanai.api.models import Lifecycle
 from lanai.cache import interface
 from lanai.cache.records import PackageRevisionRecord
-from lanai.git import egress, layout, probe, storage
+from lanai.git import commitmsg, egress, layout, probe, storage
 from lanai.kpt import kptfile as kpt_kptfile
 from lanai.kpt import plainyaml
 
 logger = logging.getLogger(__name__)
 
-CREATION_TASKS = ("init", "clone", "copy", "upgrade")
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 
 
@@ -54,8 +53,7 @@ def _record(
     metadata = kptfile.get("metadata") or {}
     info = kptfile.get("info") or {}
     note = revision.annotation
-    task = (note.get("task") or {}).get("type", "")
-    source = note.get("source") or (task if task in CREATION_TASKS else "")
+    source = commitmsg.creation_source(note)
     published = revision.lifecycle in ("Published", "DeletionProposed") and revision.revision > 0
     annotations = {
         k: str(v)
@@ -70,7 +68,7 @@ def _record(
         commit=revision.commit,
         ref=revision.ref,
         creation_source=str(source),
-        upstream_names=tuple(note.get("upstream") or ()),
+        upstream_names=commitmsg.upstream_names(note),
         self_lock={
             "type": "git",
             "git": {
@@ -242,7 +240,10 @@ class GitRepository:
         author: values.Author,
         lifecycle: Lifecycle = Lifecycle.DRAFT,
     ) -> PackageRevisionRecord:
-        note: dict[str, Any] = {"task": {"type": task.type, **task.detail}, "source": task.type}
+        note: dict[str, Any] = {
+            "task": commitmsg.porch_task(task.type, task.detail),
+            "source": task.type,
+        }
         upstream = _upstream_names(task.detail)
         if upstream:
             note["upstream"] = upstream
@@ -272,7 +273,7 @@ class GitRepository:
         author: values.Author,
     ) -> PackageRevisionRecord:
         current = self._records.get(key)
-        note: dict[str, Any] = {"task": {"type": task.type}}
+        note: dict[str, Any] = {"task": commitmsg.porch_task(task.type, task.detail)}
         if current and current.creation_source:
             note["source"] = current.creation_source
         if current and current.upstream_names:

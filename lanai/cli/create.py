@@ -85,6 +85,31 @@ def is_git_url(source: str) -> bool:
     return bool(_URL_LIKE.search(source))
 
 
+_PACKAGE_URL = re.compile(r"^(?P<repo>.+?\.git)(?P<directory>/[^@]*)?(?:@(?P<ref>.+))?$")
+
+
+def _split_package_url(
+    source: str, ref: str | None, directory: str | None
+) -> tuple[str, str | None, str | None]:
+    """kpt's and porchctl's ``REPO.git/DIRECTORY@REF`` form: the repository, then the
+    ref and directory (a flag that says otherwise is refused, in porchctl's words)."""
+    found = _PACKAGE_URL.match(source)
+    if found is None or not (found["directory"] or found["ref"]):
+        return source, ref, directory
+    parsed_dir = (found["directory"] or "").strip("/") or None
+    if directory and parsed_dir and directory.strip("/") != parsed_dir:
+        raise kube.Usage(
+            f"directory {directory} specified by --directory contradicts directory "
+            f"{parsed_dir} specified by SOURCE_PACKAGE"
+        )
+    if ref and found["ref"] and ref != found["ref"]:
+        raise kube.Usage(
+            f"ref {ref} specified by --ref contradicts ref {found['ref']} specified by "
+            "SOURCE_PACKAGE"
+        )
+    return found["repo"], ref or found["ref"], directory or parsed_dir
+
+
 def clone_source(
     source: str, *, ref: str | None, directory: str | None, secret: str | None
 ) -> dict[str, Any]:
@@ -92,6 +117,7 @@ def clone_source(
     if source.startswith("oci://"):
         raise kube.Failure("cloning from OCI is not supported by Lanai; clone from Git")
     if is_git_url(source):
+        source, ref, directory = _split_package_url(source, ref, directory)
         try:
             urls.git_url(source, "a Git source")
         except urls.URLRefused as error:

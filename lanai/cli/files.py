@@ -32,15 +32,22 @@ from lanai.cli.table import dump_yaml, field
 METADATA_FILE = ".KptRevisionMetadata"
 
 
-def metadata_text(resources: Mapping[str, Any]) -> str:
-    """What ``.KptRevisionMetadata`` holds: which object, at which resourceVersion."""
+METADATA_KIND = "KptRevisionMetadata"
+
+
+def metadata_object(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """kpt's ``KptRevisionMetadata`` object, as porchctl writes it: which revision, at which
+    resourceVersion (``apiVersion`` empty, as porchctl's typed client leaves it)."""
     metadata = resources.get("metadata") or {}
     kept = {
         k: metadata[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in metadata
     }
-    return dump_yaml(
-        {"apiVersion": kube.RESOURCES.api_version, "kind": kube.RESOURCES.kind, "metadata": kept}
-    )
+    return {"apiVersion": "", "kind": METADATA_KIND, "metadata": kept}
+
+
+def metadata_text(resources: Mapping[str, Any]) -> str:
+    """What ``.KptRevisionMetadata`` holds (porchctl and ``lanai rpkg push`` read it back)."""
+    return dump_yaml(metadata_object(resources))
 
 
 def pulled_from(text: str) -> tuple[str, str]:
@@ -128,31 +135,49 @@ def read_dir(directory: Path) -> tuple[dict[str, str], str | None]:
     return files, metadata
 
 
-def as_resource_list(resources: Mapping[str, str]) -> str:
-    """The package's KRM files as one ResourceList (paths in annotations), like Porch."""
+def as_resource_list(resources: Mapping[str, str], metadata: Mapping[str, Any]) -> str:
+    """The package's KRM files as one ResourceList (paths in annotations), like Porch's,
+    led by the ``KptRevisionMetadata`` item porchctl adds (path ``.KptRevisionMetadata``)
+    so that ``push -`` of the same list knows the resourceVersion it was pulled at."""
     from lanai.kpt import resourcelist
 
     tree = {path: content.encode() for path, content in resources.items()}
     try:
-        return resourcelist.encode(resourcelist.from_tree(tree)).decode()
+        listed = resourcelist.from_tree(tree)
     except resourcelist.ResourceError as error:
         raise kube.Failure(str(error)) from None
+    mark = metadata_object(metadata)
+    where = {"config.kubernetes.io/index": "0", "config.kubernetes.io/path": METADATA_FILE}
+    mark["metadata"] = {**mark["metadata"], "annotations": where}
+    listed["items"] = [mark, *(listed.get("items") or [])]
+    return resourcelist.encode(listed).decode()
 
 
-def from_resource_list(text: str, current: Mapping[str, str]) -> dict[str, str]:
+def from_resource_list(
+    text: str, current: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, Any] | None]:
     """``current`` with its KRM files replaced by the ResourceList's items; other files
-    (README.md, ...) stay as they are."""
+    (README.md, ...) stay as they are. The ``KptRevisionMetadata`` item a pull added is no
+    file: it is returned apart (its metadata), or None when the list has none."""
     from lanai.kpt import package, resourcelist
 
     tree = {path: content.encode() for path, content in current.items()}
     try:
-        items = resourcelist.items_of(resourcelist.decode(text.encode()))
+        decoded = resourcelist.decode(text.encode())
+        listed = decoded.get("items")
+        pulled: dict[str, Any] | None = None
+        if isinstance(listed, list):
+            marks = [i for i in listed if isinstance(i, Mapping) and i.get("kind") == METADATA_KIND]
+            for mark in marks:
+                pulled = dict(mark.get("metadata") or {})
+                listed.remove(mark)
+        items = resourcelist.items_of(decoded)
         written = resourcelist.write_resources(
             tree, items, owned_files=package.all_resource_files(tree)
         )
     except resourcelist.ResourceError as error:
         raise kube.Failure(f"stdin: {error}") from None
-    return {path: content.decode() for path, content in written.items()}
+    return {path: content.decode() for path, content in written.items()}, pulled
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -168,6 +193,14 @@ async def _resources(session: kube.Session, name: str) -> dict[str, Any]:
     if create.lifecycle_of(revision) in create.PUBLISHED:
         return await _requested(session, revision)
     raise kube.Failure(f"{name} has no files yet: Lanai has not written them (is it Ready?)")
+
+
+async def root_kptfile(session: kube.Session, name: str) -> str:
+    """The root Kptfile of revision ``name`` as stored (``rpkg get --show-kptfile``)."""
+    resources = (await _resources(session, name)).get("spec", {}).get("resources") or {}
+    if "Kptfile" not in resources:
+        raise kube.Failure(f'package revision "{name}" does not contain a root Kptfile')
+    return str(resources["Kptfile"])
 
 
 REQUEST_TIMEOUT = 60.0
@@ -214,11 +247,24 @@ async def pull(session: kube.Session, args: argparse.Namespace) -> int:
             f"({', '.join(omitted)}); they are in Git"
         )
     if args.dir is None:
-        sys.stdout.write(as_resource_list(files))
+        sys.stdout.write(as_resource_list(files, resources))
         return 0
     write_dir(Path(args.dir), args.name, files, metadata_text(resources))
-    print(f"{args.name} pulled into {args.dir}")
     return 0
+
+
+def render_refusal(error: str, *objects: Mapping[str, Any]) -> str:
+    """Porch's words for a push whose render failed: not pushed, or (with the
+    ``porch.kpt.dev/push-on-render-failure: "true"`` annotation on the revision or its
+    resources, which Lanai's operator honours the same way) pushed anyway."""
+    key = constants.PUSH_ON_RENDER_FAILURE_ANNOTATION
+    pushed = any((field(obj, "metadata.annotations") or {}).get(key) == "true" for obj in objects)
+    what = (
+        "Package pushed to remote despite render failure."
+        if pushed
+        else "Package NOT pushed to remote. Fix locally (until 'kpt fn render' succeeds) and retry."
+    )
+    return f"error rendering package in kpt function pipeline. {what} Details: {error}"
 
 
 def _report_render(resources: Mapping[str, Any]) -> None:
@@ -234,13 +280,20 @@ async def push(session: kube.Session, args: argparse.Namespace) -> int:
     version = ""
     if args.dir in (None, "-"):
         shown: dict[str, str] = dict(field(current, "spec.resources") or {})
-        files = from_resource_list(sys.stdin.read(), shown)
+        files, pulled = from_resource_list(sys.stdin.read(), shown)
+        if pulled is not None:
+            # as porchctl: the list's own resourceVersion, which an update needs
+            if pulled.get("name") not in (None, args.name):
+                raise kube.Failure(f"stdin was pulled from {pulled['name']}, not {args.name}")
+            version = str(pulled.get("resourceVersion") or "")
+            if not version:
+                raise kube.Failure("resourceVersion must be specified for an update")
     else:
         files, marker = read_dir(Path(args.dir))
         if marker is not None:
-            pulled, version = pulled_from(marker)
-            if pulled != args.name:
-                raise kube.Failure(f"{args.dir} was pulled from {pulled}, not {args.name}")
+            source, version = pulled_from(marker)
+            if source != args.name:
+                raise kube.Failure(f"{args.dir} was pulled from {source}, not {args.name}")
     metadata = {k: v for k, v in (current.get("metadata") or {}).items() if k != "managedFields"}
     if version:
         metadata["resourceVersion"] = version
@@ -250,8 +303,9 @@ async def push(session: kube.Session, args: argparse.Namespace) -> int:
     except kube.ApiError as error:
         if kube.status_of(error) == 409:
             raise kube.Failure(
-                f"{args.name} changed on the server since it was pulled: pull it again, "
-                "redo your edits and push"
+                f"Operation cannot be fulfilled on {kube.RESOURCES.plural}.{kube.RESOURCES.group} "
+                f'"{args.name}": the object has been modified; please apply your changes to '
+                "the latest version and try again (pull it again, redo your edits and push)"
             ) from None
         raise
     if args.wait:
@@ -265,8 +319,13 @@ async def push(session: kube.Session, args: argparse.Namespace) -> int:
                 required=False,
             )
         except kube.Failure:
-            _report_render(await session.find(kube.RESOURCES, args.name) or {})
-            raise
+            found = await session.find(kube.RESOURCES, args.name) or {}
+            _report_render(found)
+            failed = field(found, "status.renderStatus.error")
+            if not failed:
+                raise
+            owner = await session.find(kube.REVISIONS, args.name) or {}
+            raise kube.Failure(render_refusal(str(failed), owner, found)) from None
         _report_render(done)
     print(f"{args.name} pushed")
     return 0

@@ -14,18 +14,20 @@ through (:mod:`lanai.kpt.ondisk`), each named in a warning.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from lanai.cli import execflags, limitflags
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig, images, runtimes, wire
 from lanai.functions.box import pool
-from lanai.kpt import ondisk, package
+from lanai.kpt import ondisk, package, render, resourcelist, yamlio
 from lanai.trust import limits
 
 RESULTS_FILE = "results.yaml"
@@ -35,6 +37,10 @@ Command = Callable[[argparse.Namespace], int]
 
 class _Usage(Exception):
     """A problem with the command line or the directory, reported without a traceback."""
+
+
+class _Failed(Exception):
+    """A refusal kpt words itself; printed as ``Error: ...`` with exit code 1."""
 
 
 def _box(args: argparse.Namespace, directory: Path) -> pool.Box:
@@ -50,7 +56,7 @@ def _box(args: argparse.Namespace, directory: Path) -> pool.Box:
         memory=args.memory,
         function_runner=args.function_runner or None,
         max_message=args.max_message_size,
-        cwd=str(directory.resolve()),
+        cwd=os.getcwd(),  # kpt runs exec steps from where it was started
     )
     box = pool.Box(settings, workers=1, fork=True, keep_warm=False)
     box.start(1)
@@ -70,9 +76,13 @@ def _directory(value: str) -> Path:
 def _load(directory: Path) -> package.PackageTree:
     """The package's files; a warning for each symlink (or special file) left out."""
     loaded = ondisk.load(directory)
-    for skipped in loaded.skipped:
-        print(skipped.warning(), file=sys.stderr)
+    _SKIPPED.extend(skipped.warning() for skipped in loaded.skipped)
     return loaded.tree
+
+
+_SKIPPED: list[str] = []
+"""Warnings for symlinks left out of the package: printed after kpt's own output, so
+its lines stay together as kpt prints them."""
 
 
 def _indented(text: str, prefix: str = "    ") -> str:
@@ -121,27 +131,80 @@ def print_runs(results: dict[str, Any], out: TextIO) -> list[dict[str, Any]]:
 def _write_results(directory: str, results: dict[str, Any]) -> None:
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
-    yaml = YAML(typ="safe")
-    yaml.default_flow_style = False
-    with (target / RESULTS_FILE).open("w") as stream:
-        yaml.dump(results, stream)
+    (target / RESULTS_FILE).write_text(render.results_yaml(results))
+
+
+def _unwrapped(resources: list[Any]) -> str:
+    """The resources as a YAML stream without the annotations render adds (``-o unwrap``)."""
+    documents = []
+    for item in resources:
+        resourcelist.strip_internal(item)
+        documents.append(item)
+    return yamlio.dump_documents(documents, yamlio.YamlStyle(indentless=False)).replace(
+        "\n---\n", "\n---\n"
+    )
 
 
 def _render(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
+    output = args.output or ""
+    if output and output not in ("stdout", "unwrap") and Path(output).exists():
+        quoted = json.dumps(output, ensure_ascii=False)  # Go's %q, as kpt prints it
+        raise _Failed(f"directory {quoted} already exists, please delete the directory and retry")
+    if args.results_dir:
+        Path(args.results_dir).mkdir(parents=True, exist_ok=True)
     with _box(args, directory) as box:
         tree = _load(directory)
-        print(f'Package "{directory.name}":', flush=True)
-        result = box.render(tree)
-    print_summary(result.results, len(package.packages(tree)) or 1, sys.stdout)
+        result = box.render(tree, root_name=directory.name, want_resources=bool(output))
+    sys.stderr.write(result.log)
+    if not output:
+        if result.ok or result.tree != tree:  # on failure: the status, or what was saved
+            ondisk.save(result.tree, directory)
+        sys.stderr.write(result.summary)
+    elif result.ok and output == "stdout":
+        sys.stdout.write(_wrapped(result.resources))
+    elif result.ok and output == "unwrap":
+        sys.stdout.write(_unwrapped(result.resources))
+    elif result.ok:
+        _write_out(Path(output), result.resources)
     if args.results_dir:
         _write_results(args.results_dir, result.results)
-    if result.ok or result.tree != tree:  # a failure changes files only when asked to save
-        ondisk.save(result.tree, directory)
+        sys.stderr.write(f"For complete results, see {Path(args.results_dir, RESULTS_FILE)}\n")
+    for warning in _SKIPPED:
+        sys.stderr.write(warning + "\n")
+    sys.stderr.flush()
     if not result.ok:
-        print(f"\nError: {_one_line(result.error)}", file=sys.stderr)
+        if result.cli_error is not None:
+            text = result.cli_error.replace("{root}", str(directory))
+            sys.stderr.write(f"{text} \n")
         return 1
     return 0
+
+
+def _wrapped(resources: list[Any]) -> str:
+    """The resources in a ResourceList, render's annotations kept (``-o stdout``)."""
+    wrapper = CommentedMap()
+    wrapper["apiVersion"] = "config.kubernetes.io/v1"
+    wrapper["kind"] = "ResourceList"
+    wrapper["items"] = CommentedSeq(resources)
+    return yamlio.dump_document(wrapper)
+
+
+def _write_out(target: Path, resources: list[Any]) -> None:
+    """The resources written as files under ``target`` (``-o DIR``), a directory this
+    command creates: one that exists is never written into (save would empty it)."""
+    target.mkdir(parents=True, exist_ok=False)
+    tree = resourcelist.write_resources({}, resources, owned_files=[])
+    ondisk.save(tree, target)
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "t"):
+        return True
+    if lowered in ("false", "0", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"want true or false, got {value!r}")
 
 
 def _function_config(pairs: list[str]) -> dict[str, str] | None:
@@ -180,6 +243,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(_indented(_result_line(result)))
     if evaluated.stderr:
         print(_indented(evaluated.stderr))
+    for warning in _SKIPPED:
+        print(warning, file=sys.stderr)
     ondisk.save(evaluated.tree, directory)
     return 0
 
@@ -198,6 +263,9 @@ def _guarded(command: Command) -> Command:
         except _Usage as error:
             print(f"lanai fn: {error}", file=sys.stderr)
             return 2
+        except _Failed as error:
+            print(f"Error: {error} ", file=sys.stderr)
+            return 1
         except ondisk.DirectoryError as error:
             print(f"lanai fn: {error}; the package is unchanged", file=sys.stderr)
             return 1
@@ -217,7 +285,9 @@ def _guarded(command: Command) -> Command:
 
 
 def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="the package directory")
+    parser.add_argument(
+        "dir", metavar="DIR", nargs="?", default=".", help="the package directory (default: .)"
+    )
     execflags.add_arguments(parser)
     parser.add_argument(
         "--allow-exec", action="store_true", help="run Kptfile functions given as 'exec' paths"
@@ -263,6 +333,31 @@ def add_parsers(commands: Subcommands) -> None:
     _runtime_arguments(render_)
     render_.add_argument(
         "--results-dir", metavar="DIR", help=f"write the FunctionResultList to DIR/{RESULTS_FILE}"
+    )
+    render_.add_argument(
+        "-o",
+        "--output",
+        metavar="stdout|unwrap|DIR",
+        help="write the rendered resources there instead of changing DIR",
+    )
+    render_.add_argument(
+        "--image-pull-policy",
+        type=str.capitalize,
+        choices=["Always", "Ifnotpresent", "Never"],
+        default="Ifnotpresent",
+        help="accepted for kpt's command line; builtin functions need no pull",
+    )
+    render_.add_argument(
+        "--truncate-output",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="accepted for kpt's command line (kpt no longer truncates)",
+    )
+    render_.add_argument(
+        "--allow-network", action="store_true", help="accepted for kpt's command line"
     )
     render_.set_defaults(func=_guarded(_render))
 

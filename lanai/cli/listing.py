@@ -12,12 +12,29 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lanai.cli import kube, table
+from lanai.cli import jsonpath, kube, table
 from lanai.cli.table import Column, field, text
 
 
+def _output(value: str) -> str:
+    try:
+        return table.output_format(value)
+    except jsonpath.Unsupported as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown output format {value!r}: use yaml, json, name, "
+            "custom-columns=HEADER:PATH,... or jsonpath=TEMPLATE"
+        ) from None
+
+
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", choices=table.FORMATS, help="yaml, json or name")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=_output,
+        help="yaml, json, name, custom-columns=HEADER:PATH,... or jsonpath=TEMPLATE",
+    )
     parser.add_argument(
         "-A", "--all-namespaces", action="store_true", help="list across all namespaces"
     )

@@ -5,7 +5,9 @@ planned from, so two people moving the same revision at once cannot overwrite ea
 (a 409 re-reads and plans again). Which moves are allowed, and who may approve, is the API
 server's business (CEL rules and the approval policy): the CLI plans only what the verb
 means from the current lifecycle — ``reject`` of a deletion proposal goes back to
-Published, not to Draft — and otherwise shows the server's refusal as it is.
+Published, not to Draft — refuses, as porchctl does and in its words, what no lifecycle
+allows (rejecting what is not proposed, proposing the deletion of what is not published),
+and otherwise shows the server's refusal as it is.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ class Move:
     """What to print after ``NAME``: ``proposed``, ``is already proposed``, ..."""
 
 
-def plan(verb: str, current: str) -> Move:
-    """What ``verb`` does to a revision in lifecycle ``current``."""
+def plan(verb: str, current: str, name: str = "") -> Move:
+    """What ``verb`` does to the revision ``name`` in lifecycle ``current``.
+
+    ``reject`` and ``propose-delete`` refuse what porchctl refuses, in its words: only a
+    proposal is rejected, only a published revision is proposed for deletion.
+    """
     if verb == "propose":
         if current == "Proposed":
             return Move(None, "is already proposed")
@@ -39,13 +45,17 @@ def plan(verb: str, current: str) -> Move:
     if verb == "reject":
         if current == "DeletionProposed":
             return Move("Published", "no longer proposed for deletion")
-        if current == "Draft":
-            raise kube.Failure("it is a Draft: only a proposal (to publish or delete) is rejected")
-        return Move("Draft", "no longer proposed for approval")
+        if current == "Proposed":
+            return Move("Draft", "no longer proposed for approval")
+        raise kube.Failure(f"cannot reject {name} with lifecycle '{current}'")
     if verb == "propose-delete":
         if current == "DeletionProposed":
             return Move(None, "is already proposed for deletion")
-        return Move("DeletionProposed", "proposed for deletion")
+        if current == "Published":
+            return Move("DeletionProposed", "proposed for deletion")
+        raise kube.Failure(
+            f"can only propose published packages for deletion; package {name} is not published"
+        )
     raise ValueError(f"unknown lifecycle verb {verb!r}")
 
 
@@ -54,9 +64,9 @@ async def _move(session: kube.Session, verb: str, name: str) -> Move:
     for attempt in range(CONFLICT_RETRIES + 1):
         current = await session.get(kube.REVISIONS, name)
         try:
-            move = plan(verb, create.lifecycle_of(current))
+            move = plan(verb, create.lifecycle_of(current), name)
         except kube.Failure as refused:
-            raise kube.Failure(f"cannot {verb} {name}: {refused}") from None
+            raise kube.Failure(f"{name} failed ({refused})") from None
         if move.target is None:
             return move
         version = (current.get("metadata") or {}).get("resourceVersion")
@@ -77,12 +87,9 @@ async def move_all(session: kube.Session, args: argparse.Namespace) -> int:
         if move.target is None:
             kube.error(f"{name} {move.said}")
             return
-        said = move.said
         if args.wait:
-            done = await wait.until_ready(session, kube.REVISIONS, name, within=args.timeout)
-            if args.verb == "approve":
-                said += f" (revision {create.revision_of(done)})"
-        print(f"{name} {said}", flush=True)
+            await wait.until_ready(session, kube.REVISIONS, name, within=args.timeout)
+        print(f"{name} {move.said}", flush=True)  # porchctl's line, word for word
 
     return await kube.each(args.names, one)
 

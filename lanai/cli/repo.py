@@ -79,9 +79,9 @@ def credentials(
 
 
 def repository_body(name: str, args: argparse.Namespace, secret: str | None) -> dict[str, Any]:
+    # porchctl records the root as "/" (scripts read spec.git.directory back)
     git: dict[str, Any] = {"repo": args.url, "branch": args.branch}
-    if args.directory:
-        git["directory"] = args.directory
+    git["directory"] = args.directory or "/"
     if args.create_branch:
         git["createBranch"] = True
     if secret:
@@ -205,7 +205,7 @@ def add_parsers(commands: Subcommands) -> None:
     reg.add_argument("--name", help="Repository name (default: from the URL)")
     reg.add_argument("--description", help="a description")
     reg.add_argument("--branch", default="main", help="branch of published packages (main)")
-    reg.add_argument("--directory", help="directory of the packages (default: the root)")
+    reg.add_argument("--directory", help="directory of the packages (default: /, the root)")
     reg.add_argument("--create-branch", action="store_true", help="create the branch if missing")
     reg.add_argument("--deployment", action="store_true", help="a deployment repository")
     reg.add_argument("--sync-schedule", metavar="CRON", help="sync schedule, e.g. '*/10 * * * *'")

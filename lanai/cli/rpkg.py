@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +25,8 @@ COLUMNS = (
     Column("NAME", lambda o: text(field(o, "metadata.name"))),
     Column("PACKAGE", lambda o: text(field(o, "spec.packageName"))),
     Column("WORKSPACENAME", lambda o: text(field(o, "spec.workspaceName"))),
-    Column("REVISION", lambda o: text(field(o, "status.revision"))),
+    # porchctl (kubectl's table) shows an absent revision (not yet published) as <none>
+    Column("REVISION", lambda o: text(field(o, "status.revision")) or "<none>"),
     Column("LATEST", lambda o: text(create.is_latest(o))),
     Column("LIFECYCLE", lambda o: text(field(o, "spec.lifecycle"))),
     Column("REPOSITORY", lambda o: text(field(o, "spec.repository"))),
@@ -43,7 +46,26 @@ def selector(package: str | None, revision: int | None, workspace: str | None) -
     return ",".join(terms)
 
 
+def _check_show_kptfile(args: argparse.Namespace) -> None:
+    """porchctl's rules for ``--show-kptfile``, in its words (exit code 1 as porchctl)."""
+    if len(args.names) != 1:
+        raise kube.Failure(
+            "--show-kptfile requires exactly one package revision name as an argument"
+        )
+    if args.package or args.revision is not None or args.workspace:
+        raise kube.Failure(
+            "--show-kptfile cannot be combined with --name, --revision, or --workspace"
+        )
+    if args.all_namespaces:
+        raise kube.Failure("--show-kptfile cannot be combined with --all-namespaces")
+
+
 async def get(session: kube.Session, args: argparse.Namespace) -> int:
+    if args.show_kptfile:
+        _check_show_kptfile(args)
+        kptfile = await files.root_kptfile(session, args.names[0])
+        sys.stdout.write(kptfile)
+        return 0
     chosen = selector(args.package, args.revision, args.workspace)
     return await listing.run(session, args, kube.REVISIONS, COLUMNS, chosen)
 
@@ -56,7 +78,27 @@ async def _create(session: kube.Session, args: argparse.Namespace, body: dict[st
     return name
 
 
+async def _refuse_existing(session: kube.Session, repository: str, package: str, verb: str) -> None:
+    """As porchctl (and Porch's server) refuse them, in their words (Go's %q quotes as
+    JSON does for these names): ``init`` and ``clone`` make a package's first revision;
+    later ones are made with ``copy``. Checked before anything is created (Lanai's
+    operator refuses a clone as well, on the object)."""
+    found = await session.list_objects(kube.REVISIONS, field_selector=selector(package, None, None))
+    if not any(field(o, "spec.repository") == repository for o in found):
+        return
+    if verb == "clone":
+        raise kube.Failure(
+            f"`clone` cannot create a new revision for package {json.dumps(package)} that "
+            f"already exists in repo {json.dumps(repository)}; make subsequent revisions using "
+            "`copy`"
+        )
+    raise kube.Failure(
+        f"package {json.dumps(package)} already exists in repository {json.dumps(repository)}"
+    )
+
+
 async def init(session: kube.Session, args: argparse.Namespace) -> int:
+    await _refuse_existing(session, args.repository, args.package, "init")
     source = create.init_source(args.package, args.description, args.keywords or [], args.site)
     body = create.revision_body(
         session.namespace, args.repository, args.package, args.workspace, source
@@ -66,6 +108,7 @@ async def init(session: kube.Session, args: argparse.Namespace) -> int:
 
 
 async def clone(session: kube.Session, args: argparse.Namespace) -> int:
+    await _refuse_existing(session, args.repository, args.package, "clone")
     source = create.clone_source(
         args.source, ref=args.ref, directory=args.directory, secret=args.secret_ref
     )
@@ -115,7 +158,7 @@ async def upgrade(session: kube.Session, args: argparse.Namespace) -> int:
     source = create.upgrade_source(old, create.name_of(new), args.source, args.strategy)
     body = create.next_body(session.namespace, current, args.workspace, source)
     made = await _create(session, args, body)
-    print(f"{made} created: upgrades {args.source} from {old} to {create.name_of(new)}")
+    print(f"{args.source} upgraded to {made}")  # porchctl's line
     return 0
 
 
@@ -167,6 +210,11 @@ def add_parsers(commands: Subcommands) -> None:
     get_.add_argument("--name", dest="package", metavar="PACKAGE", help="only this package")
     get_.add_argument("--revision", type=int, metavar="N", help="only this revision number")
     get_.add_argument("--workspace", metavar="WORKSPACE", help="only this workspace")
+    get_.add_argument(
+        "--show-kptfile",
+        action="store_true",
+        help="print the root Kptfile of the one revision named (as porchctl)",
+    )
     get_.set_defaults(func=kube.command(get))
 
     init_ = group.verbs.add_parser("init", parents=changing, help="create a new package as a Draft")

@@ -3,7 +3,9 @@
 People read ``get`` next to ``kubectl get`` output, and scripts parse it like kubectl's,
 so the layout is kubectl's: upper-case headers, left-aligned columns three spaces apart,
 ``NAMESPACE`` first with ``-A``; ``-o yaml|json`` print the object (a ``List`` for
-several) without ``managedFields``; ``-o name`` prints ``kind.group/name``.
+several) without ``managedFields``; ``-o name`` prints ``kind.group/name``;
+``-o custom-columns=H:PATH,...`` and ``-o jsonpath=TEMPLATE`` as kubectl's (the latter once
+per object, each on its line, as porchctl prints it).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any, TextIO
 
 from ruamel.yaml import YAML
 
-from lanai.cli import kube
+from lanai.cli import jsonpath, kube
 
 FORMATS = ("yaml", "json", "name")
+TEMPLATED = ("custom-columns=", "jsonpath=")
 GAP = "   "
 
 
@@ -73,6 +76,29 @@ def render(
     return layout(headers, rows)
 
 
+def output_format(value: str) -> str:
+    """``-o``'s value checked: a format name, or a template kubectl's way."""
+    if value in FORMATS:
+        return value
+    if value.startswith("custom-columns="):
+        jsonpath.columns(value.removeprefix("custom-columns="))
+        return value
+    if value.startswith("jsonpath="):
+        jsonpath.render({}, value.removeprefix("jsonpath="))
+        return value
+    raise ValueError(value)
+
+
+def _templated(objects: Sequence[Mapping[str, Any]], output: str, out: TextIO) -> None:
+    if output.startswith("jsonpath="):
+        for obj in objects:
+            print(jsonpath.render(obj, output.removeprefix("jsonpath=")), file=out)
+        return
+    pairs = jsonpath.columns(output.removeprefix("custom-columns="))
+    rows = ([jsonpath.column(obj, path) for _, path in pairs] for obj in objects)
+    out.write(layout([header for header, _ in pairs], rows))
+
+
 def _shown(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The object as ``kubectl get -o yaml`` shows it (no managedFields)."""
     shown = dict(obj)
@@ -104,6 +130,9 @@ def emit(
     if output == "name":
         for obj in objects:
             print(resource.reference(text(field(obj, "metadata.name"))), file=out)
+        return
+    if output and output.startswith(TEMPLATED):
+        _templated(objects, output, out)
         return
     if output in ("yaml", "json"):
         shown = [_shown(obj) for obj in objects]

@@ -170,9 +170,10 @@ class Engine:
         packages = await repository.list_packages()
         try:
             if request.source.kind == "clone" and key.package in packages:
-                raise rules.RuleError(
-                    f'package "{key.package}" already exists in repository {key.repository}; '
-                    "use copyFrom to make a new revision of it"
+                raise rules.RuleError(  # Porch's words
+                    f'`clone` cannot create a new revision for package "{key.package}" that '
+                    f'already exists in repo "{key.repository}"; make subsequent revisions '
+                    "using `copy`"
                 )
             rules.check_new_package_path(key.package, packages)
             source = request.source

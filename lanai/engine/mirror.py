@@ -199,7 +199,8 @@ def removal_plan(existing: Mapping[str, ObservedObject]) -> MirrorPlan:
 
 def desired_status(record: PackageRevisionRecord, deployment: bool) -> dict[str, Any]:
     status: dict[str, Any] = {
-        "revision": record.revision,
+        # As Porch's v1alpha2 controllers: no number until published (-1: the branch).
+        "revision": record.revision if record.revision != 0 else None,
         "selfLock": record.self_lock,
         "upstreamLock": record.upstream_lock,
         "publishedBy": record.published_by or None,
@@ -211,9 +212,15 @@ def desired_status(record: PackageRevisionRecord, deployment: bool) -> dict[str,
     return status
 
 
+def latest_label(latest: bool) -> str:
+    """``porch.kpt.dev/latest-revision`` as Porch's controllers set it: "true" on the
+    package's latest published revision, "false" on every other (Drafts included)."""
+    return "true" if latest else "false"
+
+
 def desired_object(record: PackageRevisionRecord, latest: bool) -> dict[str, Any]:
     key = record.key
-    labels = {constants.LATEST_REVISION_LABEL: "true"} if latest else {}
+    labels = {constants.LATEST_REVISION_LABEL: latest_label(latest)}
     spec: dict[str, Any] = {
         "packageName": key.package,
         "repository": key.repository,
@@ -346,7 +353,7 @@ def plan(
         if observed.deleting:
             continue
         metadata_patch: dict[str, Any] = {}
-        wanted_label = "true" if latest else None
+        wanted_label = latest_label(latest)
         if observed.latest_label != wanted_label:
             metadata_patch["metadata"] = {"labels": {constants.LATEST_REVISION_LABEL: wanted_label}}
         follows = True

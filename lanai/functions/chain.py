@@ -34,10 +34,16 @@ class ChainRuntime:
     name = "chain"
 
     def __init__(
-        self, runtimes: Sequence[fnapi.FunctionRuntime], recorder: Recorder = metrics.record
+        self,
+        runtimes: Sequence[fnapi.FunctionRuntime],
+        recorder: Recorder = metrics.record,
+        *,
+        allow_exec: bool = True,
     ) -> None:
         self._runtimes = tuple(runtimes)
         self._record = recorder
+        self.allow_exec = allow_exec
+        """Whether Kptfile ``exec`` steps may run (render refuses them first, as kpt does)."""
 
     def resolve_image(self, image: str, tag: str | None) -> str:
         """The image a Kptfile step with ``tag`` runs (kpt's tag resolution); raises

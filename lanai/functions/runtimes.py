@@ -65,7 +65,7 @@ def build(settings: Settings, recorder: chain.Recorder = metrics.record) -> Buil
         )
         runtimes.append(remote)
         close = remote.close
-    return Built(chain.ChainRuntime(runtimes, recorder), close)
+    return Built(chain.ChainRuntime(runtimes, recorder, allow_exec=settings.allow_exec), close)
 
 
 def _nothing() -> None:

@@ -554,7 +554,8 @@ class GitStorage:
             lifecycle = "DeletionProposed" if (package, n) in deletion else "Published"
             annotation = self._annotation(self._commit(target))
             ws = str(annotation.get("workspaceName") or f"v{n}")
-            if annotation.get("package") not in (None, package):
+            full = layout.full_path(self.directory, package)
+            if "package" in annotation and not commitmsg.package_matches(annotation, full, package):
                 ws = f"v{n}"
             published = self._revision(package, ws, lifecycle, n, target, name, previous)
             if published:
@@ -713,13 +714,26 @@ class GitStorage:
             path = layout.full_path(self.directory, package)
             ref = (layout.proposed_branch if proposed else layout.draft_branch)(path, workspace)
             head = self.head() or None
-            annotation = {"package": package, "workspaceName": workspace, **annotation}
+            annotation = {**annotation, **self._identity(package, workspace)}
             tree = self._build(package, files)
             commit = self._new_commit(
-                head, package, tree, f"Create {package} ({workspace})", annotation, author
+                head, package, tree, self._summary(annotation), annotation, author
             )
             self._set_and_push({ref: commit}, guarded={ref: None})
             return self._find(package, workspace)
+
+    def _identity(self, package: str, workspace: str, revision: int = 0) -> dict[str, Any]:
+        """The annotation fields naming a revision, as Porch writes them: the package's
+        full path, the workspace, the revision number as a string ("0" until published)."""
+        return {
+            "package": layout.full_path(self.directory, package),
+            "workspaceName": workspace,
+            "revision": str(revision),
+        }
+
+    @staticmethod
+    def _summary(annotation: Mapping[str, Any]) -> str:
+        return commitmsg.summary(commitmsg.task_type(annotation))
 
     def _find(self, package: str, workspace: str) -> GitRevision:
         for revision in self._list_revisions():
@@ -739,12 +753,12 @@ class GitStorage:
             current = self._find(package, workspace)
             if current.lifecycle not in ("Draft", "Proposed"):
                 raise Conflict(f"{package}/{workspace} is {current.lifecycle}, not a Draft")
-            annotation = {"package": package, "workspaceName": workspace, **annotation}
+            annotation = {**annotation, **self._identity(package, workspace)}
             # Symlinks and submodules are not shown as files, so an edit keeps them.
             kept = self._listing(current.commit, package).special
             tree = self._build(package, files, kept)
             commit = self._new_commit(
-                current.commit, package, tree, f"Edit {package} ({workspace})", annotation, author
+                current.commit, package, tree, self._summary(annotation), annotation, author
             )
             self._set_and_push({current.ref: commit}, guarded={current.ref: current.commit})
             return self._find(package, workspace)
@@ -782,11 +796,10 @@ class GitStorage:
                 files = self._package_tree(self._commit(current.commit), package)
                 numbers = [r.revision for r in self._list_revisions() if r.package == package]
                 n = max([0, *numbers, self._last_approved(package)]) + 1
+                # Porch's approval commit names the revision and records no task.
                 annotation = {
                     **current.annotation,
-                    "package": package,
-                    "workspaceName": workspace,
-                    "revision": n,
+                    **self._identity(package, workspace, n),
                     "approvedBy": approved_by or author.name,
                 }
                 annotation.pop("task", None)
@@ -795,8 +808,8 @@ class GitStorage:
                     parent,
                     package,
                     files,
-                    f"Approve {package} v{n}",
-                    {**annotation, "task": {"type": "approve"}},
+                    commitmsg.approve_summary(path, n),
+                    annotation,
                     author,
                 )
                 try:
@@ -835,10 +848,12 @@ class GitStorage:
         head = self.head()
         if not head:
             return 0
+        full = layout.full_path(self.directory, package)
         for commit in self._mainline(head):
             note = self._annotation(commit)
-            if note.get("package") == package and isinstance(note.get("revision"), int):
-                return int(note["revision"])
+            n = commitmsg.revision_of(note)
+            if n is not None and commitmsg.package_matches(note, full, package):
+                return n
         return 0
 
     def repair(self) -> list[str]:
@@ -852,10 +867,12 @@ class GitStorage:
             made: list[str] = []
             for commit in self._mainline(head):
                 note = self._annotation(commit)
-                n = note.get("revision")
-                package = note.get("package")
-                if not isinstance(n, int) or not isinstance(package, str):
+                n = commitmsg.revision_of(note)
+                noted = note.get("package")
+                if n is None or not isinstance(noted, str):
                     continue
+                # Porch's full path; Lanai once wrote the path within the directory.
+                package = layout.package_of(self.directory, noted) or noted
                 if str(commit.id) in tagged:
                     continue
                 name = layout.tag(layout.full_path(self.directory, package), n)
@@ -915,8 +932,8 @@ class GitStorage:
                     current.commit,
                     package,
                     None,
-                    f"Delete {package}",
-                    {"package": package, "task": {"type": "delete"}},
+                    f"Delete {path}",
+                    {"package": path, "task": {"type": "delete"}},
                     author,
                 )
                 self._set_and_push({current.ref: commit})

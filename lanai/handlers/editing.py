@@ -70,7 +70,15 @@ async def _reconcile(event: kopf.Body, rt: runtime.Runtime) -> None:
     obj = await resources.find(rt, namespace, event.metadata.name or "")
     if obj is None or not resources.has_pending_edit(obj):
         return  # gone, or acted on already: the event showed an older state
-    key = fields.key_of(namespace, obj.get("spec") or {})
+    spec = obj.get("spec") or {}
+    if not fields.names_the_revision(spec):
+        # Updated without its names (the admission policy that keeps them is not
+        # installed): the PackageRevision of the same name says whose files these are.
+        owner = await _revision(rt, namespace, event.metadata.name or "")
+        if owner is None:
+            return
+        spec = {**(owner.get("spec") or {}), "resources": spec.get("resources")}
+    key = fields.key_of(namespace, spec)
     try:
         record = await rt.engine.get(key)
         # An unreadable revision (a name or size the rules refuse) is never read.

@@ -32,6 +32,11 @@ def key_of(namespace: str, spec: Mapping[str, Any]) -> PackageRevisionKey:
     )
 
 
+def names_the_revision(spec: Mapping[str, Any]) -> bool:
+    """The spec holds the repository, package and workspace it belongs to."""
+    return all(spec.get(f) for f in ("repository", "packageName", "workspaceName"))
+
+
 def author_of(body: Mapping[str, Any], *, approving: bool = False) -> values.Author:
     """Who acted: the approver for an approval, else the user who last changed the spec.
 

@@ -188,6 +188,9 @@ def retry_delay(retry: int, cap: float) -> float:
 
 
 async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> None:
+    uid = str(body.metadata.uid or "")
+    if rt.followed.already_observed(uid, body.metadata.get("generation")):
+        return  # the event of Lanai's own spec patch, already acted on and observed
     namespace = body.metadata.namespace or "default"
     key = fields.key_of(namespace, body.spec)
     engine = rt.engine
@@ -273,6 +276,8 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
         # idempotent: the whole reconciliation runs again, with backoff, no traceback.
         failure = _api_failure(error)
         raise kopf.TemporaryError(str(failure), delay=retry_delay(retry, rt.retry_cap)) from None
+    if isinstance(generation, int) and generation != body.metadata.get("generation"):
+        rt.followed.remember(str(body.metadata.uid or ""), generation)
     await _follow_up(rt, body, key, notes, wake)
     for warning in warnings:
         await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)

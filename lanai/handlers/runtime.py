@@ -35,6 +35,34 @@ class Runtime:
     schedules: dict[tuple[str, str], Schedule] = field(default_factory=dict)
     secret_access: secrets.SecretAccess = secrets.SecretAccess.REQUESTER
     """Whose rights decide which Secrets are read (``--secret-access``)."""
+    followed: FollowedGenerations = field(default_factory=lambda: FollowedGenerations())
+    """Generations Lanai made itself (the spec following the Kptfile) and already
+    observed: see :class:`FollowedGenerations`."""
+
+
+class FollowedGenerations:
+    """Per object (uid), the generation of the handler's own spec patch whose status it
+    has already written, so the watch event of that patch is not acted on again.
+
+    That event carries the status as it was before the handler's status write; acting
+    on it would write conditions from that older status back (a ``Rendered`` condition
+    lost, say). Bounded: the oldest entries go first, and a forgotten entry only costs one
+    more, harmless, reconciliation.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._generations: dict[str, int] = {}
+
+    def remember(self, uid: str, generation: int) -> None:
+        self._generations.pop(uid, None)
+        self._generations[uid] = generation
+        while len(self._generations) > self.LIMIT:
+            del self._generations[next(iter(self._generations))]
+
+    def already_observed(self, uid: str, generation: object) -> bool:
+        return generation is not None and self._generations.get(uid) == generation
 
 
 def of(memo: kopf.Memo) -> Runtime:

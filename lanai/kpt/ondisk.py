@@ -60,7 +60,7 @@ class Loaded:
 
 @contextlib.contextmanager
 def _opened(name: str, flags: int, *, at: int | None = None) -> Iterator[int]:
-    fd = os.open(name, flags, dir_fd=at)
+    fd = os.open(name, flags, 0o666, dir_fd=at)  # new files as kpt writes them (umask applies)
     try:
         yield fd
     finally:

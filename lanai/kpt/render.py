@@ -13,12 +13,16 @@ Kptfile asks to save what was rendered so far.
 
 from __future__ import annotations
 
+import json
+import posixpath
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from lanai.kpt import fnapi, kptfile, package, resourcelist, yamlio
+from lanai.kpt import fnapi, goyaml, kptfile, package, resourcelist, yamlio
 
 ERROR_PREFIX = "error rendering package in kpt function pipeline"
 RENDERED = "Rendered"
@@ -28,11 +32,36 @@ FUNCTION_INPUT = "function-input"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
 
-class RenderError(Exception):
-    """The render failed; the message starts with :data:`ERROR_PREFIX`."""
+ALREADY_HANDLED = "already handled error"
+"""kpt's stand-in for a function failure whose output was already shown."""
 
-    def __init__(self, detail: str) -> None:
+
+class RenderError(Exception):
+    """The render failed; the message starts with :data:`ERROR_PREFIX`.
+
+    ``reason`` is what kpt would report (its innermost error), ``handled`` says kpt
+    would print nothing more (a function that exited non-zero: its output is shown),
+    ``kind`` how kpt's CLI words it: ``plain`` (``Error: reason``), ``kptfile`` (a
+    Kptfile that cannot be read) or ``invalid`` (kpt's "Kptfile is invalid" block).
+    ``pkg`` is the package whose pipeline failed, ``stage`` kpt's operation there.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        reason: str | None = None,
+        handled: bool = False,
+        kind: str = "plain",
+        pkg: str | None = None,
+        stage: str = "pipeline.run",
+    ) -> None:
         super().__init__(f"{ERROR_PREFIX}: {detail}")
+        self.reason = detail if reason is None else reason
+        self.handled = handled
+        self.kind = kind
+        self.pkg = pkg
+        self.stage = stage
 
 
 @dataclass(frozen=True)
@@ -42,6 +71,16 @@ class RenderResult:
     results: dict[str, Any] = field(default_factory=dict)
     """A ``kpt.dev/v1`` FunctionResultList: one item per function run, in order."""
     error: str = ""
+    log: str = ""
+    """What ``kpt fn render`` prints on stderr while it runs (``[RUNNING]``, ``[PASS]``)."""
+    cli_error: str | None = None
+    """What kpt prints after the log when the render fails (``None``: nothing more)."""
+    summary: str = ""
+    """kpt's closing line (``Successfully executed ...``), when it prints one."""
+    condition_message: str = ""
+    """The ``Rendered`` condition's message kpt writes into the Kptfile on failure."""
+    resources: list[Any] = field(default_factory=list)
+    """The rendered resources, root-relative paths annotated (for ``-o stdout``)."""
 
 
 # -- selection ---------------------------------------------------------------------------
@@ -115,48 +154,143 @@ def where(pkg: str) -> str:
 # -- the run -----------------------------------------------------------------------------
 
 
-def _step(function: kptfile.Function, exit_code: int) -> dict[str, Any]:
-    step: dict[str, Any] = {}
-    if function.name:
-        step["name"] = function.name
-    if function.image:
-        step["image"] = function.resolved_image
-    else:
-        step["exec"] = function.exec
-    step["exitCode"] = exit_code
-    return step
+def go_duration(seconds: float) -> str:
+    """A duration truncated to 100ms as Go's ``%v`` prints it: ``0s``, ``300ms``, ``1.2s``."""
+    tenths = int(seconds * 10)
+    if tenths == 0:
+        return "0s"
+    if tenths < 10:
+        return f"{tenths * 100}ms"
+    minutes, rest = divmod(tenths, 600)
+    secs = f"{rest // 10}" + (f".{rest % 10}" if rest % 10 else "") + "s"
+    return f"{minutes}m{secs}" if minutes else secs
+
+
+def one_line(title: str, lines: list[str]) -> str:
+    """kpt's single-line list: ``Title: a, b`` with each line's newlines flattened."""
+    return f"{title}: " + ", ".join(line.replace("\n", " ").strip() for line in lines)
+
+
+def result_text(item: dict[str, Any]) -> str:
+    """A structured result as kpt prints it: ``[severity] ref field: message``."""
+    text = f"[{item.get('severity') or 'info'}]"
+    ref = item.get("resourceRef")
+    if isinstance(ref, dict):
+        parts = [str(ref[k]) for k in ("apiVersion", "kind", "namespace", "name") if ref.get(k)]
+        if parts:
+            text += " " + "/".join(parts)
+    where = item.get("field")
+    if isinstance(where, dict):
+        text += f" {where.get('path', '')}"
+    return f"{text}: {item.get('message', '')}"
+
+
+def kpt_results(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Function results as kpt keeps them: its ResultItem fields only, in its order, with
+    the legacy ``resourceRef.metadata`` and ``field.suggestedValue`` forms lifted."""
+    converted = []
+    for item in raw:
+        problems: list[str] = []
+        decoded = goyaml.decode(yamlio.from_plain(item), goyaml.RESULT_ITEM, problems) or {}
+        ref = item.get("resourceRef")
+        if isinstance(ref, dict) and isinstance(ref.get("metadata"), dict):
+            meta = ref["metadata"]
+            lifted = dict(decoded.get("resourceRef") or {})
+            if meta.get("name"):
+                lifted["name"] = str(meta["name"]).strip()
+            if meta.get("namespace") and str(meta["namespace"]).strip() not in ("", "''"):
+                lifted["namespace"] = str(meta["namespace"]).strip()
+            decoded["resourceRef"] = lifted
+        where = item.get("field")
+        if isinstance(where, dict) and where.get("suggestedValue") is not None:
+            lifted = dict(decoded.get("field") or {})
+            lifted["proposedValue"] = str(where["suggestedValue"]).strip()
+            decoded["field"] = lifted
+        converted.append(decoded)
+    return converted
+
+
+def _is_kustomization(item: Mapping[str, Any]) -> bool:
+    path = resourcelist.resource_path(item) or ""
+    if path.rsplit("/", 1)[-1] in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        return True
+    api = str(item.get("apiVersion") or "")
+    return api.split("/", 1)[0] == "kustomize.config.k8s.io" and item.get("kind") == "Kustomization"
+
+
+def krm_problem(item: Any) -> str | None:
+    """Why kpt would not take ``item`` as a KRM resource, or ``None``."""
+    if not isinstance(item, dict):
+        return "resource must have `apiVersion`, `kind`, and `name`"
+    if _is_kustomization(item):
+        return None
+    if not item.get("apiVersion"):
+        return "resource must have `apiVersion`"
+    if not item.get("kind"):
+        return "resource must have `kind`"
+    metadata = item.get("metadata")
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        return "resource must have `metadata.name`"
+    return None
+
+
+def check_krm(items: list[CommentedMap], relative_to: Any) -> str | None:
+    """kpt's AreKRM: the first item that is not KRM, as ``path: reason``."""
+    for item in items:
+        problem = krm_problem(item)
+        if problem:
+            return f"{relative_to(item)}: {problem}"
+    return None
 
 
 class _Run:
     """One render's mutable state: the resources, and the record of functions run."""
 
-    def __init__(self, tree: package.PackageTree, runtime: fnapi.FunctionRuntime) -> None:
+    def __init__(
+        self, tree: package.PackageTree, runtime: fnapi.FunctionRuntime, root_name: str
+    ) -> None:
         self.tree = tree
         self.runtime = runtime
+        self.root_name = root_name
         self.items: list[CommentedMap] = []
         self.files: list[str] = []
         self.results: list[dict[str, Any]] = []
         self.mutation_steps: list[dict[str, Any]] = []
         self.validation_steps: list[dict[str, Any]] = []
         self.packages: list[str] = []
+        self.visited: list[str] = []
+        self.log: list[str] = []
+        self.executed = 0
+        self.bfs = False
         self.read: dict[str, list[CommentedMap]] = {}
         self.as_read: set[int] = set()
         """ids of the items as read (kept alive by ``read``)."""
         self.share_produced = False
+        self.images: dict[int, str] = {}
+        """Each image step's resolved image (kpt records the resolved one)."""
+        self.load = yamlio.KptfileLoads()
+
+    def display(self, pkg: str) -> str:
+        return f"{self.root_name}/{pkg}" if pkg else self.root_name
+
+    def fail(self, pkg: str, detail: str, **kwargs: Any) -> RenderError:
+        return RenderError(f"{where(pkg)}: {detail}", pkg=pkg, **kwargs)
 
     def execute(self, root_kptfile: kptfile.Kptfile) -> None:
         kptfiles = {}
         self.packages = package.packages(self.tree)
         for pkg in self.packages:
             path = package.join(pkg, kptfile.KPTFILE)
-            try:
-                kptfiles[pkg] = kptfile.parse(self.tree[path], path=path)
-            except kptfile.KptfileError as error:
-                raise RenderError(str(error)) from error
+            kptfiles[pkg] = read_kptfile(self.tree, pkg, self.load)
+            problem = validate_pipeline(self.tree, pkg, kptfiles[pkg], path)
+            if problem:
+                raise RenderError(
+                    f"{path}: {problem}", reason=problem, kind="invalid", pkg=pkg, stage="pkg.read"
+                )
         for pkg in preorder(self.tree):
             self.files.extend(package.resource_files(self.tree, pkg))
         try:
-            self.items = resourcelist.read_resources(self.tree, self.files)
+            self.items = resourcelist.read_resources(self.tree, self.files, load=self.load)
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
         # Functions get copies (see outgoing), so these stay as read: write() compares
@@ -164,12 +298,78 @@ class _Run:
         self.read = resourcelist.by_file(self.items)
         self.as_read = {id(item) for item in self.items}
         self.share_produced = root_kptfile.annotation(kptfile.SAVE_ON_RENDER_FAILURE) != "true"
-        bfs = root_kptfile.annotation(kptfile.BFS_RENDERING) == "true"
-        for pkg in breadth_first(self.tree) if bfs else postorder(self.tree):
-            for function in kptfiles[pkg].mutators:
-                self.run_function(pkg, function, mutate=True)
-            for function in kptfiles[pkg].validators:
-                self.run_function(pkg, function, mutate=False)
+        self.bfs = root_kptfile.annotation(kptfile.BFS_RENDERING) == "true"
+        for pkg in breadth_first(self.tree) if self.bfs else postorder(self.tree):
+            self.visited.append(pkg)
+            self.run_pipeline(pkg, kptfiles[pkg])
+
+    def run_pipeline(self, pkg: str, declared: kptfile.Kptfile) -> None:
+        self.log.append(f"Package: {_go_quote(self.display(pkg))}\n")
+        if not declared.mutators and not declared.validators:
+            problem = check_krm([self.items[n] for n in self.scope(pkg)], self.relative)
+            if problem:
+                message = f"input resource list must contain only KRM resources: {problem}"
+                raise self.fail(pkg, message, reason=message)
+            return
+        problem = missing_configs(self.tree, pkg, declared)
+        if problem:
+            raise self.fail(pkg, problem, reason=problem, kind="invalid")
+        prepared = []
+        for function in declared.mutators:
+            try:
+                prepared.append(self.prepare(pkg, function, _generates_context(declared)))
+            except RenderError as error:
+                self.mutation_steps.append(
+                    _pre_exec_step(function, error.reason, self.image(function))
+                )
+                raise
+        for function, config in zip(declared.mutators, prepared, strict=True):
+            self.run_function(pkg, function, config, mutate=True)
+        for function in declared.validators:
+            try:
+                config = self.prepare(pkg, function)
+            except RenderError as error:
+                self.validation_steps.append(
+                    _pre_exec_step(function, error.reason, self.image(function))
+                )
+                raise
+            self.run_function(pkg, function, config, mutate=False)
+
+    def prepare(
+        self, pkg: str, function: kptfile.Function, generated: bool = False
+    ) -> CommentedMap | None:
+        """What kpt checks before any function of a pipeline runs: exec allowed, image
+        resolved, functionConfig readable."""
+        if function.exec and not getattr(self.runtime, "allow_exec", True):
+            raise self.fail(pkg, EXEC_NOT_ALLOWED, reason=EXEC_NOT_ALLOWED)
+        if function.image:
+            self.images[id(function)] = self.resolve(pkg, function)
+        if generated and function.config_path is not None:
+            return None  # may be generated by an earlier step; read when the step runs
+        return self.function_config(pkg, function, self.scope(pkg))
+
+    def resolve(self, pkg: str, function: kptfile.Function) -> str:
+        """The image a step runs: kpt's short-name expansion and tag resolution."""
+        resolver = getattr(self.runtime, "resolve_image", None)
+        if function.tag and callable(resolver):
+            try:
+                image = (function.image or "").strip()
+                if "/" not in image:
+                    image = kptfile.IMAGE_PREFIX + image
+                return str(resolver(image, function.tag))
+            except ValueError as error:
+                raise self.fail(pkg, str(error), reason=str(error)) from error
+        return function.resolved_image or ""
+
+    def image(self, function: kptfile.Function) -> str | None:
+        if not function.image:
+            return None
+        return self.images.get(id(function)) or function.resolved_image
+
+    def relative(self, item: CommentedMap) -> str:
+        path = resourcelist.resource_path(item) or ""
+        owner = self.owner(path)
+        return path[len(owner) + 1 :] if owner else path
 
     def scope(self, pkg: str) -> list[int]:
         """Positions of the items that belong to ``pkg`` or its subpackages."""
@@ -195,21 +395,18 @@ class _Run:
             return None
         path = package.normalize(package.join(pkg, function.config_path))
         if path is None or not package.is_inside(path, pkg):
-            raise RenderError(
-                f"{where(pkg)}: configPath {function.config_path!r} of function "
-                f"{function.display} must be a path inside the package"
+            raise self.fail(
+                pkg,
+                f"configPath {function.config_path!r} of function {function.display} "
+                "must be a path inside the package",
+                kind="invalid",
             )
         found = [self.items[n] for n in scope if resourcelist.resource_path(self.items[n]) == path]
-        if not found and path in self.tree:
-            try:
-                found, _ = yamlio.load_file(path, self.tree[path])
-            except yamlio.YamlIOError as error:
-                raise RenderError(f"{where(pkg)}: configPath {error}") from error
         if len(found) != 1:
             problem = "does not exist" if not found else "must hold exactly one KRM object"
-            raise RenderError(
-                f"{where(pkg)}: configPath {function.config_path!r} of function "
-                f"{function.display} {problem}"
+            raise self.fail(
+                pkg,
+                f"configPath {function.config_path!r} of function {function.display} {problem}",
             )
         config = yamlio.clone(found[0])
         resourcelist.strip_internal(config)
@@ -223,9 +420,10 @@ class _Run:
         stderr: str,
         results: list[dict[str, Any]],
     ) -> None:
+        """One function run, in kpt's results list and in the Kptfile's render status."""
         item: dict[str, Any] = {}
         if function.image:
-            item["image"] = function.resolved_image
+            item["image"] = self.image(function)
         else:
             item["exec"] = function.exec
         if stderr:
@@ -234,8 +432,21 @@ class _Run:
         if results:
             item["results"] = results
         self.results.append(item)
+        step = _step_base(function, self.image(function))
+        if stderr:
+            step["stderr"] = stderr
+        step["exitCode"] = exit_code
+        if results:
+            step["results"] = results
+            errors = [r for r in results if r.get("severity") == "error"]
+            if errors:
+                step["errorResults"] = errors
+        (self.mutation_steps if mutate else self.validation_steps).append(step)
+
+    def record_error(self, function: kptfile.Function, mutate: bool, message: str) -> None:
+        """A function that failed without a result kpt keeps (bad output, bad paths)."""
         (self.mutation_steps if mutate else self.validation_steps).append(
-            _step(function, exit_code)
+            _pre_exec_step(function, message, self.image(function))
         )
 
     def owner(self, path: str) -> str:
@@ -263,11 +474,31 @@ class _Run:
         resourcelist.set_location(copy, relative, resourcelist.resource_index(item))
         return copy, owner
 
-    def run_function(self, pkg: str, function: kptfile.Function, *, mutate: bool) -> None:
+    def run_function(
+        self,
+        pkg: str,
+        function: kptfile.Function,
+        config: CommentedMap | None,
+        *,
+        mutate: bool,
+    ) -> None:
         scope = self.scope(pkg)
-        config = self.function_config(pkg, function, scope)
+        if function.config_path is not None:
+            config = self.function_config(pkg, function, scope)
         chosen = [n for n in scope if is_selected(function, self.items[n])]
         selected = [self.items[n] for n in chosen]
+        name = self.image(function) if function.image else function.exec
+        running = f"[RUNNING] {_go_quote(name or '')}"
+        if function.selectors or function.exclude:
+            running += f" on {len(selected)} resource(s)"
+        self.log.append(running + "\n")
+        started = time.monotonic()
+        problem = check_krm(selected, self.relative)
+        if problem:
+            message = f"input resource list must contain only KRM resources: {problem}"
+            self.log.append(f"[FAIL] {_go_quote(name or '')} in {go_duration(0)}\n")
+            self.record_error(function, mutate, message)
+            raise self.fail(pkg, message, reason=message)
         sent: list[CommentedMap] = []
         owners: dict[str | None, str] = {}
         before: dict[str | None, tuple[str | None, str | None]] = {}
@@ -280,56 +511,136 @@ class _Run:
             before[key] = (resourcelist.resource_path(copy), None if index is None else str(index))
         request = resourcelist.build(sent, config)
         ref = fnapi.FunctionRef(
-            image=function.resolved_image, exec=function.exec, name=function.name, package=pkg
+            image=self.image(function), exec=function.exec, name=function.name, package=pkg
         )
         try:
             output = self.runtime.evaluate(ref, request)
-        except fnapi.FunctionLimitExceeded as error:  # its message names the function
-            self.record(function, mutate, error.exit_code or 1, error.stderr, error.results)
-            raise RenderError(f"{where(pkg)}: {error.message}") from error
+        except fnapi.FunctionNotFound as error:
+            self.log.append(f"[FAIL] {_go_quote(name or '')} in {go_duration(0)}\n")
+            self.record_error(function, mutate, error.message)
+            raise self.fail(pkg, error.message, reason=error.message) from error
         except fnapi.FunctionError as error:
-            self.record(function, mutate, error.exit_code or 1, error.stderr, error.results)
-            raise RenderError(
-                f"{where(pkg)}: function {function.display} failed: {error.message}"
-            ) from error
+            results = kpt_results(error.results)
+            self.record(function, mutate, error.exit_code or 1, error.stderr, results)
+            if isinstance(error, fnapi.FunctionLimitExceeded):
+                # Stopped by us, not an exit of its own: kpt's runtime errors end in "Error:"
+                self.log.append(
+                    f"[FAIL] {_go_quote(name or '')} in {go_duration(time.monotonic() - started)}\n"
+                )
+                raise self.fail(pkg, error.message, reason=error.message) from error
+            self.failed(name or "", started, results, error.stderr, error.exit_code or 1)
+            detail = f"function {function.display} failed: {error}"
+            raise self.fail(pkg, detail, reason=ALREADY_HANDLED, handled=True) from error
         except Exception as error:  # a runtime bug must not escape as a crash of render
             self.record(function, mutate, 1, str(error), [])
-            raise RenderError(
-                f"{where(pkg)}: function {function.display} could not run: {error}"
+            self.failed(name or "", started, [], str(error), 1)
+            raise self.fail(
+                pkg,
+                f"function {function.display} could not run: {error}",
+                reason=ALREADY_HANDLED,
+                handled=True,
             ) from error
-        results = resourcelist.results_of(output.resource_list)
-        self.record(function, mutate, output.exit_code, output.stderr, results)
+        results = kpt_results(resourcelist.results_of(output.resource_list))
         if output.exit_code != 0:
+            self.record(function, mutate, output.exit_code, output.stderr, results)
+            self.failed(name or "", started, results, output.stderr, output.exit_code)
             detail = output.stderr.strip() or f"exit code {output.exit_code}"
-            raise RenderError(f"{where(pkg)}: function {function.display} failed: {detail}")
-        if not mutate:
-            return
+            raise self.fail(
+                pkg,
+                f"function {function.display} failed: {detail}",
+                reason=ALREADY_HANDLED,
+                handled=True,
+            )
         try:
             produced = resourcelist.items_of(output.resource_list)
-            resourcelist.restore_comments(selected, produced)
-            for item in produced:
-                key = resourcelist.resource_id(item)
-                path_before, index_before = before.get(key, (None, None))
-                resourcelist.reconcile_location(item, path_before, index_before)
-                self.locate(item, owners.get(key, pkg), pkg)
+            if mutate:
+                resourcelist.restore_comments(selected, produced)
+            self.check_paths(produced, owners, before, pkg)
+            if mutate:
+                for item in produced:
+                    key = resourcelist.resource_id(item)
+                    path_before, index_before = before.get(key, (None, None))
+                    resourcelist.reconcile_location(item, path_before, index_before)
+                    self.locate(item, owners.get(key, pkg), pkg)
         except resourcelist.ResourceError as error:
-            raise RenderError(f"{where(pkg)}: function {function.display}: {error}") from error
+            self.log.append(
+                f"[FAIL] {_go_quote(name or '')} in {go_duration(time.monotonic() - started)}\n"
+            )
+            self.record_error(function, mutate, str(error))
+            raise self.fail(pkg, str(error), reason=str(error)) from error
+        self.record(function, mutate, output.exit_code, output.stderr, results)
+        self.executed += 1
+        self.log.append(
+            f"[PASS] {_go_quote(name or '')} in {go_duration(time.monotonic() - started)}\n"
+        )
+        if results:
+            self.log.append(one_line("[Results]", [result_text(r) for r in results]) + "\n")
+        if output.stderr:
+            self.log.append(" " + one_line("Stderr", output.stderr.split("\n")))
+        if not mutate:
+            return
         self.replace(scope, chosen, produced)
-        self.check_unique(pkg, function)
+
+    def failed(
+        self, name: str, started: float, results: list[dict[str, Any]], stderr: str, code: int
+    ) -> None:
+        """kpt's lines for a function that exited non-zero."""
+        self.log.append(f"[FAIL] {_go_quote(name)} in {go_duration(time.monotonic() - started)}\n")
+        if results:
+            self.log.append(one_line("[Results]", [result_text(r) for r in results]) + "\n")
+        if stderr:
+            self.log.append(" " + one_line("Stderr", stderr.split("\n")))
+        self.log.append(f"  Exit code: {code}\n\n")
+
+    def check_paths(
+        self,
+        produced: list[CommentedMap],
+        owners: dict[str | None, str],
+        before: dict[str | None, tuple[str | None, str | None]],
+        pkg: str,
+    ) -> None:
+        """kpt's path invariants on a function's output: no path outside the package, no
+        two resources of a package at the same path and index."""
+        seen: set[tuple[str, str, str]] = set()
+        for item in produced:
+            key = resourcelist.resource_id(item)
+            owner = owners.get(key, pkg)
+            path = resourcelist.resource_path(item)
+            if path is None:
+                path = before.get(key, (None, None))[0]
+            index = resourcelist.resource_index(item)
+            if index is None:
+                raw = before.get(key, (None, None))[1]
+                index_text = raw if raw is not None else "0"
+            else:
+                index_text = str(index)
+            if path is None:
+                continue
+            cleaned = posixpath.normpath(path)
+            if cleaned.startswith("../") or cleaned == "..":
+                raise resourcelist.ResourceError(
+                    "function must not modify resources outside of package: "
+                    f"resource has path {path}"
+                )
+            entry = (owner, cleaned, index_text)
+            if entry in seen:
+                raise resourcelist.ResourceError(
+                    f'resource at path "{cleaned}" and index "{index_text}" already exists'
+                )
+            seen.add(entry)
 
     def locate(self, item: CommentedMap, owner: str, pkg: str) -> None:
-        """Make the item's path root-relative again (generated items default into ``pkg``);
-        refuse one that leaves ``pkg``."""
+        """Make the item's path root-relative again (generated items default into ``pkg``)."""
         path = resourcelist.resource_path(item)
         if path is None:
             full = resourcelist.default_path(item, pkg)
-        elif path.startswith("/") or "\\" in path:
-            raise resourcelist.ResourceError(
-                f"resource {resourcelist.describe(item)} has path {path!r} which is outside "
-                f"{where(pkg)}"
-            )
         else:
-            full = package.join(owner, path)
+            if "\\" in path:
+                raise resourcelist.ResourceError(
+                    f"resource {resourcelist.describe(item)} has path {path!r} which is outside "
+                    f"{where(pkg)}"
+                )
+            full = package.join(owner, path.lstrip("/"))
         resourcelist.set_location(item, full, resourcelist.resource_index(item))
         cleaned = resourcelist.place(item, pkg)
         if cleaned != full:
@@ -343,20 +654,6 @@ class _Run:
         after = [item for n, item in enumerate(self.items[anchor:], anchor) if n not in dropped]
         self.items = [*before, *produced, *after]
 
-    def check_unique(self, pkg: str, function: kptfile.Function) -> None:
-        seen: set[tuple[str | None, int]] = set()
-        for item in self.items:
-            index = resourcelist.resource_index(item)
-            if index is None:
-                continue
-            key = (resourcelist.resource_path(item), index)
-            if key in seen:
-                raise RenderError(
-                    f"{where(pkg)}: function {function.display} produced two resources "
-                    f"with path {key[0]!r} and index {index}"
-                )
-            seen.add(key)
-
     def written(self) -> package.PackageTree:
         if not self.mutation_steps and not self.validation_steps:
             return dict(self.tree)  # nothing ran: every file keeps its bytes
@@ -367,15 +664,37 @@ class _Run:
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
 
-    def render_status(self, error: str = "") -> dict[str, Any]:
+    def render_status(self, failed: bool) -> dict[str, Any] | None:
+        if not self.mutation_steps and not self.validation_steps:
+            return None
         status: dict[str, Any] = {}
         if self.mutation_steps:
             status["mutationSteps"] = self.mutation_steps
         if self.validation_steps:
             status["validationSteps"] = self.validation_steps
-        if error:
-            status["errorSummary"] = error
+        if failed:
+            lines = []
+            for step in [*self.mutation_steps, *self.validation_steps]:
+                label = step.get("name") or step.get("image") or step.get("exec") or ""
+                if step.get("executionError"):
+                    lines.append(f"{label}: {step['executionError']}")
+                elif step.get("exitCode"):
+                    lines.append(f"{label}: exit code {step['exitCode']}")
+            if lines:
+                status["errorSummary"] = "\n".join(lines)
         return status
+
+    def condition_message(self, error: RenderError) -> str:
+        """The message kpt's error chain makes for the Rendered condition."""
+        return self._chain(error).replace("{root}", ".")
+
+    def _chain(self, error: RenderError) -> str:
+        pkg = error.pkg if error.pkg is not None else ""
+        if error.stage == "pkg.read":
+            return f"pkg.render: pkg {_ref(pkg)}: pkg.read: {error.reason}"
+        if self.bfs and pkg:
+            return f"pkg.render: pkg .:\n\tpipeline.run: pkg {_ref(pkg)}: {error.reason}"
+        return f"pkg.render: pkg {_ref(pkg)}:\n\tpipeline.run: {error.reason}"
 
     def result_list(self, exit_code: int) -> dict[str, Any]:
         return {
@@ -387,22 +706,245 @@ class _Run:
         }
 
 
-def _with_status(tree: package.PackageTree, render_status: dict[str, Any], error: str) -> None:
-    """Record the outcome on the root Kptfile, in place, keeping its formatting."""
+EXEC_NOT_ALLOWED = "must run with `--allow-exec` option to allow running function binaries"
+
+
+def _ref(pkg: str) -> str:
+    return f"./{pkg}" if pkg else "."
+
+
+def _go_quote(text: str) -> str:
+    """Go's ``%q`` for the names kpt prints (printable text, so JSON's escaping agrees)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _step_base(function: kptfile.Function, image: str | None) -> dict[str, Any]:
+    step: dict[str, Any] = {}
+    if function.name:
+        step["name"] = function.name
+    if function.image:
+        step["image"] = image or function.resolved_image
+    else:
+        step["exec"] = function.exec
+    return step
+
+
+def _pre_exec_step(function: kptfile.Function, message: str, image: str | None) -> dict[str, Any]:
+    step = _step_base(function, image)
+    step["executionError"] = message
+    step["exitCode"] = 1
+    return step
+
+
+def read_kptfile(
+    tree: package.PackageTree, pkg: str, load: yamlio.KptfileLoads | None = None
+) -> kptfile.Kptfile:
+    """The package's Kptfile, refused as kpt refuses it (old versions, unknown fields)."""
+    path = package.join(pkg, kptfile.KPTFILE)
+    content = tree[path]
+    try:
+        documents, _ = load.shared(path, content) if load else yamlio.load_file(path, content)
+    except yamlio.YamlIOError as error:
+        cause: BaseException | None = error
+        while isinstance(cause, yamlio.YamlIOError):
+            cause = cause.__cause__
+        reason = goyaml.parse_error(cause) if cause is not None else str(error)
+        raise RenderError(
+            f"{path}: {reason}", reason=reason, kind="kptfile", pkg=pkg, stage="pkg.read"
+        ) from error
+    if len(documents) == 1 and isinstance(documents[0], dict):
+        api_version = str(documents[0].get("apiVersion") or "")
+        if api_version in kptfile.DEPRECATED_API_VERSIONS:
+            version = api_version.split("/", 1)[1]
+            raise RenderError(
+                f"{path}: Kptfile has an old version ({version!r}) of the Kptfile schema",
+                reason=version,
+                kind="old",
+                pkg=pkg,
+                stage="pkg.read",
+            )
+        problems: list[str] = []
+        decoded = goyaml.decode(documents[0], goyaml.KPTFILE, problems)
+        if problems:
+            detail = str(goyaml.DecodeError(problems))
+            raise RenderError(
+                f"{path}: {detail}", reason=detail, kind="kptfile", pkg=pkg, stage="pkg.read"
+            )
+        invalid = _invalid_functions(decoded or {})
+        if invalid:
+            raise RenderError(
+                f"{path}: {invalid}", reason=invalid, kind="invalid", pkg=pkg, stage="pkg.read"
+            )
+    try:
+        if len(documents) == 1:
+            return kptfile.from_mapping(documents[0], path=path)
+        return kptfile.parse(content, path=path)
+    except kptfile.KptfileError as error:
+        raise RenderError(str(error), kind="kptfile", pkg=pkg, stage="pkg.read") from error
+
+
+def _invalid_functions(decoded: dict[str, Any]) -> str | None:
+    """kpt's checks of each pipeline step's shape, in its words."""
+    pipeline = decoded.get("pipeline") or {}
+    for kind in ("mutators", "validators"):
+        for number, function in enumerate(pipeline.get(kind) or []):
+            field_name = f"pipeline.{kind}[{number}]"
+            if not function.get("image") and not function.get("exec"):
+                reason = "must specify a functon (`image` or `exec`) to execute"
+                return _invalid(field_name, "", reason)
+            if function.get("image") and function.get("exec"):
+                reason = "must not specify both `image` and `exec` at the same time"
+                return _invalid(field_name, "", reason)
+            if function.get("configMap") and function.get("configPath"):
+                reason = (
+                    "functionConfig must not specify both `configMap` and `configPath` at "
+                    "the same time"
+                )
+                return _invalid(field_name, "", reason)
+    return None
+
+
+def _generates_context(declared: kptfile.Kptfile) -> bool:
+    """Whether the pipeline runs the package-context generator, whose output a later
+    step may name as its configPath (a Porch convention kpt's file check predates)."""
+    return any(
+        _image_base_name(f.image or "") in ("generate-kpt-pkg-context", "gen-pkg-context")
+        for f in declared.mutators
+    )
+
+
+def _image_base_name(image: str) -> str:
+    """kpt's ImageBaseName: the last path element of the repository."""
+    repository = image.split("@", 1)[0]
+    slash = repository.rfind("/")
+    colon = repository.rfind(":")
+    if colon > slash:
+        repository = repository[:colon]
+    return repository.rsplit("/", 1)[-1]
+
+
+def _invalid(field_name: str, value: str, reason: str) -> str:
+    text = f"Kptfile is invalid:\nField: `{field_name}`\n"
+    if value:
+        text += f"Value: {_go_quote(value)}\n"
+    return text + f"Reason: {reason}\n"
+
+
+def validate_pipeline(
+    tree: package.PackageTree, pkg: str, declared: kptfile.Kptfile, path: str
+) -> str | None:
+    """kpt's Kptfile validation of function config paths, in its words."""
+    for kind, functions in (("mutators", declared.mutators), ("validators", declared.validators)):
+        for number, function in enumerate(functions):
+            config_path = function.config_path
+            if config_path is None:
+                continue
+            field_name = f"pipeline.{kind}[{number}].configPath"
+            if not config_path.strip():
+                return _invalid(field_name, config_path, "path must not be empty")
+            if config_path.startswith("/"):
+                return _invalid(field_name, config_path, "path must be relative")
+            if ".." in posixpath.normpath(config_path):
+                return _invalid(field_name, config_path, "path must not be outside the package")
+            full = package.join(pkg, posixpath.normpath(config_path))
+            if full not in tree and _generates_context(declared):
+                continue  # written by the context generator earlier in the pipeline
+            if full not in tree:
+                missing = (
+                    f"failed to open functionConfig from path {_go_quote(config_path)}: open "
+                    f"{posixpath.join('{root}', pkg, config_path)}: no such file or directory"
+                )
+                return _invalid(field_name, config_path, missing)
+            try:
+                documents, _ = yamlio.load_file(full, tree[full])
+            except yamlio.YamlIOError as error:
+                reason = f"failed to read functionConfig {_go_quote(config_path)}: {error}"
+                return _invalid(field_name, config_path, reason)
+            if len(documents) > 1:
+                reason = (
+                    f"functionConfig {_go_quote(config_path)} must not contain more than one "
+                    f"config, got {len(documents)}"
+                )
+                return _invalid(field_name, config_path, reason)
+            problem = krm_problem(documents[0]) if documents else None
+            if problem:
+                return _invalid(
+                    field_name, config_path, f"functionConfig {_go_quote(config_path)}: {problem}"
+                )
+    return None
+
+
+def missing_configs(tree: package.PackageTree, pkg: str, declared: kptfile.Kptfile) -> str | None:
+    """kpt's check that each configPath names a resource of the package itself (not of a
+    subpackage)."""
+    own = set(package.resource_files(tree, pkg))
+    problems = []
+    for kind, functions in (("mutator", declared.mutators), ("validator", declared.validators)):
+        for number, function in enumerate(functions):
+            if function.config_path is None:
+                continue
+            full = package.join(pkg, posixpath.normpath(function.config_path))
+            if full in own or (full not in tree and _generates_context(declared)):
+                continue
+            label = function.name or _image_base_name(function.image or "")
+            problems.append(
+                _invalid(
+                    f"pipeline.{kind}s[{number}].configPath",
+                    function.config_path,
+                    f"functionConfig resource for {kind} {_go_quote(label)} is missing from path "
+                    f"{_go_quote(function.config_path)}, this also occurs if "
+                    f"{_go_quote(function.config_path)} is part of a subpackage",
+                )
+            )
+    return "\n".join(problems) or None
+
+
+def _with_status(
+    tree: package.PackageTree,
+    render_status: dict[str, Any] | None,
+    message: str | None,
+    load: yamlio.KptfileLoads,
+) -> None:
+    """Record the outcome on the root Kptfile as kpt does: the file decoded into kpt's
+    Kptfile struct and written again from it (kpt's field order and style, no comments);
+    left alone when kpt could not decode it."""
     content = tree.get(kptfile.KPTFILE)
     if content is None:
         return
-    documents, style = yamlio.load_file(kptfile.KPTFILE, content)
+    try:
+        documents, _ = load.shared(kptfile.KPTFILE, content)
+    except yamlio.YamlIOError:
+        return
     if len(documents) != 1:
         return
-    document = documents[0]
-    if error:
-        kptfile.set_condition(document, RENDERED, "False", RENDER_FAILED, error)
+    problems: list[str] = []
+    decoded = goyaml.decode(documents[0], goyaml.KPTFILE, problems)
+    if problems or not isinstance(decoded, dict):
+        return
+    status = dict(decoded.get("status") or {})
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != RENDERED]
+    condition: dict[str, Any] = {"type": RENDERED}
+    if message is None:
+        condition.update(status="True", reason=RENDER_SUCCESS)
     else:
-        kptfile.set_condition(document, RENDERED, "True", RENDER_SUCCESS)
-    kptfile.set_render_status(document, render_status or None)
-    if not yamlio.unchanged(content, documents, style, kptfile.KPTFILE):
-        tree[kptfile.KPTFILE] = yamlio.dump_documents(documents, style).encode()
+        condition.update(status="False", reason=RENDER_FAILED, message=message)
+    status["conditions"] = [*conditions, condition]
+    if render_status:
+        status["renderStatus"] = render_status
+    else:
+        status.pop("renderStatus", None)
+    decoded["status"] = status
+    encoded = goyaml.encode(decoded, goyaml.KPTFILE)
+    tree[kptfile.KPTFILE] = yamlio.dump_documents([encoded], KPT_STYLE).encode()
+
+
+KPT_STYLE = yamlio.YamlStyle(indentless=False)
+"""How kpt's Go encoder writes: lists indented under their key."""
+
+
+def results_yaml(results: dict[str, Any]) -> str:
+    """A FunctionResultList as kpt writes ``results.yaml``."""
+    return yamlio.dump_documents([goyaml.encode(results, goyaml.RESULT_LIST)], KPT_STYLE)
 
 
 def runs_functions(tree: package.PackageTree) -> bool:
@@ -421,39 +963,92 @@ def runs_functions(tree: package.PackageTree) -> bool:
 
 
 def render(
-    tree: package.PackageTree, runtime: fnapi.FunctionRuntime, *, package_path: str = ""
+    tree: package.PackageTree,
+    runtime: fnapi.FunctionRuntime,
+    *,
+    package_path: str = "",
+    root_name: str = "",
+    keep_resources: bool = False,
 ) -> RenderResult:
     """Render the package whose root Kptfile is at the root of ``tree``.
 
-    ``package_path`` (the package's place in its repository) only names it in messages.
+    ``package_path`` (the package's place in its repository) only names it in messages;
+    ``root_name`` is how kpt's log names the root package (its directory's name).
+    ``keep_resources`` asks for the rendered resources too (``-o stdout``).
     Never raises for a bad package or a failing function: see ``RenderResult.ok``.
     """
     original = dict(tree)
-    run = _Run(original, runtime)
+    name = root_name or (package_path.rstrip("/").rsplit("/", 1)[-1] if package_path else "")
+    run = _Run(original, runtime, name or ".")
     root_kptfile: kptfile.Kptfile | None = None
     try:
         if kptfile.KPTFILE not in original:
-            raise RenderError(f"no Kptfile at the root of {package_path or 'the package'}")
-        try:
-            root_kptfile = kptfile.parse(original[kptfile.KPTFILE])
-        except kptfile.KptfileError as error:
-            raise RenderError(str(error)) from error
+            raise RenderError(
+                f"no Kptfile at the root of {package_path or 'the package'}",
+                kind="missing",
+                stage="pkg.read",
+            )
+        root_kptfile = read_kptfile(original, "", run.load)
         run.execute(root_kptfile)
         rendered = run.written()
-        _with_status(rendered, run.render_status(), "")
-        return RenderResult(ok=True, tree=rendered, results=run.result_list(0))
+        resources = [yamlio.clone(item) for item in run.items] if keep_resources else []
+        _with_status(rendered, run.render_status(False), None, run.load)
+        count = len(run.visited)
+        return RenderResult(
+            ok=True,
+            tree=rendered,
+            results=run.result_list(0),
+            log="".join(run.log),
+            summary=f"Successfully executed {run.executed} function(s) in {count} package(s).\n",
+            resources=resources,
+        )
     except RenderError as failure:
         message = str(failure)
         if package_path:
             message = message.replace(f"{ERROR_PREFIX}: ", f"{ERROR_PREFIX}: {package_path}: ", 1)
         saved = original
-        save = root_kptfile is not None and (
-            root_kptfile.annotation(kptfile.SAVE_ON_RENDER_FAILURE) == "true"
+        summary = ""
+        condition = run.condition_message(failure)
+        root_unread = failure.stage == "pkg.read" and not failure.pkg
+        if root_kptfile is not None and not root_unread:
+            saved = dict(original)
+            if root_kptfile.annotation(kptfile.SAVE_ON_RENDER_FAILURE) == "true":
+                try:
+                    saved = run.written()
+                except (RenderError, yamlio.YamlIOError):
+                    saved = dict(original)
+                count = len(run.visited)
+                summary = (
+                    f"Partially executed {run.executed} function(s) in {count} package(s).\n"
+                    if run.executed
+                    else f"Failed to execute any functions in {count} package(s).\n"
+                )
+            _with_status(saved, run.render_status(True), condition, run.load)
+        return RenderResult(
+            ok=False,
+            tree=saved,
+            results=run.result_list(1),
+            error=message,
+            log="".join(run.log),
+            cli_error=None if failure.handled else _cli_error(failure),
+            summary=summary,
+            condition_message=condition,
         )
-        if save:
-            try:
-                saved = run.written()
-                _with_status(saved, run.render_status(message), message)
-            except (RenderError, yamlio.YamlIOError):
-                saved = original
-        return RenderResult(ok=False, tree=saved, results=run.result_list(1), error=message)
+
+
+def _cli_error(failure: RenderError) -> str:
+    """kpt's closing error text; ``{root}`` stands for the package's directory."""
+    if failure.kind == "invalid":
+        return failure.reason
+    if failure.kind == "missing":
+        return 'Error: No Kptfile found at "{root}".'
+    if failure.kind == "old":
+        path = "{root}" + (f"/{failure.pkg}" if failure.pkg else "")
+        return (
+            f'Error: Kptfile at "{path}" has an old version ("{failure.reason}") of the '
+            "Kptfile schema."
+        )
+    if failure.kind == "kptfile":
+        path = "{root}" + (f"/{failure.pkg}" if failure.pkg else "")
+        return f'Error: Kptfile at "{path}" can\'t be read.\n\nDetails:\n{failure.reason}'
+    return f"Error: {failure.reason}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, comment_attrib
@@ -167,17 +167,22 @@ def default_path(item: Mapping[str, Any], directory: str = "") -> str:
 
 
 def read_resources(
-    tree: package.PackageTree, files: Iterable[str], *, first_id: int = 0
+    tree: package.PackageTree,
+    files: Iterable[str],
+    *,
+    first_id: int = 0,
+    load: Callable[[str, bytes], tuple[list[CommentedMap], yamlio.YamlStyle]] = yamlio.load_file,
 ) -> list[CommentedMap]:
     """The KRM objects of ``files`` annotated with path, index and consecutive ids.
 
+    ``load`` parses one file (a caller that has parsed some already may reuse them).
     Raises :class:`ResourceError` naming the file when one cannot be parsed.
     """
     items: list[CommentedMap] = []
     next_id = first_id
     for path in files:
         try:
-            documents, _ = yamlio.load_file(path, tree[path])
+            documents, _ = load(path, tree[path])
         except yamlio.YamlIOError as error:
             raise ResourceError(str(error)) from error
         for index, document in enumerate(documents):

@@ -230,6 +230,33 @@ def load_file(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]
     return docs, detect_style(text)
 
 
+class KptfileLoads:
+    """:func:`load_file` that parses each distinct Kptfile text once.
+
+    One render reads the root Kptfile several times (its pipeline, the resources the
+    functions see, the status written back) and kpt's record of results can make it the
+    largest file of the package; the others are read once and pass straight through.
+    A call gets its own copy, so the caller may change it; :meth:`shared` hands out the
+    parsed documents themselves, for callers that only read them.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, bytes], tuple[list[CommentedMap], YamlStyle]] = {}
+
+    def __call__(self, name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
+        if name.rsplit("/", 1)[-1] != "Kptfile":
+            return load_file(name, content)
+        documents, style = self.shared(name, content)
+        return [clone(document) for document in documents], style
+
+    def shared(self, name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
+        """The parsed documents themselves: never to be changed."""
+        key = (name, content)
+        if key not in self._parsed:
+            self._parsed[key] = load_file(name, content)
+        return self._parsed[key]
+
+
 def unchanged(original: bytes, docs: list[CommentedMap], style: YamlStyle, name: str) -> bool:
     """Whether writing ``docs`` would only reformat ``original`` (so keep its bytes)."""
     try:

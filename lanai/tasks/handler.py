@@ -58,6 +58,20 @@ def left_out(source: str, skipped: tuple[values.Skipped, ...]) -> tuple[str, ...
 Renderer = Callable[[Mapping[str, bytes]], Awaitable[Rendered]]
 
 
+ABSTRACT_CONTEXT = (
+    b"apiVersion: v1\n"
+    b"kind: ConfigMap\n"
+    b"metadata:\n"
+    b"  name: kptfile.kpt.dev\n"
+    b"  annotations:\n"
+    b'    config.kubernetes.io/local-config: "true"\n'
+    b"data:\n"
+    b"  name: example\n"
+)
+"""``package-context.yaml`` as ``kpt pkg init`` writes it (a deployment repository's
+packages get their real name in it when cloned)."""
+
+
 class TaskError(ValueError):
     """A source cannot be turned into a package (the message says why)."""
 
@@ -177,7 +191,12 @@ class TaskHandler:
             name, description, list(init.get("keywords") or []), str(init.get("site") or "")
         )
         readme = f"# {name}\n\n{description}\n"
-        return {kptfiles.KPTFILE: kptfiles.dump(document), "README.md": readme.encode()}
+        return {
+            kptfiles.KPTFILE: kptfiles.dump(document),
+            "README.md": readme.encode(),
+            # kpt's initializer writes the abstract package context beside the Kptfile
+            context.CONTEXT_FILE: ABSTRACT_CONTEXT,
+        }
 
     @staticmethod
     def _clone(
@@ -193,6 +212,7 @@ class TaskHandler:
             raise TaskError("the upstream package has no Kptfile")
         document = kptfiles.load(files[kptfiles.KPTFILE])
         kptfiles.rename(document, posixpath.basename(key.package))
+        kptfiles.mark_cloned(document, posixpath.basename(key.package))
         kptfiles.set_upstream(document, lock, str(lock.get("commit") or commit))
         result = dict(files)
         result[kptfiles.KPTFILE] = kptfiles.dump(document)

@@ -68,10 +68,16 @@ def set_metadata(
 def set_upstream(document: CommentedMap, git: Mapping[str, Any], commit: str) -> None:
     """Record where the package came from, and the exact commit (clone and upgrade)."""
     repo, directory, ref = (str(git.get(k, "")) for k in ("repo", "directory", "ref"))
+    # As Porch records a clone: "basens", not "/basens" (porchctl rpkg upgrade matches
+    # upstreams on it); the repository's root stays "/".
+    directory = directory.strip("/") or ("/" if directory else "")
     upstream = document.get("upstream")
     strategy = upstream.get("updateStrategy") if isinstance(upstream, dict) else None
     kptfile.set_upstream(document, repo, directory, ref, str(strategy or "resource-merge"))
     kptfile.set_upstream_lock(document, repo, directory, ref, commit)
+
+
+KPTFILE_IDENTITY = "internal.kpt.dev/upstream-identifier"
 
 
 def rename(document: CommentedMap, name: str) -> None:
@@ -80,6 +86,12 @@ def rename(document: CommentedMap, name: str) -> None:
         metadata = CommentedMap()
         document["metadata"] = metadata
     metadata["name"] = name
+
+
+def mark_cloned(document: CommentedMap, name: str) -> None:
+    """The merge identity kpt gives a cloned package's Kptfile (as it gives every
+    resource): group|Kind|namespace|name of the new package."""
+    kptfile.set_annotation(document, KPTFILE_IDENTITY, f"kpt.dev|Kptfile|default|{name}")
 
 
 def pipeline(document: CommentedMap) -> bool:

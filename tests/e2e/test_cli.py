@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,45 +19,11 @@ from lanai.local import gitserver
 from tests.support.cluster import Cluster, condition, load_yaml
 from tests.support.gitwork import GIT_PASSWORD, GIT_USER
 from tests.support.operator import OperatorProcess
+from tests.support.rpkgcli import Cli
 from tests.support.team import APPROVER, AUTHOR, REPO, Team
 
 KPTFILE = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: {name}\n"
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  size: large\n"
-
-
-@dataclass
-class Cli:
-    """Runs ``python -m lanai`` (or ``kubectl lanai``) in one namespace of the test cluster."""
-
-    cluster: Cluster
-    namespace: str | None
-
-    def __call__(
-        self,
-        *args: str,
-        user: str | None = None,
-        ok: bool = True,
-        kubectl: bool = False,
-        env: dict[str, str] | None = None,
-        input: str | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        argv = ["kubectl", "lanai"] if kubectl else [sys.executable, "-m", "lanai"]
-        argv += list(args)
-        if self.namespace:
-            argv += ["-n", self.namespace]
-        if user:
-            argv += ["--as", user]
-        environment = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), **(env or {})}
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=120, env=environment, input=input
-        )
-        shown = f"{' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
-        if ok:
-            assert done.returncode == 0, shown
-        else:
-            assert done.returncode != 0, shown
-            assert "Traceback" not in done.stderr, shown
-        return done
 
 
 def _last_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -162,21 +127,24 @@ def test_init_pull_edit_push_propose_and_approve(cli: Cli, team: Team, tmp_path:
     assert header.split() == [
         "NAME", "PACKAGE", "WORKSPACENAME", "REVISION", "LATEST", "LIFECYCLE", "REPOSITORY",
     ]  # fmt: skip
-    assert row.split() == [name, "basens", "v1", "0", "false", "Draft", REPO]
+    assert row.split() == [name, "basens", "v1", "<none>", "false", "Draft", REPO]
     shown = load_yaml(cli("rpkg", "get", name, "-o", "yaml").stdout)
     assert shown["kind"] == "PackageRevision"
     assert condition(shown, "Ready")["status"] == "True"  # type: ignore[index]
 
     directory = tmp_path / "basens"
     done = cli("rpkg", "pull", name, str(directory), user=AUTHOR)
+    assert done.stdout == ""  # as porchctl: the files are the output
     assert sorted(p.name for p in directory.iterdir()) == [
         ".KptRevisionMetadata",
         "Kptfile",
         "README.md",
+        "package-context.yaml",  # as kpt's initializer writes it
     ]
     resource_list = load_yaml(cli("rpkg", "pull", name, user=AUTHOR).stdout)
     assert resource_list["kind"] == "ResourceList"
-    assert [item["kind"] for item in resource_list["items"]] == ["Kptfile"]
+    kinds = [item["kind"] for item in resource_list["items"]]
+    assert (kinds[0], sorted(kinds[1:])) == ("KptRevisionMetadata", ["ConfigMap", "Kptfile"])
 
     (directory / "settings.yaml").write_text(CONFIGMAP)
     (directory / "README.md").write_text("# basens\nedited with lanai rpkg push\n")
@@ -187,7 +155,8 @@ def test_init_pull_edit_push_propose_and_approve(cli: Cli, team: Team, tmp_path:
     assert team.commit_message("refs/heads/drafts/basens/v1").startswith(AUTHOR)
     # The directory's resourceVersion is now stale: a second push is refused, not merged.
     stale = cli("rpkg", "push", name, str(directory), user=AUTHOR, ok=False)
-    assert "changed on the server since it was pulled" in _last_line(stale)
+    assert "the object has been modified" in _last_line(stale)
+    assert "pull it again, redo your edits and push" in _last_line(stale)
     # Through a pipe: a ResourceList on stdin replaces the KRM files, README.md stays.
     piped = cli("rpkg", "pull", name, user=AUTHOR).stdout.replace("size: large", "size: small")
     cli("rpkg", "push", name, user=AUTHOR, input=piped)
@@ -210,7 +179,7 @@ def test_init_pull_edit_push_propose_and_approve(cli: Cli, team: Team, tmp_path:
     assert "ValidatingAdmissionPolicy" not in line
 
     approved = cli("rpkg", "approve", name, user=APPROVER)
-    assert approved.stdout.strip() == f"{name} approved (revision 1)"
+    assert approved.stdout == f"{name} approved\n"
     refs = team.refs()
     assert "refs/tags/basens/v1" in refs
     assert refs["refs/tags/basens/v1"] == refs["refs/heads/main"]
@@ -253,14 +222,18 @@ def test_clone_copy_reject_and_refused_moves(cli: Cli, team: Team) -> None:
     assert "refs/heads/drafts/base/v2" in refs
     assert "refs/heads/proposed/base/v2" not in refs
 
+    # only a proposal is rejected: refused as porchctl refuses it, in its words
     draft = cli("rpkg", "reject", copy, user=AUTHOR, ok=False)
-    assert _last_line(draft) == (
-        f"error: cannot reject {copy}: it is a Draft: only a proposal (to publish or delete) "
-        "is rejected"
+    assert (
+        _last_line(draft) == f"error: {copy} failed (cannot reject {copy} with lifecycle 'Draft')"
     )
     jump = cli("rpkg", "reject", upstream, user=APPROVER, ok=False)
-    assert _last_line(jump).startswith("Error from server (Invalid): ")
-    assert "spec.lifecycle cannot move from Published to Draft" in _last_line(jump)
+    assert _last_line(jump) == (
+        f"error: {upstream} failed (cannot reject {upstream} with lifecycle 'Published')"
+    )
+    # and the API server refuses the move itself, whoever asks
+    refused = team.move(upstream, "Draft", APPROVER)
+    assert "spec.lifecycle cannot move from Published to Draft" in refused
     assert "refs/tags/base/v1" in team.refs()
 
     unknown = cli("rpkg", "propose", f"{REPO}.nope.v1", copy, user=AUTHOR, ok=False)
@@ -296,7 +269,9 @@ def test_a_push_that_fails_to_render_changes_nothing_in_git(
     )
     done = cli("rpkg", "push", name, str(directory), user=AUTHOR, ok=False)
     line = _last_line(done)
-    assert line.startswith(f"error: {name}: Rendered=False")
+    assert line.startswith(  # Porch's words
+        "error: error rendering package in kpt function pipeline. Package NOT pushed to remote."
+    )
     assert "no-such-function" in line
     assert "pipeline" not in team.show("refs/heads/drafts/broken/v1", "broken/Kptfile")
 
@@ -359,7 +334,7 @@ def test_upgrade_merges_a_newer_upstream_revision(cli: Cli, team: Team, tmp_path
 
     done = cli("rpkg", "upgrade", edge, "--workspace", "v2", user=AUTHOR)
     upgraded = f"{REPO}.edge.v2"
-    assert done.stdout.strip() == f"{upgraded} created: upgrades {edge} from {base} to {newer}"
+    assert done.stdout == f"{edge} upgraded to {upgraded}\n"
     assert "size: large" in team.show("refs/heads/drafts/edge/v2", "edge/settings.yaml")
     obj = team.get(upgraded)
     assert obj is not None

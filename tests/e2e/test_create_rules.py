@@ -97,13 +97,15 @@ def test_cloning_into_a_deployment_repository_adds_a_package_context(
     resources = wait_for(lambda: sites.get(name, "prr"), what="the resources object")
     assert "package-context.yaml" in resources["spec"]["resources"]
 
-    # A clone into a repository that is not a deployment repository gets none.
+    # A clone into a repository that is not a deployment repository gets none of its own
     plain = f"{REPO}.copy.v1"
     team.create(
         plain, {**init_spec("copy", "v1"), "source": {"cloneFrom": {"upstreamRef": {"name": base}}}}
     )
     assert team.settled(plain)["status"]["deployment"] is False
-    assert "copy/package-context.yaml" not in team.files("refs/heads/drafts/copy/v1")
+    # (the upstream's own, written by init as kpt's initializer does, is cloned as it is)
+    draft = "refs/heads/drafts/copy/v1"
+    assert _yaml(team.show(draft, "copy/package-context.yaml"))["data"] == {"name": "example"}
 
 
 def test_upgrade_needs_three_published_sources_none_a_placeholder(team: Team) -> None:

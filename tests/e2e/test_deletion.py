@@ -92,7 +92,8 @@ def test_the_latest_label_moves_back_when_the_latest_revision_is_deleted(team: T
     assert "refs/tags/app/v1" in refs
     placeholder = team.get(f"{REPO}.app.main")
     assert placeholder is not None
-    assert "porch.kpt.dev/latest-revision" not in (placeholder["metadata"].get("labels") or {})
+    # as Porch labels it: every revision but the latest says "false", the placeholder too
+    assert placeholder["metadata"]["labels"]["porch.kpt.dev/latest-revision"] == "false"
 
     # Numbering never reuses a number that was handed out.
     v3 = _new_revision(team, "app", "v3", v1)

@@ -27,7 +27,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
     name = f"{REPO}.basens.v1"
     team.create(name, init_spec("basens", "v1"))
     draft = team.settled(name)
-    assert draft["status"]["revision"] == 0
+    assert "revision" not in draft["status"]  # as Porch: none until published
     assert draft["status"]["creationSource"] == "init"
     assert condition(draft, "Rendered")["status"] == "True"  # type: ignore[index]
     refs = team.refs()
@@ -37,7 +37,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
     assert "basens for tests" in kptfile
     assert team.commit_message("refs/heads/drafts/basens/v1").startswith(AUTHOR)
     resources = wait_for(lambda: team.get(name, "prr"), what="the PackageRevisionResources")
-    assert set(resources["spec"]["resources"]) == {"Kptfile", "README.md"}
+    assert set(resources["spec"]["resources"]) == {"Kptfile", "README.md", "package-context.yaml"}
     assert resources["status"]["lifecycle"] == "Draft"
 
     assert team.move(name, "Proposed", AUTHOR) == ""
@@ -80,7 +80,7 @@ def test_init_propose_approve_and_delete_move_git_refs(team: Team) -> None:
         what="the resources object to show the published revision",
     )
     assert kept["spec"]["revision"] == 1
-    assert set(kept["spec"]["resources"]) == {"Kptfile", "README.md"}
+    assert set(kept["spec"]["resources"]) == {"Kptfile", "README.md", "package-context.yaml"}
     labelled = wait_for(
         lambda: (
             (o := team.get(name))
@@ -152,8 +152,10 @@ def test_clone_and_copy_from_published_revisions(team: Team) -> None:
     refused = team.settled(again, ready="False")
     assert condition(refused, "Ready")["reason"] == "Rejected"  # type: ignore[index]
     message = condition(refused, "Ready")["message"]  # type: ignore[index]
-    assert 'package "edge" already exists' in message
-    assert "use copy" in message
+    assert (
+        f'`clone` cannot create a new revision for package "edge" that already exists in repo '
+        f'"{REPO}"; make subsequent revisions using `copy`'
+    ) in message
     assert "refs/heads/drafts/edge/v2" not in team.refs()
 
     copy = f"{REPO}.base.v2"
@@ -581,7 +583,7 @@ def test_an_operator_dying_between_tag_and_status_converges(
         assert team.move(name, "Published", APPROVER) == ""
         wait_for(lambda: doomed.process and doomed.process.poll() is not None, what="the crash")
         assert "refs/tags/crash/v1" in team.refs()
-        assert (team.get(name) or {})["status"].get("revision") == 0  # status never written
+        assert "revision" not in (team.get(name) or {})["status"]  # status never written
     finally:
         doomed.stop()
         operator.start()

@@ -76,6 +76,16 @@ def test_package_revisions_print_porch_columns(team: Team) -> None:
     team.settled(draft)
     placeholder = f"{REPO}.net.app.main"
     wait_for(lambda: team.get(placeholder), what="the branch placeholder")
+    # as Porch labels them: every revision but the latest says "false" (once synced)
+    wait_for(
+        lambda: (
+            ((team.get(draft) or {}).get("metadata", {}).get("labels") or {}).get(
+                "porch.kpt.dev/latest-revision"
+            )
+            == "false"
+        ),
+        what="the draft's latest-revision label",
+    )
 
     headers, rows = _table(team.cluster, "rpkg", "-n", team.namespace)
     assert headers == [
@@ -84,7 +94,7 @@ def test_package_revisions_print_porch_columns(team: Team) -> None:
     ]  # fmt: skip
     shown = {row["NAME"]: [row[h] for h in headers[1:-1]] for row in rows}
     assert shown[published] == ["net/app", "v1", "1", "true", "Published", REPO]
-    assert shown[draft][:4] == ["net/app", "v2", "0", ""]
+    assert shown[draft][:4] == ["net/app", "v2", "", "false"]  # no revision until published
     assert shown[draft][4:] == ["Draft", REPO]
     assert shown[placeholder][:3] == ["net/app", "main", "-1"]
     assert shown[placeholder][3] != "true"  # the placeholder is never latest

@@ -54,7 +54,7 @@ def test_git_revisions_are_mirrored_and_kept_current(
     assert published["metadata"]["labels"]["porch.kpt.dev/latest-revision"] == "true"
     placeholder = found["blueprints.net.basens.main"]
     assert placeholder["status"]["revision"] == -1
-    assert "porch.kpt.dev/latest-revision" not in (placeholder["metadata"].get("labels") or {})
+    assert placeholder["metadata"]["labels"]["porch.kpt.dev/latest-revision"] == "false"
     assert found["blueprints.net.basens.next"]["spec"]["lifecycle"] == "Draft"
     assert condition(published, "Ready")["status"] == "True"  # type: ignore[index]
     repo = cluster.get("repository", "blueprints", namespace)
@@ -87,8 +87,9 @@ def test_git_revisions_are_mirrored_and_kept_current(
         return r if labels.get("porch.kpt.dev/latest-revision") == "true" else None
 
     after = wait_for(moved, what="v2 latest and the draft gone")
-    assert "porch.kpt.dev/latest-revision" not in (
-        after["blueprints.net.basens.v1"]["metadata"].get("labels") or {}
+    assert (  # as Porch labels it: "false" on every revision but the latest
+        after["blueprints.net.basens.v1"]["metadata"]["labels"]["porch.kpt.dev/latest-revision"]
+        == "false"
     )
     wait_for(
         lambda: (

@@ -14,7 +14,7 @@ from typing import Any
 
 from lanai.functions import runtimes
 from lanai.functions.box import frames
-from lanai.kpt import evaluation, fnapi, package, render, resourcelist
+from lanai.kpt import evaluation, fnapi, package, render, resourcelist, yamlio
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class RenderJob:
     settings: runtimes.Settings
     files: dict[str, bytes]
     package_path: str = ""
+    root_name: str = ""
+    """How kpt's log names the root package (``lanai fn render``: its directory)."""
+    want_resources: bool = False
+    """Also answer with the rendered resources (``-o stdout``), as YAML."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,27 @@ def perform(job: Job, runtime: fnapi.FunctionRuntime) -> dict[str, Any]:
     if isinstance(job, FunctionJob):
         return _function(job, runtime)
     if isinstance(job, RenderJob):
-        rendered = render.render(dict(job.files), runtime, package_path=job.package_path)
+        rendered = render.render(
+            dict(job.files),
+            runtime,
+            package_path=job.package_path,
+            root_name=job.root_name,
+            keep_resources=job.want_resources,
+        )
         return {
             "ok": rendered.ok,
             "tree": _files(rendered.tree),
             "results": frames.plain(rendered.results),
             "error": rendered.error,
+            "log": rendered.log,
+            "cli_error": rendered.cli_error,
+            "summary": rendered.summary,
+            "condition_message": rendered.condition_message,
+            "resources": (
+                yamlio.dump_documents(rendered.resources)
+                if job.want_resources and rendered.resources
+                else ""
+            ),
         }
     evaluated = evaluation.evaluate(
         dict(job.tree), fnapi.FunctionRef(image=job.image), job.config, runtime
@@ -130,7 +149,23 @@ def answer(job: Job, reply: Any) -> Result:
     if isinstance(job, RenderJob):
         if not isinstance(results, dict):
             raise BadAnswer("the answer has no function results")
-        return render.RenderResult(ok=ok, tree=tree, results=results, error=error)
+        texts = {k: reply.get(k) for k in ("log", "summary", "condition_message", "resources")}
+        cli_error = reply.get("cli_error")
+        if not all(isinstance(v, str) for v in texts.values()) or not isinstance(
+            cli_error, str | None
+        ):
+            raise BadAnswer("the answer has no render log")
+        return render.RenderResult(
+            ok=ok,
+            tree=tree,
+            results=results,
+            error=error,
+            log=str(texts["log"]),
+            cli_error=cli_error,
+            summary=str(texts["summary"]),
+            condition_message=str(texts["condition_message"]),
+            resources=yamlio.load_documents(str(texts["resources"])) if texts["resources"] else [],
+        )
     stderr = reply.get("stderr")
     if not isinstance(results, list) or not isinstance(stderr, str):
         raise BadAnswer("the answer has no function results")
@@ -210,4 +245,6 @@ def failure(job: Job, message: str, step: fnapi.FunctionRef | None, limit: str =
         tree=dict(job.files),
         results=results,
         error=f"{render.ERROR_PREFIX}: {where}{message}",
+        cli_error=f"Error: {message}",
+        condition_message=message,
     )

@@ -404,14 +404,23 @@ class Box:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def render(self, files: Mapping[str, bytes], package_path: str = "") -> kpt_render.RenderResult:
+    def render(
+        self,
+        files: Mapping[str, bytes],
+        package_path: str = "",
+        *,
+        root_name: str = "",
+        want_resources: bool = False,
+    ) -> kpt_render.RenderResult:
         """Render like :func:`lanai.kpt.render.render`, in a worker; never raises.
 
         A package whose Kptfiles declare no function runs none of its author's code:
         it renders here, without the round trip (most Drafts: init, copy, edits)."""
         if not kpt_render.runs_functions(dict(files)):
-            return kpt_render.render(dict(files), _NoFunctions(), package_path=package_path)
-        job = jobs.RenderJob(self.settings, dict(files), package_path)
+            return kpt_render.render(
+                dict(files), _NoFunctions(), package_path=package_path, root_name=root_name
+            )
+        job = jobs.RenderJob(self.settings, dict(files), package_path, root_name, want_resources)
         result = self._run(job)
         assert isinstance(result, kpt_render.RenderResult)
         return result

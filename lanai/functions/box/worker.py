@@ -115,6 +115,8 @@ class _Watched:
         self._channel = channel
         self._memory = memory
         self.tainted = False
+        self.allow_exec = getattr(inner, "allow_exec", True)
+        self.resolve_image = getattr(inner, "resolve_image", None)
 
     def evaluate(self, fn: fnapi.FunctionRef, resource_list: CommentedMap) -> fnapi.FunctionOutput:
         step = {"image": fn.image, "exec": fn.exec, "name": fn.name, "package": fn.package}

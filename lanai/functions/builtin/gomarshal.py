@@ -12,7 +12,6 @@ in-process builtin produces the bytes a container would.
 from __future__ import annotations
 
 import decimal
-import functools
 import math
 import re
 from typing import Any
@@ -21,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lanai.functions.builtin import sdk
+from lanai.kpt import goyaml
 
 _OLD_BOOLS = frozenset(
     {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
@@ -81,55 +81,8 @@ def scalar(value: Any) -> Any:
     return string(str(value))
 
 
-def _natural_less(a: str, b: str) -> bool:
-    """yaml.v3's key order: letters by code point, digit runs by their number."""
-    digits = False
-    for i, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x == y:
-            digits = x.isdigit()
-            continue
-        x_letter, y_letter = x.isalpha(), y.isalpha()
-        if x_letter and y_letter:
-            return x < y
-        if x_letter or y_letter:
-            return x_letter if digits else y_letter
-        start = 0
-        if x == "0" or y == "0":
-            j = i - 1
-            while j >= 0 and a[j].isdigit():
-                if a[j] != "0":
-                    start = 1
-                    break
-                j -= 1
-        x_number, x_end = _digit_run(a, i, start)
-        y_number, y_end = _digit_run(b, i, start)
-        if x_number != y_number:
-            return x_number < y_number
-        if x_end != y_end:
-            return x_end < y_end
-        return x < y
-    return len(a) < len(b)
-
-
-def _digit_run(text: str, index: int, number: int) -> tuple[int, int]:
-    end = index
-    while end < len(text) and text[end].isdigit():
-        number = number * 10 + int(text[end])
-        end += 1
-    return number, end
-
-
-def _compare(a: str, b: str) -> int:
-    if _natural_less(a, b):
-        return -1
-    return 1 if _natural_less(b, a) else 0
-
-
-sort_key = functools.cmp_to_key(_compare)
-
-
-def sorted_keys(keys: Any) -> list[str]:
-    return sorted((str(k) for k in keys), key=sort_key)
+sort_key = goyaml.sort_key
+sorted_keys = goyaml.sorted_keys
 
 
 def tree(value: Any) -> Any:

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-from lanai.kpt import fnapi
+from lanai.kpt import fnapi, goyaml
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 UPSTREAM_IDENTIFIER = "internal.kpt.dev/upstream-identifier"
@@ -394,59 +393,7 @@ def kube(resource: CommentedMap) -> Sub:
     return Sub(resource, text(resource, "kind"))
 
 
-# -- scalars as yaml.v3 writes them --------------------------------------------------------
+# -- scalars as yaml.v3 writes them (the rules live in lanai.kpt.goyaml) ----------------
 
-_RESOLVED = frozenset(
-    {
-        "true", "True", "TRUE", "false", "False", "FALSE",
-        "", "~", "null", "Null", "NULL",
-        ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
-        "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-        "<<",
-    }
-)  # fmt: skip
-_YAML_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_GO_INT = re.compile(
-    r"^[-+]?(?:0[xX](?:_?[0-9a-fA-F])+|0[bB](?:_?[01])+|0[oO](?:_?[0-7])+|0(?:_?[0-7])*|[1-9](?:_?[0-9])*)$"
-)
-_TIMESTAMP = re.compile(
-    r"^\d{4}-\d{1,2}-\d{1,2}"
-    r"(?:(?:[Tt]| )\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})?)?$"
-)
-
-
-def resolves_to_non_string(value: str) -> bool:
-    """Whether yaml.v3 would read ``value``, written plain, as a non-string."""
-    if value in _RESOLVED:
-        return True
-    first = value[0]
-    if first == ".":
-        return _go_float(value)
-    if not (first.isdigit() and first.isascii()) and first not in "+-":
-        return False
-    if _TIMESTAMP.match(value) and value[:4].isdigit():
-        return True
-    plain = value.replace("_", "")
-    if _GO_INT.match(plain) or _YAML_FLOAT.match(plain):
-        return True
-    return bool(re.fullmatch(r"-?0b[01]+|-?0o[0-7]+", plain))
-
-
-def _go_float(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return bool(re.fullmatch(r"[.0-9eE+-]+", value))
-
-
-def go_string(value: str) -> str:
-    """A new string node as yaml.v3 emits it: plain, ``"quoted"`` where plain would read as
-    another type, a literal block when it spans lines."""
-    value = str.__str__(value)
-    styled: str = value
-    if "\n" in value:
-        styled = LiteralScalarString(value)
-    elif resolves_to_non_string(value):
-        styled = DoubleQuotedScalarString(value)
-    return styled
+resolves_to_non_string = goyaml.resolves_to_non_string
+go_string = goyaml.go_string

@@ -168,6 +168,82 @@ def test_clone_sources_of_other_forms_are_refused_at_admission(
     assert team.get("blueprints.cloned.v1") is None
 
 
+REFUSED_SOURCE_FIELDS = {
+    "dotdot-directory": ({"directory": "blueprints/../../etc"}, "directory must stay inside"),
+    "git-directory": ({"directory": "pkg/.GIT/hooks"}, "directory must not name a '.git'"),
+    "control-directory": ({"directory": "pkg\nevil"}, "directory must not hold control"),
+    "long-directory": ({"directory": "d" * 1025}, "directory: Too long"),
+    "option-ref": ({"ref": "--upload-pack=touch /tmp/pwned"}, "ref must be a branch, tag"),
+    "reflog-ref": ({"ref": "main@{1}"}, "ref must be a branch, tag"),
+    "range-ref": ({"ref": "main..other"}, "ref must be a branch, tag"),
+    "space-ref": ({"ref": "main other"}, "ref must be a branch, tag"),
+}
+
+
+@pytest.mark.parametrize(
+    "fields", list(REFUSED_SOURCE_FIELDS.values()), ids=list(REFUSED_SOURCE_FIELDS)
+)
+def test_clone_directories_and_refs_that_leave_the_package_are_refused_at_admission(
+    team: Team, fields: tuple[dict[str, str], str]
+) -> None:
+    git, words = fields
+    body = {
+        "apiVersion": "porch.kpt.dev/v1alpha2",
+        "kind": "PackageRevision",
+        "metadata": {"name": "blueprints.cloned.v1", "namespace": team.namespace},
+        "spec": _clone_spec("https://git.example.com/blueprints.git", "v1", **git),
+    }
+    done = team.cluster.kubectl(
+        "create", "-f", "-", input=json.dumps(body), check=False, user=AUTHOR
+    )
+    assert done.returncode != 0
+    assert f"spec.source.cloneFrom.git.{words}" in done.stderr
+    assert team.get("blueprints.cloned.v1") is None
+
+
+def test_clone_directories_and_refs_of_the_usual_forms_are_accepted(team: Team) -> None:
+    """What kpt and Porch users write: a nested directory with or without a leading '/',
+    a tag with a '/', a commit."""
+    for number, git in enumerate(
+        [
+            {"directory": "/network/basens", "ref": "main"},
+            {"directory": "network/basens", "ref": "network/basens/v1"},
+            {"directory": "", "ref": "0123456789abcdef0123456789abcdef01234567"},
+        ]
+    ):
+        body = {
+            "apiVersion": "porch.kpt.dev/v1alpha2",
+            "kind": "PackageRevision",
+            "metadata": {"name": f"blueprints.cloned.w{number}", "namespace": team.namespace},
+            "spec": _clone_spec("https://git.example.com/blueprints.git", f"w{number}", **git),
+        }
+        done = team.cluster.kubectl(
+            "create", "--dry-run=server", "-f", "-", input=json.dumps(body), user=AUTHOR,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("directory", "a/../../b", "spec.git.directory must stay inside"),
+        ("directory", ".git", "spec.git.directory must not name a '.git'"),
+        ("branch", "-main", "spec.git.branch must be a branch name"),
+        ("branch", "a..b", "spec.git.branch must be a branch name"),
+    ],
+)
+def test_repository_directories_and_branches_out_of_bounds_are_refused(
+    cluster: Cluster, namespace: str, field: str, value: str, words: str
+) -> None:
+    body = manifests.repository("refused", namespace, "https://git.example.com/r.git", None)
+    body["spec"]["git"][field] = value
+    done = cluster.kubectl("create", "-f", "-", input=json.dumps(body), check=False)
+    assert done.returncode != 0
+    assert words in done.stderr
+    assert cluster.get("repository", "refused", namespace) is None
+
+
 # -- addresses ---------------------------------------------------------------------------
 
 

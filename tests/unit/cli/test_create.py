@@ -68,6 +68,29 @@ def test_other_git_sources_are_refused_with_the_allowed_forms(source: str) -> No
     assert "hunter2" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("source", "ref", "directory", "expected"),
+    [
+        ("https://h/b.git/basens@basens/v1", None, None, ("basens/v1", "basens")),
+        ("https://h/b.git/net/basens", "main", None, ("main", "net/basens")),
+        ("https://h/b.git@v2", None, "basens", ("v2", "basens")),
+        ("https://h/b.git/basens@v1", "v1", "/basens", ("v1", "/basens")),
+    ],
+)
+def test_a_package_url_carries_its_directory_and_ref(
+    source: str, ref: str | None, directory: str | None, expected: tuple[str, str]
+) -> None:
+    git = create.clone_source(source, ref=ref, directory=directory, secret=None)["cloneFrom"]["git"]
+    assert (git["repo"], git["ref"], git["directory"]) == ("https://h/b.git", *expected)
+
+
+def test_a_flag_contradicting_the_package_url_is_refused() -> None:
+    with pytest.raises(kube.Usage, match="--directory contradicts directory basens"):
+        create.clone_source("https://h/b.git/basens@v1", ref=None, directory="x", secret=None)
+    with pytest.raises(kube.Usage, match="--ref contradicts ref v1"):
+        create.clone_source("https://h/b.git/basens@v1", ref="v2", directory=None, secret=None)
+
+
 def test_names_clone_from_a_registered_revision() -> None:
     assert create.clone_source("blueprints.base.v1", ref=None, directory=None, secret=None) == {
         "cloneFrom": {"upstreamRef": {"name": "blueprints.base.v1"}}

@@ -113,11 +113,14 @@ def test_binary_files_cannot_be_pushed(tmp_path: Path) -> None:
 
 def test_resource_list_round_trip_keeps_other_files() -> None:
     current = {"Kptfile": KPTFILE, "cm.yaml": CONFIGMAP, "README.md": "# hi\n"}
-    text = files.as_resource_list(current)
+    pulled = {"metadata": {"name": "r.p.w", "namespace": "n", "resourceVersion": "7"}}
+    text = files.as_resource_list(current, pulled)
     assert "kind: ResourceList" in text
     assert "README" not in text
     edited = text.replace("a: b", "a: changed")
-    result = files.from_resource_list(edited, current)
+    result, metadata = files.from_resource_list(edited, current)
+    assert metadata is not None
+    assert {k: metadata[k] for k in ("name", "namespace", "resourceVersion")} == pulled["metadata"]
     assert "a: changed" in result["cm.yaml"]
     assert result["README.md"] == "# hi\n"
     assert set(result) == set(current)

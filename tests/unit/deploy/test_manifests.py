@@ -55,8 +55,8 @@ def test_default_holds_every_part_of_the_install(install: list[dict[str, Any]]) 
         "ClusterRoleBinding": 1,
         "ValidatingAdmissionPolicy": 2,
         "ValidatingAdmissionPolicyBinding": 2,
-        "MutatingAdmissionPolicy": 5,
-        "MutatingAdmissionPolicyBinding": 5,
+        "MutatingAdmissionPolicy": 6,
+        "MutatingAdmissionPolicyBinding": 6,
         "Deployment": 1,
         "Service": 1,
     }

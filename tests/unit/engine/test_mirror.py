@@ -68,9 +68,19 @@ def test_a_cold_sync_creates_every_revision_with_latest_on_the_highest() -> None
         "blueprints.nginx.main",
         "blueprints.nginx.ws",
     }
-    assert [n for n, b in names.items() if b["metadata"]["labels"].get(LATEST)] == [
+    assert [n for n, b in names.items() if b["metadata"]["labels"].get(LATEST) == "true"] == [
         "blueprints.nginx.v2"
     ]
+    # as Porch's controllers: every other revision, Drafts included, is marked "false"
+    assert {n: b["metadata"]["labels"][LATEST] for n, b in names.items()} == {
+        "blueprints.nginx.v1": "false",
+        "blueprints.nginx.v2": "true",
+        "blueprints.nginx.main": "false",
+        "blueprints.nginx.ws": "false",
+    }
+    assert "revision" not in {
+        k for k, v in statuses_of(result)["blueprints.nginx.ws"].items() if v is not None
+    }
     statuses = {c.name: c.status() for c in result.create}
     assert statuses["blueprints.nginx.main"]["revision"] == -1
     assert statuses["blueprints.nginx.v2"]["conditions"][0]["status"] == "True"
@@ -87,7 +97,7 @@ def test_a_new_tag_moves_the_latest_label() -> None:
     existing = _existing(RECORDS)
     result = mirror.plan([*RECORDS, record("v3", Lifecycle.PUBLISHED, 3)], existing)
     assert [c.name for c in result.create] == ["blueprints.nginx.v3"]
-    assert result.patch == [("blueprints.nginx.v2", {"metadata": {"labels": {LATEST: None}}})]
+    assert result.patch == [("blueprints.nginx.v2", {"metadata": {"labels": {LATEST: "false"}}})]
 
 
 def test_a_deleted_tag_deletes_its_object_and_latest_moves_back() -> None:
@@ -96,6 +106,10 @@ def test_a_deleted_tag_deletes_its_object_and_latest_moves_back() -> None:
     result = mirror.plan(remaining, existing)
     assert result.delete == ["blueprints.nginx.v2"]
     assert result.patch == [("blueprints.nginx.v1", {"metadata": {"labels": {LATEST: "true"}}})]
+
+
+def statuses_of(result: mirror.MirrorPlan) -> dict[str, dict[str, object]]:
+    return {c.name: c.status() for c in result.create}
 
 
 def test_user_drafts_not_yet_in_git_are_left_alone() -> None:
@@ -254,10 +268,10 @@ def test_a_refused_proposal_is_not_moved_back_but_an_outside_rejection_is_mirror
     refused = _as_seen(
         draft.key.name, "Proposed", draft, ready="False", reason=constants.REASON_REJECTED
     )
-    assert not mirror.plan([draft], {refused.name: refused}).patch
+    assert not [p for p in mirror.plan([draft], {refused.name: refused}).patch if "spec" in p[1]]
     carried_out = _as_seen(draft.key.name, "Proposed", draft)  # Ready=True: Git had it
     result = mirror.plan([draft], {carried_out.name: carried_out})
-    assert result.patch == [(draft.key.name, {"spec": {"lifecycle": "Draft"}})]
+    assert [(n, p["spec"]) for n, p in result.patch] == [(draft.key.name, {"lifecycle": "Draft"})]
 
 
 def test_every_lifecycle_change_the_sync_plans_is_one_the_crd_allows() -> None:
