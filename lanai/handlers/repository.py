@@ -110,6 +110,10 @@ def _same_objects(now: dict[str, Any], before: dict[str, Any]) -> bool:
     return len(now) == len(before) and all(before.get(k) is v for k, v in now.items())
 
 
+MIN_RETRY_WAKE = 1.0
+"""Seconds a sync waits at least before retrying refused objects early."""
+
+
 @dataclass
 class Schedule:
     """When the next check is due: spec.sync.schedule (cron) or the default period;
@@ -133,6 +137,15 @@ class Schedule:
     """This process has listed the Repository's revisions (its first sync got that far)."""
 
     def next_delay(self, spec: models.RepositorySpec | None, now: datetime.datetime) -> float:
+        """Seconds to the next sync: the schedule's, sooner after a failed sync, and no
+        later than when an object the API server refused is due again (a 503 while a
+        restarted API server loads its CRDs must not leave a revision out of the API
+        until the next period)."""
+        delay = self._scheduled(spec, now)
+        retry = self.failed_writes.next_retry_in()
+        return delay if retry is None else min(delay, max(retry, MIN_RETRY_WAKE))
+
+    def _scheduled(self, spec: models.RepositorySpec | None, now: datetime.datetime) -> float:
         if self.failures:
             return float(min(2 ** (self.failures - 1), self.retry_cap))
         if spec and spec.sync.schedule:

@@ -54,6 +54,12 @@ class FailedWrites:
         entry = self._entries.get(key)
         return entry is None or entry.retry_at <= self.clock()
 
+    def next_retry_in(self) -> float | None:
+        """Seconds until the first refused object is due again (None: none is waiting)."""
+        if not self._entries:
+            return None
+        return max(0.0, min(entry.retry_at for entry in self._entries.values()) - self.clock())
+
     def revisions(self) -> frozenset[str]:
         """Names of the PackageRevisions still failing (for ``mirror.plan``)."""
         return frozenset(name for kind, name in self._entries if kind == "PackageRevision")

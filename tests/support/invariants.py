@@ -2,9 +2,9 @@
 
 After kills, outages, restarts and races, a team's Repository must converge to a state
 where Git and the API agree exactly: published numbers are unique and gapless, with one
-approval commit each, every Draft/Proposed branch belongs to an object and every such
-object to a branch, every object is Ready for its current spec, and the files an object
-shows are the files Git holds. Git is read from the server's disk (never through the
+approval commit and one object each, every Draft/Proposed branch belongs to an object
+and every such object to a branch, every object is Ready for its current spec, and the
+files an object shows are the files Git holds. Git is read from the server's disk (never through the
 operator) and the API with kubectl, so the check trusts nothing of Lanai's.
 """
 
@@ -95,6 +95,7 @@ def problems(team: Team, snap: Snapshot) -> list[str]:
             found.append(f"{count} commits '{subject}': one revision approved twice")
 
     seen: dict[tuple[str, str], str] = {}
+    numbered: dict[tuple[str, int], str] = {}
     for obj in snap.revisions:
         name = obj["metadata"]["name"]
         spec, status = obj["spec"], obj.get("status") or {}
@@ -121,6 +122,13 @@ def problems(team: Team, snap: Snapshot) -> list[str]:
             number = status["revision"]
             if number not in tags.get(spec["packageName"], set()):
                 found.append(f"{name} is revision {number} but Git has no such tag")
+            twin = numbered.setdefault((spec["packageName"], number), name)
+            if twin != name:
+                found.append(f"{name} and {twin} are both revision {number}")
+    for path, numbers in tags.items():
+        for number in sorted(numbers):
+            if (path, number) not in numbered:
+                found.append(f"{path} v{number} is in Git but no PackageRevision shows it")
     for (path, workspace), ref in branches.items():
         found.append(f"{ref} belongs to no PackageRevision ({path}, {workspace})")
     return found
