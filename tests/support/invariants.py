@@ -29,17 +29,19 @@ class Snapshot:
     refs: dict[str, str]
     revisions: list[dict[str, Any]]
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    approvals: Counter[str] = field(default_factory=Counter)
-    """``Approve <package> v<n>`` commits on the Repository's branch, by subject."""
+    approvals: Counter[tuple[str, int]] = field(default_factory=Counter)
+    """Approval commits on the Repository's branch, by (package path, revision)."""
 
 
-APPROVAL = re.compile(r"^Approve \S+ v\d+$")
+APPROVAL = re.compile(r"^Approving package revision (\S+)/(\d+)$")
+"""The summary of an approval commit (Porch's words)."""
 
 
-def approvals(team: Team, branch: str = "main") -> Counter[str]:
-    """How many approval commits of each (package, number) the branch holds."""
+def approvals(team: Team, branch: str = "main") -> Counter[tuple[str, int]]:
+    """How many approval commits of each (package path, revision) the branch holds."""
     subjects = team._git("log", "--format=%s", f"refs/heads/{branch}").splitlines()
-    return Counter(subject for subject in subjects if APPROVAL.match(subject))
+    found = (APPROVAL.match(subject) for subject in subjects)
+    return Counter((match[1], int(match[2])) for match in found if match)
 
 
 def commits_between(team: Team, base: str, ref: str) -> int:
@@ -84,9 +86,9 @@ def problems(team: Team, snap: Snapshot) -> list[str]:
     for path, numbers in tags.items():
         if numbers != set(range(1, max(numbers) + 1)):
             found.append(f"tags of {path} are not 1..{max(numbers)}: {sorted(numbers)}")
-    for subject, count in snap.approvals.items():
+    for (path, number), count in snap.approvals.items():
         if count > 1:
-            found.append(f"{count} commits '{subject}': one revision approved twice")
+            found.append(f"{count} approval commits of {path} v{number}: approved twice")
 
     seen: dict[tuple[str, str], str] = {}
     numbered: dict[tuple[str, int], str] = {}
