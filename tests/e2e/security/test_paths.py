@@ -277,7 +277,9 @@ def test_an_edit_of_a_draft_keeps_its_symlinks_in_git(team: Team, tmp_path: Path
         timeout=60,
         what="the pushed draft to be read",
     )  # fmt: skip
-    assert _patch_resources(team, name, {"cm.yaml": "kind: ConfigMap\n"}, tmp_path) == ""
+    # A KRM resource: render refuses anything else, as kpt does.
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
+    assert _patch_resources(team, name, {"cm.yaml": cm}, tmp_path) == ""
     edited = wait_for(
         lambda: (ref := team.refs()[branch]) != pushed and ref, timeout=60, what="the edit"
     )
