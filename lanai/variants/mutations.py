@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from lanai.kpt import context, kptfile, yamlio
@@ -158,8 +159,37 @@ def pipeline(
 
 
 def changed(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str]:
-    """The files of ``after`` that are new or differ from ``before``."""
-    return {path: text for path, text in after.items() if before.get(path) != text}
+    """The files of ``after`` that are new or differ from ``before`` in content.
+
+    A file that differs only in how it is written (key order, quoting, comments, the
+    Kptfile's ``status`` a render records) is no change: a render writes the Kptfile
+    as kpt does, and re-sending the variant's own spelling of it would be an edit that
+    commits nothing, asked for again and again."""
+    return {
+        path: text
+        for path, text in after.items()
+        if before.get(path) != text and not _same_content(path, before.get(path), text)
+    }
+
+
+def _same_content(path: str, before: str | None, after: str) -> bool:
+    if before is None:
+        return False
+    try:
+        old = [_without_status(path, d) for d in _SAFE.load_all(before)]
+        new = [_without_status(path, d) for d in _SAFE.load_all(after)]
+    except Exception:  # not YAML: the bytes decide
+        return False
+    return old == new
+
+
+def _without_status(path: str, document: Any) -> Any:
+    if path.rsplit("/", 1)[-1] == "Kptfile" and isinstance(document, dict):
+        return {k: v for k, v in document.items() if k != "status"}
+    return document
+
+
+_SAFE = YAML(typ="safe", pure=True)
 
 
 def apply(files: Mapping[str, str], variant: str, wanted: spec.VariantSpec) -> dict[str, str]:

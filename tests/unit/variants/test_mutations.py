@@ -249,3 +249,18 @@ def test_function_names(function: str, variant: str, position: int, name: str) -
 )
 def test_variant_functions_are_recognised_by_name(name: Any, variant: str, ours: bool) -> None:
     assert mutations.is_variant_function(name, variant) is ours
+
+
+def test_a_file_written_differently_with_the_same_content_is_no_change() -> None:
+    """A render writes the Kptfile as kpt does (key order, its status); the variant's
+    own spelling of the same content must not be sent again as an edit."""
+    shown = {
+        "Kptfile": "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: app\n"
+        'status:\n  conditions:\n  - type: Rendered\n    status: "True"\n',
+        "cm.yaml": "kind: ConfigMap\napiVersion: v1\n",
+    }
+    wanted = {
+        "Kptfile": "kind: Kptfile\napiVersion: kpt.dev/v1\nmetadata: {name: app}\n",
+        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n",
+    }
+    assert mutations.changed(shown, wanted) == {"cm.yaml": wanted["cm.yaml"]}
