@@ -684,17 +684,15 @@ async def daemon(
     state = variantstate.of(memo)
     key = (body.metadata.namespace or "default", body.metadata.name or "")
     uid = str(body.metadata.uid or "")
-    wake = state.event("variant", key)
     state.variants_by_uid[uid] = key
     try:
-        while not stopped:
-            wake.clear()
-            try:
-                delay = await reconcile(body, rt, state, kwargs.get(variantindex.REVISIONS))
-            except Exception:  # a daemon must live on; the next round retries
-                logger.exception("PackageVariant %s/%s: reconciliation failed", *key)
-                delay = state.retry
-            await variantstate.wait(wake, delay, stopped)
+        await variantstate.run(
+            state,
+            "variant",
+            key,
+            stopped,
+            lambda: reconcile(body, rt, state, kwargs.get(variantindex.REVISIONS)),
+        )
     finally:
         state.forget("variant", key)
         if state.variants_by_uid.get(uid) == key:

@@ -387,17 +387,11 @@ async def daemon(
     state = variantstate.of(memo)
     key = (body.metadata.namespace or "default", body.metadata.name or "")
     uid = str(body.metadata.uid or "")
-    wake = state.event("set", key)
     state.sets_by_uid[uid] = key
     try:
-        while not stopped:
-            wake.clear()
-            try:
-                delay = await reconcile(body, rt, state, kwargs)
-            except Exception:
-                logger.exception("PackageVariantSet %s/%s: reconciliation failed", *key)
-                delay = state.retry
-            await variantstate.wait(wake, delay, stopped)
+        await variantstate.run(
+            state, "set", key, stopped, lambda: reconcile(body, rt, state, kwargs)
+        )
     finally:
         state.forget("set", key)
         if state.sets_by_uid.get(uid) == key:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -248,3 +248,24 @@ async def wait(event: asyncio.Event, delay: float, stopped: kopf.DaemonStopped) 
     finally:
         waiter.cancel()
         stopper.cancel()
+
+
+async def run(
+    state: State,
+    kind: str,
+    key: tuple[str, str],
+    stopped: kopf.DaemonStopped,
+    once: Callable[[], Awaitable[float]],
+) -> None:
+    """A controller's daemon loop: reconcile (``once`` returns the seconds until the
+    next round), then wait for a wake-up, that delay or the stop. A round that fails is
+    logged and retried: a daemon must live on."""
+    wake = state.event(kind, key)
+    while not stopped:
+        wake.clear()
+        try:
+            delay = await once()
+        except Exception:
+            logger.exception("%s %s/%s: reconciliation failed", kind, *key)
+            delay = state.retry
+        await wait(wake, delay, stopped)
