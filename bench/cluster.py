@@ -12,6 +12,7 @@ import json
 import os
 import re
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +25,10 @@ _SAMPLE = re.compile(
     r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$"
 )
 _LABEL = re.compile(r'(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+UNAVAILABLE_FOR = 60.0
+"""Seconds a write may meet 503 while the API server serves freshly installed CRDs."""
 
 
 class Api:
@@ -41,15 +46,23 @@ class Api:
     def send(
         self, method: str, path: str, body: Any, content_type: str = "application/json"
     ) -> Any:
-        """POST/PATCH/... ``body`` as JSON; the decoded answer."""
-        request = urllib.request.Request(  # noqa: S310 (the benchmark's own API server)
-            self.server + path,
-            data=json.dumps(body).encode(),
-            method=method,
-            headers={"Content-Type": content_type},
-        )
-        with urllib.request.urlopen(request, context=self._context, timeout=120) as answer:  # noqa: S310
-            return json.loads(answer.read())
+        """POST/PATCH/... ``body`` as JSON; the decoded answer. A 503 (the API server
+        still loading freshly installed CRDs) is retried for up to UNAVAILABLE_FOR s."""
+        deadline = time.monotonic() + UNAVAILABLE_FOR
+        while True:
+            request = urllib.request.Request(  # noqa: S310 (the benchmark's own API server)
+                self.server + path,
+                data=json.dumps(body).encode(),
+                method=method,
+                headers={"Content-Type": content_type},
+            )
+            try:
+                with urllib.request.urlopen(request, context=self._context, timeout=120) as answer:  # noqa: S310
+                    return json.loads(answer.read())
+            except urllib.error.HTTPError as error:
+                if error.code != 503 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
 
     def count(self, namespace: str) -> int:
         page = json.loads(self.get(REVISIONS.format(ns=namespace) + "?limit=1"))

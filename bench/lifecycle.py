@@ -246,8 +246,8 @@ def _start(
     )
     plane.start()
     # BENCH_OPERATOR_ARGS: more flags for the operator (-v for kopf's debug log, say).
-    extra = os.environ.get("BENCH_OPERATOR_ARGS", "").split()
-    operator = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=extra)
+    flags = os.environ.get("BENCH_OPERATOR_ARGS", "").split()
+    operator = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=flags)
     kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
     kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")

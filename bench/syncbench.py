@@ -159,6 +159,9 @@ def run(
         kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
         kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
         kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        # The admission policies an installation has: the requester of a Repository's
+        # Secret is recorded by one of them (without it the Secret is never read).
+        kube.kubectl("apply", "--server-side", "-k", str(ROOT / "config" / "policy"))
         kube.kubectl("create", "namespace", NAMESPACE)
         kube.apply(
             {

@@ -28,6 +28,8 @@ class Watcher:
         self._path = path
         self._selector = selector
         self._seen: defaultdict[str, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
+        self._log: list[tuple[float, str, dict[str, Any] | None]] = []
+        """Every event in order: (arrival, name, object or None when deleted)."""
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="bench-watch")
@@ -69,8 +71,10 @@ class Watcher:
                     version = (obj.get("metadata") or {}).get("resourceVersion") or version
                     if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
                         name = obj["metadata"]["name"]
+                        gone = event["type"] == "DELETED"
                         with self._changed:
                             self._seen[name].append((arrived, obj))
+                            self._log.append((arrived, name, None if gone else obj))
                             self._changed.notify_all()
             finally:
                 connection.close()
@@ -90,6 +94,28 @@ class Watcher:
                 if left <= 0:
                     last = events[-1][1] if events else None
                     raise TimeoutError(f"{name}: not seen as wanted within {timeout}s: {last}")
+                self._changed.wait(left)
+
+    def until(self, holds: Callable[[dict[str, dict[str, Any]]], bool], timeout: float) -> float:
+        """Arrival time of the first event after which ``holds`` is true of the collection
+        (the newest object of each name, deleted ones left out): a count reached, say,
+        told by the watch rather than by polling lists (which loads the API server)."""
+        deadline = time.monotonic() + timeout
+        state: dict[str, dict[str, Any]] = {}
+        checked = 0
+        with self._changed:
+            while True:
+                for arrived, name, obj in self._log[checked:]:
+                    if obj is None:
+                        state.pop(name, None)
+                    else:
+                        state[name] = obj
+                    if holds(state):
+                        return arrived
+                checked = len(self._log)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"not reached within {timeout}s ({len(state)} objects)")
                 self._changed.wait(left)
 
     def latest(self, name: str, timeout: float = 60) -> dict[str, Any]:

@@ -250,7 +250,8 @@ class GitRepository:
         upstream = _upstream_names(task.detail)
         if upstream:
             note["upstream"] = upstream
-        await self._call(
+        return await self._write(
+            key,
             self.git.create_draft,
             key.package,
             key.workspace,
@@ -259,10 +260,18 @@ class GitRepository:
             self._signature(author),
             lifecycle == Lifecycle.PROPOSED,
         )
-        return await self._after_write(key)
 
-    async def _after_write(self, key: PackageRevisionKey) -> PackageRevisionRecord:
-        await self._reindex()
+    async def _write(self, key: PackageRevisionKey, fn: Any, *args: Any) -> PackageRevisionRecord:
+        """``fn(*args)`` (a write to Git) and the listing after it, in one trip to the
+        worker thread: every lifecycle step waits for both."""
+
+        def write_and_index() -> Any:
+            fn(*args)
+            return self._index()
+
+        async with self._reindexing:
+            self._records, self._by_revision, self._version = await self._call(write_and_index)
+            self._loaded = True
         record = self._records.get(key)
         if record is None:
             raise interface.RevisionNotFound(key.name)
@@ -281,7 +290,8 @@ class GitRepository:
             note["source"] = current.creation_source
         if current and current.upstream_names:
             note["upstream"] = list(current.upstream_names)
-        await self._call(
+        return await self._write(
+            key,
             self.git.update_draft,
             key.package,
             key.workspace,
@@ -289,7 +299,6 @@ class GitRepository:
             note,
             self._signature(author),
         )
-        return await self._after_write(key)
 
     async def close_package_revision(
         self, key: PackageRevisionKey, lifecycle: Lifecycle, author: values.Author
@@ -298,18 +307,26 @@ class GitRepository:
         if current is None:
             raise interface.RevisionNotFound(key.name)
         if lifecycle in (Lifecycle.DRAFT, Lifecycle.PROPOSED):
-            await self._call(
-                self.git.move_draft, key.package, key.workspace, lifecycle == Lifecycle.PROPOSED
+            proposed = lifecycle == Lifecycle.PROPOSED
+            return await self._write(key, self.git.move_draft, key.package, key.workspace, proposed)
+        if lifecycle == Lifecycle.PUBLISHED and current.lifecycle == Lifecycle.DELETION_PROPOSED:
+            return await self._write(
+                key, self.git.set_deletion_proposed, key.package, current.revision, False
             )
-        elif lifecycle == Lifecycle.PUBLISHED and current.lifecycle == Lifecycle.DELETION_PROPOSED:
-            await self._call(self.git.set_deletion_proposed, key.package, current.revision, False)
-        elif lifecycle == Lifecycle.PUBLISHED:
-            await self._call(
-                self.git.approve, key.package, key.workspace, self._signature(author), author.name
+        if lifecycle == Lifecycle.PUBLISHED:
+            return await self._write(
+                key,
+                self.git.approve,
+                key.package,
+                key.workspace,
+                self._signature(author),
+                author.name,
             )
-        elif lifecycle == Lifecycle.DELETION_PROPOSED:
-            await self._call(self.git.set_deletion_proposed, key.package, current.revision, True)
-        return await self._after_write(key)
+        if lifecycle == Lifecycle.DELETION_PROPOSED:
+            return await self._write(
+                key, self.git.set_deletion_proposed, key.package, current.revision, True
+            )
+        return current
 
     async def delete_package_revision(self, key: PackageRevisionKey, author: values.Author) -> None:
         await self._call(self.git.delete, key.package, key.workspace, self._signature(author))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -224,8 +224,14 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
             warnings.extend(created.warnings)
         # The spec's gates and metadata go into a Draft's Kptfile before it moves on, so
         # that what is proposed or published carries them.
+        unmoved = record.commit
         record = await _write_metadata(rt, body, record, notes, quiet=created is not None)
+        files_kept = False
         if record.lifecycle != target:
+            # A move keeps the files, which the files object shows already unless this
+            # reconciliation committed something else. (A retried create or move finds
+            # nothing to move: its files object is brought level before Ready.)
+            files_kept = created is None and record.commit == unmoved
             before = record.lifecycle
             approving = target == Lifecycle.PUBLISHED and before in (
                 Lifecycle.DRAFT,
@@ -243,7 +249,9 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
             if target in (Lifecycle.PUBLISHED, Lifecycle.DELETION_PROPOSED):
                 wake = 0.0  # the latest-revision label moves at once
             if record.lifecycle == Lifecycle.DRAFT:  # rejected: a Draft again
+                moved = record.commit
                 record = await _write_metadata(rt, body, record, notes)
+                files_kept = files_kept and record.commit == moved
         generation = await _follow_kptfile(rt, body, record, created is not None)
     except (errors.EngineError, kube.ApiError) as error:
         await slow.stop()
@@ -289,17 +297,27 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
         pushed = None
         if created and created.committed and rendered and created.record.commit == record.commit:
             pushed = rendered.files  # what Git holds now: no need to read it back
-        # Ready is written once the files object exists, beside that object's own status.
-        await resources.show(
-            rt,
-            record,
-            body,
-            rendered,
-            create=made,
-            fresh=created is not None,
-            pushed=pushed,
-            alongside=write_status,
-        )
+        if files_kept:
+            # A move that keeps the files (propose, approve, ...): the files object shows
+            # them already, so Ready need not wait for its update (the revision number,
+            # the commit the files are from).
+            await _together(
+                write_status(),
+                resources.show(rt, record, body, rendered, create=made),
+                undo=lambda: _patch_status(rt, body, {"observedGeneration": None}),
+            )
+        else:
+            # Ready is written once the files object exists, beside that object's status.
+            await resources.show(
+                rt,
+                record,
+                body,
+                rendered,
+                create=made,
+                fresh=created is not None,
+                pushed=pushed,
+                alongside=write_status,
+            )
     except kube.ApiError as error:
         # Git holds the change; the API server refused to show it (a conflict, or 503
         # while a restarted API server loads the CRDs again). Everything above is
@@ -310,6 +328,25 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
     for warning in warnings:
         await rt.events.post(body, "Warning", constants.REASON_SKIPPED, warning)
     await _report_problem(rt, body, ready)
+
+
+async def _together(
+    status: Awaitable[None], files: Awaitable[Any], undo: Callable[[], Awaitable[None]]
+) -> None:
+    """The status write and the files object's update at the same time; both finish
+    before an error is raised. If only the files object failed, ``undo`` takes back the
+    status's observedGeneration: kopf retries only a spec not yet observed, and the
+    retry brings the files object level before Ready."""
+    outcomes = list(await asyncio.gather(status, files, return_exceptions=True))
+    wrote, shown = outcomes
+    if isinstance(shown, BaseException) and not isinstance(wrote, BaseException):
+        try:
+            await undo()
+        except kube.ApiError as error:
+            logger.warning("could not take back observedGeneration after %s: %s", shown, error)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 SLOW_AFTER = 1.0
