@@ -20,7 +20,9 @@ server's own ``apiserver_request_total`` for POST/PUT/PATCH/DELETE during each p
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,16 @@ metadata:
   name: app
 data:
   version: "{version}"
+"""
+
+
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete]
+  - level: None
 """
 
 
@@ -150,7 +162,18 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
     server = gitserver.GitServer(
         workdir / "git", gitserver.Credentials(users={USER: PASSWORD})
     ).start()
-    plane = controlplane.ControlPlane(workdir / "controlplane", controlplane.find_binaries())
+    # BENCH_AUDIT=1: the API server logs every write (audit.log in the control plane's
+    # directory), to tell which component made each of the writes counted below.
+    audit: list[str] = []
+    if os.environ.get("BENCH_AUDIT"):
+        workdir.mkdir(parents=True, exist_ok=True)
+        policy = workdir / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        log = workdir / "audit.log"
+        audit = [f"--audit-policy-file={policy}", f"--audit-log-path={log}"]
+    plane = controlplane.ControlPlane(
+        workdir / "controlplane", controlplane.find_binaries(), apiserver_args=audit
+    )
     plane.start()
     operator = OperatorProcess(plane.kubeconfig, workdir / "operator")
     try:
@@ -232,6 +255,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         report.add("  fan-out: wall time per downstream", total / sites * 1000, "ms")
         report.add("  fan-out: API writes per downstream", sum(writes.values()) / sites, "requests")
         print(f"    writes per downstream: {_per_downstream(writes, sites)}", flush=True)
+        print(f"    events per downstream: {_events(api, sites)}", flush=True)
         for name, seconds in sorted(cpu.items()):
             report.add(f"  fan-out: CPU used by {name}", seconds, "s")
         report.add("  load average (1 min) before / after the fan-out", load_before, "",
@@ -302,6 +326,19 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
 
 def _downstreams_absent(api: cluster.Api) -> bool:
     return not [r for r in _items(api, REVISIONS) if r["spec"]["repository"] != "blueprints"]
+
+
+def _events(api: cluster.Api, count: int) -> str:
+    """Events by the kind of their object and their reason, per downstream."""
+    events = _items(api, f"/api/v1/namespaces/{NAMESPACE}/events")
+    found = Counter(f"{e['involvedObject'].get('kind')}/{e.get('reason')}" for e in events)
+    warnings = {
+        f"{e['involvedObject'].get('kind')}/{e.get('reason')}": e.get("message", "")[:300]
+        for e in events
+        if e.get("type") == "Warning"
+    }
+    listed = ", ".join(f"{key} {n / count:.2f}" for key, n in found.most_common())
+    return listed + "".join(f"\n      warning {k}, e.g.: {m}" for k, m in warnings.items())
 
 
 def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ import kopf
 
 from lanai.api import conditions, constants, names
 from lanai.api.keys import PackageRevisionKey
-from lanai.engine import errors
+from lanai.engine import edits, errors
 from lanai.handlers import kube, resources, runtime, variantindex, variantstate
 from lanai.trust import onbehalf, secrets
 from lanai.variants import injection, mutations, revisions, spec
@@ -313,6 +313,10 @@ class Reconciler:
             return
         if not (target.in_git and target.settled):
             self.outcome.pending.append(f"waiting for {target.name} to be created in Git")
+            return
+        if not target.ready and target.message.startswith(edits.PENDING):
+            # An edit (this variant's own, often) on its way to Git: not a problem.
+            self.outcome.pending.append(f"downstream {target.name}: {target.message}")
             return
         if not target.ready:
             self.outcome.problems.append(f"downstream {target.name}: {target.message}")

@@ -134,6 +134,7 @@ def test_nobody_but_the_operator_sets_the_latest_label(cluster: Cluster, team: s
             "rpkg",
             NAME,
             "porch.kpt.dev/latest-revision=true",
+            "--overwrite",  # a new Draft has it as "false" from its creation
             user=user,
             check=False,
         )
@@ -222,4 +223,27 @@ def test_a_new_revision_carries_the_finalizer_from_its_creation(
     assert json.loads(other.stdout)["metadata"]["finalizers"] == body["metadata"]["finalizers"]
     cluster.merge_patch(
         "rpkg", "blueprints.net.basens.ws2", team, {"metadata": {"finalizers": None}}
+    )
+
+
+def test_a_new_draft_is_labelled_not_the_latest_revision_from_its_creation(
+    cluster: Cluster, team: str
+) -> None:
+    """Porch shows porch.kpt.dev/latest-revision "false" on every revision but a package's
+    latest published one; a new Draft carries it from its creation
+    (config/policy/latest-label.yaml), not from a later write of the Repository sync.
+    A label the request sets is kept."""
+    label = "porch.kpt.dev/latest-revision"
+    created = cluster.kubectl(
+        "create", "-n", team, "-f", "-", "-o", "json", input=_revision(), user=AUTHOR
+    )
+    assert json.loads(created.stdout)["metadata"]["labels"][label] == "false"
+    body = json.loads(_revision("Proposed"))
+    body["metadata"]["name"] = "blueprints.net.basens.ws3"
+    body["spec"]["workspaceName"] = "ws3"
+    body["metadata"]["labels"] = {label: "true", "team": "net"}
+    other = cluster.kubectl("create", "-n", team, "-f", "-", "-o", "json", input=json.dumps(body))
+    assert json.loads(other.stdout)["metadata"]["labels"] == {label: "true", "team": "net"}
+    cluster.merge_patch(
+        "rpkg", "blueprints.net.basens.ws3", team, {"metadata": {"finalizers": None}}
     )

@@ -55,8 +55,8 @@ def test_default_holds_every_part_of_the_install(install: list[dict[str, Any]]) 
         "ClusterRoleBinding": 1,
         "ValidatingAdmissionPolicy": 2,
         "ValidatingAdmissionPolicyBinding": 2,
-        "MutatingAdmissionPolicy": 7,
-        "MutatingAdmissionPolicyBinding": 7,
+        "MutatingAdmissionPolicy": 8,
+        "MutatingAdmissionPolicyBinding": 8,
         "Deployment": 1,
         "Service": 1,
     }
