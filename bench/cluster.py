@@ -82,14 +82,17 @@ class Api:
 
     def writes(self) -> dict[str, float]:
         """API server write requests so far (POST/PUT/PATCH/DELETE), by resource."""
+        return self.requests(("POST", "PUT", "PATCH", "DELETE"))
+
+    def reads(self) -> dict[str, float]:
+        """API server GET and LIST requests so far (watches not counted), by resource."""
+        return self.requests(("GET", "LIST"))
+
+    def requests(self, verbs: tuple[str, ...]) -> dict[str, float]:
+        """API server requests of ``verbs`` so far, by resource."""
         totals: dict[str, float] = defaultdict(float)
         for name, labels, value in samples(self.get("/metrics").decode()):
-            if name == "apiserver_request_total" and labels.get("verb") in (
-                "POST",
-                "PUT",
-                "PATCH",
-                "DELETE",
-            ):
+            if name == "apiserver_request_total" and labels.get("verb") in verbs:
                 resource = labels.get("resource", "")
                 if labels.get("subresource"):
                     resource += "/" + labels["subresource"]

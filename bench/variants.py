@@ -105,7 +105,11 @@ def _not_ready(api: cluster.Api) -> str:
 
 def _cpu(plane: controlplane.ControlPlane, operator: OperatorProcess) -> dict[str, float]:
     pids = {**plane.pids, "operator": operator.process.pid if operator.process else 0}
-    return {name: cluster.cpu_seconds(pid) for name, pid in pids.items() if pid}
+    used = {name: cluster.cpu_seconds(pid) for name, pid in pids.items() if pid}
+    # The Git server runs in this process; each request is a git process it waits for.
+    children = os.times()
+    used["Git server's git processes"] = children.children_user + children.children_system
+    return used
 
 
 def _settle(api: cluster.Api, name: str) -> None:
@@ -220,7 +224,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         session = cluster.Session(plane.server, plane.workdir / "pki")
         revisions = watching.Watcher(session, REVISIONS).start()
         variants = watching.Watcher(session, VARIANTS).start()
-        before = _writes(api)
+        before, reads_before = _writes(api), api.reads()
         cpu_before, load_before = _cpu(plane, operator), cluster.load_average()
         started = time.perf_counter()
         api.send(
@@ -247,6 +251,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         load_after = cluster.load_average()
         time.sleep(3)  # let the syncs the new packages woke finish (their writes count too)
         writes = cluster.delta(before, _writes(api))
+        reads = cluster.delta(reads_before, api.reads())
         report.add(f"PackageVariantSet → {sites} downstream Drafts Ready", drafts_at, "s", 10)
         report.add(
             f"PackageVariantSet → {sites} PackageVariants Ready (package context committed)",
@@ -255,6 +260,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         report.add("  fan-out: wall time per downstream", total / sites * 1000, "ms")
         report.add("  fan-out: API writes per downstream", sum(writes.values()) / sites, "requests")
         print(f"    writes per downstream: {_per_downstream(writes, sites)}", flush=True)
+        print(f"    reads per downstream: {_per_downstream(reads, sites)}", flush=True)
         print(f"    events per downstream: {_events(api, sites)}", flush=True)
         for name, seconds in sorted(cpu.items()):
             report.add(f"  fan-out: CPU used by {name}", seconds, "s")
