@@ -38,6 +38,7 @@ from lanai.handlers import (
     resources,
     runtime,
     settings,
+    variantindex,
 )
 from lanai.tasks.requests import CreateRequest, Rendered, Source
 from lanai.trust import urls
@@ -49,7 +50,14 @@ REPOSITORIES = (constants.CONFIG_GROUP, constants.CONFIG_VERSION, constants.REPO
 RETRY_DELAY = 5.0
 
 
-async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevisionKey:
+async def _revision_key(
+    api: kube.Api, namespace: str, name: str, index: Any = None
+) -> PackageRevisionKey:
+    """The key of the PackageRevision ``name``: from the operator's index of revisions
+    (no request on the way to a copy's or clone's Ready), else read from the API."""
+    for known in variantindex.lookup(index, ("name", namespace, name)):
+        if not known.deleting:
+            return PackageRevisionKey(namespace, known.repository, known.package, known.workspace)
     other = await kube.find(api, *RESOURCE[:2], namespace, RESOURCE[2], name)
     if other is None:
         # It may be on its way (applied together with this one, as Argo CD does).
@@ -61,7 +69,11 @@ async def _revision_key(api: kube.Api, namespace: str, name: str) -> PackageRevi
 
 
 async def source_of(
-    api: kube.Api, namespace: str, spec: Mapping[str, Any], behalf: credentials.OnBehalfOf
+    api: kube.Api,
+    namespace: str,
+    spec: Mapping[str, Any],
+    behalf: credentials.OnBehalfOf,
+    index: Any = None,
 ) -> Source:
     """spec.source with every referenced PackageRevision resolved to its key, and the
     Secret of a Git URL read on behalf of whoever wrote the source."""
@@ -70,7 +82,7 @@ async def source_of(
         clone = source["cloneFrom"]
         ref = (clone.get("upstreamRef") or {}).get("name")
         if ref:
-            return Source("clone", upstream=await _revision_key(api, namespace, ref))
+            return Source("clone", upstream=await _revision_key(api, namespace, ref, index))
         git = clone.get("git") or {}
         try:  # before any Secret is read or any connection made
             urls.git_url(str(git.get("repo") or ""), "spec.source.cloneFrom.git.repo")
@@ -86,12 +98,13 @@ async def source_of(
         return Source("clone", git=git, git_auth=auth)
     if source.get("copyFrom"):
         name = source["copyFrom"].get("name", "")
-        return Source("copy", upstream=await _revision_key(api, namespace, name))
+        return Source("copy", upstream=await _revision_key(api, namespace, name, index))
     if source.get("upgrade"):
         upgrade = source["upgrade"]
 
         async def ref(field: str) -> PackageRevisionKey:
-            return await _revision_key(api, namespace, (upgrade.get(field) or {}).get("name", ""))
+            name = (upgrade.get(field) or {}).get("name", "")
+            return await _revision_key(api, namespace, name, index)
 
         return Source(
             "upgrade",
@@ -106,7 +119,7 @@ async def source_of(
 SOURCE_SECRET_FIELD = "spec.source.cloneFrom.git.secretRef"  # noqa: S105 (a field name)
 
 
-async def create_request(rt: runtime.Runtime, body: kopf.Body) -> CreateRequest:
+async def create_request(rt: runtime.Runtime, body: kopf.Body, index: Any = None) -> CreateRequest:
     namespace = body.metadata.namespace or "default"
     spec = body.spec
     metadata = spec.get("packageMetadata") or {}
@@ -114,7 +127,7 @@ async def create_request(rt: runtime.Runtime, body: kopf.Body) -> CreateRequest:
     behalf = credentials.OnBehalfOf.of(rt.secret_access, annotations, SOURCE_SECRET_FIELD)
     return CreateRequest(
         key=fields.key_of(namespace, spec),
-        source=await source_of(rt.api, namespace, spec, behalf),
+        source=await source_of(rt.api, namespace, spec, behalf, index),
         lifecycle=Lifecycle(spec.get("lifecycle") or "Draft"),
         labels=dict(metadata.get("labels") or {}),
         annotations=dict(metadata.get("annotations") or {}),
@@ -170,10 +183,10 @@ def _wake_sync(rt: runtime.Runtime, key: PackageRevisionKey, delay: float = 0.0)
         schedule.wake.set()
 
 
-async def reconcile(body: kopf.Body, memo: kopf.Memo, retry: int = 0, **_: Any) -> None:
+async def reconcile(body: kopf.Body, memo: kopf.Memo, retry: int = 0, **kwargs: Any) -> None:
     rt = runtime.of(memo)
     with metrics.reconciling("PackageRevision") as outcome:
-        await _reconcile(body, rt, retry)
+        await _reconcile(body, rt, retry, kwargs.get(variantindex.REVISIONS))
         outcome["outcome"] = "ok"
 
 
@@ -187,7 +200,9 @@ def retry_delay(retry: int, cap: float) -> float:
     return min(cap, FIRST_RETRY * (1 << min(max(retry, 0), 16)))
 
 
-async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> None:
+async def _reconcile(
+    body: kopf.Body, rt: runtime.Runtime, retry: int = 0, index: Any = None
+) -> None:
     uid = str(body.metadata.uid or "")
     if rt.followed.already_observed(uid, body.metadata.get("generation")):
         return  # the event of Lanai's own spec patch, already acted on and observed
@@ -208,7 +223,7 @@ async def _reconcile(body: kopf.Body, rt: runtime.Runtime, retry: int = 0) -> No
         if record is None:
             if (body.get("status") or {}).get("selfLock"):
                 return  # it was in Git and vanished: the Repository sync removes the object
-            request = await create_request(rt, body)
+            request = await create_request(rt, body, index)
             created = await engine.create(request, fields.author_of(body))
             if created.committed:
                 faults.point(faults.CREATE_PUSHED, key.name)

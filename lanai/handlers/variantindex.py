@@ -21,7 +21,8 @@ from lanai.handlers import variantstate
 from lanai.variants import revisions, targets
 
 REVISIONS = "variant_revisions"
-"""("package", ns, repo, package) and ("owner", ns, variant uid) → :class:`Revision`."""
+"""("package", ns, repo, package), ("owner", ns, variant uid) and ("name", ns, name) →
+:class:`Revision`."""
 REPOSITORIES = "variant_repositories"
 """namespace → :class:`targets.ObjectView` of each Repository."""
 SET_VARIANTS = "variant_set_members"
@@ -91,7 +92,8 @@ async def index_revision(
     namespace = body.metadata.namespace or "default"
     found = revision_of(body)
     keys: dict[tuple[str, ...], revisions.Revision] = {
-        ("package", namespace, found.repository, found.package): found
+        ("package", namespace, found.repository, found.package): found,
+        ("name", namespace, found.name): found,
     }
     for uid in found.owners:
         keys[("owner", namespace, uid)] = found
