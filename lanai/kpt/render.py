@@ -559,6 +559,8 @@ class _Run:
             if mutate:
                 for item in produced:
                     key = resourcelist.resource_id(item)
+                    if key in before:
+                        resourcelist.settle_head_comment(item)
                     path_before, index_before = before.get(key, (None, None))
                     resourcelist.reconcile_location(item, path_before, index_before)
                     self.locate(item, owners.get(key, pkg), pkg)

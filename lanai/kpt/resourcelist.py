@@ -352,6 +352,37 @@ def write_resources(
 
 # -- comments ----------------------------------------------------------------------------
 
+SETTLED = "_lanai_settled"
+"""Marks a resource whose head comment a function pass has already settled."""
+
+
+def settle_head_comment(item: CommentedMap) -> None:
+    """What a function pass does to a resource's head comment in kpt.
+
+    Go's YAML keeps the comment block that a blank line separates from a document's
+    content as the document's comment; kpt's function filter copies it onto the
+    resource itself, which is written without that blank line. So after its first
+    function, a resource that starts with a licence header and a blank line loses the
+    blank line (the last one before the content; blank lines inside the block stay).
+    """
+    if getattr(item, SETTLED, False):
+        return
+    setattr(item, SETTLED, True)
+    record = getattr(item, comment_attrib, None)
+    own = record.comment if record is not None else None
+    if not own or len(own) < 2 or not own[1]:
+        return
+    found = list(own[1])
+    for number in range(len(found) - 1, -1, -1):
+        token = found[number]
+        value = getattr(token, "value", None)
+        if isinstance(value, str) and value.endswith("\n\n") and value.strip():
+            settled = copy.copy(token)
+            settled.value = value.rstrip("\n") + "\n"
+            found[number] = settled
+            record.comment = [own[0], found, *own[2:]]
+            return
+
 
 def _has_comments(node: Any) -> bool:
     if isinstance(node, (CommentedMap, CommentedSeq)):

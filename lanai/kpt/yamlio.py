@@ -583,6 +583,8 @@ _ATTRIBUTE_COPIERS: dict[str, Any] = {
     comments.LineCol.attrib: _copy_line_col,
     anchor.Anchor.attrib: _copy_anchor,
     tag.Tag.attrib: lambda found: found,  # shared, as before
+    fastyaml.tags.NULLS_ATTRIBUTE: dict,
+    "_lanai_settled": bool,
 }
 _ABSENT = object()
 
