@@ -22,7 +22,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from lanai.kpt import fnapi, goyaml, kptfile, package, resourcelist, yamlio
+from lanai.kpt import errorchain, fnapi, goyaml, kptfile, package, resourcelist, yamlio
 
 ERROR_PREFIX = "error rendering package in kpt function pipeline"
 RENDERED = "Rendered"
@@ -31,6 +31,10 @@ RENDER_FAILED = "RenderFailed"
 FUNCTION_INPUT = "function-input"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
+
+RENDER_ONLY = "pkg.render"
+"""The stage of an error kpt's pipeline step returns unwrapped (a Kptfile check, the KRM
+check of a package without functions): only the package walk wraps it."""
 
 ALREADY_HANDLED = "already handled error"
 """kpt's stand-in for a function failure whose output was already shown."""
@@ -62,6 +66,9 @@ class RenderError(Exception):
         self.kind = kind
         self.pkg = pkg
         self.stage = stage
+        self.origin = pkg
+        """The package whose walk step met the error (a subpackage's parent, for a
+        subpackage Kptfile kpt could not read or found invalid)."""
 
 
 @dataclass(frozen=True)
@@ -277,31 +284,95 @@ class _Run:
         return RenderError(f"{where(pkg)}: {detail}", pkg=pkg, **kwargs)
 
     def execute(self, root_kptfile: kptfile.Kptfile) -> None:
-        kptfiles = {}
         self.packages = package.packages(self.tree)
-        for pkg in self.packages:
+        kptfiles = {"": root_kptfile}
+        problem = validate_pipeline(self.tree, "", root_kptfile, kptfile.KPTFILE)
+        if problem:
+            raise RenderError(
+                f"{kptfile.KPTFILE}: {problem}",
+                reason=problem,
+                kind="invalid",
+                pkg="",
+                stage="pkg.read",
+            )
+        unread: dict[str, RenderError] = {}
+        for pkg in self.packages[1:]:
             path = package.join(pkg, kptfile.KPTFILE)
-            kptfiles[pkg] = read_kptfile(self.tree, pkg, self.load)
-            problem = validate_pipeline(self.tree, pkg, kptfiles[pkg], path)
+            try:
+                kptfiles[pkg] = read_kptfile(self.tree, pkg, self.load)
+                problem = validate_pipeline(self.tree, pkg, kptfiles[pkg], path)
+            except RenderError as error:
+                unread[pkg] = error
+                continue
             if problem:
-                raise RenderError(
+                unread[pkg] = RenderError(
                     f"{path}: {problem}", reason=problem, kind="invalid", pkg=pkg, stage="pkg.read"
                 )
+        # a package whose Kptfile cannot be read stops the walk before its files are read
+        broken = [pkg for pkg, error in unread.items() if error.kind != "invalid"]
         for pkg in preorder(self.tree):
-            self.files.extend(package.resource_files(self.tree, pkg))
+            if not any(package.is_inside(pkg, other) for other in broken):
+                self.files.extend(package.resource_files(self.tree, pkg))
         try:
             self.items = resourcelist.read_resources(self.tree, self.files, load=self.load)
         except resourcelist.ResourceError as error:
-            raise RenderError(str(error)) from error
+            raise RenderError(str(error), stage="pkg.readResources", pkg="") from error
         # Functions get copies (see outgoing), so these stay as read: write() compares
         # against them to keep untouched files' bytes.
         self.read = resourcelist.by_file(self.items)
         self.as_read = {id(item) for item in self.items}
         self.share_produced = root_kptfile.annotation(kptfile.SAVE_ON_RENDER_FAILURE) != "true"
         self.bfs = root_kptfile.annotation(kptfile.BFS_RENDERING) == "true"
-        for pkg in breadth_first(self.tree) if self.bfs else postorder(self.tree):
-            self.visited.append(pkg)
-            self.run_pipeline(pkg, kptfiles[pkg])
+        if self.bfs:
+            # kpt finds every package (reading each Kptfile) before any pipeline runs
+            order = breadth_first(self.tree)
+            for pkg in order:
+                self.visited.append(pkg)
+                children = package.direct_subpackages(self.tree, pkg)
+                self.refuse_unread(pkg, children, unread)
+            for pkg in order:
+                self.run_pipeline(pkg, kptfiles[pkg])
+        else:
+            self.hydrate("", kptfiles, unread)
+
+    def hydrate(
+        self, pkg: str, kptfiles: dict[str, kptfile.Kptfile], unread: dict[str, RenderError]
+    ) -> None:
+        """kpt's depth-first walk: a package's subpackages are found (their Kptfiles
+        read), then each is checked and rendered in turn, then its own pipeline runs."""
+        self.visited.append(pkg)
+        children = package.direct_subpackages(self.tree, pkg)
+        self.refuse_unread(pkg, children, unread, validated=False)
+        for child in children:
+            self.refuse_unread(pkg, [child], unread, read=False)
+            self.hydrate(child, kptfiles, unread)
+        self.run_pipeline(pkg, kptfiles[pkg])
+
+    @staticmethod
+    def refuse_unread(
+        pkg: str,
+        children: list[str],
+        unread: dict[str, RenderError],
+        *,
+        read: bool = True,
+        validated: bool = True,
+    ) -> None:
+        """Raise the first subpackage Kptfile problem kpt meets at ``pkg``: one it cannot
+        read (``read``, met while listing the subpackages) before an invalid one
+        (``validated``, met as each subpackage is taken up)."""
+        if read:
+            for child in children:
+                error = unread.get(child)
+                if error is not None and error.kind != "invalid":
+                    error.stage = "pkg.Subpackages"
+                    error.origin = pkg
+                    raise error
+        if validated:
+            for child in children:
+                error = unread.get(child)
+                if error is not None:
+                    error.origin = pkg
+                    raise error
 
     def run_pipeline(self, pkg: str, declared: kptfile.Kptfile) -> None:
         self.log.append(f"Package: {_go_quote(self.display(pkg))}\n")
@@ -309,11 +380,11 @@ class _Run:
             problem = check_krm([self.items[n] for n in self.scope(pkg)], self.relative)
             if problem:
                 message = f"input resource list must contain only KRM resources: {problem}"
-                raise self.fail(pkg, message, reason=message)
+                raise self.fail(pkg, message, reason=message, stage=RENDER_ONLY)
             return
         problem = missing_configs(self.tree, pkg, declared)
         if problem:
-            raise self.fail(pkg, problem, reason=problem, kind="invalid")
+            raise self.fail(pkg, problem, reason=problem, kind="invalid", stage=RENDER_ONLY)
         prepared = []
         for function in declared.mutators:
             try:
@@ -692,11 +763,35 @@ class _Run:
 
     def _chain(self, error: RenderError) -> str:
         pkg = error.pkg if error.pkg is not None else ""
-        if error.stage == "pkg.read":
+        if error.stage == "pkg.read" and not pkg:
             return f"pkg.render: pkg {_ref(pkg)}: pkg.read: {error.reason}"
-        if self.bfs and pkg:
-            return f"pkg.render: pkg .:\n\tpipeline.run: pkg {_ref(pkg)}: {error.reason}"
-        return f"pkg.render: pkg {_ref(pkg)}:\n\tpipeline.run: {error.reason}"
+        base: errorchain.Link | str
+        if error.stage == RENDER_ONLY:
+            base = error.reason
+        elif error.stage == "pkg.Subpackages":
+            detail = _version_text(error.reason) if error.kind == "old" else error.reason
+            base = errorchain.Link(
+                error.stage,
+                _ref(pkg),
+                f"error reading Kptfile at {_go_quote(_ref(pkg))}: {detail}",
+            )
+        else:
+            base = errorchain.Link(error.stage, _ref(pkg), error.reason)
+        if self.bfs:
+            return errorchain.text(errorchain.wrap(errorchain.RENDER, ".", base))
+        origin = error.origin if error.origin is not None else pkg
+        met = pkg if error.stage == "pkg.read" else origin
+        chain = errorchain.wrap(errorchain.RENDER, _ref(met), base)
+        # each package on the way up wraps what its subpackage's walk returned
+        level = origin
+        while level:
+            chain = errorchain.wrap(errorchain.RENDER, _ref(level), chain)
+            level = self.parent(level)
+        return errorchain.text(chain)
+
+    def parent(self, pkg: str) -> str:
+        """The package directly above ``pkg``."""
+        return self.owner(pkg)
 
     def result_list(self, exit_code: int) -> dict[str, Any]:
         return {
@@ -709,6 +804,11 @@ class _Run:
 
 
 EXEC_NOT_ALLOWED = "must run with `--allow-exec` option to allow running function binaries"
+
+
+def _version_text(version: str) -> str:
+    """kpt's words for a Kptfile of an old schema version, read as a subpackage."""
+    return f"old resource version {_go_quote(version)} found in Kptfile"
 
 
 def _ref(pkg: str) -> str:

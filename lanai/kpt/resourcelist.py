@@ -369,7 +369,9 @@ def settle_head_comment(item: CommentedMap) -> None:
         return
     setattr(item, SETTLED, True)
     record = getattr(item, comment_attrib, None)
-    own = record.comment if record is not None else None
+    if record is None:
+        return
+    own = record.comment
     if not own or len(own) < 2 or not own[1]:
         return
     found = list(own[1])
