@@ -22,7 +22,16 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from lanai.kpt import errorchain, fnapi, goyaml, kptfile, package, resourcelist, yamlio
+from lanai.kpt import (
+    errorchain,
+    fnapi,
+    goyaml,
+    kptfile,
+    kptoutput,
+    package,
+    resourcelist,
+    yamlio,
+)
 
 ERROR_PREFIX = "error rendering package in kpt function pipeline"
 RENDERED = "Rendered"
@@ -86,8 +95,8 @@ class RenderResult:
     """kpt's closing line (``Successfully executed ...``), when it prints one."""
     condition_message: str = ""
     """The ``Rendered`` condition's message kpt writes into the Kptfile on failure."""
-    resources: list[Any] = field(default_factory=list)
-    """The rendered resources, root-relative paths annotated (for ``-o stdout``)."""
+    output: str = ""
+    """The rendered resources as the ResourceList kpt writes for ``-o`` (when asked)."""
 
 
 # -- selection ---------------------------------------------------------------------------
@@ -737,6 +746,23 @@ class _Run:
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
 
+    def output(self) -> str:
+        """The rendered resources as kpt's ``-o`` writes them: one ResourceList, each
+        resource with kpt's reader annotations (its source document's list indentation
+        recorded as kpt's reader recorded it)."""
+        origins: dict[str | None, tuple[str, int]] = {}
+        for path, items in self.read.items():
+            for item in items:
+                index = resourcelist.resource_index(item)
+                origins[resourcelist.resource_id(item)] = (path, index or 0)
+        indents = kptoutput.seqindents(self.tree, self.read.keys())
+        formed = []
+        for item in self.items:
+            origin = origins.get(resourcelist.resource_id(item))
+            indent = indents.get(origin) if origin is not None else None
+            formed.append(kptoutput.kpt_form(item, indent))
+        return kptoutput.wrap(formed)
+
     def render_status(self, failed: bool) -> dict[str, Any] | None:
         if not self.mutation_steps and not self.validation_steps:
             return None
@@ -813,6 +839,11 @@ def _version_text(version: str) -> str:
 
 def _ref(pkg: str) -> str:
     return f"./{pkg}" if pkg else "."
+
+
+def quoted(text: str) -> str:
+    """A name as kpt's log quotes it (Go's ``%q``)."""
+    return _go_quote(text)
 
 
 def _go_quote(text: str) -> str:
@@ -1076,7 +1107,8 @@ def render(
 
     ``package_path`` (the package's place in its repository) only names it in messages;
     ``root_name`` is how kpt's log names the root package (its directory's name).
-    ``keep_resources`` asks for the rendered resources too (``-o stdout``).
+    ``keep_resources`` asks for the rendered resources too, as kpt's ResourceList
+    (``-o``); the files are then not rendered into (nor is the Kptfile's status set).
     Never raises for a bad package or a failing function: see ``RenderResult.ok``.
     """
     original = dict(tree)
@@ -1093,7 +1125,7 @@ def render(
         root_kptfile = read_kptfile(original, "", run.load)
         run.execute(root_kptfile)
         rendered = run.written()
-        resources = [yamlio.clone(item) for item in run.items] if keep_resources else []
+        output = run.output() if keep_resources else ""
         _with_status(rendered, run.render_status(False), None, run.load)
         count = len(run.visited)
         return RenderResult(
@@ -1102,7 +1134,7 @@ def render(
             results=run.result_list(0),
             log="".join(run.log),
             summary=f"Successfully executed {run.executed} function(s) in {count} package(s).\n",
-            resources=resources,
+            output=output,
         )
     except RenderError as failure:
         message = str(failure)

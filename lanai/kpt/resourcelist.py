@@ -353,7 +353,8 @@ def write_resources(
 # -- comments ----------------------------------------------------------------------------
 
 SETTLED = "_lanai_settled"
-"""Marks a resource whose head comment a function pass has already settled."""
+"""On a resource a function pass went over: how many of its head comment's tokens are
+the resource's own comment (the rest are its first key's)."""
 
 
 def settle_head_comment(item: CommentedMap) -> None:
@@ -365,14 +366,12 @@ def settle_head_comment(item: CommentedMap) -> None:
     function, a resource that starts with a licence header and a blank line loses the
     blank line (the last one before the content; blank lines inside the block stay).
     """
-    if getattr(item, SETTLED, False):
+    if getattr(item, SETTLED, None) is not None:
         return
-    setattr(item, SETTLED, True)
     record = getattr(item, comment_attrib, None)
-    if record is None:
-        return
-    own = record.comment
-    if not own or len(own) < 2 or not own[1]:
+    own = record.comment if record is not None else None
+    if record is None or not own or len(own) < 2 or not own[1]:
+        setattr(item, SETTLED, 0)
         return
     found = list(own[1])
     for number in range(len(found) - 1, -1, -1):
@@ -383,7 +382,9 @@ def settle_head_comment(item: CommentedMap) -> None:
             settled.value = value.rstrip("\n") + "\n"
             found[number] = settled
             record.comment = [own[0], found, *own[2:]]
+            setattr(item, SETTLED, number + 1)
             return
+    setattr(item, SETTLED, 0)
 
 
 def _has_comments(node: Any) -> bool:

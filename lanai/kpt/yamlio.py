@@ -584,7 +584,7 @@ _ATTRIBUTE_COPIERS: dict[str, Any] = {
     anchor.Anchor.attrib: _copy_anchor,
     tag.Tag.attrib: lambda found: found,  # shared, as before
     fastyaml.tags.NULLS_ATTRIBUTE: dict,
-    "_lanai_settled": bool,
+    "_lanai_settled": lambda found: found,
 }
 _ABSENT = object()
 
