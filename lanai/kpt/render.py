@@ -746,6 +746,35 @@ class _Run:
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
 
+    def written_with_status(self) -> package.PackageTree:
+        """The rendered tree with the root Kptfile's status recorded on success.
+
+        kpt writes the Kptfile resource and then reads it back into its Go struct to
+        record the status; when the rendered Kptfile resource decodes, that struct is
+        taken from it directly (the Go text is written once, not written, read and
+        written again)."""
+        status = self.render_status(False)
+        found = [
+            n for n, item in enumerate(self.items) if resourcelist.resource_path(item) == "Kptfile"
+        ]
+        read = self.read.get(kptfile.KPTFILE) or []
+        if (self.mutation_steps or self.validation_steps) and len(found) == 1 and len(read) == 1:
+            text = _status_text(self.items[found[0]], status)
+            if text is not None:
+                others = [item for n, item in enumerate(self.items) if n != found[0]]
+                owned = [f for f in self.files if f != kptfile.KPTFILE]
+                try:
+                    tree = resourcelist.write_resources(
+                        self.tree, others, owned_files=owned, read=self.read
+                    )
+                except resourcelist.ResourceError as error:
+                    raise RenderError(str(error)) from error
+                tree[kptfile.KPTFILE] = text.encode()
+                return tree
+        rendered = self.written()
+        _with_status(rendered, status, None, self.load)
+        return rendered
+
     def output(self) -> str:
         """The rendered resources as kpt's ``-o`` writes them: one ResourceList, each
         resource with kpt's reader annotations (its source document's list indentation
@@ -1054,6 +1083,48 @@ def _with_status(
     decoded = goyaml.decode(documents[0], goyaml.KPTFILE, problems)
     if problems or not isinstance(decoded, dict):
         return
+    _set_status(decoded, render_status, message)
+    text = goyaml.emit(decoded, goyaml.KPTFILE)
+    if text is None:
+        text = yamlio.dump_documents([goyaml.encode(decoded, goyaml.KPTFILE)], KPT_STYLE)
+    tree[kptfile.KPTFILE] = text.encode()
+
+
+def _status_text(item: CommentedMap, render_status: dict[str, Any] | None) -> str | None:
+    """The root Kptfile's text as kpt writes it after a successful render, from its
+    rendered resource: ``None`` when kpt's struct would not take it (then the file is
+    written and read as kpt does, and the reasons found there)."""
+    view = CommentedMap(item)
+    metadata = item.get("metadata")
+    if isinstance(metadata, dict):
+        shown = CommentedMap(metadata)
+        annotations = metadata.get("annotations")
+        if isinstance(annotations, dict):
+            kept = {
+                key: value
+                for key, value in annotations.items()
+                if key not in resourcelist.INTERNAL_ANNOTATIONS
+            }
+            if kept:
+                shown["annotations"] = kept
+            else:
+                del shown["annotations"]
+        view["metadata"] = shown
+    problems: list[str] = []
+    decoded = goyaml.decode(view, goyaml.KPTFILE, problems)
+    if problems or not isinstance(decoded, dict):
+        return None
+    _set_status(decoded, render_status, None)
+    text = goyaml.emit(decoded, goyaml.KPTFILE)
+    if text is None:
+        text = yamlio.dump_documents([goyaml.encode(decoded, goyaml.KPTFILE)], KPT_STYLE)
+    return text
+
+
+def _set_status(
+    decoded: dict[str, Any], render_status: dict[str, Any] | None, message: str | None
+) -> None:
+    """kpt's status update: its ``Rendered`` condition replaced, ``renderStatus`` set."""
     status = dict(decoded.get("status") or {})
     conditions = [c for c in status.get("conditions") or [] if c.get("type") != RENDERED]
     condition: dict[str, Any] = {"type": RENDERED}
@@ -1067,8 +1138,6 @@ def _with_status(
     else:
         status.pop("renderStatus", None)
     decoded["status"] = status
-    encoded = goyaml.encode(decoded, goyaml.KPTFILE)
-    tree[kptfile.KPTFILE] = yamlio.dump_documents([encoded], KPT_STYLE).encode()
 
 
 KPT_STYLE = yamlio.YamlStyle(indentless=False)
@@ -1077,7 +1146,10 @@ KPT_STYLE = yamlio.YamlStyle(indentless=False)
 
 def results_yaml(results: dict[str, Any]) -> str:
     """A FunctionResultList as kpt writes ``results.yaml``."""
-    return yamlio.dump_documents([goyaml.encode(results, goyaml.RESULT_LIST)], KPT_STYLE)
+    text = goyaml.emit(results, goyaml.RESULT_LIST)
+    if text is None:
+        text = yamlio.dump_documents([goyaml.encode(results, goyaml.RESULT_LIST)], KPT_STYLE)
+    return text
 
 
 def runs_functions(tree: package.PackageTree) -> bool:
@@ -1124,9 +1196,8 @@ def render(
             )
         root_kptfile = read_kptfile(original, "", run.load)
         run.execute(root_kptfile)
-        rendered = run.written()
+        rendered = run.written_with_status()
         output = run.output() if keep_resources else ""
-        _with_status(rendered, run.render_status(False), None, run.load)
         count = len(run.visited)
         return RenderResult(
             ok=True,

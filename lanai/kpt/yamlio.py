@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -252,9 +253,47 @@ class KptfileLoads:
     def shared(self, name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
         """The parsed documents themselves: never to be changed."""
         key = (name, content)
-        if key not in self._parsed:
-            self._parsed[key] = load_file(name, content)
-        return self._parsed[key]
+        found = self._parsed.get(key)
+        if found is None:
+            found = _RECENT_KPTFILES.get(key)
+            if found is None:
+                found = load_file(name, content)
+                _RECENT_KPTFILES.put(key, found)
+            self._parsed[key] = found
+        return found
+
+
+class _Recent:
+    """The last few Kptfiles parsed in this process, by name and text (thread-safe).
+
+    A render rewrites its root Kptfile with kpt's record of every function's results,
+    which makes it the largest file of a package, and the next render of the same
+    package (an edit elsewhere, a re-render) reads exactly that text again: it is parsed
+    once per process, not once per render. Held read-only, as :meth:`KptfileLoads.shared`
+    hands them out; callers that change documents get copies.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+
+    def get(self, key: tuple[str, bytes]) -> Any:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, bytes], value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_RECENT_KPTFILES = _Recent(8)
 
 
 def unchanged(original: bytes, docs: list[CommentedMap], style: YamlStyle, name: str) -> bool:
