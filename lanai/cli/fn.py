@@ -144,7 +144,12 @@ def _render(args: argparse.Namespace) -> int:
         Path(args.results_dir).mkdir(parents=True, exist_ok=True)
     with _box(args, directory) as box:
         tree = _load(directory)
-        result = box.render(tree, root_name=directory.name, want_resources=bool(output))
+        result = box.render(
+            tree,
+            root_name=directory.name,
+            want_resources=bool(output),
+            shown_root=_from_here(directory),
+        )
     sys.stderr.write(result.log)
     if not output:
         if result.ok or result.tree != tree:  # on failure: the status, or what was saved
@@ -164,6 +169,13 @@ def _render(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{text} \n")
         return 1
     return 0
+
+
+def _from_here(directory: Path) -> str | None:
+    """``directory``'s path from the working directory, if it is below it (kpt names
+    packages that way in the status it records)."""
+    relative = os.path.relpath(directory.absolute(), Path.cwd())
+    return None if relative.startswith("..") else Path(relative).as_posix()
 
 
 def _check_destination(output: str) -> None:

@@ -228,10 +228,16 @@ _LIBYAML_PROBLEMS = {
 }
 
 
+_UNCLOSED_FLOW = re.compile(r"^expected '(,)' or '([\]}])', but got ")
+
+
 def parse_error(error: BaseException) -> str:
     """A YAML syntax error in yaml.v3's words: ``yaml: line N: problem``."""
     problem = str(getattr(error, "problem", "") or "unknown problem parsing YAML content")
     problem = _LIBYAML_PROBLEMS.get(problem, problem)
+    unclosed = _UNCLOSED_FLOW.match(problem)
+    if unclosed:  # libyaml names what it looked for, not what it found
+        problem = f"did not find expected '{unclosed[1]}' or '{unclosed[2]}'"
     context = getattr(error, "context_mark", None)
     mark = context if context is not None and getattr(error, "context", None) else None
     mark = mark or getattr(error, "problem_mark", None)

@@ -285,6 +285,7 @@ class _Run:
         self.images: dict[int, str] = {}
         """Each image step's resolved image (kpt records the resolved one)."""
         self.load = yamlio.KptfileLoads()
+        self.shown_root: str | None = None
 
     def display(self, pkg: str) -> str:
         return f"{self.root_name}/{pkg}" if pkg else self.root_name
@@ -819,7 +820,7 @@ class _Run:
     def _chain(self, error: RenderError) -> str:
         pkg = error.pkg if error.pkg is not None else ""
         if error.stage == "pkg.read" and not pkg:
-            return f"pkg.render: pkg {_ref(pkg)}: pkg.read: {error.reason}"
+            return f"pkg.render: pkg {self.ref(pkg)}: pkg.read: {error.reason}"
         base: errorchain.Link | str
         if error.stage == RENDER_ONLY:
             base = error.reason
@@ -827,22 +828,30 @@ class _Run:
             detail = _version_text(error.reason) if error.kind == "old" else error.reason
             base = errorchain.Link(
                 error.stage,
-                _ref(pkg),
+                self.ref(pkg),
                 f"error reading Kptfile at {_go_quote(_ref(pkg))}: {detail}",
             )
         else:
-            base = errorchain.Link(error.stage, _ref(pkg), error.reason)
+            base = errorchain.Link(error.stage, self.ref(pkg), error.reason)
         if self.bfs:
-            return errorchain.text(errorchain.wrap(errorchain.RENDER, ".", base))
+            return errorchain.text(errorchain.wrap(errorchain.RENDER, self.ref(""), base))
         origin = error.origin if error.origin is not None else pkg
         met = pkg if error.stage == "pkg.read" else origin
-        chain = errorchain.wrap(errorchain.RENDER, _ref(met), base)
+        chain = errorchain.wrap(errorchain.RENDER, self.ref(met), base)
         # each package on the way up wraps what its subpackage's walk returned
         level = origin
         while level:
-            chain = errorchain.wrap(errorchain.RENDER, _ref(level), chain)
+            chain = errorchain.wrap(errorchain.RENDER, self.ref(level), chain)
             level = self.parent(level)
         return errorchain.text(chain)
+
+    def ref(self, pkg: str) -> str:
+        """How kpt's messages name package ``pkg``: by its path from the directory kpt
+        runs in, or (outside it, where kpt writes an absolute path and then shortens
+        the root's to ``.``) relative to ``.``."""
+        if self.shown_root is None:
+            return _ref(pkg)
+        return posixpath.normpath(posixpath.join(self.shown_root, pkg)) if pkg else self.shown_root
 
     def parent(self, pkg: str) -> str:
         """The package directly above ``pkg``."""
@@ -1174,11 +1183,15 @@ def render(
     package_path: str = "",
     root_name: str = "",
     keep_resources: bool = False,
+    shown_root: str | None = None,
 ) -> RenderResult:
     """Render the package whose root Kptfile is at the root of ``tree``.
 
     ``package_path`` (the package's place in its repository) only names it in messages;
     ``root_name`` is how kpt's log names the root package (its directory's name).
+    ``shown_root`` is the root's path from the directory ``kpt`` would run in, when it
+    is below that directory (kpt's messages name packages by such paths; otherwise, as
+    for the operator, they are shown relative to ``.``).
     ``keep_resources`` asks for the rendered resources too, as kpt's ResourceList
     (``-o``); the files are then not rendered into (nor is the Kptfile's status set).
     Never raises for a bad package or a failing function: see ``RenderResult.ok``.
@@ -1186,6 +1199,7 @@ def render(
     original = dict(tree)
     name = root_name or (package_path.rstrip("/").rsplit("/", 1)[-1] if package_path else "")
     run = _Run(original, runtime, name or ".")
+    run.shown_root = shown_root
     root_kptfile: kptfile.Kptfile | None = None
     try:
         if kptfile.KPTFILE not in original:

@@ -171,7 +171,9 @@ def read_resources(
     files: Iterable[str],
     *,
     first_id: int = 0,
-    load: Callable[[str, bytes], tuple[list[CommentedMap], yamlio.YamlStyle]] = yamlio.load_file,
+    load: Callable[[str, bytes], tuple[list[CommentedMap], yamlio.YamlStyle]] = (
+        yamlio.load_resources
+    ),
 ) -> list[CommentedMap]:
     """The KRM objects of ``files`` annotated with path, index and consecutive ids.
 

@@ -105,8 +105,13 @@ def detect_style(text: str, *, json_file: bool = False) -> YamlStyle:
     return YamlStyle(explicit_start=explicit_start)
 
 
-def load_documents(text: str) -> list[CommentedMap]:
-    """All non-empty documents of ``text``, each a round-trip mapping."""
+BARE_SEQUENCE_KEY = "bareSeqNodeWrappingKey"
+"""Where kpt's reader puts a document that is a list, so it can be refused as KRM."""
+
+
+def load_documents(text: str, *, bare_sequences: bool = False) -> list[CommentedMap]:
+    """All non-empty documents of ``text``, each a round-trip mapping (a document that
+    is a list wrapped in one under :data:`BARE_SEQUENCE_KEY` with ``bare_sequences``)."""
     documents = _fast(fastyaml.load_all, text, MAX_NODES)
     # the fast path knows no aliases and stops at MAX_NODES: nothing for _bounded to refuse
     bounded = documents is not None
@@ -119,6 +124,8 @@ def load_documents(text: str) -> list[CommentedMap]:
     for number, document in enumerate(documents):
         if document is None:
             continue
+        if bare_sequences and isinstance(document, CommentedSeq):
+            document = CommentedMap({BARE_SEQUENCE_KEY: document})
         if not isinstance(document, CommentedMap):
             raise YamlIOError(f"document {number} is not a mapping (a KRM object)")
         found.append(document)
@@ -203,7 +210,9 @@ def dump_document(doc: Any, style: YamlStyle = DEFAULT_STYLE) -> str:
     return dump_documents([doc], style)
 
 
-def load_file(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
+def load_file(
+    name: str, content: bytes, *, bare_sequences: bool = False
+) -> tuple[list[CommentedMap], YamlStyle]:
     """The KRM objects of a package file and its style (a JSON list holds several)."""
     if len(content) > MAX_FILE_BYTES:
         raise YamlIOError(
@@ -225,10 +234,16 @@ def load_file(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]
         docs = [from_plain(v) for v in values]
         return docs, JSON_STYLE
     try:
-        docs = load_documents(text)
+        docs = load_documents(text, bare_sequences=bare_sequences)
     except YamlIOError as error:
         raise YamlIOError(f"{name}: {error}") from error
     return docs, detect_style(text)
+
+
+def load_resources(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
+    """A package file read for its resources, as kpt's reader reads it: a document that
+    is a list is kept (wrapped), to be refused as not KRM rather than as unreadable."""
+    return load_file(name, content, bare_sequences=True)
 
 
 class KptfileLoads:
@@ -246,7 +261,7 @@ class KptfileLoads:
 
     def __call__(self, name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
         if name.rsplit("/", 1)[-1] != "Kptfile":
-            return load_file(name, content)
+            return load_resources(name, content)
         documents, style = self.shared(name, content)
         return [clone(document) for document in documents], style
 

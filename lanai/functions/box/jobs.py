@@ -26,6 +26,8 @@ class RenderJob:
     """How kpt's log names the root package (``lanai fn render``: its directory)."""
     want_resources: bool = False
     """Also answer with the rendered resources, as kpt's ResourceList (``-o``)."""
+    shown_root: str | None = None
+    """The root's path from ``lanai fn render``'s working directory, if below it."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def perform(job: Job, runtime: fnapi.FunctionRuntime) -> dict[str, Any]:
             package_path=job.package_path,
             root_name=job.root_name,
             keep_resources=job.want_resources,
+            shown_root=job.shown_root,
         )
         return {
             "ok": rendered.ok,

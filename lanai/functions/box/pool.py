@@ -411,6 +411,7 @@ class Box:
         *,
         root_name: str = "",
         want_resources: bool = False,
+        shown_root: str | None = None,
     ) -> kpt_render.RenderResult:
         """Render like :func:`lanai.kpt.render.render`, in a worker; never raises.
 
@@ -423,8 +424,11 @@ class Box:
                 package_path=package_path,
                 root_name=root_name,
                 keep_resources=want_resources,
+                shown_root=shown_root,
             )
-        job = jobs.RenderJob(self.settings, dict(files), package_path, root_name, want_resources)
+        job = jobs.RenderJob(
+            self.settings, dict(files), package_path, root_name, want_resources, shown_root
+        )
         result = self._run(job)
         assert isinstance(result, kpt_render.RenderResult)
         return result
