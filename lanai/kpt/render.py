@@ -1164,14 +1164,24 @@ def results_yaml(results: dict[str, Any]) -> str:
 def runs_functions(tree: package.PackageTree) -> bool:
     """Whether rendering ``tree`` would run a function: some Kptfile declares one, or
     cannot be read (then the render that reports it may as well run where functions do).
-    A tree without functions renders with our own code alone."""
+    A tree without functions renders with our own code alone.
+
+    Asked before every render: each Kptfile text is parsed once per process (the next
+    render of the package reads the same text again), and only its pipeline looked at."""
+    loads = yamlio.KptfileLoads()
     for pkg in package.packages(tree):
         path = package.join(pkg, kptfile.KPTFILE)
+        content = tree[path]
         try:
-            found = kptfile.parse(tree[path], path=path)
-        except kptfile.KptfileError:
+            documents, _ = loads.shared(path, content)
+        except yamlio.YamlIOError:
             return True
-        if found.mutators or found.validators:
+        if len(documents) != 1:
+            return True
+        pipeline = documents[0].get("pipeline")
+        if pipeline is None:
+            continue
+        if not isinstance(pipeline, dict) or pipeline.get("mutators") or pipeline.get("validators"):
             return True
     return False
 

@@ -526,10 +526,20 @@ def test_files_no_function_changed_keep_their_bytes_even_when_not_canonical() ->
             },
             False,
         ),
+        ({"Kptfile": b"pipeline:\n  mutators: [unclosed\n"}, True),
         ({"Kptfile": b"kind: [unclosed\n"}, True),
+        ({"Kptfile": b'pipeline: {"mu\\x74ators": [{image: a}]}\n'}, True),
         ({"README.md": b"no Kptfile"}, False),
     ],
-    ids=["no-pipeline", "subpackage-validator", "empty-pipeline", "unreadable", "no-kptfile"],
+    ids=[
+        "no-pipeline",
+        "subpackage-validator",
+        "empty-pipeline",
+        "unreadable",
+        "unreadable-naming-no-function",
+        "escaped-key",
+        "no-kptfile",
+    ],
 )
 def test_which_trees_run_functions(tree: dict[str, bytes], runs: bool) -> None:
     assert render.runs_functions(tree) is runs
