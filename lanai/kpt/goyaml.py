@@ -238,9 +238,11 @@ def parse_error(error: BaseException) -> str:
     unclosed = _UNCLOSED_FLOW.match(problem)
     if unclosed:  # libyaml names what it looked for, not what it found
         problem = f"did not find expected '{unclosed[1]}' or '{unclosed[2]}'"
+    # yaml.v3 names the context's line, or the problem's when the context is on line 0
     context = getattr(error, "context_mark", None)
     mark = context if context is not None and getattr(error, "context", None) else None
-    mark = mark or getattr(error, "problem_mark", None)
+    if mark is None or int(getattr(mark, "line", 0)) == 0:
+        mark = getattr(error, "problem_mark", None) or mark
     line = int(getattr(mark, "line", -1))
     scanner = type(error).__name__ == "ScannerError"
     number = line + 1 if scanner else line
