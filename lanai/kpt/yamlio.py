@@ -279,17 +279,19 @@ class KptfileLoads:
 
 
 class _Recent:
-    """The last few Kptfiles parsed in this process, by name and text (thread-safe).
+    """The Kptfiles parsed last in this process, by name and text (thread-safe).
 
     A render rewrites its root Kptfile with kpt's record of every function's results,
     which makes it the largest file of a package, and the next render of the same
     package (an edit elsewhere, a re-render) reads exactly that text again: it is parsed
     once per process, not once per render. Held read-only, as :meth:`KptfileLoads.shared`
-    hands them out; callers that change documents get copies.
+    hands them out; callers that change documents get copies. Bounded by the texts'
+    total size (a parsed tree takes about twenty times its text).
     """
 
-    def __init__(self, size: int) -> None:
-        self._size = size
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._used = 0
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
 
@@ -301,14 +303,24 @@ class _Recent:
             return found
 
     def put(self, key: tuple[str, bytes], value: Any) -> None:
+        size = len(key[1])
+        if size > self._budget // 4:
+            return  # one large file would push out every other
         with self._lock:
+            if key not in self._entries:
+                self._used += size
             self._entries[key] = value
             self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            while self._used > self._budget:
+                old, _ = self._entries.popitem(last=False)
+                self._used -= len(old[1])
 
 
-_RECENT_KPTFILES = _Recent(8)
+RECENT_KPTFILE_BYTES = 1024 * 1024
+"""Kptfile text kept parsed between renders, in total: some 20 MiB of parsed trees at
+most (a 1,000-line status is 35 KiB of text)."""
+
+_RECENT_KPTFILES = _Recent(RECENT_KPTFILE_BYTES)
 
 
 def unchanged(original: bytes, docs: list[CommentedMap], style: YamlStyle, name: str) -> bool:
