@@ -196,7 +196,7 @@ def _write_output(destination: str, wrapped: str, *, from_stdin: bool) -> None:
     elif destination:
         files: dict[str, bytes] = {}
         for path, content in kptoutput.package_files(_read_list(wrapped).items).items():
-            cleaned = package.normalize(path)
+            cleaned = package.normalize(path.lstrip("/"))  # kpt joins it to DIR
             if cleaned is None or cleaned == ".." or cleaned.startswith("../"):
                 raise _Failed(f"resource path {path!r} is outside the output directory")
             files[cleaned] = content
@@ -298,7 +298,8 @@ def _eval_piped(args: argparse.Namespace, image: str, config: dict[str, str] | N
         sys.stderr.write(f"\nFor complete results, see {Path(args.results_dir, RESULTS_FILE)}\n")
     sys.stderr.flush()
     if not evaluated.ok:
-        sys.stderr.write(f"Error: {_one_line(evaluated.error)} \n")
+        if evaluated.error:  # a function that exited non-zero was reported in the log
+            sys.stderr.write(f"Error: {_one_line(evaluated.error)} \n")
         return 1
     _write_output(output, evaluated.output, from_stdin=True)
     return 0

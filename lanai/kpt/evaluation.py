@@ -105,7 +105,16 @@ def evaluate_text(
     log = [f"[RUNNING] {render.quoted(name)}\n"]
     started = time.monotonic()
 
-    def failed(message: str, results: list[dict[str, Any]], stderr: str, code: int) -> Evaluated:
+    def failed(
+        message: str,
+        results: list[dict[str, Any]],
+        stderr: str,
+        code: int,
+        *,
+        exited: bool = False,
+    ) -> Evaluated:
+        """kpt's lines for a failure; a function that exited non-zero (``exited``) is
+        reported by them alone (no closing ``Error:``, ``error`` left empty)."""
         took = render.go_duration(time.monotonic() - started)
         log.append(f"[FAIL] {render.quoted(name)} in {took}\n")
         if results:
@@ -113,12 +122,14 @@ def evaluate_text(
             log.append("\n")
         if stderr:
             log.append(" " + render.one_line("Stderr", stderr.split("\n")))
+        if exited:
+            log.append(f"  Exit code: {code}\n\n")
         return Evaluated(
             ok=False,
             tree={},
             results=results,
             stderr=stderr,
-            error=message,
+            error="" if exited else message,
             log="".join(log),
             exit_code=code,
         )
@@ -140,15 +151,20 @@ def evaluate_text(
     try:
         output = runtime.evaluate(fn, request)
         produced = resourcelist.items_of(output.resource_list)
+    except fnapi.FunctionNotFound as error:
+        return failed(error.message, [], "", 1)
+    except fnapi.FunctionLimitExceeded as error:
+        return failed(error.message, render.kpt_results(error.results), error.stderr, 1)
     except fnapi.FunctionError as error:
         results = render.kpt_results(error.results)
-        return failed(error.message, results, error.stderr, error.exit_code or 1)
+        code = error.exit_code or 1
+        return failed(error.message, results, error.stderr, code, exited=True)
     except resourcelist.ResourceError as error:
         return failed(str(error), [], "", 1)
     results = render.kpt_results(resourcelist.results_of(output.resource_list))
     if output.exit_code != 0:
         detail = output.stderr.strip() or f"exit code {output.exit_code}"
-        return failed(detail, results, output.stderr, output.exit_code)
+        return failed(detail, results, output.stderr, output.exit_code, exited=True)
     resourcelist.restore_comments(sent, produced)
     for item in produced:
         key = resourcelist.resource_id(item)
