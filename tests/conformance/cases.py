@@ -400,6 +400,17 @@ CASES: list[Case] = [
         },
     ),
     Case(
+        "a failure deep in the package tree names each package on the way down",
+        {
+            "Kptfile": kptfile(),
+            "team/Kptfile": kptfile().replace("name: app", "name: team"),
+            "team/db/Kptfile": kptfile(STARLARK_FAIL).replace("name: app", "name: db"),
+            "team/db/cm.yaml": CM,
+        },
+        exit_code=1,
+        stderr=('Package: "pkg/team/db"', '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/starlark'),
+    ),
+    Case(
         "null values keep their spelling in a rewritten file",
         {
             "Kptfile": kptfile(NAMESPACE),
