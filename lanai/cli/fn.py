@@ -235,8 +235,8 @@ def _function_config(pairs: list[str]) -> dict[str, str] | None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    """Run one function over the package's resources (the Kptfile excluded), or with
-    ``-`` over the resources read from stdin."""
+    """Run one function over the package's resources (Kptfiles included, as in kpt), or
+    with ``-`` over the resources read from stdin."""
     try:
         image = images.expand(args.image)
     except images.InvalidImage as error:
@@ -249,24 +249,23 @@ def _eval(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
     with _box(args, directory) as box:
         tree = _load(directory)
-        evaluated = box.evaluate(tree, image, config)
-    if not evaluated.ok:
-        print(f'[FAIL] "{image}"', file=sys.stdout)
-        for result in evaluated.results:
-            print(_indented(_result_line(result)), file=sys.stdout)
-        if evaluated.stderr:
-            print(_indented(evaluated.stderr), file=sys.stdout)
-        print(f"\nError: {_one_line(evaluated.error)}", file=sys.stderr)
-        return 1
-    print(f'[PASS] "{image}"')
-    for result in evaluated.results:
-        print(_indented(_result_line(result)))
-    if evaluated.stderr:
-        print(_indented(evaluated.stderr))
+        evaluated = box.evaluate(tree, image, config, shown=_shown(args.image))
+    sys.stderr.write(evaluated.log)
+    if evaluated.ok:
+        ondisk.save(evaluated.tree, directory)
     for warning in _SKIPPED:
-        print(warning, file=sys.stderr)
-    ondisk.save(evaluated.tree, directory)
+        sys.stderr.write(warning + "\n")
+    sys.stderr.flush()
+    if not evaluated.ok:
+        if evaluated.error:  # a function that exited non-zero was reported in the log
+            sys.stderr.write(f"Error: {_one_line(evaluated.error)} \n")
+        return 1
     return 0
+
+
+def _shown(image: str) -> str:
+    """How kpt's eval names ``--image``: with the catalog's prefix, the tag as given."""
+    return image if "/" in image else f"{images.DEFAULT_CATALOG}/{image}"
 
 
 def _eval_piped(args: argparse.Namespace, image: str, config: dict[str, str] | None) -> int:
@@ -278,10 +277,10 @@ def _eval_piped(args: argparse.Namespace, image: str, config: dict[str, str] | N
         Path(args.results_dir).mkdir(parents=True, exist_ok=True)
     text = _stdin_text()
     with _box(args, Path(".")) as box:
-        evaluated = box.evaluate({}, image, config, piped=text)
+        evaluated = box.evaluate({}, image, config, piped=text, shown=_shown(args.image))
     sys.stderr.write(evaluated.log)
     if args.results_dir:
-        item: dict[str, Any] = {"image": image}
+        item: dict[str, Any] = {"image": _shown(args.image)}
         if evaluated.stderr:
             item["stderr"] = evaluated.stderr
         item["exitCode"] = 0 if evaluated.ok else evaluated.exit_code or 1

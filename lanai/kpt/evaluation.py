@@ -2,7 +2,11 @@
 
 It sits beside render, over the same tree and runtime contract, so ``lanai fn eval`` can
 run it where renders run (a function worker, see ``lanai.functions.box``) rather than in
-the process that talks to the user. The Kptfile is not shown to the function, as in kpt.
+the process that talks to the user. As in kpt, the function sees every resource of the
+package and its subpackages (Kptfiles included), or those of the ResourceList read from
+a pipe (``fn eval -``); the log is kpt's (``[RUNNING]``, ``[PASS]``, ``[Results]``), and a
+resource keeps its comments through the function, its head comment settling onto it as
+kpt's function filter settles it.
 """
 
 from __future__ import annotations
@@ -10,13 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from lanai.kpt import fnapi, kptfile, kptoutput, package, render, resourcelist, yamlio
+from lanai.kpt import fnapi, kptoutput, package, render, resourcelist, yamlio
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,15 @@ class Evaluated:
     ok: bool
     tree: package.PackageTree
     results: list[dict[str, Any]] = field(default_factory=list)
+    """The function's results as kpt records them."""
     stderr: str = ""
     error: str = ""
+    """kpt's closing ``Error:`` text; empty when the log already says it all (a function
+    that exited non-zero)."""
     output: str = ""
     """For resources read from a pipe: the ResourceList kpt writes back (when ``ok``)."""
     log: str = ""
-    """For resources read from a pipe: kpt's ``[RUNNING]``/``[PASS]`` lines."""
+    """kpt's ``[RUNNING]``/``[PASS]``/``[FAIL]`` lines."""
     exit_code: int = 0
 
 
@@ -47,46 +53,136 @@ def function_config(data: Mapping[str, str] | None) -> CommentedMap | None:
     return config
 
 
+@dataclass
+class _Applied:
+    """One function over some resources: what it made of them, or why not."""
+
+    produced: list[CommentedMap] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    stderr: str = ""
+    error: str = ""
+    log: list[str] = field(default_factory=list)
+    exit_code: int = 0
+    ok: bool = True
+
+
+def _apply(
+    items: list[CommentedMap],
+    fn: fnapi.FunctionRef,
+    config: Mapping[str, str] | None,
+    runtime: fnapi.FunctionRuntime,
+    shown: str,
+) -> _Applied:
+    """``fn`` over copies of ``items`` (each given an id for the way back), logged as kpt
+    logs it under the name ``shown``; never raises."""
+    applied = _Applied(log=[f"[RUNNING] {render.quoted(shown)}\n"])
+    started = time.monotonic()
+
+    def failed(message: str, code: int = 1, *, exited: bool = False) -> _Applied:
+        took = render.go_duration(time.monotonic() - started)
+        applied.log.append(f"[FAIL] {render.quoted(shown)} in {took}\n")
+        if applied.results:
+            lines = [render.result_text(r) for r in applied.results]
+            applied.log.append(render.one_line("[Results]", lines) + "\n")
+        if applied.stderr:
+            applied.log.append(" " + render.one_line("Stderr", applied.stderr.split("\n")))
+        if exited:  # reported by these lines alone, as kpt reports it
+            applied.log.append(f"  Exit code: {code}\n\n")
+        applied.ok = False
+        applied.error = "" if exited else message
+        applied.exit_code = code
+        return applied
+
+    def where(item: CommentedMap) -> str:
+        return resourcelist.resource_path(item) or ""
+
+    problem = render.check_krm(items, where)
+    if problem:
+        return failed(f"input resource list must contain only KRM resources: {problem}")
+    sent = []
+    for number, item in enumerate(items):
+        copy = yamlio.clone(item)
+        _annotate(copy, resourcelist.ID, str(number))
+        sent.append(copy)
+    request = resourcelist.build(sent, function_config(config))
+    try:
+        output = runtime.evaluate(fn, request)
+        produced = resourcelist.items_of(output.resource_list)
+    except (fnapi.FunctionNotFound, fnapi.FunctionLimitExceeded) as error:
+        applied.results = render.kpt_results(error.results)
+        return failed(error.message)
+    except fnapi.FunctionError as error:
+        applied.results = render.kpt_results(error.results)
+        applied.stderr = error.stderr
+        return failed(error.message, error.exit_code or 1, exited=True)
+    except resourcelist.ResourceError as error:
+        return failed(str(error))
+    applied.results = render.kpt_results(resourcelist.results_of(output.resource_list))
+    applied.stderr = output.stderr
+    if output.exit_code != 0:
+        detail = output.stderr.strip() or f"exit code {output.exit_code}"
+        return failed(detail, output.exit_code, exited=True)
+    resourcelist.restore_comments(sent, produced)
+    for item in produced:
+        key = resourcelist.resource_id(item)
+        if key is not None and key.isdigit() and int(key) < len(items):
+            resourcelist.settle_head_comment(item)
+            original = items[int(key)]
+            index = resourcelist.resource_index(original)
+            resourcelist.reconcile_location(
+                item, resourcelist.resource_path(original), None if index is None else str(index)
+            )
+        _drop(item, resourcelist.ID)
+        _drop(item, resourcelist.LEGACY_ID)
+        if resourcelist.resource_path(item) is None:
+            path = resourcelist.default_path(item)
+            _annotate(item, resourcelist.PATH, path)
+            _annotate(item, resourcelist.LEGACY_PATH, path)
+    problem = render.check_krm(produced, where)
+    if problem:
+        return failed(f"output resource list must contain only KRM resources: {problem}")
+    took = render.go_duration(time.monotonic() - started)
+    applied.log.append(f"[PASS] {render.quoted(shown)} in {took}\n")
+    if applied.results:
+        lines = [render.result_text(r) for r in applied.results]
+        applied.log.append(render.one_line("[Results]", lines) + "\n")
+    if output.stderr:
+        applied.log.append(" " + render.one_line("Stderr", output.stderr.split("\n")))
+    applied.produced = produced
+    return applied
+
+
 def evaluate(
     tree: package.PackageTree,
     fn: fnapi.FunctionRef,
     config: Mapping[str, str] | None,
     runtime: fnapi.FunctionRuntime,
+    shown: str | None = None,
 ) -> Evaluated:
-    """Run ``fn`` over every resource of ``tree`` but the Kptfiles; never raises for a
-    failing function or bad resources (see ``Evaluated.ok``)."""
-    files = [
-        f for f in package.all_resource_files(tree) if PurePosixPath(f).name != kptfile.KPTFILE
-    ]
+    """Run ``fn`` over every resource of ``tree`` (Kptfiles included) and write what it
+    returns back into the files; never raises for a failing function or bad resources
+    (see ``Evaluated.ok``). ``shown`` is the name kpt's log gives the function."""
+    files = package.all_resource_files(tree)
     try:
         items = resourcelist.read_resources(tree, files)
-        before = {
-            resourcelist.resource_id(item): (
-                resourcelist.resource_path(item),
-                str(resourcelist.resource_index(item)),
-            )
-            for item in items
-        }
-        copies = [yamlio.clone(item) for item in items]
-        request = resourcelist.build(copies, function_config(config))
-        output = runtime.evaluate(fn, request)
-        produced = resourcelist.items_of(output.resource_list)
-        resourcelist.restore_comments(items, produced)
-        for item in produced:
-            path, index = before.get(resourcelist.resource_id(item), (None, None))
-            resourcelist.reconcile_location(item, path, index)
-        updated = resourcelist.write_resources(tree, produced, owned_files=files)
-    except fnapi.FunctionError as error:
-        return Evaluated(
-            ok=False, tree=tree, results=error.results, stderr=error.stderr, error=error.message
-        )
     except resourcelist.ResourceError as error:
-        return Evaluated(ok=False, tree=tree, error=str(error))
+        return Evaluated(ok=False, tree=tree, error=str(error), exit_code=1)
+    for item in items:
+        _drop(item, resourcelist.ID)  # the ids _apply gives are the ones to follow
+    applied = _apply(items, fn, config, runtime, shown or fn.display)
+    if applied.ok:
+        try:
+            updated = resourcelist.write_resources(tree, applied.produced, owned_files=files)
+        except resourcelist.ResourceError as error:
+            applied.ok, applied.error, applied.exit_code = False, str(error), 1
     return Evaluated(
-        ok=True,
-        tree=updated,
-        results=resourcelist.results_of(output.resource_list),
-        stderr=output.stderr,
+        ok=applied.ok,
+        tree=updated if applied.ok else tree,
+        results=applied.results,
+        stderr=applied.stderr,
+        error=applied.error,
+        log="".join(applied.log),
+        exit_code=applied.exit_code,
     )
 
 
@@ -95,108 +191,31 @@ def evaluate_text(
     fn: fnapi.FunctionRef,
     config: Mapping[str, str] | None,
     runtime: fnapi.FunctionRuntime,
+    shown: str | None = None,
 ) -> Evaluated:
     """``kpt fn eval -``: ``fn`` over the resources of ``text`` (a ResourceList, as
-    ``kpt fn render -o stdout`` writes one, or a YAML stream); never raises.
-
-    As kpt's function filter does, a resource keeps its comments through the function
-    and its head comment settles onto it, and one the function made gets a path."""
-    name = fn.display
-    log = [f"[RUNNING] {render.quoted(name)}\n"]
-    started = time.monotonic()
-
-    def failed(
-        message: str,
-        results: list[dict[str, Any]],
-        stderr: str,
-        code: int,
-        *,
-        exited: bool = False,
-    ) -> Evaluated:
-        """kpt's lines for a failure; a function that exited non-zero (``exited``) is
-        reported by them alone (no closing ``Error:``, ``error`` left empty)."""
-        took = render.go_duration(time.monotonic() - started)
-        log.append(f"[FAIL] {render.quoted(name)} in {took}\n")
-        if results:
-            log.append(render.one_line("[Results]", [render.result_text(r) for r in results]))
-            log.append("\n")
-        if stderr:
-            log.append(" " + render.one_line("Stderr", stderr.split("\n")))
-        if exited:
-            log.append(f"  Exit code: {code}\n\n")
-        return Evaluated(
-            ok=False,
-            tree={},
-            results=results,
-            stderr=stderr,
-            error="" if exited else message,
-            log="".join(log),
-            exit_code=code,
-        )
-
+    ``kpt fn render -o stdout`` writes one, or a YAML stream); never raises. A resource
+    the function made gets a path, as kpt's function filter gives one."""
+    name = shown or fn.display
     try:
         listed = kptoutput.read(text)
     except kptoutput.OutputError as error:
-        return failed(f"cannot read the input: {error}", [], "", 1)
-    problem = render.check_krm(listed.items, lambda item: resourcelist.resource_path(item) or "")
-    if problem:
-        return failed(f"input resource list must contain only KRM resources: {problem}", [], "", 1)
-    sent = []
-    for number, item in enumerate(listed.items):
-        copy = yamlio.clone(item)
-        _annotation(copy, resourcelist.ID, str(number))
-        sent.append(copy)
-    inputs = {str(number): item for number, item in enumerate(listed.items)}
-    request = resourcelist.build(sent, function_config(config))
-    try:
-        output = runtime.evaluate(fn, request)
-        produced = resourcelist.items_of(output.resource_list)
-    except fnapi.FunctionNotFound as error:
-        return failed(error.message, [], "", 1)
-    except fnapi.FunctionLimitExceeded as error:
-        return failed(error.message, render.kpt_results(error.results), error.stderr, 1)
-    except fnapi.FunctionError as error:
-        results = render.kpt_results(error.results)
-        code = error.exit_code or 1
-        return failed(error.message, results, error.stderr, code, exited=True)
-    except resourcelist.ResourceError as error:
-        return failed(str(error), [], "", 1)
-    results = render.kpt_results(resourcelist.results_of(output.resource_list))
-    if output.exit_code != 0:
-        detail = output.stderr.strip() or f"exit code {output.exit_code}"
-        return failed(detail, results, output.stderr, output.exit_code, exited=True)
-    resourcelist.restore_comments(sent, produced)
-    for item in produced:
-        key = resourcelist.resource_id(item)
-        if key in inputs:
-            resourcelist.settle_head_comment(item)
-        _drop_annotation(item, resourcelist.ID)
-        _drop_annotation(item, resourcelist.LEGACY_ID)
-        if resourcelist.resource_path(item) is None:
-            path = resourcelist.default_path(item)
-            _annotation(item, resourcelist.PATH, path)
-            _annotation(item, resourcelist.LEGACY_PATH, path)
-    problem = render.check_krm(produced, lambda item: resourcelist.resource_path(item) or "")
-    if problem:
-        message = f"output resource list must contain only KRM resources: {problem}"
-        return failed(message, results, output.stderr, 1)
-    took = render.go_duration(time.monotonic() - started)
-    log.append(f"[PASS] {render.quoted(name)} in {took}\n")
-    if results:
-        log.append(render.one_line("[Results]", [render.result_text(r) for r in results]) + "\n")
-    if output.stderr:
-        log.append(" " + render.one_line("Stderr", output.stderr.split("\n")))
+        message = f"cannot read the input: {error}"
+        return Evaluated(ok=False, tree={}, error=message, exit_code=1)
+    applied = _apply(listed.items, fn, config, runtime, name)
     return Evaluated(
-        ok=True,
+        ok=applied.ok,
         tree={},
-        results=results,
-        stderr=output.stderr,
-        output=kptoutput.wrap(produced),
-        log="".join(log),
+        results=applied.results,
+        stderr=applied.stderr,
+        error=applied.error,
+        output=kptoutput.wrap(applied.produced) if applied.ok else "",
+        log="".join(applied.log),
+        exit_code=applied.exit_code,
     )
 
 
-def _annotation(item: CommentedMap, key: str, value: str) -> None:
+def _annotate(item: CommentedMap, key: str, value: str) -> None:
     metadata = item.get("metadata")
     if not isinstance(metadata, CommentedMap):
         metadata = CommentedMap()
@@ -208,7 +227,7 @@ def _annotation(item: CommentedMap, key: str, value: str) -> None:
     annotations[key] = SingleQuotedScalarString(value)
 
 
-def _drop_annotation(item: CommentedMap, key: str) -> None:
+def _drop(item: CommentedMap, key: str) -> None:
     metadata = item.get("metadata")
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     if isinstance(annotations, dict):

@@ -411,6 +411,20 @@ CASES: list[Case] = [
         stderr=('Package: "pkg/team/db"', '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/starlark'),
     ),
     Case(
+        "fn eval DIR runs one function over every resource, Kptfiles included",
+        {
+            "Kptfile": kptfile(),
+            "app.yaml": APP,
+            "db/Kptfile": kptfile().replace("name: app", "name: db"),
+        },
+        pipeline=(("fn", "eval", PACKAGE, "--image", "set-labels", "--", "tier=web"),),
+        stderr=(
+            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-labels"',
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels" in 0s',
+            "[Results]: [info]: set 5 labels in total",
+        ),
+    ),
+    Case(
         "null values keep their spelling in a rewritten file",
         {
             "Kptfile": kptfile(NAMESPACE),

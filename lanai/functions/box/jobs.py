@@ -38,6 +38,8 @@ class EvalJob:
     config: dict[str, str] | None = field(default=None)
     piped: str | None = None
     """Resources read from a pipe (``fn eval -``) instead of ``tree``'s files."""
+    shown: str | None = None
+    """The name kpt's log gives the function (the image as the user wrote it)."""
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,11 @@ def perform(job: Job, runtime: fnapi.FunctionRuntime) -> dict[str, Any]:
         }
     if job.piped is not None:
         evaluated = evaluation.evaluate_text(
-            job.piped, fnapi.FunctionRef(image=job.image), job.config, runtime
+            job.piped, fnapi.FunctionRef(image=job.image), job.config, runtime, job.shown
         )
     else:
         evaluated = evaluation.evaluate(
-            dict(job.tree), fnapi.FunctionRef(image=job.image), job.config, runtime
+            dict(job.tree), fnapi.FunctionRef(image=job.image), job.config, runtime, job.shown
         )
     return {
         "ok": evaluated.ok,

@@ -440,11 +440,13 @@ class Box:
         config: Mapping[str, str] | None = None,
         *,
         piped: str | None = None,
+        shown: str | None = None,
     ) -> evaluation.Evaluated:
         """``kpt fn eval`` of ``image`` over ``tree`` (or, ``piped``, over the resources
-        of that text: ``fn eval -``), in a worker; never raises."""
+        of that text: ``fn eval -``), in a worker; never raises. ``shown``: the name the
+        log gives the function."""
         job = jobs.EvalJob(
-            self.settings, dict(tree), image, dict(config) if config else None, piped
+            self.settings, dict(tree), image, dict(config) if config else None, piped, shown
         )
         result = self._run(job)
         assert isinstance(result, evaluation.Evaluated)

@@ -239,7 +239,8 @@ def piped_eval(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_eval_from_stdin_writes_the_list_back_to_stdout() -> None:
     done = piped_eval(PIPED.format(name="web", path="cm.yaml"), "--", "tier=web")
     assert done.returncode == 0, done.stderr
-    assert '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels:latest"' in done.stderr
+    # kpt names --image as given, with the catalog's prefix (no tag added)
+    assert '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels"' in done.stderr
     listed = YAML(typ="safe").load(done.stdout)
     assert listed["kind"] == "ResourceList"
     assert listed["items"][0]["metadata"]["labels"] == {"tier": "web"}
@@ -268,7 +269,7 @@ def test_a_failing_function_from_stdin_is_reported_as_kpt_reports_it() -> None:
     assert done.returncode == 1
     took = re.sub(r" in [0-9.]+m?s\n", " in 0s\n", done.stderr)  # however busy the machine
     assert took.endswith(
-        '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/set-labels:latest" in 0s\n'
+        '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/set-labels" in 0s\n'
         "[Results]: [info]: `FunctionConfig` is not given\n"
         " Stderr: failed to evaluate function: error: function failure"
         "  Exit code: 1\n\n"
