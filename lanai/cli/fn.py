@@ -21,16 +21,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from lanai.cli import execflags, limitflags
 from lanai.cli.logs import Subcommands
 from lanai.functions import execconfig, images, runtimes, wire
 from lanai.functions.box import pool
-from lanai.kpt import ondisk, package, render, resourcelist, yamlio
+from lanai.kpt import kptoutput, ondisk, package, render
 from lanai.trust import limits
 
 RESULTS_FILE = "results.yaml"
+STDOUT = "stdout"
+UNWRAP = "unwrap"
+MAX_PIPED_BYTES = 64 * 1024 * 1024
+"""Most a ``fn eval -`` reads from its input: a whole package's resources, bounded."""
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -134,39 +136,27 @@ def _write_results(directory: str, results: dict[str, Any]) -> None:
     (target / RESULTS_FILE).write_text(render.results_yaml(results))
 
 
-def _unwrapped(resources: list[Any]) -> str:
-    """The resources as a YAML stream without the annotations render adds (``-o unwrap``)."""
-    documents = []
-    for item in resources:
-        resourcelist.strip_internal(item)
-        documents.append(item)
-    return yamlio.dump_documents(documents, yamlio.YamlStyle(indentless=False)).replace(
-        "\n---\n", "\n---\n"
-    )
-
-
 def _render(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
     output = args.output or ""
-    if output and output not in ("stdout", "unwrap") and Path(output).exists():
-        quoted = json.dumps(output, ensure_ascii=False)  # Go's %q, as kpt prints it
-        raise _Failed(f"directory {quoted} already exists, please delete the directory and retry")
+    _check_destination(output)
     if args.results_dir:
         Path(args.results_dir).mkdir(parents=True, exist_ok=True)
     with _box(args, directory) as box:
         tree = _load(directory)
-        result = box.render(tree, root_name=directory.name, want_resources=bool(output))
+        result = box.render(
+            tree,
+            root_name=directory.name,
+            want_resources=bool(output),
+            shown_root=_from_here(directory),
+        )
     sys.stderr.write(result.log)
     if not output:
         if result.ok or result.tree != tree:  # on failure: the status, or what was saved
             ondisk.save(result.tree, directory)
         sys.stderr.write(result.summary)
-    elif result.ok and output == "stdout":
-        sys.stdout.write(_wrapped(result.resources))
-    elif result.ok and output == "unwrap":
-        sys.stdout.write(_unwrapped(result.resources))
     elif result.ok:
-        _write_out(Path(output), result.resources)
+        _write_output(output, result.output, from_stdin=False)
     if args.results_dir:
         _write_results(args.results_dir, result.results)
         sys.stderr.write(f"For complete results, see {Path(args.results_dir, RESULTS_FILE)}\n")
@@ -181,21 +171,46 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wrapped(resources: list[Any]) -> str:
-    """The resources in a ResourceList, render's annotations kept (``-o stdout``)."""
-    wrapper = CommentedMap()
-    wrapper["apiVersion"] = "config.kubernetes.io/v1"
-    wrapper["kind"] = "ResourceList"
-    wrapper["items"] = CommentedSeq(resources)
-    return yamlio.dump_document(wrapper)
+def _from_here(directory: Path) -> str | None:
+    """``directory``'s path from the working directory, if it is below it (kpt names
+    packages that way in the status it records)."""
+    relative = os.path.relpath(directory.absolute(), Path.cwd())
+    return None if relative.startswith("..") else Path(relative).as_posix()
 
 
-def _write_out(target: Path, resources: list[Any]) -> None:
-    """The resources written as files under ``target`` (``-o DIR``), a directory this
-    command creates: one that exists is never written into (save would empty it)."""
-    target.mkdir(parents=True, exist_ok=False)
-    tree = resourcelist.write_resources({}, resources, owned_files=[])
-    ondisk.save(tree, target)
+def _check_destination(output: str) -> None:
+    """kpt refuses an output directory that exists before doing anything."""
+    if output and output not in (STDOUT, UNWRAP) and Path(output).exists():
+        quoted = json.dumps(output, ensure_ascii=False)  # Go's %q, as kpt prints it
+        raise _Failed(f"directory {quoted} already exists, please delete the directory and retry")
+
+
+def _write_output(destination: str, wrapped: str, *, from_stdin: bool) -> None:
+    """Where kpt sends a command's resources (its ResourceList ``wrapped``): to stdout as
+    it is, unwrapped into a YAML stream, or as files under a new directory; with no
+    destination, only resources that came from stdin go back to stdout."""
+    if destination == STDOUT or (not destination and from_stdin):
+        sys.stdout.write(wrapped)
+    elif destination == UNWRAP:
+        sys.stdout.write(kptoutput.unwrap(_read_list(wrapped).items))
+    elif destination:
+        files: dict[str, bytes] = {}
+        for path, content in kptoutput.package_files(_read_list(wrapped).items).items():
+            cleaned = package.normalize(path.lstrip("/"))  # kpt joins it to DIR
+            if cleaned is None or cleaned == ".." or cleaned.startswith("../"):
+                raise _Failed(f"resource path {path!r} is outside the output directory")
+            files[cleaned] = content
+        target = Path(destination)
+        target.mkdir(parents=True, exist_ok=True)
+        ondisk.save(files, target)
+    sys.stdout.flush()
+
+
+def _read_list(text: str) -> kptoutput.Listed:
+    try:
+        return kptoutput.read(text)
+    except kptoutput.OutputError as error:
+        raise _Failed(str(error)) from error
 
 
 def _boolean(value: str) -> bool:
@@ -220,33 +235,83 @@ def _function_config(pairs: list[str]) -> dict[str, str] | None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    """Run one function over the package's resources (the Kptfile excluded, as in kpt)."""
-    directory = _directory(args.dir)
+    """Run one function over the package's resources (Kptfiles included, as in kpt), or
+    with ``-`` over the resources read from stdin."""
     try:
         image = images.expand(args.image)
     except images.InvalidImage as error:
         raise _Usage(str(error)) from error
     config = _function_config(args.passthrough)
+    if args.dir == "-":
+        return _eval_piped(args, image, config)
+    if args.output:
+        raise _Usage("-o is for resources read from stdin ('lanai fn eval -')")
+    directory = _directory(args.dir)
     with _box(args, directory) as box:
         tree = _load(directory)
-        evaluated = box.evaluate(tree, image, config)
-    if not evaluated.ok:
-        print(f'[FAIL] "{image}"', file=sys.stdout)
-        for result in evaluated.results:
-            print(_indented(_result_line(result)), file=sys.stdout)
-        if evaluated.stderr:
-            print(_indented(evaluated.stderr), file=sys.stdout)
-        print(f"\nError: {_one_line(evaluated.error)}", file=sys.stderr)
-        return 1
-    print(f'[PASS] "{image}"')
-    for result in evaluated.results:
-        print(_indented(_result_line(result)))
-    if evaluated.stderr:
-        print(_indented(evaluated.stderr))
+        evaluated = box.evaluate(tree, image, config, shown=_shown(args.image))
+    sys.stderr.write(evaluated.log)
+    if evaluated.ok:
+        ondisk.save(evaluated.tree, directory)
     for warning in _SKIPPED:
-        print(warning, file=sys.stderr)
-    ondisk.save(evaluated.tree, directory)
+        sys.stderr.write(warning + "\n")
+    sys.stderr.flush()
+    if not evaluated.ok:
+        if evaluated.error:  # a function that exited non-zero was reported in the log
+            sys.stderr.write(f"Error: {_one_line(evaluated.error)} \n")
+        return 1
     return 0
+
+
+def _shown(image: str) -> str:
+    """How kpt's eval names ``--image``: with the catalog's prefix, the tag as given."""
+    return image if "/" in image else f"{images.DEFAULT_CATALOG}/{image}"
+
+
+def _eval_piped(args: argparse.Namespace, image: str, config: dict[str, str] | None) -> int:
+    """``kpt fn eval -``: the function over the ResourceList (or YAML stream) on stdin;
+    its log on stderr, the resources to stdout (or ``-o``)."""
+    output = args.output or ""
+    _check_destination(output)
+    if args.results_dir:
+        Path(args.results_dir).mkdir(parents=True, exist_ok=True)
+    text = _stdin_text()
+    with _box(args, Path(".")) as box:
+        evaluated = box.evaluate({}, image, config, piped=text, shown=_shown(args.image))
+    sys.stderr.write(evaluated.log)
+    if args.results_dir:
+        item: dict[str, Any] = {"image": _shown(args.image)}
+        if evaluated.stderr:
+            item["stderr"] = evaluated.stderr
+        item["exitCode"] = 0 if evaluated.ok else evaluated.exit_code or 1
+        if evaluated.results:
+            item["results"] = evaluated.results
+        results = {
+            "apiVersion": "kpt.dev/v1",
+            "kind": "FunctionResultList",
+            "metadata": {"name": "fnresults"},
+            "exitCode": 0 if evaluated.ok else 1,
+            "items": [item],
+        }
+        _write_results(args.results_dir, results)
+        sys.stderr.write(f"\nFor complete results, see {Path(args.results_dir, RESULTS_FILE)}\n")
+    sys.stderr.flush()
+    if not evaluated.ok:
+        if evaluated.error:  # a function that exited non-zero was reported in the log
+            sys.stderr.write(f"Error: {_one_line(evaluated.error)} \n")
+        return 1
+    _write_output(output, evaluated.output, from_stdin=True)
+    return 0
+
+
+def _stdin_text() -> str:
+    data = sys.stdin.buffer.read(MAX_PIPED_BYTES + 1)
+    if len(data) > MAX_PIPED_BYTES:
+        raise _Failed(f"the input is larger than {MAX_PIPED_BYTES // 2**20} MiB")
+    try:
+        return data.decode()
+    except UnicodeDecodeError as error:
+        raise _Failed("the input is not UTF-8 text") from error
 
 
 def _one_line(message: str) -> str:
@@ -364,10 +429,20 @@ def add_parsers(commands: Subcommands) -> None:
     eval_ = verbs.add_parser(
         "eval",
         help="run one function over the resources of DIR, in place",
-        description="Run IMAGE over DIR's resources; KEY=VALUE pairs after '--' form its "
-        "ConfigMap functionConfig.",
+        description="Run IMAGE over DIR's resources (DIR '-': the ResourceList on stdin, "
+        "written back to stdout); KEY=VALUE pairs after '--' form its ConfigMap "
+        "functionConfig.",
         usage="lanai fn eval DIR --image IMAGE [options] [-- KEY=VALUE ...]",
     )
     _runtime_arguments(eval_)
     eval_.add_argument("--image", "-i", required=True, help="the function's image")
+    eval_.add_argument(
+        "-o",
+        "--output",
+        metavar="stdout|unwrap|DIR",
+        help="with DIR '-': where the resources go (default: stdout, as a ResourceList)",
+    )
+    eval_.add_argument(
+        "--results-dir", metavar="DIR", help=f"write the FunctionResultList to DIR/{RESULTS_FILE}"
+    )
     eval_.set_defaults(func=_guarded(_eval), passthrough=[])

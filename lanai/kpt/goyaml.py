@@ -88,7 +88,17 @@ def go_string(value: str) -> str:
     return styled
 
 
+_CHARS = r"-A-Za-z0-9_./+=@$%()<>,;'\"\\"
+_SURELY_PLAIN = re.compile(
+    rf"[A-Za-z0-9_/](?:[{_CHARS}:]*[{_CHARS}])?(?: (?:[{_CHARS}:]*[{_CHARS}]))*"
+)
+"""Text the emitter's analysis would always let stand plain (checked first, being far
+cheaper): no indicator first, no ``: `` or `` #``, single spaces between words."""
+
 _ANALYSER = Emitter(io.StringIO(), allow_unicode=True)
+# the analysis of text starting with ``:`` or ``?`` asks which YAML version is written
+# (a lone emitter answers for its serializer itself)
+_ANALYSER.use_version = None  # type: ignore[attr-defined]
 
 
 def marshal_string(value: str) -> str:
@@ -101,6 +111,8 @@ def marshal_string(value: str) -> str:
         styled = LiteralScalarString(value)
     elif resolves_to_non_string(value) or value in _OLD_BOOLS or _BASE60_FLOAT.match(value):
         styled = DoubleQuotedScalarString(value)
+    elif _SURELY_PLAIN.fullmatch(value):
+        styled = value
     else:
         analysis = _ANALYSER.analyze_scalar(value)
         if analysis.allow_block_plain:
@@ -216,13 +228,21 @@ _LIBYAML_PROBLEMS = {
 }
 
 
+_UNCLOSED_FLOW = re.compile(r"^expected '(,)' or '([\]}])', but got ")
+
+
 def parse_error(error: BaseException) -> str:
     """A YAML syntax error in yaml.v3's words: ``yaml: line N: problem``."""
     problem = str(getattr(error, "problem", "") or "unknown problem parsing YAML content")
     problem = _LIBYAML_PROBLEMS.get(problem, problem)
+    unclosed = _UNCLOSED_FLOW.match(problem)
+    if unclosed:  # libyaml names what it looked for, not what it found
+        problem = f"did not find expected '{unclosed[1]}' or '{unclosed[2]}'"
+    # yaml.v3 names the context's line, or the problem's when the context is on line 0
     context = getattr(error, "context_mark", None)
     mark = context if context is not None and getattr(error, "context", None) else None
-    mark = mark or getattr(error, "problem_mark", None)
+    if mark is None or int(getattr(mark, "line", 0)) == 0:
+        mark = getattr(error, "problem_mark", None) or mark
     line = int(getattr(mark, "line", -1))
     scanner = type(error).__name__ == "ScannerError"
     number = line + 1 if scanner else line
@@ -343,6 +363,139 @@ def encode(value: Any, kind: Any) -> Any:
             found = 0 if spec.kind is int else ""
         mapping[spec.key] = encode(found, spec.kind)
     return mapping
+
+
+# -- writing Go values as text -------------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    """A value :func:`emit` leaves to the encoder and the YAML dumper."""
+
+
+_PLAIN_SAFE = re.compile(r"[ -~]*")
+"""Printable ASCII: quoted text that needs no escapes beyond the quote itself."""
+
+
+def emit(value: Any, kind: Any) -> str | None:
+    """The text ``yaml.Marshal`` writes for ``value`` (lists indented under their key),
+    written straight from the Go value: what ``encode`` and a dump give, without
+    building the tree. ``None`` where a scalar needs more than this covers."""
+    lines: list[str] = []
+    try:
+        _emit_struct_or_map(value, kind, 0, lines, "")
+    except _Unsupported:
+        return None
+    return "".join(lines) if lines else "{}\n"
+
+
+def _scalar(text: Any, indent: int) -> str:
+    """A scalar after ``key: `` (or ``- ``); literal blocks continue at ``indent``."""
+    if isinstance(text, bool) or not isinstance(text, str):
+        if isinstance(text, int):
+            return str(text)
+        raise _Unsupported("a scalar of another type")
+    styled = marshal_string(text)
+    if len(styled) > 1000:
+        raise _Unsupported("a long line the dumper may fold")
+    if isinstance(styled, LiteralScalarString):
+        return _literal(str(styled), indent)
+    if isinstance(styled, DoubleQuotedScalarString):
+        if not _PLAIN_SAFE.fullmatch(styled) or '"' in styled or "\\" in styled:
+            raise _Unsupported("a double-quoted scalar with escapes")
+        return f'"{styled}"'
+    if isinstance(styled, SingleQuotedScalarString):
+        if not _PLAIN_SAFE.fullmatch(styled):
+            raise _Unsupported("a single-quoted scalar with special characters")
+        return "'" + str(styled).replace("'", "''") + "'"
+    return str(styled)
+
+
+def _literal(text: str, indent: int) -> str:
+    body = text.rstrip("\n")
+    trailing = len(text) - len(body)
+    if (
+        not body
+        or body[0] in " \t"
+        or any(line != line.rstrip(" \t") or not _printable(line) for line in body.split("\n"))
+    ):
+        raise _Unsupported("a block scalar needing an indicator or escapes")
+    header = "|-" if trailing == 0 else "|" if trailing == 1 else None
+    if header is None:
+        raise _Unsupported("a block scalar keeping trailing lines")
+    pad = " " * indent
+    content = "".join((pad + line if line else "") + "\n" for line in body.split("\n"))
+    return header + "\n" + content.rstrip("\n")
+
+
+def _printable(line: str) -> bool:
+    return all(ch == "\t" or ch.isprintable() for ch in line)
+
+
+def _key(text: str) -> str:
+    styled = _scalar(text, 0)
+    if "\n" in styled:
+        raise _Unsupported("a multi-line key")
+    return styled
+
+
+def _emit_struct_or_map(value: Any, kind: Any, indent: int, lines: list[str], first: str) -> None:
+    """The fields of ``value`` as mapping lines at ``indent``; the first line starts with
+    ``first`` (``- `` for a list item) instead of its indentation."""
+    pairs: list[tuple[str, Any, Any]] = []
+    if kind is dict:
+        for key in sorted_keys(value):
+            pairs.append((_key(key), value[key], str))
+    else:
+        assert isinstance(kind, Struct)
+        for spec in kind.fields:
+            found = value.get(spec.key)
+            if spec.omitempty and _empty(found, spec):
+                continue
+            if found is None:
+                found = 0 if spec.kind is int else ""
+            pairs.append((spec.key, found, spec.kind))
+    pad = " " * indent
+    for number, (key, found, field_kind) in enumerate(pairs):
+        lead = first if number == 0 and first else pad
+        _emit_value(f"{lead}{key}:", found, field_kind, indent, lines)
+
+
+def _emit_value(head: str, value: Any, kind: Any, indent: int, lines: list[str]) -> None:
+    """``head`` (``key:`` or ``-``) and ``value`` of ``kind``, the head at ``indent``."""
+    if kind is str or kind is int:
+        lines.append(f"{head} {_scalar(value, indent + 2)}\n")
+    elif isinstance(kind, list):
+        if not value:
+            lines.append(f"{head} []\n")
+            return
+        lines.append(f"{head}\n")
+        item_indent = indent + 2
+        for item in value:
+            _emit_item(item, kind[0], item_indent, lines)
+    elif not _has_fields(value, kind):
+        lines.append(f"{head} {{}}\n")
+    else:
+        lines.append(f"{head}\n")
+        _emit_struct_or_map(value, kind, indent + 2, lines, "")
+
+
+def _emit_item(value: Any, kind: Any, indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    if kind is str or kind is int:
+        lines.append(f"{pad}- {_scalar(value, indent + 2)}\n")
+    elif isinstance(kind, list):
+        raise _Unsupported("a list of lists")
+    elif not _has_fields(value, kind):
+        lines.append(f"{pad}- {{}}\n")
+    else:
+        _emit_struct_or_map(value, kind, indent + 2, lines, f"{pad}- ")
+
+
+def _has_fields(value: Any, kind: Any) -> bool:
+    if kind is dict:
+        return bool(value)
+    assert isinstance(kind, Struct)
+    return any(not (spec.omitempty and _empty(value.get(spec.key), spec)) for spec in kind.fields)
 
 
 def _struct(name: str, *fields: Field) -> Struct:

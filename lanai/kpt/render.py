@@ -22,7 +22,16 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from lanai.kpt import fnapi, goyaml, kptfile, package, resourcelist, yamlio
+from lanai.kpt import (
+    errorchain,
+    fnapi,
+    goyaml,
+    kptfile,
+    kptoutput,
+    package,
+    resourcelist,
+    yamlio,
+)
 
 ERROR_PREFIX = "error rendering package in kpt function pipeline"
 RENDERED = "Rendered"
@@ -31,6 +40,10 @@ RENDER_FAILED = "RenderFailed"
 FUNCTION_INPUT = "function-input"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
+
+RENDER_ONLY = "pkg.render"
+"""The stage of an error kpt's pipeline step returns unwrapped (a Kptfile check, the KRM
+check of a package without functions): only the package walk wraps it."""
 
 ALREADY_HANDLED = "already handled error"
 """kpt's stand-in for a function failure whose output was already shown."""
@@ -62,6 +75,9 @@ class RenderError(Exception):
         self.kind = kind
         self.pkg = pkg
         self.stage = stage
+        self.origin = pkg
+        """The package whose walk step met the error (a subpackage's parent, for a
+        subpackage Kptfile kpt could not read or found invalid)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +95,8 @@ class RenderResult:
     """kpt's closing line (``Successfully executed ...``), when it prints one."""
     condition_message: str = ""
     """The ``Rendered`` condition's message kpt writes into the Kptfile on failure."""
-    resources: list[Any] = field(default_factory=list)
-    """The rendered resources, root-relative paths annotated (for ``-o stdout``)."""
+    output: str = ""
+    """The rendered resources as the ResourceList kpt writes for ``-o`` (when asked)."""
 
 
 # -- selection ---------------------------------------------------------------------------
@@ -269,6 +285,7 @@ class _Run:
         self.images: dict[int, str] = {}
         """Each image step's resolved image (kpt records the resolved one)."""
         self.load = yamlio.KptfileLoads()
+        self.shown_root: str | None = None
 
     def display(self, pkg: str) -> str:
         return f"{self.root_name}/{pkg}" if pkg else self.root_name
@@ -277,31 +294,95 @@ class _Run:
         return RenderError(f"{where(pkg)}: {detail}", pkg=pkg, **kwargs)
 
     def execute(self, root_kptfile: kptfile.Kptfile) -> None:
-        kptfiles = {}
         self.packages = package.packages(self.tree)
-        for pkg in self.packages:
+        kptfiles = {"": root_kptfile}
+        problem = validate_pipeline(self.tree, "", root_kptfile, kptfile.KPTFILE)
+        if problem:
+            raise RenderError(
+                f"{kptfile.KPTFILE}: {problem}",
+                reason=problem,
+                kind="invalid",
+                pkg="",
+                stage="pkg.read",
+            )
+        unread: dict[str, RenderError] = {}
+        for pkg in self.packages[1:]:
             path = package.join(pkg, kptfile.KPTFILE)
-            kptfiles[pkg] = read_kptfile(self.tree, pkg, self.load)
-            problem = validate_pipeline(self.tree, pkg, kptfiles[pkg], path)
+            try:
+                kptfiles[pkg] = read_kptfile(self.tree, pkg, self.load)
+                problem = validate_pipeline(self.tree, pkg, kptfiles[pkg], path)
+            except RenderError as error:
+                unread[pkg] = error
+                continue
             if problem:
-                raise RenderError(
+                unread[pkg] = RenderError(
                     f"{path}: {problem}", reason=problem, kind="invalid", pkg=pkg, stage="pkg.read"
                 )
+        # a package whose Kptfile cannot be read stops the walk before its files are read
+        broken = [pkg for pkg, error in unread.items() if error.kind != "invalid"]
         for pkg in preorder(self.tree):
-            self.files.extend(package.resource_files(self.tree, pkg))
+            if not any(package.is_inside(pkg, other) for other in broken):
+                self.files.extend(package.resource_files(self.tree, pkg))
         try:
             self.items = resourcelist.read_resources(self.tree, self.files, load=self.load)
         except resourcelist.ResourceError as error:
-            raise RenderError(str(error)) from error
+            raise RenderError(str(error), stage="pkg.readResources", pkg="") from error
         # Functions get copies (see outgoing), so these stay as read: write() compares
         # against them to keep untouched files' bytes.
         self.read = resourcelist.by_file(self.items)
         self.as_read = {id(item) for item in self.items}
         self.share_produced = root_kptfile.annotation(kptfile.SAVE_ON_RENDER_FAILURE) != "true"
         self.bfs = root_kptfile.annotation(kptfile.BFS_RENDERING) == "true"
-        for pkg in breadth_first(self.tree) if self.bfs else postorder(self.tree):
-            self.visited.append(pkg)
-            self.run_pipeline(pkg, kptfiles[pkg])
+        if self.bfs:
+            # kpt finds every package (reading each Kptfile) before any pipeline runs
+            order = breadth_first(self.tree)
+            for pkg in order:
+                self.visited.append(pkg)
+                children = package.direct_subpackages(self.tree, pkg)
+                self.refuse_unread(pkg, children, unread)
+            for pkg in order:
+                self.run_pipeline(pkg, kptfiles[pkg])
+        else:
+            self.hydrate("", kptfiles, unread)
+
+    def hydrate(
+        self, pkg: str, kptfiles: dict[str, kptfile.Kptfile], unread: dict[str, RenderError]
+    ) -> None:
+        """kpt's depth-first walk: a package's subpackages are found (their Kptfiles
+        read), then each is checked and rendered in turn, then its own pipeline runs."""
+        self.visited.append(pkg)
+        children = package.direct_subpackages(self.tree, pkg)
+        self.refuse_unread(pkg, children, unread, validated=False)
+        for child in children:
+            self.refuse_unread(pkg, [child], unread, read=False)
+            self.hydrate(child, kptfiles, unread)
+        self.run_pipeline(pkg, kptfiles[pkg])
+
+    @staticmethod
+    def refuse_unread(
+        pkg: str,
+        children: list[str],
+        unread: dict[str, RenderError],
+        *,
+        read: bool = True,
+        validated: bool = True,
+    ) -> None:
+        """Raise the first subpackage Kptfile problem kpt meets at ``pkg``: one it cannot
+        read (``read``, met while listing the subpackages) before an invalid one
+        (``validated``, met as each subpackage is taken up)."""
+        if read:
+            for child in children:
+                error = unread.get(child)
+                if error is not None and error.kind != "invalid":
+                    error.stage = "pkg.Subpackages"
+                    error.origin = pkg
+                    raise error
+        if validated:
+            for child in children:
+                error = unread.get(child)
+                if error is not None:
+                    error.origin = pkg
+                    raise error
 
     def run_pipeline(self, pkg: str, declared: kptfile.Kptfile) -> None:
         self.log.append(f"Package: {_go_quote(self.display(pkg))}\n")
@@ -309,11 +390,11 @@ class _Run:
             problem = check_krm([self.items[n] for n in self.scope(pkg)], self.relative)
             if problem:
                 message = f"input resource list must contain only KRM resources: {problem}"
-                raise self.fail(pkg, message, reason=message)
+                raise self.fail(pkg, message, reason=message, stage=RENDER_ONLY)
             return
         problem = missing_configs(self.tree, pkg, declared)
         if problem:
-            raise self.fail(pkg, problem, reason=problem, kind="invalid")
+            raise self.fail(pkg, problem, reason=problem, kind="invalid", stage=RENDER_ONLY)
         prepared = []
         for function in declared.mutators:
             try:
@@ -559,6 +640,8 @@ class _Run:
             if mutate:
                 for item in produced:
                     key = resourcelist.resource_id(item)
+                    if key in before:
+                        resourcelist.settle_head_comment(item)
                     path_before, index_before = before.get(key, (None, None))
                     resourcelist.reconcile_location(item, path_before, index_before)
                     self.locate(item, owners.get(key, pkg), pkg)
@@ -664,6 +747,52 @@ class _Run:
         except resourcelist.ResourceError as error:
             raise RenderError(str(error)) from error
 
+    def written_with_status(self) -> package.PackageTree:
+        """The rendered tree with the root Kptfile's status recorded on success.
+
+        kpt writes the Kptfile resource and then reads it back into its Go struct to
+        record the status; when the rendered Kptfile resource decodes, that struct is
+        taken from it directly (the Go text is written once, not written, read and
+        written again)."""
+        status = self.render_status(False)
+        found = [
+            n for n, item in enumerate(self.items) if resourcelist.resource_path(item) == "Kptfile"
+        ]
+        read = self.read.get(kptfile.KPTFILE) or []
+        if (self.mutation_steps or self.validation_steps) and len(found) == 1 and len(read) == 1:
+            text = _status_text(self.items[found[0]], status)
+            if text is not None:
+                others = [item for n, item in enumerate(self.items) if n != found[0]]
+                owned = [f for f in self.files if f != kptfile.KPTFILE]
+                try:
+                    tree = resourcelist.write_resources(
+                        self.tree, others, owned_files=owned, read=self.read
+                    )
+                except resourcelist.ResourceError as error:
+                    raise RenderError(str(error)) from error
+                tree[kptfile.KPTFILE] = text.encode()
+                return tree
+        rendered = self.written()
+        _with_status(rendered, status, None, self.load)
+        return rendered
+
+    def output(self) -> str:
+        """The rendered resources as kpt's ``-o`` writes them: one ResourceList, each
+        resource with kpt's reader annotations (its source document's list indentation
+        recorded as kpt's reader recorded it)."""
+        origins: dict[str | None, tuple[str, int]] = {}
+        for path, items in self.read.items():
+            for item in items:
+                index = resourcelist.resource_index(item)
+                origins[resourcelist.resource_id(item)] = (path, index or 0)
+        indents = kptoutput.seqindents(self.tree, self.read.keys())
+        formed = []
+        for item in self.items:
+            origin = origins.get(resourcelist.resource_id(item))
+            indent = indents.get(origin) if origin is not None else None
+            formed.append(kptoutput.kpt_form(item, indent))
+        return kptoutput.wrap(formed)
+
     def render_status(self, failed: bool) -> dict[str, Any] | None:
         if not self.mutation_steps and not self.validation_steps:
             return None
@@ -690,11 +819,43 @@ class _Run:
 
     def _chain(self, error: RenderError) -> str:
         pkg = error.pkg if error.pkg is not None else ""
-        if error.stage == "pkg.read":
-            return f"pkg.render: pkg {_ref(pkg)}: pkg.read: {error.reason}"
-        if self.bfs and pkg:
-            return f"pkg.render: pkg .:\n\tpipeline.run: pkg {_ref(pkg)}: {error.reason}"
-        return f"pkg.render: pkg {_ref(pkg)}:\n\tpipeline.run: {error.reason}"
+        if error.stage == "pkg.read" and not pkg:
+            return f"pkg.render: pkg {self.ref(pkg)}: pkg.read: {error.reason}"
+        base: errorchain.Link | str
+        if error.stage == RENDER_ONLY:
+            base = error.reason
+        elif error.stage == "pkg.Subpackages":
+            detail = _version_text(error.reason) if error.kind == "old" else error.reason
+            base = errorchain.Link(
+                error.stage,
+                self.ref(pkg),
+                f"error reading Kptfile at {_go_quote(_ref(pkg))}: {detail}",
+            )
+        else:
+            base = errorchain.Link(error.stage, self.ref(pkg), error.reason)
+        if self.bfs:
+            return errorchain.text(errorchain.wrap(errorchain.RENDER, self.ref(""), base))
+        origin = error.origin if error.origin is not None else pkg
+        met = pkg if error.stage == "pkg.read" else origin
+        chain = errorchain.wrap(errorchain.RENDER, self.ref(met), base)
+        # each package on the way up wraps what its subpackage's walk returned
+        level = origin
+        while level:
+            chain = errorchain.wrap(errorchain.RENDER, self.ref(level), chain)
+            level = self.parent(level)
+        return errorchain.text(chain)
+
+    def ref(self, pkg: str) -> str:
+        """How kpt's messages name package ``pkg``: by its path from the directory kpt
+        runs in, or (outside it, where kpt writes an absolute path and then shortens
+        the root's to ``.``) relative to ``.``."""
+        if self.shown_root is None:
+            return _ref(pkg)
+        return posixpath.normpath(posixpath.join(self.shown_root, pkg)) if pkg else self.shown_root
+
+    def parent(self, pkg: str) -> str:
+        """The package directly above ``pkg``."""
+        return self.owner(pkg)
 
     def result_list(self, exit_code: int) -> dict[str, Any]:
         return {
@@ -709,8 +870,18 @@ class _Run:
 EXEC_NOT_ALLOWED = "must run with `--allow-exec` option to allow running function binaries"
 
 
+def _version_text(version: str) -> str:
+    """kpt's words for a Kptfile of an old schema version, read as a subpackage."""
+    return f"old resource version {_go_quote(version)} found in Kptfile"
+
+
 def _ref(pkg: str) -> str:
     return f"./{pkg}" if pkg else "."
+
+
+def quoted(text: str) -> str:
+    """A name as kpt's log quotes it (Go's ``%q``)."""
+    return _go_quote(text)
 
 
 def _go_quote(text: str) -> str:
@@ -921,6 +1092,48 @@ def _with_status(
     decoded = goyaml.decode(documents[0], goyaml.KPTFILE, problems)
     if problems or not isinstance(decoded, dict):
         return
+    _set_status(decoded, render_status, message)
+    text = goyaml.emit(decoded, goyaml.KPTFILE)
+    if text is None:
+        text = yamlio.dump_documents([goyaml.encode(decoded, goyaml.KPTFILE)], KPT_STYLE)
+    tree[kptfile.KPTFILE] = text.encode()
+
+
+def _status_text(item: CommentedMap, render_status: dict[str, Any] | None) -> str | None:
+    """The root Kptfile's text as kpt writes it after a successful render, from its
+    rendered resource: ``None`` when kpt's struct would not take it (then the file is
+    written and read as kpt does, and the reasons found there)."""
+    view = CommentedMap(item)
+    metadata = item.get("metadata")
+    if isinstance(metadata, dict):
+        shown = CommentedMap(metadata)
+        annotations = metadata.get("annotations")
+        if isinstance(annotations, dict):
+            kept = {
+                key: value
+                for key, value in annotations.items()
+                if key not in resourcelist.INTERNAL_ANNOTATIONS
+            }
+            if kept:
+                shown["annotations"] = kept
+            else:
+                del shown["annotations"]
+        view["metadata"] = shown
+    problems: list[str] = []
+    decoded = goyaml.decode(view, goyaml.KPTFILE, problems)
+    if problems or not isinstance(decoded, dict):
+        return None
+    _set_status(decoded, render_status, None)
+    text = goyaml.emit(decoded, goyaml.KPTFILE)
+    if text is None:
+        text = yamlio.dump_documents([goyaml.encode(decoded, goyaml.KPTFILE)], KPT_STYLE)
+    return text
+
+
+def _set_status(
+    decoded: dict[str, Any], render_status: dict[str, Any] | None, message: str | None
+) -> None:
+    """kpt's status update: its ``Rendered`` condition replaced, ``renderStatus`` set."""
     status = dict(decoded.get("status") or {})
     conditions = [c for c in status.get("conditions") or [] if c.get("type") != RENDERED]
     condition: dict[str, Any] = {"type": RENDERED}
@@ -934,8 +1147,6 @@ def _with_status(
     else:
         status.pop("renderStatus", None)
     decoded["status"] = status
-    encoded = goyaml.encode(decoded, goyaml.KPTFILE)
-    tree[kptfile.KPTFILE] = yamlio.dump_documents([encoded], KPT_STYLE).encode()
 
 
 KPT_STYLE = yamlio.YamlStyle(indentless=False)
@@ -944,20 +1155,33 @@ KPT_STYLE = yamlio.YamlStyle(indentless=False)
 
 def results_yaml(results: dict[str, Any]) -> str:
     """A FunctionResultList as kpt writes ``results.yaml``."""
-    return yamlio.dump_documents([goyaml.encode(results, goyaml.RESULT_LIST)], KPT_STYLE)
+    text = goyaml.emit(results, goyaml.RESULT_LIST)
+    if text is None:
+        text = yamlio.dump_documents([goyaml.encode(results, goyaml.RESULT_LIST)], KPT_STYLE)
+    return text
 
 
 def runs_functions(tree: package.PackageTree) -> bool:
     """Whether rendering ``tree`` would run a function: some Kptfile declares one, or
     cannot be read (then the render that reports it may as well run where functions do).
-    A tree without functions renders with our own code alone."""
+    A tree without functions renders with our own code alone.
+
+    Asked before every render: each Kptfile text is parsed once per process (the next
+    render of the package reads the same text again), and only its pipeline looked at."""
+    loads = yamlio.KptfileLoads()
     for pkg in package.packages(tree):
         path = package.join(pkg, kptfile.KPTFILE)
+        content = tree[path]
         try:
-            found = kptfile.parse(tree[path], path=path)
-        except kptfile.KptfileError:
+            documents, _ = loads.shared(path, content)
+        except yamlio.YamlIOError:
             return True
-        if found.mutators or found.validators:
+        if len(documents) != 1:
+            return True
+        pipeline = documents[0].get("pipeline")
+        if pipeline is None:
+            continue
+        if not isinstance(pipeline, dict) or pipeline.get("mutators") or pipeline.get("validators"):
             return True
     return False
 
@@ -969,17 +1193,23 @@ def render(
     package_path: str = "",
     root_name: str = "",
     keep_resources: bool = False,
+    shown_root: str | None = None,
 ) -> RenderResult:
     """Render the package whose root Kptfile is at the root of ``tree``.
 
     ``package_path`` (the package's place in its repository) only names it in messages;
     ``root_name`` is how kpt's log names the root package (its directory's name).
-    ``keep_resources`` asks for the rendered resources too (``-o stdout``).
+    ``shown_root`` is the root's path from the directory ``kpt`` would run in, when it
+    is below that directory (kpt's messages name packages by such paths; otherwise, as
+    for the operator, they are shown relative to ``.``).
+    ``keep_resources`` asks for the rendered resources too, as kpt's ResourceList
+    (``-o``); the files are then not rendered into (nor is the Kptfile's status set).
     Never raises for a bad package or a failing function: see ``RenderResult.ok``.
     """
     original = dict(tree)
     name = root_name or (package_path.rstrip("/").rsplit("/", 1)[-1] if package_path else "")
     run = _Run(original, runtime, name or ".")
+    run.shown_root = shown_root
     root_kptfile: kptfile.Kptfile | None = None
     try:
         if kptfile.KPTFILE not in original:
@@ -990,9 +1220,8 @@ def render(
             )
         root_kptfile = read_kptfile(original, "", run.load)
         run.execute(root_kptfile)
-        rendered = run.written()
-        resources = [yamlio.clone(item) for item in run.items] if keep_resources else []
-        _with_status(rendered, run.render_status(False), None, run.load)
+        rendered = run.written_with_status()
+        output = run.output() if keep_resources else ""
         count = len(run.visited)
         return RenderResult(
             ok=True,
@@ -1000,7 +1229,7 @@ def render(
             results=run.result_list(0),
             log="".join(run.log),
             summary=f"Successfully executed {run.executed} function(s) in {count} package(s).\n",
-            resources=resources,
+            output=output,
         )
     except RenderError as failure:
         message = str(failure)

@@ -171,7 +171,9 @@ def read_resources(
     files: Iterable[str],
     *,
     first_id: int = 0,
-    load: Callable[[str, bytes], tuple[list[CommentedMap], yamlio.YamlStyle]] = yamlio.load_file,
+    load: Callable[[str, bytes], tuple[list[CommentedMap], yamlio.YamlStyle]] = (
+        yamlio.load_resources
+    ),
 ) -> list[CommentedMap]:
     """The KRM objects of ``files`` annotated with path, index and consecutive ids.
 
@@ -351,6 +353,40 @@ def write_resources(
 
 
 # -- comments ----------------------------------------------------------------------------
+
+SETTLED = "_lanai_settled"
+"""On a resource a function pass went over: how many of its head comment's tokens are
+the resource's own comment (the rest are its first key's)."""
+
+
+def settle_head_comment(item: CommentedMap) -> None:
+    """What a function pass does to a resource's head comment in kpt.
+
+    Go's YAML keeps the comment block that a blank line separates from a document's
+    content as the document's comment; kpt's function filter copies it onto the
+    resource itself, which is written without that blank line. So after its first
+    function, a resource that starts with a licence header and a blank line loses the
+    blank line (the last one before the content; blank lines inside the block stay).
+    """
+    if getattr(item, SETTLED, None) is not None:
+        return
+    record = getattr(item, comment_attrib, None)
+    own = record.comment if record is not None else None
+    if record is None or not own or len(own) < 2 or not own[1]:
+        setattr(item, SETTLED, 0)
+        return
+    found = list(own[1])
+    for number in range(len(found) - 1, -1, -1):
+        token = found[number]
+        value = getattr(token, "value", None)
+        if isinstance(value, str) and value.endswith("\n\n") and value.strip():
+            settled = copy.copy(token)
+            settled.value = value.rstrip("\n") + "\n"
+            found[number] = settled
+            record.comment = [own[0], found, *own[2:]]
+            setattr(item, SETTLED, number + 1)
+            return
+    setattr(item, SETTLED, 0)
 
 
 def _has_comments(node: Any) -> bool:

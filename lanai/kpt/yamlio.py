@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -104,8 +105,13 @@ def detect_style(text: str, *, json_file: bool = False) -> YamlStyle:
     return YamlStyle(explicit_start=explicit_start)
 
 
-def load_documents(text: str) -> list[CommentedMap]:
-    """All non-empty documents of ``text``, each a round-trip mapping."""
+BARE_SEQUENCE_KEY = "bareSeqNodeWrappingKey"
+"""Where kpt's reader puts a document that is a list, so it can be refused as KRM."""
+
+
+def load_documents(text: str, *, bare_sequences: bool = False) -> list[CommentedMap]:
+    """All non-empty documents of ``text``, each a round-trip mapping (a document that
+    is a list wrapped in one under :data:`BARE_SEQUENCE_KEY` with ``bare_sequences``)."""
     documents = _fast(fastyaml.load_all, text, MAX_NODES)
     # the fast path knows no aliases and stops at MAX_NODES: nothing for _bounded to refuse
     bounded = documents is not None
@@ -118,6 +124,8 @@ def load_documents(text: str) -> list[CommentedMap]:
     for number, document in enumerate(documents):
         if document is None:
             continue
+        if bare_sequences and isinstance(document, CommentedSeq):
+            document = CommentedMap({BARE_SEQUENCE_KEY: document})
         if not isinstance(document, CommentedMap):
             raise YamlIOError(f"document {number} is not a mapping (a KRM object)")
         found.append(document)
@@ -202,7 +210,9 @@ def dump_document(doc: Any, style: YamlStyle = DEFAULT_STYLE) -> str:
     return dump_documents([doc], style)
 
 
-def load_file(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
+def load_file(
+    name: str, content: bytes, *, bare_sequences: bool = False
+) -> tuple[list[CommentedMap], YamlStyle]:
     """The KRM objects of a package file and its style (a JSON list holds several)."""
     if len(content) > MAX_FILE_BYTES:
         raise YamlIOError(
@@ -224,10 +234,16 @@ def load_file(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]
         docs = [from_plain(v) for v in values]
         return docs, JSON_STYLE
     try:
-        docs = load_documents(text)
+        docs = load_documents(text, bare_sequences=bare_sequences)
     except YamlIOError as error:
         raise YamlIOError(f"{name}: {error}") from error
     return docs, detect_style(text)
+
+
+def load_resources(name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
+    """A package file read for its resources, as kpt's reader reads it: a document that
+    is a list is kept (wrapped), to be refused as not KRM rather than as unreadable."""
+    return load_file(name, content, bare_sequences=True)
 
 
 class KptfileLoads:
@@ -245,16 +261,66 @@ class KptfileLoads:
 
     def __call__(self, name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
         if name.rsplit("/", 1)[-1] != "Kptfile":
-            return load_file(name, content)
+            return load_resources(name, content)
         documents, style = self.shared(name, content)
         return [clone(document) for document in documents], style
 
     def shared(self, name: str, content: bytes) -> tuple[list[CommentedMap], YamlStyle]:
         """The parsed documents themselves: never to be changed."""
         key = (name, content)
-        if key not in self._parsed:
-            self._parsed[key] = load_file(name, content)
-        return self._parsed[key]
+        found = self._parsed.get(key)
+        if found is None:
+            found = _RECENT_KPTFILES.get(key)
+            if found is None:
+                found = load_file(name, content)
+                _RECENT_KPTFILES.put(key, found)
+            self._parsed[key] = found
+        return found
+
+
+class _Recent:
+    """The Kptfiles parsed last in this process, by name and text (thread-safe).
+
+    A render rewrites its root Kptfile with kpt's record of every function's results,
+    which makes it the largest file of a package, and the next render of the same
+    package (an edit elsewhere, a re-render) reads exactly that text again: it is parsed
+    once per process, not once per render. Held read-only, as :meth:`KptfileLoads.shared`
+    hands them out; callers that change documents get copies. Bounded by the texts'
+    total size (a parsed tree takes about twenty times its text).
+    """
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._used = 0
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+
+    def get(self, key: tuple[str, bytes]) -> Any:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, bytes], value: Any) -> None:
+        size = len(key[1])
+        if size > self._budget // 4:
+            return  # one large file would push out every other
+        with self._lock:
+            if key not in self._entries:
+                self._used += size
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while self._used > self._budget:
+                old, _ = self._entries.popitem(last=False)
+                self._used -= len(old[1])
+
+
+RECENT_KPTFILE_BYTES = 1024 * 1024
+"""Kptfile text kept parsed between renders, in total: some 20 MiB of parsed trees at
+most (a 1,000-line status is 35 KiB of text)."""
+
+_RECENT_KPTFILES = _Recent(RECENT_KPTFILE_BYTES)
 
 
 def unchanged(original: bytes, docs: list[CommentedMap], style: YamlStyle, name: str) -> bool:
@@ -583,6 +649,8 @@ _ATTRIBUTE_COPIERS: dict[str, Any] = {
     comments.LineCol.attrib: _copy_line_col,
     anchor.Anchor.attrib: _copy_anchor,
     tag.Tag.attrib: lambda found: found,  # shared, as before
+    fastyaml.tags.NULLS_ATTRIBUTE: dict,
+    "_lanai_settled": lambda found: found,
 }
 _ABSENT = object()
 

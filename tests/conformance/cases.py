@@ -8,7 +8,7 @@ stderr and its exit code.
 
 from __future__ import annotations
 
-from tests.conformance.runner import Case
+from tests.conformance.runner import PACKAGE, Case
 
 RESULTS = """\
 apiVersion: kpt.dev/v1
@@ -17,7 +17,7 @@ metadata:
   name: fnresults
 exitCode: 0
 items:
-  - image: ghcr.io/kptdev/krm-functions-catalog/set-labels:v0.2.0
+  - image: ghcr.io/kptdev/krm-functions-catalog/set-labels:latest
     exitCode: 0
     results:
       - message: set 2 labels in total
@@ -39,9 +39,9 @@ spec:
       - name: web
         image: nginx
 """
-LABELS = "  - image: set-labels:v0.2.0\n    configMap:\n      tier: web\n"
-NAMESPACE = "  - image: set-namespace:v0.4.1\n    configMap:\n      namespace: prod\n"
-BAD_NAMESPACE = "  - image: set-namespace:v0.4.1\n    configMap:\n      nothing: here\n"
+LABELS = "  - image: set-labels:latest\n    configMap:\n      tier: web\n"
+NAMESPACE = "  - image: set-namespace:latest\n    configMap:\n      namespace: prod\n"
+BAD_NAMESPACE = "  - image: set-namespace:latest\n    configMap:\n      nothing: here\n"
 
 
 def kptfile(mutators: str = "", validators: str = "", annotations: str = "") -> str:
@@ -58,7 +58,7 @@ def kptfile(mutators: str = "", validators: str = "", annotations: str = "") -> 
 
 
 STARLARK_GENERATE = """\
-  - image: starlark:v0.5.0
+  - image: starlark:latest
     configMap:
       source: |
         ctx.resource_list["items"].append({
@@ -67,14 +67,14 @@ STARLARK_GENERATE = """\
           "data": {"by": "starlark"}})
 """
 STARLARK_DELETE = """\
-  - image: starlark:v0.5.0
+  - image: starlark:latest
     configMap:
       source: |
         ctx.resource_list["items"] = [r for r in ctx.resource_list["items"]
                                       if r["kind"] != "ConfigMap"]
 """
 STARLARK_MOVE = """\
-  - image: starlark:v0.5.0
+  - image: starlark:latest
     configMap:
       source: |
         for r in ctx.resource_list["items"]:
@@ -82,10 +82,42 @@ STARLARK_MOVE = """\
             r["metadata"]["annotations"]["config.kubernetes.io/path"] = "moved/cm.yaml"
 """
 STARLARK_FAIL = """\
-  - image: starlark:v0.5.0
+  - image: starlark:latest
     configMap:
       source: |
         fail("no good")
+"""
+
+HEADER = "# Owned by the platform team.\n# Change it through the blueprint.\n\n"
+APP = (
+    HEADER
+    + """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  template:
+    spec:
+      containers:
+      - name: api
+        image: api:1.2
+"""
+)
+NAMESPACE_ONLY = kptfile(NAMESPACE)
+ANNOTATE = ("fn", "eval", "-", "--image", "set-annotations:latest", "--", "team=blue")
+LABEL = ("fn", "eval", "-", "--image", "set-labels:latest", "--", "tier=web")
+STARLARK_RENAME = """\
+# How the pipeline renames the API's file.
+
+apiVersion: fn.kpt.dev/v1alpha1
+kind: StarlarkRun
+metadata:
+  name: rename
+source: |
+  for r in ctx.resource_list["items"]:
+    if r["kind"] == "Deployment":
+      r["metadata"]["annotations"]["internal.config.kubernetes.io/path"] = "api.yaml"
 """
 
 CASES: list[Case] = [
@@ -94,9 +126,9 @@ CASES: list[Case] = [
         {"Kptfile": kptfile(NAMESPACE + LABELS), "cm.yaml": CM, "deploy.yaml": DEPLOY},
         stderr=(
             'Package: "pkg"',
-            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1"',
-            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1" in 0s',
-            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-labels:v0.2.0"',
+            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:latest"',
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:latest" in 0s',
+            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-labels:latest"',
             "Successfully executed 2 function(s) in 1 package(s).",
         ),
     ),
@@ -113,12 +145,12 @@ CASES: list[Case] = [
     ),
     Case(
         "a failing function leaves resources alone and records the failure in the Kptfile",
-        {"Kptfile": kptfile(LABELS + BAD_NAMESPACE), "cm.yaml": CM},
+        {"Kptfile": kptfile(LABELS + STARLARK_FAIL), "cm.yaml": CM},
         exit_code=1,
         stderr=(
-            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels:v0.2.0"',
-            '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1" in 0s',
-            "`data.namespace` should not be empty",
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels:latest"',
+            '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/starlark:latest" in 0s',
+            "no good",
             "Exit code: 1",
         ),
     ),
@@ -126,7 +158,7 @@ CASES: list[Case] = [
         "save-on-render-failure keeps what the functions before the failure did",
         {
             "Kptfile": kptfile(
-                LABELS + BAD_NAMESPACE,
+                LABELS + STARLARK_FAIL,
                 annotations='    kpt.dev/save-on-render-failure: "true"\n',
             ),
             "cm.yaml": CM,
@@ -135,10 +167,19 @@ CASES: list[Case] = [
         stderr=("Partially executed 1 function(s) in 1 package(s).",),
     ),
     Case(
+        "set-namespace reports a functionConfig without a namespace and the render goes on",
+        {"Kptfile": kptfile(BAD_NAMESPACE + LABELS), "cm.yaml": CM},
+        stderr=(
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:latest" in 0s',
+            "[Results]: [error] v1/ConfigMap/function-input: `data.namespace` should not be empty",
+            "Successfully executed 2 function(s) in 1 package(s).",
+        ),
+    ),
+    Case(
         "a failing validator fails the render and changes nothing but the Kptfile",
         {"Kptfile": kptfile(LABELS, STARLARK_FAIL), "cm.yaml": CM},
         exit_code=1,
-        stderr=('[FAIL] "ghcr.io/kptdev/krm-functions-catalog/starlark:v0.5.0"', "no good"),
+        stderr=('[FAIL] "ghcr.io/kptdev/krm-functions-catalog/starlark:latest"', "no good"),
     ),
     Case(
         "a generator's new resource is written to the file its path annotation names",
@@ -159,7 +200,7 @@ CASES: list[Case] = [
             "cm.yaml": CM,
             "deploy.yaml": DEPLOY,
         },
-        stderr=('"ghcr.io/kptdev/krm-functions-catalog/set-labels:v0.2.0" on 1 resource(s)',),
+        stderr=('"ghcr.io/kptdev/krm-functions-catalog/set-labels:latest" on 1 resource(s)',),
     ),
     Case(
         "exclude leaves the resources it matches alone",
@@ -192,7 +233,7 @@ CASES: list[Case] = [
     Case(
         "a functionConfig read from a file (configPath)",
         {
-            "Kptfile": kptfile("  - image: set-labels:v0.2.0\n    configPath: labels.yaml\n"),
+            "Kptfile": kptfile("  - image: set-labels:latest\n    configPath: labels.yaml\n"),
             "labels.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labels\n"
             '  annotations:\n    config.kubernetes.io/local-config: "true"\n'
             "data:\n  tier: web\n",
@@ -202,7 +243,7 @@ CASES: list[Case] = [
     Case(
         "a configPath that names no file is refused",
         {
-            "Kptfile": kptfile("  - image: set-labels:v0.2.0\n    configPath: gone.yaml\n"),
+            "Kptfile": kptfile("  - image: set-labels:latest\n    configPath: gone.yaml\n"),
             "cm.yaml": CM,
         },
         exit_code=1,
@@ -260,6 +301,135 @@ CASES: list[Case] = [
             "cm.yaml": CM,
             ".krmignore": "ignored/\n",
             "ignored/cm.yaml": CM.replace("name: web", "name: other"),
+        },
+    ),
+    Case(
+        "-o stdout: one ResourceList, kpt's reader annotations on each resource",
+        {"Kptfile": NAMESPACE_ONLY, "app.yaml": APP},
+        args=("-o", "stdout"),
+        stdout="",
+    ),
+    Case(
+        "-o unwrap: the resources as a YAML stream, kpt's annotations gone",
+        {"Kptfile": NAMESPACE_ONLY, "app.yaml": APP},
+        args=("-o", "unwrap"),
+        stdout="",
+    ),
+    Case(
+        "-o DIR: the resources written as files under a new directory",
+        {"Kptfile": NAMESPACE_ONLY, "app.yaml": APP},
+        args=("-o", "pkg/out"),
+        stderr=('[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:latest" in 0s',),
+    ),
+    Case(
+        "fn eval - reads the ResourceList a render wrote and writes one for the next",
+        {"Kptfile": NAMESPACE_ONLY, "app.yaml": APP},
+        pipeline=(("fn", "render", PACKAGE, "-o", "stdout"), ANNOTATE, LABEL),
+        stderr=(
+            'Package: "pkg"',
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-namespace:latest" in 0s',
+            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-annotations:latest"',
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-annotations:latest" in 0s',
+            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-labels:latest"',
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels:latest" in 0s',
+        ),
+        stdout="",
+    ),
+    Case(
+        "fn eval - -o unwrap ends a pipe with plain YAML",
+        {"Kptfile": NAMESPACE_ONLY, "app.yaml": APP},
+        pipeline=(
+            ("fn", "render", PACKAGE, "-o", "stdout"),
+            (*LABEL[:5], "-o", "unwrap", *LABEL[5:]),
+        ),
+        stdout="",
+    ),
+    Case(
+        "fn eval - records its results in --results-dir",
+        {"Kptfile": NAMESPACE_ONLY, "app.yaml": APP},
+        pipeline=(
+            ("fn", "render", PACKAGE, "-o", "stdout"),
+            (*LABEL[:5], "--results-dir", "{results}", *LABEL[5:]),
+        ),
+        stderr=("For complete results, see",),
+        stdout="",
+        results="",
+    ),
+    Case(
+        "a configPath into a subpackage is refused; the Kptfile says so on the package's line",
+        {
+            "Kptfile": kptfile("  - image: set-labels:latest\n    configPath: db/labels.yaml\n"),
+            "cm.yaml": CM,
+            "db/Kptfile": kptfile().replace("name: app", "name: db"),
+            "db/labels.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labels\n"
+            "data:\n  tier: db\n",
+        },
+        exit_code=1,
+        stderr=("is part of a subpackage",),
+    ),
+    Case(
+        "a file that is not KRM fails a package without a pipeline too",
+        {"Kptfile": kptfile(), "cm.yaml": CM, "list.yaml": "- just\n- a list\n"},
+        exit_code=1,
+        stderr=("input resource list must contain only KRM resources",),
+    ),
+    Case(
+        "a subpackage Kptfile that cannot be read stops the render at its parent",
+        {
+            "Kptfile": kptfile(LABELS),
+            "cm.yaml": CM,
+            "db/Kptfile": HEAD.replace("name: app", "name: db") + "pipeline: [oops\n",
+        },
+        exit_code=1,
+        stderr=("can't be read.",),
+    ),
+    Case(
+        "a kustomization.yaml is no KRM resource but functions see it",
+        {
+            "Kptfile": kptfile(LABELS),
+            "cm.yaml": CM,
+            "kustomization.yaml": HEADER + "# what kustomize builds\nresources:\n- cm.yaml\n",
+        },
+    ),
+    Case(
+        "a function that sets the path annotation renames the file",
+        {
+            "Kptfile": kptfile("  - image: starlark:latest\n    configPath: rename.yaml\n"),
+            "deploy.yaml": DEPLOY,
+            "rename.yaml": STARLARK_RENAME,
+        },
+    ),
+    Case(
+        "a failure deep in the package tree names each package on the way down",
+        {
+            "Kptfile": kptfile(),
+            "team/Kptfile": kptfile().replace("name: app", "name: team"),
+            "team/db/Kptfile": kptfile(STARLARK_FAIL).replace("name: app", "name: db"),
+            "team/db/cm.yaml": CM,
+        },
+        exit_code=1,
+        stderr=('Package: "pkg/team/db"', '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/starlark'),
+    ),
+    Case(
+        "fn eval DIR runs one function over every resource, Kptfiles included",
+        {
+            "Kptfile": kptfile(),
+            "app.yaml": APP,
+            "db/Kptfile": kptfile().replace("name: app", "name: db"),
+        },
+        pipeline=(("fn", "eval", PACKAGE, "--image", "set-labels", "--", "tier=web"),),
+        stderr=(
+            '[RUNNING] "ghcr.io/kptdev/krm-functions-catalog/set-labels"',
+            '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels" in 0s',
+            "[Results]: [info]: set 5 labels in total",
+        ),
+    ),
+    Case(
+        "null values keep their spelling in a rewritten file",
+        {
+            "Kptfile": kptfile(NAMESPACE),
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n"
+            "  creationTimestamp: null\ndata:\n  none: ~\n",
         },
     ),
 ]

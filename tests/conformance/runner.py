@@ -14,8 +14,11 @@ import io
 import os
 import re
 import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lanai import cli
 
@@ -38,6 +41,9 @@ class Case:
     """The results file (``--results-dir``), when the case asks for one."""
     executables: dict[str, str] = field(default_factory=dict)
     """Scripts written beside the package (for ``exec:`` steps), made executable."""
+    pipeline: tuple[tuple[str, ...], ...] = ()
+    """Instead of ``fn render pkg ARGS``: these commands (``lanai`` arguments), each
+    reading what the one before wrote to stdout, as ``set -o pipefail`` runs them."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,16 @@ def _git(directory: Path, *args: str) -> str:
     return done.stdout
 
 
+@contextlib.contextmanager
+def _stdin(stream: Any) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = stream
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
 def run(case: Case, where: Path) -> Outcome:
     package = where / PACKAGE
     for path, text in case.files.items():
@@ -71,13 +87,25 @@ def run(case: Case, where: Path) -> Outcome:
     _git(package, "init", "-q")
     _git(package, "add", "--all")
     _git(package, "commit", "-q", "-m", "first", "--allow-empty")
-    args = [a.replace("{results}", str(where / "results")) for a in case.args]
-    err, out = io.StringIO(), io.StringIO()
+    commands = case.pipeline or (("fn", "render", PACKAGE, *case.args),)
+    err = io.StringIO()
     previous = Path.cwd()
     os.chdir(where)
+    code = 0
+    piped = b""
     try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-            code = cli.main(["fn", "render", PACKAGE, *args])
+        for number, command in enumerate(commands):
+            argv = [a.replace("{results}", str(where / "results")) for a in command]
+            out = io.StringIO()
+            stdin = io.TextIOWrapper(io.BytesIO(piped)) if number else sys.stdin
+            with (
+                contextlib.redirect_stderr(err),
+                contextlib.redirect_stdout(out),
+                _stdin(stdin),
+            ):
+                status = cli.main(argv)
+            code = status or code  # pipefail: the last command that failed
+            piped = out.getvalue().encode()
     finally:
         os.chdir(previous)
     _git(package, "add", "--all")
@@ -86,4 +114,4 @@ def run(case: Case, where: Path) -> Outcome:
     results_file = where / "results" / "results.yaml"
     results = results_file.read_text() if results_file.exists() else None
     stderr = re.sub(r" in \d[\d.]*(ms|s|µs)\n", " in 0s\n", err.getvalue())
-    return Outcome(code, stderr, out.getvalue(), diff.strip(), results)
+    return Outcome(code, stderr, piped.decode(), diff.strip(), results)

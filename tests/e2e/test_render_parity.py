@@ -52,9 +52,10 @@ FAILS = """pipeline:
   - image: set-labels:v0.2.0
     configMap:
       app: web
-  - image: set-namespace:v0.4.1
+  - image: starlark:v0.5.0
     configMap:
-      nothing: here
+      source: |
+        fail("no shop namespace yet")
 """
 
 
@@ -173,4 +174,4 @@ def test_a_failed_render_records_what_the_cli_records(team: Team, tmp_path: Path
     assert revision["status"]["renderStatus"]["result"] == results
     message = condition(revision, "Rendered")["message"]  # type: ignore[index]
     assert message == render_status["error"]
-    assert "set-namespace" in message
+    assert "starlark" in message

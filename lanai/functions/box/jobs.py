@@ -14,7 +14,7 @@ from typing import Any
 
 from lanai.functions import runtimes
 from lanai.functions.box import frames
-from lanai.kpt import evaluation, fnapi, package, render, resourcelist, yamlio
+from lanai.kpt import evaluation, fnapi, package, render, resourcelist
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class RenderJob:
     root_name: str = ""
     """How kpt's log names the root package (``lanai fn render``: its directory)."""
     want_resources: bool = False
-    """Also answer with the rendered resources (``-o stdout``), as YAML."""
+    """Also answer with the rendered resources, as kpt's ResourceList (``-o``)."""
+    shown_root: str | None = None
+    """The root's path from ``lanai fn render``'s working directory, if below it."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class EvalJob:
     tree: dict[str, bytes]
     image: str
     config: dict[str, str] | None = field(default=None)
+    piped: str | None = None
+    """Resources read from a pipe (``fn eval -``) instead of ``tree``'s files."""
+    shown: str | None = None
+    """The name kpt's log gives the function (the image as the user wrote it)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ def perform(job: Job, runtime: fnapi.FunctionRuntime) -> dict[str, Any]:
             package_path=job.package_path,
             root_name=job.root_name,
             keep_resources=job.want_resources,
+            shown_root=job.shown_root,
         )
         return {
             "ok": rendered.ok,
@@ -76,21 +83,25 @@ def perform(job: Job, runtime: fnapi.FunctionRuntime) -> dict[str, Any]:
             "cli_error": rendered.cli_error,
             "summary": rendered.summary,
             "condition_message": rendered.condition_message,
-            "resources": (
-                yamlio.dump_documents(rendered.resources)
-                if job.want_resources and rendered.resources
-                else ""
-            ),
+            "output": rendered.output,
         }
-    evaluated = evaluation.evaluate(
-        dict(job.tree), fnapi.FunctionRef(image=job.image), job.config, runtime
-    )
+    if job.piped is not None:
+        evaluated = evaluation.evaluate_text(
+            job.piped, fnapi.FunctionRef(image=job.image), job.config, runtime, job.shown
+        )
+    else:
+        evaluated = evaluation.evaluate(
+            dict(job.tree), fnapi.FunctionRef(image=job.image), job.config, runtime, job.shown
+        )
     return {
         "ok": evaluated.ok,
         "tree": _files(evaluated.tree),
         "results": frames.plain(evaluated.results),
         "stderr": str(evaluated.stderr),
         "error": str(evaluated.error),
+        "output": str(evaluated.output),
+        "log": str(evaluated.log),
+        "exit_code": int(evaluated.exit_code),
     }
 
 
@@ -149,7 +160,7 @@ def answer(job: Job, reply: Any) -> Result:
     if isinstance(job, RenderJob):
         if not isinstance(results, dict):
             raise BadAnswer("the answer has no function results")
-        texts = {k: reply.get(k) for k in ("log", "summary", "condition_message", "resources")}
+        texts = {k: reply.get(k) for k in ("log", "summary", "condition_message", "output")}
         cli_error = reply.get("cli_error")
         if not all(isinstance(v, str) for v in texts.values()) or not isinstance(
             cli_error, str | None
@@ -164,17 +175,23 @@ def answer(job: Job, reply: Any) -> Result:
             cli_error=cli_error,
             summary=str(texts["summary"]),
             condition_message=str(texts["condition_message"]),
-            resources=yamlio.load_documents(str(texts["resources"])) if texts["resources"] else [],
+            output=str(texts["output"]),
         )
-    stderr = reply.get("stderr")
-    if not isinstance(results, list) or not isinstance(stderr, str):
+    stderr, output, log = reply.get("stderr"), reply.get("output"), reply.get("log")
+    exit_code = reply.get("exit_code")
+    if not isinstance(results, list) or not all(
+        isinstance(text, str) for text in (stderr, output, log)
+    ):
         raise BadAnswer("the answer has no function results")
     return evaluation.Evaluated(
         ok=ok,
         tree=tree,
         results=[r for r in results if isinstance(r, dict)],
-        stderr=stderr,
+        stderr=str(stderr),
         error=error,
+        output=str(output),
+        log=str(log),
+        exit_code=exit_code if isinstance(exit_code, int) else 0,
     )
 
 

@@ -411,6 +411,7 @@ class Box:
         *,
         root_name: str = "",
         want_resources: bool = False,
+        shown_root: str | None = None,
     ) -> kpt_render.RenderResult:
         """Render like :func:`lanai.kpt.render.render`, in a worker; never raises.
 
@@ -418,18 +419,35 @@ class Box:
         it renders here, without the round trip (most Drafts: init, copy, edits)."""
         if not kpt_render.runs_functions(dict(files)):
             return kpt_render.render(
-                dict(files), _NoFunctions(), package_path=package_path, root_name=root_name
+                dict(files),
+                _NoFunctions(),
+                package_path=package_path,
+                root_name=root_name,
+                keep_resources=want_resources,
+                shown_root=shown_root,
             )
-        job = jobs.RenderJob(self.settings, dict(files), package_path, root_name, want_resources)
+        job = jobs.RenderJob(
+            self.settings, dict(files), package_path, root_name, want_resources, shown_root
+        )
         result = self._run(job)
         assert isinstance(result, kpt_render.RenderResult)
         return result
 
     def evaluate(
-        self, tree: package.PackageTree, image: str, config: Mapping[str, str] | None = None
+        self,
+        tree: package.PackageTree,
+        image: str,
+        config: Mapping[str, str] | None = None,
+        *,
+        piped: str | None = None,
+        shown: str | None = None,
     ) -> evaluation.Evaluated:
-        """``kpt fn eval`` of ``image`` over ``tree``, in a worker; never raises."""
-        job = jobs.EvalJob(self.settings, dict(tree), image, dict(config) if config else None)
+        """``kpt fn eval`` of ``image`` over ``tree`` (or, ``piped``, over the resources
+        of that text: ``fn eval -``), in a worker; never raises. ``shown``: the name the
+        log gives the function."""
+        job = jobs.EvalJob(
+            self.settings, dict(tree), image, dict(config) if config else None, piped, shown
+        )
         result = self._run(job)
         assert isinstance(result, evaluation.Evaluated)
         return result

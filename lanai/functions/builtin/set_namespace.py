@@ -205,7 +205,9 @@ def run(resource_list: CommentedMap) -> None:
         ref = sdk.resource_ref(config) if isinstance(config, dict) else {}
         where = sdk.file_ref(config) if isinstance(config, dict) else {"index": -1}
         failure = sdk.result(str(error), "error", resource_ref=ref, file=where)
-        sdk.finish(resource_list, [failure], ok=False)
+        # the catalog's set-namespace reports a bad functionConfig as a result and
+        # still succeeds (its Run returns true): kpt goes on with the pipeline
+        sdk.finish(resource_list, [failure], ok=True)
         return
     objects = [item for item in krm.items(resource_list) if not sdk.is_local_config(item)]
     sdk.finish(resource_list, transform(objects, settings), ok=True)

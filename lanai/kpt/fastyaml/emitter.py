@@ -227,9 +227,13 @@ class _Representer:
         if getattr(data, merge_attrib, None):
             raise Unsupported("merge keys")
         pairs = node.items
+        nulls = getattr(data, tags.NULLS_ATTRIBUTE, None)
         for key, value in OrderedDict.items(data):
             key_node = self.data(key)
-            value_node = self.data(value)
+            if value is None and nulls and key in nulls:
+                value_node: _Node = _Scalar(tags.NULL, nulls[key], None)
+            else:
+                value_node = self.data(value)
             slots = items.get(key)
             if slots:
                 if type(slots) is not list or len(slots) < 4:
@@ -260,8 +264,12 @@ class _Representer:
             # a sequence's node gets a copy of its list, with the end comments appended
             node.comment = None if own is None else [*own, comment.end]
         children = node.items
+        nulls = getattr(data, tags.NULLS_ATTRIBUTE, None)
         for index, item in enumerate(list.__iter__(data)):
-            child = self.data(item)
+            if item is None and nulls and index in nulls:
+                child: _Node = _Scalar(tags.NULL, nulls[index], None)
+            else:
+                child = self.data(item)
             slots = items.get(index)
             if slots is not None:
                 self.merge_comments(child, slots)

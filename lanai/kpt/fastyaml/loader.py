@@ -374,6 +374,7 @@ class _Builder:
         last_key: Any = None
         last_value: Any = _SENTINEL
         data: dict[Any, Any] = {}
+        nulls: dict[Any, str] = {}
         pairs = node.value
         self.nodes += len(pairs)
         set_item = _SET_ITEM
@@ -385,6 +386,8 @@ class _Builder:
                 value = value_node.value
                 if value_node.style is not None or not value or value[0] in tags.RESOLVERS:
                     value = _scalar(value_node)
+                    if value is None and value_node.value:
+                        nulls[key] = value_node.value
             else:
                 value = self.build(value_node)
             if key in data:
@@ -406,6 +409,8 @@ class _Builder:
             data[key] = [key_node.line, key_node.column, value_node.line, value_node.column]
             set_item(mapping, key, value)
             last_key, last_value = key, value
+        if nulls:
+            setattr(mapping, tags.NULLS_ATTRIBUTE, nulls)
         if pairs:
             mapping._ok |= data.keys()
             lines.data = data
@@ -417,6 +422,7 @@ class _Builder:
         lines = _start(sequence, node)
         items = []
         data: dict[Any, Any] = {}
+        nulls: dict[Any, str] = {}
         children = node.value
         self.nodes += len(children)
         for index, child in enumerate(children):
@@ -427,11 +433,15 @@ class _Builder:
                 value = child.value
                 if child.style is not None or not value or value[0] in tags.RESOLVERS:
                     value = _scalar(child)
+                    if value is None and child.value:
+                        nulls[index] = child.value
                 items.append(value)
             else:
                 items.append(self.build(child))
             data[index] = [child.line, child.column]
         list.extend(sequence, items)
+        if nulls:
+            setattr(sequence, tags.NULLS_ATTRIBUTE, nulls)
         if items:
             lines.data = data
             _set_style(sequence, node.flow)

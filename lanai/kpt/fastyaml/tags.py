@@ -19,6 +19,11 @@ INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
 TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
+NULLS_ATTRIBUTE = "_lanai_nulls"
+"""A collection's record of how its null values were spelled (``null``, ``~``), by key or
+index: Python's None cannot carry it, and Go's YAML writes a null back as it was read, so
+a rewritten file keeps ``key: null`` rather than ruamel's ``key:``."""
+
 RESOLVERS: dict[str, list[tuple[str, Any]]] = {}
 """ruamel's YAML 1.2 implicit resolvers by first character (``""`` for empty text), each
 list in ruamel's order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -208,3 +209,69 @@ def test_render_through_the_function_runner(tmp_path: Path, runner: tuple[str, s
     with urllib.request.urlopen(metrics, timeout=5) as response:  # noqa: S310
         exposed = response.read().decode()
     assert 'lanai_function_evaluations_total{function="example.com/fns/annotate:v1"' in exposed
+
+
+PIPED = """\
+apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: {name}
+    annotations:
+      config.kubernetes.io/path: '{path}'
+      internal.config.kubernetes.io/path: '{path}'
+"""
+
+
+def piped_eval(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lanai", "fn", "eval", "-", "-i", "set-labels", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_eval_from_stdin_writes_the_list_back_to_stdout() -> None:
+    done = piped_eval(PIPED.format(name="web", path="cm.yaml"), "--", "tier=web")
+    assert done.returncode == 0, done.stderr
+    # kpt names --image as given, with the catalog's prefix (no tag added)
+    assert '[PASS] "ghcr.io/kptdev/krm-functions-catalog/set-labels"' in done.stderr
+    listed = YAML(typ="safe").load(done.stdout)
+    assert listed["kind"] == "ResourceList"
+    assert listed["items"][0]["metadata"]["labels"] == {"tier": "web"}
+
+
+def test_eval_to_a_directory_writes_only_inside_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = piped_eval(PIPED.format(name="web", path="/etc/cm.yaml"), "-o", str(out), "--", "a=b")
+    assert done.returncode == 0, done.stderr
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*.yaml")] == ["etc/cm.yaml"]
+    escaping = PIPED.format(name="web", path="../escape.yaml")
+    done = piped_eval(escaping, "-o", str(tmp_path / "again"), "--", "a=b")
+    assert done.returncode == 1
+    assert "outside the output directory" in done.stderr
+    assert not (tmp_path / "escape.yaml").exists()
+
+
+def test_eval_refuses_an_output_directory_that_exists(tmp_path: Path) -> None:
+    done = piped_eval(PIPED.format(name="web", path="cm.yaml"), "-o", str(tmp_path))
+    assert done.returncode == 1
+    assert "already exists, please delete the directory and retry" in done.stderr
+
+
+def test_a_failing_function_from_stdin_is_reported_as_kpt_reports_it() -> None:
+    done = piped_eval(PIPED.format(name="web", path="cm.yaml"))  # set-labels needs a config
+    assert done.returncode == 1
+    took = re.sub(r" in [0-9.]+m?s\n", " in 0s\n", done.stderr)  # however busy the machine
+    assert took.endswith(
+        '[FAIL] "ghcr.io/kptdev/krm-functions-catalog/set-labels" in 0s\n'
+        "[Results]: [info]: `FunctionConfig` is not given\n"
+        " Stderr: failed to evaluate function: error: function failure"
+        "  Exit code: 1\n\n"
+    )
+    assert done.stdout == ""

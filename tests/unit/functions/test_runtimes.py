@@ -55,9 +55,10 @@ def test_builtin_unknown_is_not_found(ref: fnapi.FunctionRef) -> None:
 
 
 def test_builtin_function_error_carries_results() -> None:
-    rl = yamlkit.resource_list(ITEMS)
+    failing = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: f\ndata:\n  source: fail('no')\n"
+    rl = yamlkit.resource_list(ITEMS, failing)
     with pytest.raises(fnapi.FunctionError) as caught:
-        builtin_runtime.BuiltinRuntime().evaluate(fnapi.FunctionRef(image="set-namespace"), rl)
+        builtin_runtime.BuiltinRuntime().evaluate(fnapi.FunctionRef(image="starlark"), rl)
     assert not isinstance(caught.value, fnapi.FunctionNotFound)
     assert caught.value.results[0]["severity"] == "error"
 

@@ -213,7 +213,23 @@ def test_builtin_functions_edit_fast_trees_as_they_edit_ruamel_trees(
     theirs = _run(function, [d for d in ruamel_load(text) if d is not None])
     assert yamlcases.picture(mine) == yamlcases.picture(theirs)
     if theirs:
+        # the fast loader also records how nulls were spelled (ruamel forgets it)
+        yamlcases.forget_null_spellings(mine)
         assert yamlio.dump_documents(mine, style) == ruamel_dump(theirs, style)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: null\nb: ~\nc:\nd: Null\n", "a: null\nb: ~\nc:\nd: Null\nx: 1\n"),
+        ("l:\n- null\n- ~\n- 1\n", "l:\n- null\n- ~\n- 1\nx: 1\n"),
+    ],
+)
+def test_a_rewritten_file_keeps_the_spelling_of_its_nulls(text: str, expected: str) -> None:
+    # as Go's YAML writes them back (kpt), where ruamel would write every null as nothing
+    documents = [yamlio.clone(document) for document in yamlio.load_documents(text)]
+    documents[0]["x"] = 1
+    assert yamlio.dump_documents(documents) == expected
 
 
 def test_render_gives_the_same_bytes_without_the_fast_path(

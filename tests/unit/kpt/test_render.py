@@ -526,10 +526,56 @@ def test_files_no_function_changed_keep_their_bytes_even_when_not_canonical() ->
             },
             False,
         ),
+        ({"Kptfile": b"pipeline:\n  mutators: [unclosed\n"}, True),
         ({"Kptfile": b"kind: [unclosed\n"}, True),
+        ({"Kptfile": b'pipeline: {"mu\\x74ators": [{image: a}]}\n'}, True),
         ({"README.md": b"no Kptfile"}, False),
     ],
-    ids=["no-pipeline", "subpackage-validator", "empty-pipeline", "unreadable", "no-kptfile"],
+    ids=[
+        "no-pipeline",
+        "subpackage-validator",
+        "empty-pipeline",
+        "unreadable",
+        "unreadable-naming-no-function",
+        "escaped-key",
+        "no-kptfile",
+    ],
 )
 def test_which_trees_run_functions(tree: dict[str, bytes], runs: bool) -> None:
     assert render.runs_functions(tree) is runs
+
+
+def _condition_message(tree: dict[str, bytes]) -> str:
+    status = yamlio.load_document(tree[kptfile.KPTFILE].decode())["status"]
+    return str(status["conditions"][-1]["message"])
+
+
+@pytest.mark.parametrize(
+    ("shown_root", "expected"),
+    [
+        (
+            None,
+            "pkg.render: pkg .:\n\tpkg.Subpackages: pkg ./db: error reading Kptfile at "
+            "\"./db\": yaml: line 1: did not find expected ',' or ']'",
+        ),
+        (
+            "shop",
+            "pkg.render: pkg shop:\n\tpkg.Subpackages: pkg shop/db: error reading Kptfile at "
+            "\"./db\": yaml: line 1: did not find expected ',' or ']'",
+        ),
+    ],
+)
+def test_an_unreadable_subpackage_kptfile_is_reported_by_its_parents_walk(
+    shown_root: str | None, expected: str
+) -> None:
+    # kpt names packages from the directory it runs in when it can, and the Kptfile's
+    # own path always from the root ("./db")
+    tree = {
+        "Kptfile": kptfile_text("root", [f"image: {image('label')}"]),
+        "cm.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+        "db/Kptfile": b"pipeline: [oops\n",
+    }
+    result = render.render(tree, FakeRuntime({image("label"): noop}), shown_root=shown_root)
+    assert not result.ok
+    assert _condition_message(result.tree) == expected
+    assert "can't be read" in str(result.cli_error)

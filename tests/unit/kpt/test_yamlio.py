@@ -166,3 +166,27 @@ def test_equivalent_can_ignore_keys_at_a_path() -> None:
     assert not yamlio.equivalent(changed, original)
     original.ca  # noqa: B018 - reading .ca creates an empty comment record
     assert yamlio.equivalent(yamlio.load_document(INDENTLESS), original)
+
+
+def test_recent_kptfiles_are_bounded_by_their_text() -> None:
+    recent = yamlio._Recent(120)
+    recent.put(("Kptfile", b"x" * 30), "thirty")
+    recent.put(("Kptfile", b"y" * 30), "thirty again")
+    recent.put(("Kptfile", b"z" * 31), "too large alone")  # over a quarter: not kept
+    assert recent.get(("Kptfile", b"z" * 31)) is None
+    assert recent.get(("Kptfile", b"x" * 30)) == "thirty"  # now the most recent
+    recent.put(("Kptfile", b"w" * 30), "a")
+    recent.put(("Kptfile", b"v" * 30), "b")
+    recent.put(("Kptfile", b"u" * 30), "c")  # 150 in all: the least recent goes
+    assert recent.get(("Kptfile", b"y" * 30)) is None
+    assert recent.get(("Kptfile", b"x" * 30)) == "thirty"
+
+
+def test_a_kptfile_read_again_is_not_parsed_again() -> None:
+    content = b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: once\n"
+    first, _ = yamlio.KptfileLoads().shared("Kptfile", content)
+    again, _ = yamlio.KptfileLoads().shared("Kptfile", content)
+    assert again is first
+    copied, _ = yamlio.KptfileLoads()("Kptfile", content)
+    assert copied[0] is not first[0]
+    assert copied[0] == first[0]

@@ -29,6 +29,7 @@ from ruamel.yaml.scalarstring import (
 from ruamel.yaml.tokens import CommentToken
 
 from lanai.functions.builtin import krm
+from lanai.kpt.fastyaml import tags
 
 TESTDATA = pathlib.Path(__file__).parent / "testdata" / "fastyaml"
 UNIT_TESTS = pathlib.Path(__file__).parents[1]
@@ -416,3 +417,11 @@ def _mark(mark: Any) -> Any:
     if isinstance(mark, StringMark):
         return (mark.name, mark.index, mark.line, mark.column, mark.pointer)
     return (type(mark).__name__, getattr(mark, "column", None))
+
+
+def forget_null_spellings(tree: Any) -> None:
+    """Drop the fast loader's record of null spellings, which ruamel's trees lack."""
+    if isinstance(tree, (dict, list)):
+        getattr(tree, "__dict__", {}).pop(tags.NULLS_ATTRIBUTE, None)
+        for child in tree.values() if isinstance(tree, dict) else list.__iter__(tree):
+            forget_null_spellings(child)
