@@ -140,6 +140,23 @@ class Bed:
         time.sleep(PAUSE)
 
 
+def _apply_when_served(kube: Cluster, body: dict[str, Any]) -> None:
+    """``kubectl apply``, retried while the API server does not serve a CRD it has only
+    just installed (ServiceUnavailable, "not found")."""
+    deadline = time.monotonic() + SERVED_WITHIN
+    while True:
+        try:
+            kube.apply(body)
+            return
+        except AssertionError as error:
+            text = str(error)
+            if time.monotonic() > deadline or not (
+                "ServiceUnavailable" in text or "not found" in text
+            ):
+                raise
+        time.sleep(0.2)
+
+
 def _create_when_served(bed: Bed, package: str, workspace: str, source: dict[str, Any]) -> str:
     """:meth:`Bed.create`, retried while the API server answers 503 (or 404) for a CRD
     it has only just installed, so a run never loses a block to that."""
@@ -269,7 +286,7 @@ def _start(
         named.append(("big", big_url))
     named += [(f"extra{n}", u) for n, u in enumerate(extra)]
     for name, repo_url in named:
-        kube.apply(_repository(name, repo_url))
+        _apply_when_served(kube, _repository(name, repo_url))
     for name, _url in named:
         if name == "big":
             continue  # its cold sync takes minutes: run() waits for its objects instead
@@ -446,6 +463,13 @@ def _report(
         report.add(f"{prefix}{title} → Ready p99/p50", p99 / p50, "x", 3.0)
         report.add(f"{prefix}{title} → Ready p50 / its floor ({floor:.0f} ms)", p50 / floor, "x")
         report.add(f"{prefix}{title}: load average (1 min) during its samples, max", max(loads), "")
+        quarter = max(1, len(values) // 4)
+        first = stats.percentile(values[:quarter], 50)
+        last = stats.percentile(values[-quarter:], 50)
+        report.add(
+            f"{prefix}{title}: p50 of the last {quarter} samples / of the first {quarter}",
+            last / first, "x", note=f"({first:.0f} → {last:.0f} ms as the repository grew)",
+        )  # fmt: skip
         lines.append(
             f"| {title} | {p50:.0f} ms | {p99:.0f} ms | {p99 / p50:.1f} | {floor:.0f} ms | "
             f"{p50 / floor:.1f}x | {TARGETS[step]:.0f} ms | {load} |"

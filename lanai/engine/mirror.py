@@ -338,17 +338,27 @@ def _handler_due(observed: ObservedObject) -> bool:
     )
 
 
+Quiet = dict[str, tuple[PackageRevisionRecord, ObservedObject, bool, bool, bool]]
+"""Per object name, the inputs of the last plan that had nothing to change for it: the
+record and observed object themselves (both immutable; a change brings new ones), and
+its latest, deployment and failing flags."""
+
+
 def plan(
     records: Iterable[PackageRevisionRecord],
     existing: Mapping[str, ObservedObject],
     *,
     deployment: bool = False,
     failing: AbstractSet[str] = frozenset(),
+    quiet: Quiet | None = None,
 ) -> MirrorPlan:
     """What to change so the objects of one Repository match ``records``.
 
     ``failing``: objects whose last planned write failed; the others lose the ``Synced``
-    condition such a failure left on them.
+    condition such a failure left on them. ``quiet`` (kept by the caller from plan to
+    plan): objects whose inputs are the very ones a plan found nothing to change for are
+    not planned again. (A sync after each approval otherwise re-planned every object of
+    the Repository on the event loop: the lifecycle steps slowed as a Repository grew.)
     """
     records = list(records)
     facts = [rules.RevisionFacts(r.key, r.lifecycle, r.revision, r.upstream_names) for r in records]
@@ -363,6 +373,12 @@ def plan(
         if observed is None:
             result.create.append(Creation(record, latest, deployment))
             continue
+        inputs = (record, observed, latest, deployment, name in failing)
+        if quiet is not None:
+            last = quiet.get(name)
+            if last is not None and all(a is b for a, b in zip(last, inputs, strict=True)):
+                continue
+            quiet.pop(name, None)
         if observed.deleting or _handler_due(observed):
             continue  # its handler writes it first (label included at the next sync)
         metadata_patch: dict[str, Any] = {}
@@ -404,6 +420,11 @@ def plan(
             status_patch["observedGeneration"] = 1
         if status_patch:
             result.status.append((name, status_patch))
+        elif quiet is not None and not metadata_patch:
+            quiet[name] = inputs
+    if quiet is not None:
+        for gone in quiet.keys() - wanted_names:
+            del quiet[gone]
     for name, observed in existing.items():
         if name not in wanted_names and observed.in_git and not observed.deleting:
             result.delete.append(name)

@@ -258,9 +258,49 @@ def _send(
         headers["Accept"] = _RESULT_TYPE
     connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
-    answer = response.read()
     content_type = response.getheader("Content-Type", "").split(";")[0].strip()
+    if response.status == 200 and content_type == _RESULT_TYPE:
+        answer = _report(response)
+    else:
+        answer = response.read(MAX_ANSWER)
     return response.status, content_type, answer, bool(response.getheader("WWW-Authenticate"))
+
+
+MAX_ANSWER = 1 << 20
+"""Bytes of an answer read at most: a report names a few refs; anything longer is not one."""
+
+
+def _report(response: http.client.HTTPResponse) -> bytes:
+    """A push's answer up to the end of its report (the flush-pkt after the ref lines).
+
+    The report is complete once the refs are updated; what the server does after it
+    (``git gc --auto`` and the end of the CGI, ~10-20 ms on ``git http-backend``) is not
+    waited for: the connection is closed. Everything, if the answer ends first."""
+    answer = b""
+    while len(answer) < MAX_ANSWER:
+        piece = response.read1(65536)
+        if not piece:
+            break
+        answer += piece
+        if _ends_report(answer):
+            break
+    return answer
+
+
+def _ends_report(data: bytes) -> bool:
+    """``data`` holds pkt-lines up to and including a flush-pkt."""
+    pos = 0
+    while pos + 4 <= len(data):
+        try:
+            size = int(data[pos : pos + 4], 16)
+        except ValueError:
+            return False
+        if size == 0:
+            return True
+        if size < 4:
+            return False
+        pos += size
+    return False
 
 
 def expected_old(refs: Mapping[str, str], name: str, guarded: Mapping[str, str | None]) -> str:

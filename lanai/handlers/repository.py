@@ -129,6 +129,8 @@ class Schedule:
     """The Repository's own thread for probing its remote."""
     settled: Settled | None = None
     """What the last sync with nothing to write saw (see :class:`Settled`)."""
+    quiet: mirror.Quiet = field(default_factory=dict)
+    """Objects the last plans found nothing to change for (see :func:`mirror.plan`)."""
     failed_writes: syncfailures.FailedWrites = field(default_factory=syncfailures.FailedWrites)
     """Objects whose write the API server refused, retried with a backoff."""
     last_error: str = ""
@@ -313,7 +315,11 @@ async def _sync(
         plan, package_plan = settled.plan, settled.package_plan
     else:
         plan = mirror.plan(
-            records, existing, deployment=spec.deployment, failing=failed.revisions()
+            records,
+            existing,
+            deployment=spec.deployment,
+            failing=failed.revisions(),
+            quiet=schedule.quiet if schedule else None,
         )
         package_plan = packages.PackagePlan()
         if index.packages is not None:

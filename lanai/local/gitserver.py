@@ -161,11 +161,18 @@ class BackendHandler(BaseHTTPRequestHandler):
         self.end_headers()
         # Stay on the buffered reader: the header parse above may have read ahead.
         stdout = typing.cast(io.BufferedReader, backend.stdout)
-        while chunk := stdout.read1(_CHUNK):
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        self.wfile.write(b"0\r\n\r\n")
-        feeder.join()
-        backend.wait()
+        try:
+            while chunk := stdout.read1(_CHUNK):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # The client hung up once it had what it wanted (a push's report): git
+            # finishes its own work (git gc --auto) unhurried, its output unread.
+            self.close_connection = True
+            stdout.read()
+        finally:
+            feeder.join()
+            backend.wait()
 
     def _feed(self, sink: IO[bytes], chunked: bool, length: int) -> None:
         try:

@@ -461,3 +461,40 @@ def test_a_users_package_metadata_on_a_published_revision_stays() -> None:
         meta=packagemeta.PackageMeta(labels={"shown": "yes"}),
     )
     assert mirror.plan([v1], {relabelled.name: relabelled}).empty
+
+
+def test_objects_a_plan_left_alone_are_not_planned_again_until_an_input_changes() -> None:
+    """mirror.plan(quiet=...): the same record and observed objects as in a plan that
+    changed nothing are skipped; a new record, observed object, latest flag or failing
+    flag plans the object again; names that left are forgotten."""
+    existing = _existing(RECORDS)
+    quiet: mirror.Quiet = {}
+    assert mirror.plan(RECORDS, existing, quiet=quiet).empty
+    assert set(quiet) == set(existing)
+    # Everything is as planned before: nothing is planned again.
+    assert mirror.plan(RECORDS, existing, quiet=quiet).empty
+    moved = [
+        dataclasses.replace(r, commit="new", self_lock={"type": "git", "git": {"commit": "new"}})
+        if r.key.workspace == "ws"
+        else r
+        for r in RECORDS
+    ]
+    result = mirror.plan(moved, existing, quiet=quiet)
+    assert result.status == [
+        ("blueprints.nginx.ws", {"selfLock": {"type": "git", "git": {"commit": "new"}}})
+    ]
+    assert "blueprints.nginx.ws" not in quiet
+    # A new tag moves the latest flag of v2: it is planned again although its objects
+    # are the same.
+    result = mirror.plan([*RECORDS, record("v3", Lifecycle.PUBLISHED, 3)], existing, quiet=quiet)
+    assert result.patch == [("blueprints.nginx.v2", {"metadata": {"labels": {LATEST: "false"}}})]
+    # A new event (another observed object, even one equal to the last) is looked at.
+    again = _existing(RECORDS)["blueprints.nginx.v1"]
+    assert mirror.plan(RECORDS, {**existing, "blueprints.nginx.v1": again}, quiet=quiet).empty
+    assert quiet["blueprints.nginx.v1"][1] is again
+    # A failing write is planned again (to heal its Synced condition once it is not).
+    mirror.plan(RECORDS, existing, failing={"blueprints.nginx.v1"}, quiet=quiet)
+    assert quiet["blueprints.nginx.v1"][4] is True
+    # A revision that left Git is forgotten.
+    mirror.plan(RECORDS[:2], existing, quiet=quiet)
+    assert set(quiet) <= {"blueprints.nginx.v1", "blueprints.nginx.v2"}
