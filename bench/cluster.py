@@ -206,3 +206,20 @@ class Session:
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
+
+
+def apply_when_served(kube: Any, body: dict[str, Any]) -> None:
+    """``kubectl apply``, retried while the API server does not serve a CRD it has only
+    just installed (ServiceUnavailable, "not found")."""
+    deadline = time.monotonic() + UNAVAILABLE_FOR
+    while True:
+        try:
+            kube.apply(body)
+            return
+        except AssertionError as error:
+            text = str(error)
+            if time.monotonic() > deadline or not (
+                "ServiceUnavailable" in text or "not found" in text
+            ):
+                raise
+        time.sleep(0.2)

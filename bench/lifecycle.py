@@ -140,23 +140,6 @@ class Bed:
         time.sleep(PAUSE)
 
 
-def _apply_when_served(kube: Cluster, body: dict[str, Any]) -> None:
-    """``kubectl apply``, retried while the API server does not serve a CRD it has only
-    just installed (ServiceUnavailable, "not found")."""
-    deadline = time.monotonic() + SERVED_WITHIN
-    while True:
-        try:
-            kube.apply(body)
-            return
-        except AssertionError as error:
-            text = str(error)
-            if time.monotonic() > deadline or not (
-                "ServiceUnavailable" in text or "not found" in text
-            ):
-                raise
-        time.sleep(0.2)
-
-
 def _create_when_served(bed: Bed, package: str, workspace: str, source: dict[str, Any]) -> str:
     """:meth:`Bed.create`, retried while the API server answers 503 (or 404) for a CRD
     it has only just installed, so a run never loses a block to that."""
@@ -286,7 +269,7 @@ def _start(
         named.append(("big", big_url))
     named += [(f"extra{n}", u) for n, u in enumerate(extra)]
     for name, repo_url in named:
-        _apply_when_served(kube, _repository(name, repo_url))
+        cluster.apply_when_served(kube, _repository(name, repo_url))
     for name, _url in named:
         if name == "big":
             continue  # its cold sync takes minutes: run() waits for its objects instead

@@ -186,7 +186,7 @@ def run(
         )
 
         if small:
-            kube.apply(_repository("small", f"{server.url}/small.git"))
+            cluster.apply_when_served(kube, _repository("small", f"{server.url}/small.git"))
             _wait_count(api, small.objects, 120, op)
             durations, writes, changed = _noop(api, op, noop_syncs, 120)
             report.add_percentiles(
@@ -228,7 +228,7 @@ def run(
         load_before = cluster.load_average()
         applied_before = _syncs(op.metrics_url)[2].get("applied", 0)
         t0 = time.perf_counter()
-        kube.apply(_repository("big", f"{server.url}/big.git"))
+        cluster.apply_when_served(kube, _repository("big", f"{server.url}/big.git"))
         reached = _wait_count(api, shape.objects, 900, op)
         assert op.process is not None
         mem = cluster.memory(op.process.pid)
