@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from lanai.kpt import fnapi, kptoutput, package, render, resourcelist, yamlio
 
@@ -102,7 +101,7 @@ def _apply(
     sent = []
     for number, item in enumerate(items):
         copy = yamlio.clone(item)
-        _annotate(copy, resourcelist.ID, str(number))
+        kptoutput.annotate(copy, resourcelist.ID, str(number))
         sent.append(copy)
     request = resourcelist.build(sent, function_config(config))
     try:
@@ -136,8 +135,8 @@ def _apply(
         _drop(item, resourcelist.LEGACY_ID)
         if resourcelist.resource_path(item) is None:
             path = resourcelist.default_path(item)
-            _annotate(item, resourcelist.PATH, path)
-            _annotate(item, resourcelist.LEGACY_PATH, path)
+            kptoutput.annotate(item, resourcelist.PATH, path)
+            kptoutput.annotate(item, resourcelist.LEGACY_PATH, path)
     problem = render.check_krm(produced, where)
     if problem:
         return failed(f"output resource list must contain only KRM resources: {problem}")
@@ -213,18 +212,6 @@ def evaluate_text(
         log="".join(applied.log),
         exit_code=applied.exit_code,
     )
-
-
-def _annotate(item: CommentedMap, key: str, value: str) -> None:
-    metadata = item.get("metadata")
-    if not isinstance(metadata, CommentedMap):
-        metadata = CommentedMap()
-        item["metadata"] = metadata
-    annotations = metadata.get("annotations")
-    if not isinstance(annotations, CommentedMap):
-        annotations = CommentedMap()
-        metadata["annotations"] = annotations
-    annotations[key] = SingleQuotedScalarString(value)
 
 
 def _drop(item: CommentedMap, key: str) -> None:

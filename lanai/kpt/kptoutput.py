@@ -303,22 +303,27 @@ def read(text: str) -> Listed:
         except yamlio.YamlIOError as error:
             raise OutputError(str(error)) from error
         for item in loaded:
-            metadata = item.get("metadata")
-            if not isinstance(metadata, CommentedMap):
-                metadata = CommentedMap()
-                item["metadata"] = metadata
-            annotations = metadata.get("annotations")
-            if not isinstance(annotations, CommentedMap):
-                annotations = CommentedMap()
-                metadata["annotations"] = annotations
             for key, value in (
                 (resourcelist.LEGACY_INDEX, str(index)),
                 (resourcelist.INDEX, str(index)),
                 (SEQINDENT, seqindent(document)),
             ):
-                annotations[key] = SingleQuotedScalarString(value)
+                annotate(item, key, value)
             items.append(item)
     return Listed(items=items)
+
+
+def annotate(item: CommentedMap, key: str, value: str) -> None:
+    """Set the annotation ``key`` of ``item`` single-quoted, as kpt's reader writes its own."""
+    metadata = item.get("metadata")
+    if not isinstance(metadata, CommentedMap):
+        metadata = CommentedMap()
+        item["metadata"] = metadata
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, CommentedMap):
+        annotations = CommentedMap()
+        metadata["annotations"] = annotations
+    annotations[key] = SingleQuotedScalarString(value)
 
 
 _TOP_KEY = re.compile(r"^[^\s#-]")
