@@ -78,13 +78,7 @@ def _apply(
     started = time.monotonic()
 
     def failed(message: str, code: int = 1, *, exited: bool = False) -> _Applied:
-        took = render.go_duration(time.monotonic() - started)
-        applied.log.append(f"[FAIL] {render.quoted(shown)} in {took}\n")
-        if applied.results:
-            lines = [render.result_text(r) for r in applied.results]
-            applied.log.append(render.one_line("[Results]", lines) + "\n")
-        if applied.stderr:
-            applied.log.append(" " + render.one_line("Stderr", applied.stderr.split("\n")))
+        _log_outcome(applied, "FAIL", shown, started, applied.stderr)
         if exited:  # reported by these lines alone, as kpt reports it
             applied.log.append(f"  Exit code: {code}\n\n")
         applied.ok = False
@@ -140,15 +134,20 @@ def _apply(
     problem = render.check_krm(produced, where)
     if problem:
         return failed(f"output resource list must contain only KRM resources: {problem}")
+    _log_outcome(applied, "PASS", shown, started, output.stderr)
+    applied.produced = produced
+    return applied
+
+
+def _log_outcome(applied: _Applied, verdict: str, shown: str, started: float, stderr: str) -> None:
+    """kpt's closing lines for one function: the verdict and time, its results, its stderr."""
     took = render.go_duration(time.monotonic() - started)
-    applied.log.append(f"[PASS] {render.quoted(shown)} in {took}\n")
+    applied.log.append(f"[{verdict}] {render.quoted(shown)} in {took}\n")
     if applied.results:
         lines = [render.result_text(r) for r in applied.results]
         applied.log.append(render.one_line("[Results]", lines) + "\n")
-    if output.stderr:
-        applied.log.append(" " + render.one_line("Stderr", output.stderr.split("\n")))
-    applied.produced = produced
-    return applied
+    if stderr:
+        applied.log.append(" " + render.one_line("Stderr", stderr.split("\n")))
 
 
 def evaluate(
