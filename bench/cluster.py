@@ -138,6 +138,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def quiet(pids: list[int], busy: float = 0.1, window: float = 1.0, limit: float = 90.0) -> float:
+    """Wait until ``pids`` together use less than ``busy`` of one core over ``window``
+    seconds (a freshly started API server builds its OpenAPI documents for a while, which
+    would land on the first samples' clock); the seconds waited. Gives up after ``limit``."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = sum(cpu_seconds(pid) for pid in pids)
+        time.sleep(window)
+        if sum(cpu_seconds(pid) for pid in pids) - before < busy * window:
+            break
+    return time.monotonic() - started
+
+
 def load_average() -> float:
     """The machine's 1-minute load average (other work shares these cores)."""
     return os.getloadavg()[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import stats
 from lanai.git import commitmsg, probe, storage
-from lanai.local import gitserver
+from lanai.local import gitserver, housekeeping
 from tests.support import guards
 
 USER, PASSWORD = "publisher", "publisher-pass"
@@ -27,7 +27,11 @@ AUTHOR = storage.Signature("Bench", "bench@lanai.invalid")
 
 
 def run(publishers: int, workdir: Path, report: stats.Report) -> None:
-    server = gitserver.GitServer(workdir / "git", gitserver.Credentials(users={USER: PASSWORD}))
+    server = gitserver.GitServer(
+        workdir / "git",
+        gitserver.Credentials(users={USER: PASSWORD}),
+        housekeeping=housekeeping.Housekeeping(),
+    )
     server.start()
     try:
         _run(server, publishers, workdir, report)

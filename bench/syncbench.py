@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cluster, repogen, stats
-from lanai.local import controlplane, gitserver
+from lanai.local import controlplane, gitserver, housekeeping
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
 
@@ -151,7 +151,11 @@ def run(
         f"    generated {shape.published} revisions in {time.perf_counter() - started:.1f}s",
         flush=True,
     )
-    server = gitserver.GitServer(gitroot, gitserver.Credentials(users={USER: PASSWORD})).start()
+    server = gitserver.GitServer(
+        gitroot,
+        gitserver.Credentials(users={USER: PASSWORD}),
+        housekeeping=housekeeping.Housekeeping(),
+    ).start()
     plane = controlplane.ControlPlane(workdir / "controlplane", controlplane.find_binaries())
     plane.start()
     op = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=["--sync-period", "2"])

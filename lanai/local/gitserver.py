@@ -29,6 +29,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from lanai.local import pki
+from lanai.local.housekeeping import NO_AUTO_GC, Housekeeping
 
 _CHUNK = 64 * 1024
 HOST = "127.0.0.1"
@@ -132,6 +133,8 @@ class BackendHandler(BaseHTTPRequestHandler):
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "GIT_HTTP_MAX_REQUEST_BUFFER": str(1024 * 1024 * 1024),
         }
+        if self.server.housekeeping is not None:
+            env.update(NO_AUTO_GC)
         if protocol := self.headers.get("Git-Protocol"):
             env["GIT_PROTOCOL"] = protocol
         if encoding := self.headers.get("Content-Encoding"):
@@ -245,6 +248,10 @@ class _Handler(BackendHandler):
             self.close_connection = True
             return
         self.run_backend(user)
+        if self.server.housekeeping is not None and _is_push(self.command, self.path):
+            repository = self.server.repository_of(self.path)
+            if repository is not None:
+                self.server.housekeeping.pushed(repository)
 
 
 class Server(ThreadingHTTPServer):
@@ -259,6 +266,14 @@ class Server(ThreadingHTTPServer):
         super().__init__(address, handler)
         self.root = root
         self.git = shutil.which("git") or "git"
+        self.housekeeping: Housekeeping | None = None
+
+    def repository_of(self, path: str) -> Path | None:
+        """The bare repository a request's path names: a directory right under the root."""
+        name = urlsplit(path).path.rsplit("/", 1)[0].strip("/")
+        root = self.root.resolve()
+        found = (root / name).resolve()
+        return found if found.parent == root and found.is_dir() else None
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients that hang up (or refuse our certificate) are not server errors."""
@@ -280,7 +295,7 @@ class _Server(Server):
 
     def dies_at(self, method: str, path: str) -> bool:
         """Whether this request finds the server dead (a push beyond the ones allowed)."""
-        if method != "POST" or not urlsplit(path).path.endswith("/git-receive-pack"):
+        if not _is_push(method, path):
             return False
         with self._counting:
             if self.pushes_left is None:
@@ -290,6 +305,10 @@ class _Server(Server):
                 return False
             self.down.set()
             return True
+
+
+def _is_push(method: str, path: str) -> bool:
+    return method == "POST" and urlsplit(path).path.endswith("/git-receive-pack")
 
 
 def _tls_context(root: Path, certificate: pki.KeyPair) -> ssl.SSLContext:
@@ -310,10 +329,14 @@ class GitServer:
         credentials: Credentials,
         port: int = 0,
         certificate: pki.KeyPair | None = None,
+        housekeeping: Housekeeping | None = None,
     ) -> None:
+        """``housekeeping``: maintain repositories every so many pushes, as a hosting
+        service does (off by default: short-lived test repositories do not need it)."""
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.credentials = credentials
+        self.housekeeping = housekeeping
         self._certificate = certificate
         self._scheme = "http" if certificate is None else "https"
         self._server = self._bind(port)
@@ -322,6 +345,7 @@ class GitServer:
 
     def _bind(self, port: int) -> _Server:
         server = _Server((HOST, port), self.root, self.credentials)
+        server.housekeeping = self.housekeeping
         if self._certificate is not None:
             server.socket = _tls_context(self.root, self._certificate).wrap_socket(
                 server.socket, server_side=True
@@ -358,6 +382,8 @@ class GitServer:
         self._server.shutdown()
         self._server.server_close()
         self._closed = True
+        if self.housekeeping is not None:
+            self.housekeeping.drain()
 
     def stop_after_pushes(self, pushes: int) -> threading.Event:
         """Die on the push after the next ``pushes`` ones: that push and every request
