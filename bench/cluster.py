@@ -221,6 +221,25 @@ class Session:
             self._connection.close()
 
 
+def install(kube: Any, root: Path, namespace: str, user: str, password: str) -> None:
+    """What an installation has (the CRDs, the admission policies: without the one that
+    records a Repository's requester its Secret is never read), a namespace, and the
+    ``git-auth`` Secret holding the Git server's credentials."""
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(root / "crds"))
+    kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    kube.kubectl("apply", "--server-side", "-k", str(root / "config" / "policy"))
+    kube.kubectl("create", "namespace", namespace)
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/basic-auth",
+            "metadata": {"name": "git-auth", "namespace": namespace},
+            "stringData": {"username": user, "password": password},
+        }
+    )
+
+
 def apply_when_served(kube: Any, body: dict[str, Any]) -> None:
     """``kubectl apply``, retried while the API server does not serve a CRD it has only
     just installed (ServiceUnavailable, "not found")."""

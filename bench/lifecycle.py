@@ -255,19 +255,7 @@ def _start(
     flags = os.environ.get("BENCH_OPERATOR_ARGS", "").split()
     operator = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=flags)
     kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-    kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
-    kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-    kube.kubectl("apply", "--server-side", "-k", str(ROOT / "config" / "policy"))
-    kube.kubectl("create", "namespace", NAMESPACE)
-    kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "kubernetes.io/basic-auth",
-            "metadata": {"name": "git-auth", "namespace": NAMESPACE},
-            "stringData": {"username": USER, "password": PASSWORD},
-        }
-    )
+    cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
     operator.start()
     session = cluster.Session(plane.server, plane.workdir / "pki")
     named = [(REPO, url)]

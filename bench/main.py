@@ -15,7 +15,17 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import gitmicro, lifecycle, publishers, render, repogen, stats, syncbench, variants
+from bench import (
+    gitmicro,
+    lifecycle,
+    publishers,
+    render,
+    repogen,
+    stats,
+    syncbench,
+    syncmany,
+    variants,
+)
 from lanai.git import probe
 from lanai.local import gitserver
 
@@ -30,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["git", "publishers", "sync", "lifecycle", "render", "variants"],
+        choices=["git", "publishers", "sync", "sync-many", "lifecycle", "render", "variants"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -52,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         "--sites", type=int, default=100, help="Repositories the variant set targets"
     )
     args = parser.parse_args(argv)
-    chosen = set(args.only or ["git", "publishers", "sync", "lifecycle", "render", "variants"])
+    chosen = set(
+        args.only or ["git", "publishers", "sync", "sync-many", "lifecycle", "render", "variants"]
+    )
     workdir = Path(tempfile.mkdtemp(prefix="lanai-bench-"))
     shape = repogen.Shape.for_revisions(args.revisions)
     report = stats.Report()
@@ -108,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
 
+    if "sync-many" in chosen:
+        step(
+            "1b. cold sync of 100 Repositories x 100 revisions through the operator",
+            lambda: syncmany.run(workdir / "sync-many", report),
+        )
     if "lifecycle" in chosen:
         step(
             "5. lifecycle latencies and their floors: init, propose, approve, copy, clone",

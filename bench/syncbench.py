@@ -161,21 +161,7 @@ def run(
     op = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=["--sync-period", "2"])
     try:
         kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-        kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
-        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-        # The admission policies an installation has: the requester of a Repository's
-        # Secret is recorded by one of them (without it the Secret is never read).
-        kube.kubectl("apply", "--server-side", "-k", str(ROOT / "config" / "policy"))
-        kube.kubectl("create", "namespace", NAMESPACE)
-        kube.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "type": "kubernetes.io/basic-auth",
-                "metadata": {"name": "git-auth", "namespace": NAMESPACE},
-                "stringData": {"username": USER, "password": PASSWORD},
-            }
-        )
+        cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
         api = cluster.Api(plane.server, plane.workdir / "pki")
         op.start()
         assert op.process is not None

@@ -184,15 +184,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
     operator = OperatorProcess(plane.kubeconfig, workdir / "operator")
     try:
         kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-        kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "crds"))
-        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-        kube.kubectl("apply", "--server-side", "-k", str(ROOT / "config" / "policy"))
-        kube.kubectl("create", "namespace", NAMESPACE)
-        kube.apply(
-            {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
-             "metadata": {"name": "git-auth", "namespace": NAMESPACE},
-             "stringData": {"username": USER, "password": PASSWORD}}
-        )  # fmt: skip
+        cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
         operator.start()
         api = cluster.Api(plane.server, plane.workdir / "pki")
         LAGGARDS.append(lambda: _not_ready(api))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,26 @@ logger = logging.getLogger(__name__)
 
 WRITERS = 16
 """API writes in flight at once during a sync (the client's pool allows 100)."""
+
+IN_FLIGHT = 2 * WRITERS
+"""API writes in flight at once across every Repository's sync. 100 Repositories synced
+at once (an operator start, a namespace of sites) would otherwise send 1,600 writes at
+a time: more than an API server on two cores answers any sooner, each holding its body
+and its coroutine in memory meanwhile (measured: 320 MiB RSS at 11,000 objects)."""
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slot() -> asyncio.Semaphore:
+    """The process's write slots (one set per event loop: tests run several)."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(IN_FLIGHT)
+    return slots
+
 
 INDEX = "revisions_by_repository"
 """kopf index: (namespace, repository) → ObservedObject of each PackageRevision."""
@@ -177,7 +198,9 @@ class _Writer:
                     continue  # refused before: backing off
                 applied.attempted.add(key)
                 try:
-                    if await write(item):
+                    async with _slot():
+                        wrote = await write(item)
+                    if wrote:
                         done += 1
                 except kube.ApiError as error:
                     failure = WriteFailure(self.kind, key[1], action, error.status, str(error))

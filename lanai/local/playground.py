@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lanai.handlers import operator
-from lanai.local import controlplane, gitserver
+from lanai.local import controlplane, gitserver, housekeeping
 
 logger = logging.getLogger("lanai.up")
 
@@ -224,8 +224,12 @@ def up(workdir: str, fast: bool = True) -> int:
     # default (loopback); allow exactly that address, nothing else of this machine.
     options = dataclasses.replace(options, allow_git_hosts=(gitserver.HOST,))
     plane = controlplane.ControlPlane(root / "controlplane", controlplane.find_binaries())
+    # A playground lives for days: its Git server keeps its repositories packed, as a
+    # hosting service does, so pushes do not slow down as revisions pile up.
     server = gitserver.GitServer(
-        root / "git", gitserver.Credentials(users={DEMO_USER: DEMO_PASSWORD})
+        root / "git",
+        gitserver.Credentials(users={DEMO_USER: DEMO_PASSWORD}),
+        housekeeping=housekeeping.Housekeeping(),
     ).start()
     try:
         plane.start()
