@@ -85,6 +85,17 @@ class Report:
                 f"n={len(values)}" if key == "p50" else "",
             )
 
+    def add_cpu(self, during: str, cpu: dict[str, float], load_before: float, now: float) -> None:
+        """The CPU seconds each process used ``during`` a phase, and the load around it."""
+        for name, used in sorted(cpu.items()):
+            self.add(f"  CPU used by {name} during {during}", used, "s")
+        self.add(
+            f"  load average (1 min) before / after {during}",
+            now,
+            "",
+            note=f"(before: {load_before:.1f}; 2 cores, shared with other work)",
+        )
+
     def table(self) -> str:
         lines = ["| measure | value | target | ratio | verdict |", "|---|---|---|---|---|"]
         for row in self.rows:

@@ -237,14 +237,7 @@ def run(
             reached[shape.objects],
             "s",
         )
-        for name, used in cpu.items():
-            report.add(f"  CPU used by {name} during the cold sync", used, "s")
-        report.add(
-            "  load average (1 min) before / after the cold sync",
-            cluster.load_average(),
-            "",
-            note=f"(before: {load_before:.1f}; 2 cores, shared with other work)",
-        )
+        report.add_cpu("the cold sync", cpu, load_before, cluster.load_average())
         report.add("cold sync → the sync finished (every object's status written)", finished, "s")
         report.add(f"operator RSS at {shape.objects} objects", mem["VmRSS"], "MiB", 300)
         report.add("operator peak RSS (VmHWM) during cold sync", mem["VmHWM"], "MiB", 300)

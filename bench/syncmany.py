@@ -71,14 +71,7 @@ def run(
         title = f"cold sync of {repositories} Repositories x {shape.published} revisions"
         report.add(f"{title} → all {wanted} objects", posted + reached[wanted], "s", 60)
         report.add(f"  of which POSTing the {repositories} Repositories", posted, "s")
-        for name, used in sorted(cpu.items()):
-            report.add(f"  CPU used by {name} during it", used, "s")
-        report.add(
-            "  load average (1 min) before / after it",
-            cluster.load_average(),
-            "",
-            note=f"(before: {load_before:.1f})",
-        )
+        report.add_cpu("it", cpu, load_before, cluster.load_average())
         report.add(f"  operator RSS at {wanted} objects", rss["VmRSS"], "MiB", 300)
         report.add("    of which anonymous (RssAnon)", rss["RssAnon"], "MiB")
         report.add("    of which file-backed (RssFile)", rss["RssFile"], "MiB")

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 ARENAS = 2
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number
 TRIM_AFTER = 1000
-"""API writes after which a sync returns freed memory to the system."""
+"""API writes (by all syncs together) after which freed memory goes back to the system:
+one sync of 10,000 revisions, or a hundred Repositories of 100 each synced at once."""
 GC_THRESHOLDS = (50_000, 20, 20)
 """New containers before a young collection; young (middle) collections before the next
 generation is considered (Python's defaults: 700, 10, 10)."""
@@ -63,6 +64,20 @@ def calm_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+_untrimmed = 0
+
+
+def trim_due(writes: int) -> bool:
+    """Count a sync's ``writes``; True (and the count starts again) once all syncs
+    together have written :data:`TRIM_AFTER` since the last trim."""
+    global _untrimmed
+    _untrimmed += writes
+    if _untrimmed < TRIM_AFTER:
+        return False
+    _untrimmed = 0
+    return True
 
 
 def trim() -> None:

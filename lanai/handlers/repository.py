@@ -372,7 +372,7 @@ async def _sync(
         )  # fmt: skip
     if schedule and recovered:
         schedule.wake.set()
-    if written >= memory.TRIM_AFTER:
+    if memory.trim_due(written):
         await asyncio.to_thread(memory.trim)
     head = cached.git.head() or outcome.head
     count = len({r.key.package for r in records})

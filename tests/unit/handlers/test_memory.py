@@ -32,3 +32,15 @@ def test_an_explicit_arena_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(memory, "_libc", lambda: called.append(True))
     memory.limit_arenas()
     assert called == []
+
+
+def test_a_trim_is_due_once_all_syncs_together_wrote_enough(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory, "_untrimmed", 0)
+    small = memory.TRIM_AFTER // 10
+    # Ten small syncs (a hundred Repositories of 100 revisions) add up to one trim.
+    due = [memory.trim_due(small) for _ in range(10)]
+    assert due == [False] * 9 + [True]
+    assert not memory.trim_due(small)  # counting starts again after a trim
+    assert memory.trim_due(memory.TRIM_AFTER)  # one big sync is due at once

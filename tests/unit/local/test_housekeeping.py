@@ -4,39 +4,25 @@ service does, without ever touching a push or a path outside its root."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lanai.local import gitserver, housekeeping
-
-USER, PASSWORD = "keeper", "keeper-password"
+from tests.support import gitwork
 
 
 @pytest.fixture
 def kept(tmp_path: Path) -> Iterator[tuple[gitserver.GitServer, housekeeping.Housekeeping]]:
     upkeep = housekeeping.Housekeeping(incremental_every=2, full_every=4)
     server = gitserver.GitServer(
-        tmp_path / "srv", gitserver.Credentials(users={USER: PASSWORD}), housekeeping=upkeep
+        tmp_path / "srv",
+        gitserver.Credentials(users={gitwork.GIT_USER: gitwork.GIT_PASSWORD}),
+        housekeeping=upkeep,
     ).start()
     yield server, upkeep
     server.stop()
-
-
-def _git(*args: str, cwd: Path | None = None) -> str:
-    env = dict(
-        os.environ,
-        GIT_TERMINAL_PROMPT="0",
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@t",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@t",
-    )
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _push_branches(
@@ -44,13 +30,10 @@ def _push_branches(
 ) -> None:
     """``count`` pushes of a new branch each; with ``upkeep``, each waits for the
     housekeeping it started (a run still under way would make the next due one wait)."""
-    authed = url.replace("http://", f"http://{USER}:{PASSWORD}@")
-    _git("clone", "-q", authed, str(work))
+    gitwork.clone(url, work)
     for n in range(count):
-        (work / f"f{n}").write_text(f"{n}\n")
-        _git("add", ".", cwd=work)
-        _git("commit", "-qm", f"c{n}", cwd=work)
-        _git("push", "-q", "origin", f"HEAD:refs/heads/b{n}", cwd=work)
+        gitwork.commit_package(work, ".", {f"f{n}": f"{n}\n"}, f"c{n}")
+        gitwork.git(work, "push", "-q", "origin", f"HEAD:refs/heads/b{n}")
         if upkeep is not None:
             upkeep.drain()
 
@@ -76,8 +59,8 @@ def test_every_so_many_pushes_objects_and_refs_are_packed_with_a_commit_graph(
     assert not list((repository / "refs" / "heads").glob("b*"))  # no loose refs left
     assert (repository / "objects" / "info" / "commit-graph").exists()
     # The repository is whole and serves every branch.
-    _git("--git-dir", str(repository), "fsck", "--no-progress")
-    listed = _git("ls-remote", url.replace("http://", f"http://{USER}:{PASSWORD}@"))
+    gitwork.git(tmp_path, "--git-dir", str(repository), "fsck", "--no-progress")
+    listed = gitwork.git(tmp_path / "work", "ls-remote", "origin")
     assert all(f"refs/heads/b{n}" in listed for n in range(4))
 
 
