@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import stats
 from lanai.git import commitmsg, probe, storage
-from lanai.local import gitserver, housekeeping
+from lanai.local import gitserver
 from tests.support import guards
 
 USER, PASSWORD = "publisher", "publisher-pass"
@@ -30,7 +30,6 @@ def run(publishers: int, workdir: Path, report: stats.Report) -> None:
     server = gitserver.GitServer(
         workdir / "git",
         gitserver.Credentials(users={USER: PASSWORD}),
-        housekeeping=housekeeping.Housekeeping(),
     )
     server.start()
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cluster, repogen, stats
-from lanai.local import controlplane, gitserver, housekeeping
+from lanai.local import controlplane, gitserver
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
 
@@ -154,7 +154,6 @@ def run(
     server = gitserver.GitServer(
         gitroot,
         gitserver.Credentials(users={USER: PASSWORD}),
-        housekeeping=housekeeping.Housekeeping(),
     ).start()
     plane = controlplane.ControlPlane(workdir / "controlplane", controlplane.find_binaries())
     plane.start()

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench import cluster, repogen, stats, syncbench
-from lanai.local import controlplane, gitserver, housekeeping
+from lanai.local import controlplane, gitserver
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
 
@@ -40,7 +40,6 @@ def run(
     server = gitserver.GitServer(
         gitroot,
         gitserver.Credentials(users={syncbench.USER: syncbench.PASSWORD}),
-        housekeeping=housekeeping.Housekeeping(),
     ).start()
     plane = controlplane.ControlPlane(workdir / "controlplane", controlplane.find_binaries())
     plane.start()

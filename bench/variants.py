@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cluster, stats, watching
-from lanai.local import controlplane, gitserver, housekeeping
+from lanai.local import controlplane, gitserver
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
 
@@ -166,7 +166,6 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
     server = gitserver.GitServer(
         workdir / "git",
         gitserver.Credentials(users={USER: PASSWORD}),
-        housekeeping=housekeeping.Housekeeping(),
     ).start()
     # BENCH_AUDIT=1: the API server logs every write (audit.log in the control plane's
     # directory), to tell which component made each of the writes counted below.
