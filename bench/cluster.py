@@ -240,6 +240,19 @@ def install(kube: Any, root: Path, namespace: str, user: str, password: str) -> 
     )
 
 
+def repository(name: str, namespace: str, url: str) -> dict[str, Any]:
+    """A Repository of the Git server's ``url``, read with the ``git-auth`` Secret."""
+    return {
+        "apiVersion": "config.porch.kpt.dev/v1alpha1",
+        "kind": "Repository",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "type": "git",
+            "git": {"repo": url, "branch": "main", "secretRef": {"name": "git-auth"}},
+        },
+    }
+
+
 def apply_when_served(kube: Any, body: dict[str, Any]) -> None:
     """``kubectl apply``, retried while the API server does not serve a CRD it has only
     just installed (ServiceUnavailable, "not found")."""

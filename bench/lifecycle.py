@@ -263,7 +263,7 @@ def _start(
         named.append(("big", big_url))
     named += [(f"extra{n}", u) for n, u in enumerate(extra)]
     for name, repo_url in named:
-        cluster.apply_when_served(kube, _repository(name, repo_url))
+        cluster.apply_when_served(kube, cluster.repository(name, NAMESPACE, repo_url))
     for name, _url in named:
         if name == "big":
             continue  # its cold sync takes minutes: run() waits for its objects instead
@@ -284,18 +284,6 @@ def _start(
     floor_git.fetch()
     watch = watching.Watcher(session, REVISIONS, f"{LABEL}=true").start()
     return Bed(workdir, server, plane, operator, kube, session, watch, floor_git)
-
-
-def _repository(name: str, url: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "config.porch.kpt.dev/v1alpha1",
-        "kind": "Repository",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "type": "git",
-            "git": {"repo": url, "branch": "main", "secretRef": {"name": "git-auth"}},
-        },
-    }
 
 
 def _stop(bed: Bed | None) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 from bench import cluster, repogen, stats
 from lanai.local import controlplane, gitserver
@@ -32,19 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 USER, PASSWORD = "bench-bot", "bench-password-not-secret"
 NAMESPACE = "bench"
 SYNC_METRIC = "lanai_repository_sync_duration_seconds"
-
-
-def _repository(name: str, url: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "config.porch.kpt.dev/v1alpha1",
-        "kind": "Repository",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "type": "git",
-            "content": "Package",
-            "git": {"repo": url, "branch": "main", "secretRef": {"name": "git-auth"}},
-        },
-    }
 
 
 def _syncs(metrics_url: str) -> tuple[float, float, dict[str, float]]:
@@ -61,7 +47,7 @@ def _syncs(metrics_url: str) -> tuple[float, float, dict[str, float]]:
     return count, total, by_outcome
 
 
-def _wait_count(
+def wait_count(
     api: cluster.Api, want: int, timeout: float, op: OperatorProcess
 ) -> dict[int, float]:
     """Poll the object count; returns {threshold: seconds} as thresholds are crossed."""
@@ -175,8 +161,9 @@ def run(
         )
 
         if small:
-            cluster.apply_when_served(kube, _repository("small", f"{server.url}/small.git"))
-            _wait_count(api, small.objects, 120, op)
+            small_url = f"{server.url}/small.git"
+            cluster.apply_when_served(kube, cluster.repository("small", NAMESPACE, small_url))
+            wait_count(api, small.objects, 120, op)
             durations, writes, changed = _noop(api, op, noop_syncs, 120)
             report.add_percentiles(
                 f"no-op sync, {small.published} revisions",
@@ -217,8 +204,9 @@ def run(
         load_before = cluster.load_average()
         applied_before = _syncs(op.metrics_url)[2].get("applied", 0)
         t0 = time.perf_counter()
-        cluster.apply_when_served(kube, _repository("big", f"{server.url}/big.git"))
-        reached = _wait_count(api, shape.objects, 900, op)
+        big = cluster.repository("big", NAMESPACE, f"{server.url}/big.git")
+        cluster.apply_when_served(kube, big)
+        reached = wait_count(api, shape.objects, 900, op)
         assert op.process is not None
         mem = cluster.memory(op.process.pid)
         # The objects exist; the sync that made them is done once it has written the

@@ -59,10 +59,10 @@ def run(
         load_before = cluster.load_average()
         started = time.perf_counter()
         for name in names:
-            api.send("POST", path, syncbench._repository(name, f"{server.url}/{name}.git"))
+            api.send("POST", path, cluster.repository(name, namespace, f"{server.url}/{name}.git"))
         posted = time.perf_counter() - started
         wanted = repositories * shape.objects
-        reached = syncbench._wait_count(api, wanted, 900, op)  # from now on
+        reached = syncbench.wait_count(api, wanted, 900, op)  # from now on
         cpu = {name: cluster.cpu_seconds(pid) - cpu_before[name] for name, pid in parts.items()}
         written = cluster.delta(writes_before, api.writes())
         rss = cluster.memory(op.process.pid)

@@ -48,31 +48,30 @@ class Housekeeping:
     git: str = "git"
     _pushes: dict[Path, int] = field(default_factory=dict)
     _queued: set[Path] = field(default_factory=set)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _idle: threading.Condition = field(default_factory=threading.Condition)
+    """Guards the counts; notified whenever a repository's housekeeping ends."""
     _worker: futures.ThreadPoolExecutor = field(
         default_factory=lambda: futures.ThreadPoolExecutor(1, thread_name_prefix="git-housekeeping")
     )
-    _started: set[futures.Future[None]] = field(default_factory=set)
     runs: int = 0
     """Housekeeping runs finished (for tests and reports)."""
 
     def pushed(self, repository: Path) -> None:
         """Count a push to ``repository``; start its housekeeping when one is due (unless
         one is queued or running for it already: the next due push starts it again)."""
-        with self._lock:
+        with self._idle:
             count = self._pushes.get(repository, 0) + 1
             self._pushes[repository] = count
             if count % self.incremental_every or repository in self._queued:
                 return
             self._queued.add(repository)
             full = count % self.full_every == 0
-            self._started.add(self._worker.submit(self._maintain, repository, full))
+            self._worker.submit(self._maintain, repository, full)
 
     def drain(self) -> None:
         """Wait for the housekeeping queued or under way (before a repository is removed)."""
-        with self._lock:
-            started, self._started = self._started, set()
-        futures.wait(started)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._queued)
 
     def _maintain(self, repository: Path, full: bool) -> None:
         try:
@@ -82,9 +81,10 @@ class Housekeeping:
         except (OSError, subprocess.SubprocessError) as error:
             logger.warning("housekeeping of %s failed: %s", repository.name, error)
         finally:
-            with self._lock:
+            with self._idle:
                 self._queued.discard(repository)
                 self.runs += 1
+                self._idle.notify_all()
 
     def _run(self, repository: Path, *args: str) -> None:
         subprocess.run(
