@@ -229,14 +229,18 @@ async def apply(
     namespace: str,
     plan: mirror.MirrorPlan,
     due: Callable[[Key], bool] = _always,
+    annotations: Mapping[str, str] | None = None,
 ) -> Applied:
     """Carry out ``plan``; objects that appeared or vanished meanwhile are skipped, objects
-    for which ``due`` is False (backing off after a refusal) are left for later."""
+    for which ``due`` is False (backing off after a refusal) are left for later.
+    ``annotations`` go on every object created (the operator's recorded identity)."""
     applied = Applied()
     writer = _Writer(applied, "PackageRevision", due)
 
     async def create(entry: mirror.Creation) -> bool:
         body = entry.body()
+        if annotations:
+            body["metadata"].setdefault("annotations", {}).update(annotations)
         try:
             await kube.create(
                 api, *_API, namespace, constants.PACKAGE_REVISIONS, body, decode=False

@@ -27,6 +27,7 @@ from lanai.git import egress, network, sockets
 from lanai.handlers import (
     editing,
     events,
+    identity,
     kube,
     memory,
     mirroring,
@@ -155,8 +156,10 @@ def build_registry(options: Options, box: pool.Box) -> kopf.OperatorRegistry:
         except sockets.Unavailable as error:  # every Git call will say so as well
             logger.error("Git connections are disabled: %s", error)
         cache = gitcache.Cache(options.cache_dir, guard)
+        own = await identity.whoami(api)
         memo["runtime"] = runtime.Runtime(
             api=api,
+            own_annotations=own.recorded() if own else {},
             events=events.Recorder(api),
             cache=cache,
             engine=build_engine(cache, options, box),

@@ -332,7 +332,7 @@ async def _sync(
     applied = mirroring.Applied()
     if not plan.empty:
         planned = time.perf_counter() - started
-        applied = await mirroring.apply(rt.api, namespace, plan, failed.due)
+        applied = await mirroring.apply(rt.api, namespace, plan, failed.due, rt.own_annotations)
         if applied.attempted:
             logger.info(
                 "synced %s/%s: %d created, %d patched, %d deleted, %d not written "

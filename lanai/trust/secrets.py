@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,13 @@ def requester_of(annotations: Mapping[str, Any] | None) -> Requester | None:
     if not isinstance(user, str) or not user:
         return None
     return Requester(user, _groups(annotations.get(REQUESTED_BY_GROUPS)))
+
+
+def groups_text(groups: Sequence[str]) -> str:
+    """``groups`` as the requester policy writes them into :data:`REQUESTED_BY_GROUPS`:
+    a JSON list without spaces, only backslash and double quote escaped."""
+    quoted = ('"' + g.replace("\\", "\\\\").replace('"', '\\"') + '"' for g in groups)
+    return "[" + ",".join(quoted) + "]"
 
 
 def _groups(text: Any) -> tuple[str, ...]:

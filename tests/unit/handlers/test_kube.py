@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from lanai.handlers import kube
+from tests.support import standin
 
 SECRET_VALUE = "c2VjcmV0LXZhbHVl"  # base64 of "secret-value"
 
@@ -40,15 +41,8 @@ async def server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
             return web.json_response({"type": "Opaque", "data": {"token": SECRET_VALUE}})
         return web.json_response({"metadata": {"name": "made", "generation": 1}})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    async with standin.serving(handle) as url:
+        yield url, seen
 
 
 def _api(server: str, tokens: list[str]) -> kube.Api:

@@ -15,11 +15,9 @@ import kopf
 import pytest
 from aiohttp import web
 
-from lanai.api.keys import PackageRevisionKey
-from lanai.api.models import Lifecycle
-from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import mirror, packages
 from lanai.handlers import kube, mirroring, syncfailures
+from tests.support import standin
 
 REFUSED = {
     "blueprints.app.v1": (422, "Invalid", "spec.lifecycle cannot move from Published to Draft"),
@@ -48,31 +46,12 @@ async def server() -> AsyncIterator[tuple[str, list[tuple[str, str, Any]]]]:
             return web.json_response(status, status=code)
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    async with standin.serving(handle) as url:
+        yield url, seen
 
 
 def _api(server: str) -> kube.Api:
     return kube.Api(connect=lambda: kopf.ConnectionInfo(server=server, token="t"))
-
-
-def _record(workspace: str) -> PackageRevisionRecord:
-    key = PackageRevisionKey("ns", "blueprints", "app", workspace)
-    return PackageRevisionRecord(
-        key=key,
-        lifecycle=Lifecycle.PUBLISHED,
-        revision=int(workspace[1:]),
-        commit=f"c-{workspace}",
-        ref=f"refs/tags/app/{workspace}",
-        self_lock={"type": "git", "git": {"commit": f"c-{workspace}"}},
-    )
 
 
 async def test_refused_writes_are_noted_per_object_and_the_rest_is_written(
@@ -82,7 +61,7 @@ async def test_refused_writes_are_noted_per_object_and_the_rest_is_written(
     api = _api(url)
     names = [f"blueprints.app.v{i}" for i in range(1, 7)]
     plan = mirror.MirrorPlan(
-        create=[mirror.Creation(_record("v5"), False, False)],
+        create=[mirror.Creation(standin.published("v5"), False, False)],
         patch=[(name, {"metadata": {"labels": {"x": "y"}}}) for name in names[:4]],
         status=[(names[5], {"revision": 6})],
         delete=["blueprints.app.v1", "blueprints.app.v9"],
