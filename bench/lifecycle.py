@@ -253,9 +253,9 @@ def _start(
     plane.start()
     # BENCH_OPERATOR_ARGS: more flags for the operator (-v for kopf's debug log, say).
     flags = os.environ.get("BENCH_OPERATOR_ARGS", "").split()
-    operator = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=flags)
     kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-    cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
+    as_deployed = cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
+    operator = OperatorProcess(as_deployed, workdir / "operator", extra_args=flags)
     operator.start()
     session = cluster.Session(plane.server, plane.workdir / "pki")
     named = [(REPO, url)]

@@ -146,7 +146,7 @@ def run(
     op = OperatorProcess(plane.kubeconfig, workdir / "operator", extra_args=["--sync-period", "2"])
     try:
         kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-        cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
+        op.kubeconfig = cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
         api = cluster.Api(plane.server, plane.workdir / "pki")
         op.start()
         assert op.process is not None

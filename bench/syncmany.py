@@ -47,7 +47,9 @@ def run(
     namespace = syncbench.NAMESPACE
     try:
         kube = Cluster(kubeconfig=plane.kubeconfig, root=syncbench.ROOT)
-        cluster.install(kube, syncbench.ROOT, namespace, syncbench.USER, syncbench.PASSWORD)
+        op.kubeconfig = cluster.install(
+            kube, syncbench.ROOT, namespace, syncbench.USER, syncbench.PASSWORD
+        )
         api = cluster.Api(plane.server, plane.workdir / "pki")
         op.start()
         assert op.process is not None

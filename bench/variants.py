@@ -183,7 +183,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
     operator = OperatorProcess(plane.kubeconfig, workdir / "operator")
     try:
         kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
-        cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
+        operator.kubeconfig = cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
         operator.start()
         api = cluster.Api(plane.server, plane.workdir / "pki")
         LAGGARDS.append(lambda: _not_ready(api))
