@@ -156,10 +156,9 @@ def build_registry(options: Options, box: pool.Box) -> kopf.OperatorRegistry:
         except sockets.Unavailable as error:  # every Git call will say so as well
             logger.error("Git connections are disabled: %s", error)
         cache = gitcache.Cache(options.cache_dir, guard)
-        own = await identity.whoami(api)
         memo["runtime"] = runtime.Runtime(
             api=api,
-            own_annotations=own.recorded() if own else {},
+            identity=await identity.whoami(api),
             events=events.Recorder(api),
             cache=cache,
             engine=build_engine(cache, options, box),

@@ -32,6 +32,7 @@ from lanai.engine import mirror, overlap, packages
 from lanai.git import probe, storage
 from lanai.handlers import (
     credentials,
+    identity,
     kube,
     memory,
     metrics,
@@ -332,7 +333,9 @@ async def _sync(
     applied = mirroring.Applied()
     if not plan.empty:
         planned = time.perf_counter() - started
-        applied = await mirroring.apply(rt.api, namespace, plan, failed.due, rt.own_annotations)
+        applied = await mirroring.apply(
+            rt.api, namespace, plan, failed.due, identity.recorded(rt.identity)
+        )
         if applied.attempted:
             logger.info(
                 "synced %s/%s: %d created, %d patched, %d deleted, %d not written "

@@ -40,7 +40,7 @@ from typing import Any
 from lanai.api import conditions, constants
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import edits, errors
-from lanai.handlers import fields, kube, runtime
+from lanai.handlers import fields, identity, kube, runtime
 from lanai.tasks.requests import Rendered
 
 logger = logging.getLogger(__name__)
@@ -215,7 +215,10 @@ async def _create(
         "name": key.name,
         "namespace": key.namespace,
         "labels": {constants.REPOSITORY_LABEL: key.repository},
-        "annotations": {constants.BASE_COMMIT_ANNOTATION: record.commit},
+        "annotations": {
+            constants.BASE_COMMIT_ANNOTATION: record.commit,
+            **identity.actor(rt.identity),
+        },
     }
     if owner and (owner.get("metadata") or {}).get("uid"):
         metadata["ownerReferences"] = [_owner_reference(owner)]

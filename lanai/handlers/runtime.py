@@ -5,7 +5,6 @@ Built once at startup and torn down at cleanup; no module-level singletons (STYL
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ import kopf
 from lanai.cache import gitcache
 from lanai.engine.engine import Engine
 from lanai.git import network
-from lanai.handlers import events, kube
+from lanai.handlers import events, identity, kube
 from lanai.trust import secrets
 
 if TYPE_CHECKING:
@@ -36,9 +35,9 @@ class Runtime:
     schedules: dict[tuple[str, str], Schedule] = field(default_factory=dict)
     secret_access: secrets.SecretAccess = secrets.SecretAccess.REQUESTER
     """Whose rights decide which Secrets are read (``--secret-access``)."""
-    own_annotations: Mapping[str, str] = field(default_factory=dict)
-    """What the identity admission policies record on the operator's own creates
-    (:mod:`lanai.handlers.identity`); empty when the API server could not say who it is."""
+    identity: identity.Identity | None = None
+    """Who the operator is to the API server (:mod:`lanai.handlers.identity`); None when
+    the API server could not say."""
     followed: FollowedGenerations = field(default_factory=lambda: FollowedGenerations())
     """Generations Lanai made itself (the spec following the Kptfile) and already
     observed: see :class:`FollowedGenerations`."""

@@ -115,3 +115,19 @@ def test_mirrored_revisions_record_the_operator_without_a_patch(
         assert json.loads(annotations[REQUESTED_BY_GROUPS]) == info["groups"]
     for policy in policies:
         assert _skipped(cluster, policy) - before[policy] >= len(found), policy
+
+
+def test_the_operators_resources_object_records_the_operator_without_a_patch(
+    team: Team, cluster: Cluster, operator: OperatorProcess
+) -> None:
+    who = cluster.kubectl(f"--kubeconfig={operator.kubeconfig}", "auth", "whoami", "-o", "json")
+    user = json.loads(who.stdout)["status"]["userInfo"]["username"]
+    name = f"{REPO}.claim-resources.v1"
+    before = _skipped(cluster, "lanai-package-actor")
+    team.create(name, init_spec("claim-resources", "v1"), user=AUTHOR)
+    team.settled(name)
+    assert (team.get(name) or {})["metadata"]["annotations"][ACTOR] == AUTHOR
+    resources = team.get(name, "prr") or {}
+    assert resources["metadata"]["annotations"][ACTOR] == user
+    # The author's create was patched; the operator's create of the resources was not.
+    assert _skipped(cluster, "lanai-package-actor") - before >= 1

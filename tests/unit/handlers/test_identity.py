@@ -85,7 +85,7 @@ def test_the_groups_are_written_as_the_requester_policy_writes_them() -> None:
     assert secrets.groups_text(['x"y', "back\\slash"]) == '["x\\"y","back\\\\slash"]'
     # ... and read back as the same groups.
     for groups in ([], ["a", "b"], ['x"y', "back\\slash", "c,d"]):
-        recorded = identity.Identity("u", tuple(groups)).recorded()
+        recorded = identity.recorded(identity.Identity("u", tuple(groups)))
         assert secrets.requester_of(recorded) == secrets.Requester("u", tuple(groups))
 
 
@@ -93,7 +93,7 @@ async def test_a_syncs_creates_carry_the_recorded_identity(
     server: tuple[kube.Api, list[tuple[str, str, Any]], dict[str, Answer]],
 ) -> None:
     api, seen, _answers = server
-    own = identity.Identity(USER_INFO["username"], tuple(USER_INFO["groups"])).recorded()
+    own = identity.recorded(identity.Identity(USER_INFO["username"], tuple(USER_INFO["groups"])))
     plan = mirror.MirrorPlan(create=[mirror.Creation(standin.published("v1"), True, False)])
     applied = await mirroring.apply(api, "ns", plan, annotations=own)
     assert applied.created == 1
