@@ -181,6 +181,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
     )
     plane.start()
     operator = OperatorProcess(plane.kubeconfig, workdir / "operator")
+    watchers: list[watching.Watcher] = []
     try:
         kube = Cluster(kubeconfig=plane.kubeconfig, root=ROOT)
         operator.kubeconfig = cluster.install(kube, ROOT, NAMESPACE, USER, PASSWORD)
@@ -217,6 +218,7 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         session = cluster.Session(plane.server, plane.workdir / "pki")
         revisions = watching.Watcher(session, REVISIONS).start()
         variants = watching.Watcher(session, VARIANTS).start()
+        watchers += [revisions, variants]
         before, reads_before = _writes(api), api.reads()
         cpu_before, load_before = _cpu(plane, operator), cluster.load_average()
         started = time.perf_counter()
@@ -318,6 +320,8 @@ def run(workdir: Path, report: stats.Report, sites: int = 100) -> None:
         )  # fmt: skip
         print(f"    writes per downstream: {_per_downstream(writes, sites)}", flush=True)
     finally:
+        for watcher in watchers:
+            watcher.stop()  # before the API server goes: no reconnect, no traceback
         operator.stop()
         plane.stop()
         server.stop()

@@ -8,6 +8,7 @@ event still gets the event's own time.
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -76,6 +77,10 @@ class Watcher:
                             self._seen[name].append((arrived, obj))
                             self._log.append((arrived, name, None if gone else obj))
                             self._changed.notify_all()
+            except (OSError, http.client.HTTPException):
+                if self._stop.is_set():
+                    return  # the benchmark is over and its API server gone
+                raise
             finally:
                 connection.close()
 
