@@ -226,7 +226,7 @@ def install(kube: Any, root: Path, namespace: str, user: str, password: str) -> 
     records a Repository's requester its Secret is never read, the operator's
     ServiceAccount and RBAC), a namespace, and the ``git-auth`` Secret holding the Git
     server's credentials. The kubeconfig the operator is to run with (its
-    ServiceAccount's, :func:`operator_kubeconfig`)."""
+    ServiceAccount's, with a bound token)."""
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(root / "crds"))
     kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     kube.kubectl("apply", "--server-side", "-k", str(root / "config" / "policy"))
@@ -240,31 +240,13 @@ def install(kube: Any, root: Path, namespace: str, user: str, password: str) -> 
             "stringData": {"username": user, "password": password},
         }
     )
-    return operator_kubeconfig(kube, root, Path(kube.kubeconfig).parent / "operator.kubeconfig")
-
-
-def operator_kubeconfig(kube: Any, root: Path, path: Path) -> Path:
-    """A kubeconfig for the operator as it is deployed (config/rbac): the ServiceAccount
-    ``lanai-system/lanai`` with its ClusterRole, authenticating with a bound token.
-
-    Not the admin certificate: a client certificate's chain is verified on every request
-    (~0.15 ms of API server CPU each), while a token is verified once and then cached,
-    and system:masters skips the RBAC check that a real installation pays."""
-    namespace = kube.kubectl("create", "namespace", "lanai-system", "--dry-run=client", "-o=yaml")
-    kube.kubectl("apply", "--server-side", "-f", "-", input=namespace.stdout)
-    kube.kubectl("apply", "--server-side", "-k", str(root / "config" / "rbac"))
-    token = kube.kubectl(
-        "create", "token", "lanai", "-n", "lanai-system", "--duration=24h"
-    ).stdout.strip()
-    config = json.loads(kube.kubectl("config", "view", "--raw", "-o", "json").stdout)
-    context = config["contexts"][0]
-    context["context"]["user"] = "lanai-operator"
-    config["contexts"] = [context]
-    config["current-context"] = context["name"]
-    config["users"] = [{"name": "lanai-operator", "user": {"token": token}}]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config))
-    path.chmod(0o600)
+    # Not the admin certificate: a client certificate's chain is verified on every
+    # request (~0.15 ms of API server CPU each), while a token is verified once and then
+    # cached, and system:masters skips the RBAC check that a real installation pays.
+    kube.install_rbac()
+    path: Path = kube.service_account_kubeconfig(
+        Path(kube.kubeconfig).parent / "operator.kubeconfig", duration="24h"
+    )
     return path
 
 

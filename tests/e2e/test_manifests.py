@@ -22,11 +22,7 @@ SA_GROUPS = [
 
 @pytest.fixture(scope="module")
 def installed_rbac(cluster: Cluster) -> None:
-    namespace = cluster.kubectl(
-        "create", "namespace", "lanai-system", "--dry-run=client", "-o=yaml"
-    )
-    cluster.kubectl("apply", "--server-side", "-f", "-", input=namespace.stdout)
-    cluster.kubectl("apply", "--server-side", "-k", str(cluster.root / "config" / "rbac"))
+    cluster.install_rbac()
 
 
 def test_default_install_is_accepted(cluster: Cluster, installed_rbac: None) -> None:

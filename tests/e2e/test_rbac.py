@@ -13,27 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from tests.e2e.test_manifests import installed_rbac  # noqa: F401  (a fixture)
 from tests.support.cluster import Cluster
 from tests.support.operator import OperatorProcess
 from tests.support.team import APPROVER, REPO, Team, edit, init_spec, publish
 from tests.support.waiting import wait_for
-
-
-def _token_kubeconfig(cluster: Cluster, path: Path) -> Path:
-    token = cluster.kubectl(
-        "create", "token", "lanai", "-n", "lanai-system", "--duration=2h"
-    ).stdout.strip()
-    config = YAML(typ="safe").load(cluster.kubeconfig.read_text())
-    context = config["contexts"][0]
-    context["context"]["user"] = "lanai-operator"
-    config["contexts"] = [context]
-    config["current-context"] = context["name"]
-    config["users"] = [{"name": "lanai-operator", "user": {"token": token}}]
-    path.write_text(json.dumps(config))
-    return path
 
 
 @pytest.fixture
@@ -44,7 +29,7 @@ def service_account_operator(
     tmp_path: Path,
 ) -> Iterator[OperatorProcess]:
     """Replace the session's (admin) operator by one running as the ServiceAccount."""
-    kubeconfig = _token_kubeconfig(cluster, tmp_path / "sa.kubeconfig")
+    kubeconfig = cluster.service_account_kubeconfig(tmp_path / "sa.kubeconfig")
     who = cluster.kubectl(f"--kubeconfig={kubeconfig}", "auth", "whoami", "-o", "json")
     assert json.loads(who.stdout)["status"]["userInfo"]["username"] == (
         "system:serviceaccount:lanai-system:lanai"

@@ -92,6 +92,31 @@ class Cluster:
         items: list[dict[str, Any]] = json.loads(done.stdout)["items"]
         return items
 
+    def install_rbac(self) -> None:
+        """The operator's ServiceAccount, ClusterRole and bindings (config/rbac)."""
+        namespace = self.kubectl(
+            "create", "namespace", "lanai-system", "--dry-run=client", "-o=yaml"
+        )
+        self.kubectl("apply", "--server-side", "-f", "-", input=namespace.stdout)
+        self.kubectl("apply", "--server-side", "-k", str(self.root / "config" / "rbac"))
+
+    def service_account_kubeconfig(self, path: Path, duration: str = "2h") -> Path:
+        """A kubeconfig at ``path`` acting as the operator's ServiceAccount
+        (``lanai-system/lanai``) with a bound token: the operator as it is installed."""
+        token = self.kubectl(
+            "create", "token", "lanai", "-n", "lanai-system", f"--duration={duration}"
+        ).stdout.strip()
+        config = _yaml.load(self.kubeconfig.read_text())
+        context = config["contexts"][0]
+        context["context"]["user"] = "lanai-operator"
+        config["contexts"] = [context]
+        config["current-context"] = context["name"]
+        config["users"] = [{"name": "lanai-operator", "user": {"token": token}}]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(config))
+        path.chmod(0o600)
+        return path
+
     def new_namespace(self, prefix: str = "t") -> str:
         """A fresh namespace per test: namespaces never finish deleting without a
         controller-manager, so tests never share or delete them."""
