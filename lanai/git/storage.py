@@ -32,7 +32,17 @@ import pygit2
 
 from lanai import faults
 from lanai.api import values
-from lanai.git import advert, commitmsg, content, egress, layout, metrics, probe, receive
+from lanai.git import (
+    advert,
+    commitmsg,
+    content,
+    egress,
+    layout,
+    listing,
+    metrics,
+    probe,
+    receive,
+)
 from lanai.trust import paths, sizes
 
 logger = logging.getLogger(__name__)
@@ -210,11 +220,10 @@ class GitStorage:
         self._version_cache: str | None = None
         self._level: tuple[str, str] | None = None
         """(advertisement digest, :meth:`version`) when the two last matched."""
-        self._revisions: dict[tuple[str, str, str, int, str, str], GitRevision | None] = {}
-        """What each ref shows, by everything it depends on: a listing re-reads only
-        refs that moved (10,000 tags cost a dict lookup each, not a tree walk)."""
-        self._ref_kinds: dict[str, tuple[str, tuple[str, str, str, int] | None]] = {}
-        """Ref name → (target, what it names): see :meth:`_kind_of`."""
+        self._listed = listing.Listing(branch)
+        """What each ref shows, revisited only for refs that moved (:mod:`.listing`)."""
+        self._moved: set[str] | None = None
+        """Refs Lanai moved itself since the listing last looked (None: compare all)."""
         self._atomic: bool | None = None
         """The remote takes a push as one atomic request (:mod:`lanai.git.receive`);
         None until its receive-pack has been asked."""
@@ -316,11 +325,13 @@ class GitStorage:
                 and isinstance(ref.target, pygit2.Oid)
             }
             self._version_cache = None
+            self._moved = None
         return self._ref_cache
 
     def _refs_changed(self) -> None:
         self._ref_cache = None
         self._version_cache = None
+        self._moved = None
 
     def _refs_moved(self, updates: Mapping[str, str | None]) -> None:
         """The mirror's refs were set to ``updates`` (None: deleted) by Lanai itself:
@@ -328,6 +339,8 @@ class GitStorage:
         refs = self._ref_cache
         if refs is None:
             return
+        if self._moved is not None:
+            self._moved.update(updates)
         version = int(self._version_cache, 16) if self._version_cache is not None else None
         for name, target in updates.items():
             old = refs.pop(name, None)
@@ -495,37 +508,29 @@ class GitStorage:
 
     def list_revisions(self) -> list[GitRevision]:
         with self._lock:
-            previous, self._revisions = self._revisions, {}
-            try:
-                return self._list_revisions(previous)
-            except BaseException:
-                self._revisions = previous
-                raise
+            return list(self._list_revisions())
 
     def listing(self) -> tuple[list[GitRevision], str]:
         """:meth:`list_revisions` and the :meth:`version` it was read at."""
         with self._lock:
-            return self.list_revisions(), self.version()
+            return list(self._list_revisions()), self.version()
 
-    def _revision(
+    def listing_changes(
         self,
-        package: str,
-        ws: str,
-        lifecycle: str,
-        n: int,
-        oid: str,
-        ref: str,
-        previous: Mapping[tuple[str, str, str, int, str, str], GitRevision | None],
-    ) -> GitRevision | None:
-        key = (package, ws, lifecycle, n, oid, ref)
-        if key in previous:
-            self._revisions[key] = previous[key]
-            return previous[key]
-        found = self._read_revision(package, ws, lifecycle, n, oid, ref)
-        self._revisions[key] = found
-        return found
+    ) -> tuple[list[GitRevision], tuple[list[GitRevision], list[GitRevision]] | None, str]:
+        """:meth:`listing`, with the revisions (added, removed) since the last call (None:
+        not known, rebuild from the listing). For one consumer: the repository cache."""
+        with self._lock:
+            revisions = self._list_revisions()
+            return revisions, self._listed.take_changes(), self.version()
 
-    def _read_revision(
+    def package_trees_at(self, commit: str) -> dict[str, str]:
+        return self._package_trees(self._commit(commit).tree)
+
+    def tree_at(self, commit: str, package: str) -> str | None:
+        return self._tree_at(commit, package)
+
+    def read_revision(
         self, package: str, ws: str, lifecycle: str, n: int, oid: str, ref: str
     ) -> GitRevision | None:
         commit = self._commit(oid)
@@ -561,73 +566,19 @@ class GitStorage:
                 self._inspected[key] = (str(error), ())
         return self._inspected[key]
 
-    def _list_revisions(
-        self,
-        previous: Mapping[tuple[str, str, str, int, str, str], GitRevision | None] | None = None,
-    ) -> list[GitRevision]:
-        """Every revision the refs show; ``previous`` answers for refs that did not move
-        (default: what the last listing read)."""
-        if previous is None:
-            previous = self._revisions
-        found: list[GitRevision] = []
-        deletion: set[tuple[str, int]] = set()
-        tags: list[tuple[str, int, str, str, str]] = []
+    def _list_revisions(self) -> list[GitRevision]:
+        """Every revision the refs show (shared: do not change the list). Only the refs
+        that moved since the last listing are read again."""
         refs = self._refs()
-        if len(self._ref_kinds) > 2 * len(refs) + 100:
-            self._ref_kinds = {n: k for n, k in self._ref_kinds.items() if n in refs}
-        for name, target in refs.items():
-            known = self._ref_kinds.get(name)
-            if known is None or known[0] != target:
-                known = self._ref_kinds[name] = (target, self._kind_of(name, target))
-            kind = known[1]
-            if kind is None:
-                continue
-            what, package, workspace, n = kind
-            if what == "tag":
-                tags.append((package, n, workspace, target, name))
-            elif what == layout.DELETION_PROPOSED:
-                deletion.add((package, n))
-            else:
-                draft = self._revision(package, workspace, what, 0, target, name, previous)
-                if draft:
-                    found.append(draft)
-        latest: dict[str, tuple[int, str]] = {}
-        for package, n, ws, target, name in tags:
-            lifecycle = "DeletionProposed" if (package, n) in deletion else "Published"
-            published = self._revision(package, ws, lifecycle, n, target, name, previous)
-            if published:
-                found.append(published)
-            if n > latest.get(package, (0, ""))[0]:
-                latest[package] = (n, target)
-        return self._placeholders(latest, previous) + found
-
-    def _placeholders(
-        self,
-        latest: Mapping[str, tuple[int, str]],
-        previous: Mapping[tuple[str, str, str, int, str, str], GitRevision | None],
-    ) -> list[GitRevision]:
-        """The branch revision (revision -1) of every package on the branch.
-
-        Its commit is the package's latest approval when the branch still holds what
-        that approval holds (the usual case), else the branch's head. So an approval
-        moves only its own package's branch revision, not those of the 1,000 packages
-        beside it (each a status write in the next sync)."""
-        head = self.head()
-        if not head:
-            return []
-        found = []
-        ref = f"refs/heads/{self.branch}"
-        for package, tree in self._package_trees(self._commit(head).tree).items():
-            commit = head
-            approved = latest.get(package)
-            if approved is not None and self._tree_at(approved[1], package) == tree:
-                commit = approved[1]
-            placeholder = self._revision(
-                package, self.branch, "Published", -1, commit, ref, previous
-            )
-            if placeholder:
-                found.append(placeholder)
-        return found
+        moved, self._moved = self._moved, set()
+        try:
+            self._listed.update(refs, moved, self)
+        except BaseException:
+            # Half-updated: start over from the refs next time.
+            self._listed = listing.Listing(self.branch)
+            self._moved = None
+            raise
+        return self._listed.revisions()
 
     def _tree_at(self, commit: str, package: str) -> str | None:
         key = (commit, package)
@@ -638,7 +589,7 @@ class GitStorage:
             self._package_tree_at[key] = str(tree) if tree is not None else None
         return self._package_tree_at[key]
 
-    def _kind_of(self, name: str, target: str) -> tuple[str, str, str, int] | None:
+    def kind_of(self, name: str, target: str) -> tuple[str, str, str, int] | None:
         """What the ref ``name`` at ``target`` names: (``tag``, package, workspace, n),
         (``Draft``/``Proposed``, package, workspace, 0), (deletion-proposed, package, "",
         n), or None for a ref that is no revision of this Repository. Kept per ref and
@@ -916,10 +867,8 @@ class GitStorage:
         self._refs_changed()
 
     def _workspace_taken(self, package: str, workspace: str) -> bool:
-        return any(
-            r.package == package and r.workspace == workspace and r.revision >= 0
-            for r in self._list_revisions()
-        )
+        self._list_revisions()
+        return bool(self._listed.named(package, workspace))
 
     def create_draft(
         self,
@@ -958,23 +907,20 @@ class GitStorage:
         return commitmsg.summary(commitmsg.task_type(annotation))
 
     def _find(self, package: str, workspace: str) -> GitRevision:
-        # A Draft or Proposed revision is found by its branch; else by the listing.
+        """A Draft or Proposed revision by its branch; else what the listing names so
+        (the package's branch revision first, as a walk over the listing finds it)."""
+        self._list_revisions()
         path = layout.full_path(self.directory, package)
-        refs = self._refs()
-        for lifecycle, ref in (
-            ("Draft", layout.draft_branch(path, workspace)),
-            ("Proposed", layout.proposed_branch(path, workspace)),
-        ):
-            target = refs.get(ref)
-            if target is not None:
-                found = self._revision(
-                    package, workspace, lifecycle, 0, target, ref, self._revisions
-                )
-                if found is not None:
-                    return found
-        for revision in self._list_revisions():
-            if revision.package == package and revision.workspace == workspace:
-                return revision
+        for ref in (layout.draft_branch(path, workspace), layout.proposed_branch(path, workspace)):
+            found = self._listed.draft(ref)
+            if found is not None:
+                return found
+        branch = self._listed.branch_revision(package) if workspace == self.branch else None
+        if branch is not None:
+            return branch
+        named = self._listed.named(package, workspace)
+        if named:
+            return named[0]
         raise RevisionNotFound(f"{package} has no revision {workspace}")
 
     def update_draft(
@@ -1034,8 +980,9 @@ class GitStorage:
                     return current
                 # The draft's directory as it is (modes, symlinks and all), not re-read.
                 files = self._package_tree(self._commit(current.commit), package)
-                numbers = [r.revision for r in self._list_revisions() if r.package == package]
-                n = max([0, *numbers, self._last_approved(package)]) + 1
+                self._list_revisions()
+                taken = self._listed.highest_tag(package)
+                n = max(taken, self._last_approved(package)) + 1
                 # Porch's approval commit names the revision and records no task.
                 annotation = {
                     **current.annotation,
