@@ -11,7 +11,7 @@ import pytest
 
 from lanai.git import commitmsg, probe, storage
 from lanai.local import gitserver
-from tests.support import guards, porchgit
+from tests.support import gitservers, guards, porchgit
 from tests.support.porchgit import PorchRevision
 
 GUARD = guards.local()
@@ -25,12 +25,7 @@ def _kptfile(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gitserver.GitServer]:
-    srv = gitserver.GitServer(
-        tmp_path_factory.mktemp("git"), gitserver.Credentials(users={USER: PASSWORD})
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+    yield from gitservers.serving(tmp_path_factory, USER, PASSWORD)
 
 
 def _repo(server: gitserver.GitServer, request: pytest.FixtureRequest) -> tuple[str, Path]:

@@ -11,7 +11,7 @@ import pytest
 
 from lanai.git import probe, storage
 from lanai.local import gitserver
-from tests.support import guards
+from tests.support import gitservers, guards
 
 GUARD = guards.local()
 USER, PASSWORD = "bot", "s3cret-pass"
@@ -21,12 +21,7 @@ KPTFILE = b"apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: basens\n"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gitserver.GitServer]:
-    srv = gitserver.GitServer(
-        tmp_path_factory.mktemp("git"), gitserver.Credentials(users={USER: PASSWORD})
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+    yield from gitservers.serving(tmp_path_factory, USER, PASSWORD)
 
 
 @pytest.fixture

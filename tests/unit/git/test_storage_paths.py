@@ -19,7 +19,7 @@ from lanai.cache import gitcache
 from lanai.git import probe, storage
 from lanai.local import gitserver
 from lanai.trust import sizes
-from tests.support import guards, rawtree
+from tests.support import gitservers, guards, rawtree
 
 USER, PASSWORD = "bot", "s3cret-pass"
 AUTHOR = storage.Signature("Alice", "alice@example.com")
@@ -29,12 +29,7 @@ DRAFT = "refs/heads/drafts/net/basens/ws1"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gitserver.GitServer]:
-    srv = gitserver.GitServer(
-        tmp_path_factory.mktemp("git"), gitserver.Credentials(users={USER: PASSWORD})
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+    yield from gitservers.serving(tmp_path_factory, USER, PASSWORD)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from lanai.git import probe
 from lanai.local import gitserver
 from lanai.tasks import gitsource
 from lanai.trust import sizes
-from tests.support import guards, rawtree
+from tests.support import gitservers, guards, rawtree
 
 USER, PASSWORD = "bot", "s3cret-pass"
 AUTH = probe.RemoteAuth(USER, PASSWORD)
@@ -24,12 +24,7 @@ AUTH = probe.RemoteAuth(USER, PASSWORD)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gitserver.GitServer]:
-    srv = gitserver.GitServer(
-        tmp_path_factory.mktemp("git"), gitserver.Credentials(users={USER: PASSWORD})
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+    yield from gitservers.serving(tmp_path_factory, USER, PASSWORD)
 
 
 def _upstream(server: gitserver.GitServer, name: str, package: dict[bytes, rawtree.Node]) -> str:
