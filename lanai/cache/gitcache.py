@@ -11,6 +11,7 @@ Repository it serves, never the shared pool every other Repository (and render) 
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import hashlib
 import logging
@@ -115,6 +116,12 @@ class GitRepository:
         """Each listed revision's record, by the listing's object (the storage hands
         out the same objects for refs that did not move)."""
         self._version = ""
+        self._shared_keys = False
+        self._sizes: dict[str, int] = {}
+        """Package → its number of records."""
+        self._states: dict[str, int] = {}
+        """Lifecycle → its number of records."""
+        """Two revisions make records of one name: the index is rebuilt whole, in order."""
         self._loaded = False
         self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"git-{namespace}-{name}")
         self._reindexing = asyncio.Lock()
@@ -150,8 +157,13 @@ class GitRepository:
     async def version(self) -> str:
         return self._version
 
-    async def refresh(self) -> bool:
-        changed = bool(await self._call(self._fetch_and_repair))
+    async def refresh(self, fetch: bool = True) -> bool:
+        """Bring the index level with the remote (``fetch=False``: with the mirror, which
+        holds Lanai's own writes); True when Git changed."""
+        if fetch:
+            changed = bool(await self._call(self._fetch_and_repair))
+        else:
+            changed = bool(await self._call(lambda: self.git.version() != self._version))
         if changed or not self._loaded:
             await self._reindex()
         return changed
@@ -179,12 +191,50 @@ class GitRepository:
         dict[int, tuple[storage.GitRevision, PackageRevisionRecord]],
         str,
     ]:
-        """Records of every revision: after a write only the new revision's Kptfile is
-        read and parsed, not those of all 10,000 revisions again."""
-        revisions, version = self.git.listing()
+        """Records of every revision. After a write or a fetch only the revisions that
+        changed become records (their Kptfiles read and parsed), not all 10,000 again;
+        the dicts are new ones, so readers on the event loop never see them change."""
+        revisions, changes, version = self.git.listing_changes()
+        if changes is None or self._shared_keys:
+            return self._rebuild(revisions, version)
+        added, removed = changes
+        records = dict(self._records)
+        by_revision = dict(self._by_revision)
+        sizes = dict(self._sizes)
+        states = dict(self._states)
+        for revision in removed:
+            known = by_revision.pop(id(revision), None)
+            if known is not None and records.get(known[1].key) is known[1]:
+                del records[known[1].key]
+                _count(sizes, known[1].key.package, -1)
+                _count(states, str(known[1].lifecycle), -1)
+        parsed: dict[str, dict[str, Any]] = {}
+        for revision in added:
+            if not _nameable(revision):
+                continue
+            record = self._record_of(revision, parsed)
+            if record.key in records:  # two revisions, one name: which wins is an order
+                return self._rebuild(revisions, version)
+            records[record.key] = record
+            by_revision[id(revision)] = (revision, record)
+            _count(sizes, record.key.package, 1)
+            _count(states, str(record.lifecycle), 1)
+        self._sizes, self._states = sizes, states
+        return records, by_revision, version
+
+    def _rebuild(
+        self, revisions: list[storage.GitRevision], version: str
+    ) -> tuple[
+        dict[PackageRevisionKey, PackageRevisionRecord],
+        dict[int, tuple[storage.GitRevision, PackageRevisionRecord]],
+        str,
+    ]:
+        """Records of every revision in ``revisions``, reusing those of revisions the
+        last index had."""
         parsed: dict[str, dict[str, Any]] = {}  # by blob: a branch shares its tag's Kptfile
         records: dict[PackageRevisionKey, PackageRevisionRecord] = {}
         by_revision: dict[int, tuple[storage.GitRevision, PackageRevisionRecord]] = {}
+        shared = False
         for revision in revisions:
             if not _nameable(revision):
                 continue
@@ -192,15 +242,24 @@ class GitRepository:
             if known is not None and known[0] is revision:
                 record = known[1]
             else:
-                kptfile = parsed.get(revision.kptfile)
-                if kptfile is None:
-                    kptfile = parsed[revision.kptfile] = _kptfile(self.git.blob(revision.kptfile))
-                record = _record(
-                    self.namespace, self.name, self.git.url, self.git.directory, revision, kptfile
-                )
-            records[record.key] = record
+                record = self._record_of(revision, parsed)
+            shared = shared or record.key in records
+            records[record.key] = record  # the last of two with one name wins
             by_revision[id(revision)] = (revision, record)
+        self._shared_keys = shared
+        self._sizes = dict(collections.Counter(key.package for key in records))
+        self._states = dict(collections.Counter(str(r.lifecycle) for r in records.values()))
         return records, by_revision, version
+
+    def _record_of(
+        self, revision: storage.GitRevision, parsed: dict[str, dict[str, Any]]
+    ) -> PackageRevisionRecord:
+        kptfile = parsed.get(revision.kptfile)
+        if kptfile is None:
+            kptfile = parsed[revision.kptfile] = _kptfile(self.git.blob(revision.kptfile))
+        return _record(
+            self.namespace, self.name, self.git.url, self.git.directory, revision, kptfile
+        )
 
     async def list_package_revisions(self) -> list[PackageRevisionRecord]:
         return list(self._records.values())
@@ -230,6 +289,14 @@ class GitRepository:
 
     async def list_packages(self) -> list[str]:
         return sorted({key.package for key in self._records})
+
+    def package_count(self) -> int:
+        """How many packages have revisions (kept with the index, not counted anew)."""
+        return len(self._sizes)
+
+    def lifecycle_counts(self) -> dict[str, int]:
+        """How many revisions are in each lifecycle (kept with the index)."""
+        return dict(self._states)
 
     def _signature(self, author: values.Author) -> storage.Signature:
         chosen = self._author or author
@@ -345,6 +412,14 @@ class GitRepository:
     def stop(self) -> None:
         """No more Git work for this Repository (what is running finishes on its own)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _count(counts: dict[str, int], key: str, step: int) -> None:
+    left = counts.get(key, 0) + step
+    if left:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
 
 
 @functools.lru_cache(maxsize=1 << 16)

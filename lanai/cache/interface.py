@@ -51,8 +51,9 @@ class Repository(Protocol):
         """A digest of every ref after the last fetch: equal means nothing changed."""
         ...
 
-    async def refresh(self) -> bool:
-        """Fetch from the remote; True when any ref changed."""
+    async def refresh(self, fetch: bool = True) -> bool:
+        """Fetch from the remote (``fetch=False``: only index what the mirror holds, e.g.
+        Lanai's own writes); True when any ref changed."""
         ...
 
     async def list_package_revisions(self) -> list[PackageRevisionRecord]: ...

@@ -80,6 +80,8 @@ class ObservedObject:
     deleting: bool = False
     meta: packagemeta.PackageMeta | None = None
     """The gates and package metadata the spec shows (None: none)."""
+    package: str = ""
+    """spec.packageName."""
     in_git: bool = field(init=False)
     sync_failed: bool = field(init=False)
     """It carries a ``Synced`` condition: a write of an earlier sync failed."""
@@ -91,6 +93,7 @@ class ObservedObject:
         found = status.get("conditions")
         set_ = object.__setattr__
         set_(self, "lifecycle", sys.intern(self.lifecycle))
+        set_(self, "package", sys.intern(self.package))
         set_(self, "in_git", bool(status.get("selfLock")))
         set_(self, "sync_failed", conditions.find(found, constants.SYNCED) is not None)
         set_(self, "managed", tuple(fingerprint(status.get(k)) for k in MANAGED_STATUS))
@@ -164,6 +167,11 @@ class MirrorPlan:
     @property
     def empty(self) -> bool:
         return not (self.create or self.patch or self.status or self.delete)
+
+    @property
+    def size(self) -> int:
+        """How many writes the plan holds (each kind counted)."""
+        return len(self.create) + len(self.patch) + len(self.status) + len(self.delete)
 
     def names(self) -> set[str]:
         """Every object the plan writes."""
@@ -343,6 +351,10 @@ Quiet = dict[str, tuple[PackageRevisionRecord, ObservedObject, bool, bool, bool]
 record and observed object themselves (both immutable; a change brings new ones), and
 its latest, deployment and failing flags."""
 
+Calm = dict[str, tuple[tuple[PackageRevisionRecord, ...], tuple[ObservedObject, ...], bool]]
+"""Per package, the inputs of the last plan that had nothing to change for any of its
+revisions: its records and objects themselves, and the deployment flag."""
+
 
 def plan(
     records: Iterable[PackageRevisionRecord],
@@ -351,6 +363,7 @@ def plan(
     deployment: bool = False,
     failing: AbstractSet[str] = frozenset(),
     quiet: Quiet | None = None,
+    calm: Calm | None = None,
 ) -> MirrorPlan:
     """What to change so the objects of one Repository match ``records``.
 
@@ -359,11 +372,69 @@ def plan(
     plan): objects whose inputs are the very ones a plan found nothing to change for are
     not planned again. (A sync after each approval otherwise re-planned every object of
     the Repository on the event loop: the lifecycle steps slowed as a Repository grew.)
+    ``calm`` (kept by the caller too) does the same for whole packages: a sync after one
+    approval in a Repository of 1,000 packages plans that package, and the others cost
+    a comparison of their records and objects. Nothing a plan decides for one package
+    depends on another's revisions.
     """
+    records = list(records)
+    result = MirrorPlan()
+    if calm is None:
+        _plan_package(records, existing.values(), existing, deployment, failing, quiet, result)
+        if quiet is not None:
+            for gone in quiet.keys() - {record.key.name for record in records}:
+                del quiet[gone]
+        return result
+    groups: dict[str, list[PackageRevisionRecord]] = {}
+    package_of: dict[str, str] = {}
+    for record in records:
+        groups.setdefault(record.key.package, []).append(record)
+        package_of[record.key.name] = record.key.package
+    objects: dict[str, list[ObservedObject]] = {}
+    # Objects of no revision in Git (deleted in Git, or not created there yet) are
+    # looked at every time: there are few, and their deletion is what a sync is for.
+    orphans: list[ObservedObject] = []
+    for name, observed in existing.items():
+        package = package_of.get(name)
+        if package is None:
+            orphans.append(observed)
+        else:
+            objects.setdefault(package, []).append(observed)
+    troubled = {package_of.get(name) for name in failing}
+    packages = groups.keys() | objects.keys()
+    for package in packages:
+        inputs = (tuple(groups.get(package, ())), tuple(objects.get(package, ())), deployment)
+        if package not in troubled and calm.get(package) == inputs:
+            continue
+        before = result.size
+        _plan_package(inputs[0], inputs[1], existing, deployment, failing, quiet, result)
+        if result.size == before and package not in troubled:
+            calm[package] = inputs
+        else:
+            calm.pop(package, None)
+    for gone in calm.keys() - packages:
+        del calm[gone]
+    _plan_package((), orphans, existing, deployment, failing, quiet, result)
+    if quiet is not None:
+        for gone in quiet.keys() - package_of.keys():
+            del quiet[gone]
+    return result
+
+
+def _plan_package(
+    records: Iterable[PackageRevisionRecord],
+    observed_objects: Iterable[ObservedObject],
+    existing: Mapping[str, ObservedObject],
+    deployment: bool,
+    failing: AbstractSet[str],
+    quiet: Quiet | None,
+    result: MirrorPlan,
+) -> None:
+    """:func:`plan` for ``records`` and the objects ``observed_objects`` (one package's,
+    or all of them), into ``result``."""
     records = list(records)
     facts = [rules.RevisionFacts(r.key, r.lifecycle, r.revision, r.upstream_names) for r in records]
     latest_keys: set[PackageRevisionKey] = set(rules.latest_revisions(facts).values())
-    result = MirrorPlan()
     wanted_names = set()
     for record in records:
         name = record.key.name
@@ -422,12 +493,9 @@ def plan(
             result.status.append((name, status_patch))
         elif quiet is not None and not metadata_patch:
             quiet[name] = inputs
-    if quiet is not None:
-        for gone in quiet.keys() - wanted_names:
-            del quiet[gone]
-    for name, observed in existing.items():
+    for observed in observed_objects:
+        name = observed.name
         if name not in wanted_names and observed.in_git and not observed.deleting:
             result.delete.append(name)
             if _needs_proposal(observed):
                 result.propose_deletion.append(name)
-    return result

@@ -7,7 +7,7 @@ module-level object is the convention; each layer declares its own (git, functio
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -39,12 +39,10 @@ REVISIONS = Gauge(
 LIFECYCLES = ("Draft", "Proposed", "Published", "DeletionProposed")
 
 
-def count_revisions(namespace: str, name: str, lifecycles: Iterable[str]) -> None:
-    counts = dict.fromkeys(LIFECYCLES, 0)
-    for lifecycle in lifecycles:
-        counts[lifecycle] = counts.get(lifecycle, 0) + 1
-    for lifecycle, count in counts.items():
-        REVISIONS.labels(namespace, name, lifecycle).set(count)
+def count_revisions(namespace: str, name: str, counts: Mapping[str, int]) -> None:
+    """The revision gauge of a Repository: ``counts`` per lifecycle (absent: none)."""
+    for lifecycle in dict.fromkeys([*LIFECYCLES, *counts]):
+        REVISIONS.labels(namespace, name, lifecycle).set(counts.get(lifecycle, 0))
 
 
 def forget_repository(namespace: str, name: str) -> None:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,7 @@ def observe(body: kopf.Body) -> mirror.ObservedObject:
         observed_generation=status.get("observedGeneration"),
         deleting=bool(metadata.get("deletionTimestamp")),
         meta=None if meta.empty else meta,
+        package=str(spec.get("packageName") or ""),
     )
 
 
@@ -80,8 +82,16 @@ async def index_revision(body: kopf.Body, **_: Any) -> dict[tuple[str, str], mir
     return {(body.metadata.namespace or "default", repository): observe(body)}
 
 
-def existing(index: kopf.Index[Any, Any], namespace: str, repository: str) -> dict[str, Any]:
+def existing(
+    index: kopf.Index[Any, Any],
+    namespace: str,
+    repository: str,
+    packages: AbstractSet[str] | None = None,
+) -> dict[str, Any]:
+    """The indexed objects of ``repository`` by name (``packages``: only theirs)."""
     store: Any = index.get((namespace, repository), [])
+    if packages is not None:
+        return {observed.name: observed for observed in store if observed.package in packages}
     return {observed.name: observed for observed in store}
 
 

@@ -177,6 +177,8 @@ def _wake_sync(rt: runtime.Runtime, key: PackageRevisionKey, delay: float = 0.0)
     """Let the Repository sync follow a change now (latest-revision labels after a publish
     or delete, the Package object of a new package), not at its next period."""
     schedule = rt.schedules.get((key.namespace, key.repository))
+    if schedule:
+        schedule.dirty.add(key.package)
     if schedule and delay:
         asyncio.get_running_loop().call_later(delay, schedule.wake.set)
     elif schedule:

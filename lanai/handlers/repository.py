@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import math
 import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -24,9 +25,9 @@ import kopf
 from croniter import croniter
 from pydantic import ValidationError
 
-from lanai.api import conditions, constants, models, values
+from lanai.api import conditions, constants, models, names, values
 from lanai.api.models import Lifecycle
-from lanai.cache import interface
+from lanai.cache import gitcache, interface
 from lanai.cache.records import PackageRevisionRecord
 from lanai.engine import mirror, overlap, packages
 from lanai.git import probe, storage
@@ -132,12 +133,35 @@ class Schedule:
     """What the last sync with nothing to write saw (see :class:`Settled`)."""
     quiet: mirror.Quiet = field(default_factory=dict)
     """Objects the last plans found nothing to change for (see :func:`mirror.plan`)."""
+    calm: mirror.Calm = field(default_factory=dict)
+    """Packages the last plans found nothing to change for (see :func:`mirror.plan`)."""
     failed_writes: syncfailures.FailedWrites = field(default_factory=syncfailures.FailedWrites)
     """Objects whose write the API server refused, retried with a backoff."""
     last_error: str = ""
     """The last unexpected error of the sync loop (logged in full once)."""
     listed: bool = False
     """This process has listed the Repository's revisions (its first sync got that far)."""
+    dirty: set[str] = field(default_factory=set)
+    """Packages Lanai itself wrote to since the last sync (see :func:`_sync_local`)."""
+    fetch_due: bool = True
+    """The next sync asks the remote (a period passed, the spec changed, a sync failed).
+    Lanai's own writes wake a sync without it: the mirror holds what they pushed."""
+    fetched_at: float = -math.inf
+    """When (monotonic) a sync last asked the remote and succeeded."""
+    full: tuple[Any, Outcome] | None = None
+    """(generation, outcome) of that sync: what a local sync reports as the remote's."""
+
+    def local(self, generation: Any) -> Outcome | None:
+        """The last full sync's outcome when this sync need not ask the remote: it was
+        woken by Lanai's own write, the spec is the one that sync checked, and it is
+        less than a period old. None: a full sync."""
+        if self.fetch_due or self.failures or self.full is None or self.full[0] != generation:
+            return None
+        if len(self.failed_writes):
+            return None  # a full plan retries them (and knows when they recovered)
+        if time.monotonic() - self.fetched_at >= self.default_period:
+            return None
+        return self.full[1]
 
     def next_delay(self, spec: models.RepositorySpec | None, now: datetime.datetime) -> float:
         """Seconds to the next sync: the schedule's, sooner after a failed sync, and no
@@ -256,12 +280,15 @@ async def sync(
     rt: runtime.Runtime,
     index: mirroring.Indexes,
     schedule: Schedule | None = None,
+    *,
+    fetch: bool = True,
 ) -> Outcome:
-    """Mirror what Git holds into PackageRevision objects (no API write if nothing changed)."""
+    """Mirror what Git holds into PackageRevision objects (no API write if nothing changed).
+    ``fetch=False``: from the mirror as it is (it holds Lanai's own writes)."""
     started = time.perf_counter()
     result = "failed"
     try:
-        synced = await _sync(name, namespace, spec, outcome, rt, index, schedule)
+        synced = await _sync(name, namespace, spec, outcome, rt, index, schedule, fetch=fetch)
         if synced.ready.status == "True":
             result = "applied" if synced.written else "unchanged"
         return synced
@@ -280,6 +307,8 @@ async def _sync(
     rt: runtime.Runtime,
     index: mirroring.Indexes,
     schedule: Schedule | None,
+    *,
+    fetch: bool = True,
 ) -> Outcome:
     git = spec.git
     assert git is not None
@@ -296,11 +325,13 @@ async def _sync(
     )
     started = time.perf_counter()
     try:
-        if git.create_branch and not outcome.head:
+        if git.create_branch and not outcome.head and fetch:
             await cached.ensure_branch()
-        await cached.refresh()
+        await cached.refresh(fetch=fetch)
     except (interface.CacheError, storage.GitError) as error:
         return _error(f"sync failed: {error}")
+    if not fetch and schedule is not None:
+        return await _sync_local(namespace, name, outcome, rt, index, schedule, cached)
     read = time.perf_counter() - started
     records = await cached.list_package_revisions()
     assert index.revisions is not None  # checked by the caller
@@ -321,11 +352,12 @@ async def _sync(
             deployment=spec.deployment,
             failing=failed.revisions(),
             quiet=schedule.quiet if schedule else None,
+            calm=schedule.calm if schedule else None,
         )
         package_plan = packages.PackagePlan()
         if index.packages is not None:
             package_plan = packages.plan(namespace, name, records, listed)
-        metrics.count_revisions(namespace, name, (str(r.lifecycle) for r in records))
+        metrics.count_revisions(namespace, name, cached.lifecycle_counts())
     if schedule and not schedule.listed:
         # Deletions that waited for the Repository (an operator restart) go on now.
         schedule.listed = True
@@ -374,12 +406,52 @@ async def _sync(
             else None
         )  # fmt: skip
     if schedule and recovered:
+        schedule.fetch_due = True  # a full plan heals their Synced conditions
         schedule.wake.set()
     if memory.trim_due(written):
         await asyncio.to_thread(memory.trim)
     head = cached.git.head() or outcome.head
     count = len({r.key.package for r in records})
     return Outcome(outcome.ready, head, count, outcome.auth, written, failed.failures())
+
+
+async def _sync_local(
+    namespace: str,
+    name: str,
+    outcome: Outcome,
+    rt: runtime.Runtime,
+    index: mirroring.Indexes,
+    schedule: Schedule,
+    cached: gitcache.GitRepository,
+) -> Outcome:
+    """The sync after Lanai's own writes: only the packages they touched are planned
+    (their latest-revision labels, their Package objects), not the Repository's 1,000.
+    Anything else waits for the next full sync, as a change in Git does. A write the API
+    server refuses here is left to a full sync at once, which records and retries it."""
+    dirty, schedule.dirty = schedule.dirty, set()
+    assert index.revisions is not None  # checked by the caller
+    records = [r for r in await cached.list_package_revisions() if r.key.package in dirty]
+    existing = mirroring.existing(index.revisions, namespace, name, packages=dirty)
+    plan = mirror.plan(records, existing, deployment=cached.deployment)
+    package_plan = packages.PackagePlan()
+    if index.packages is not None:
+        listed = mirroring.existing(index.packages, namespace, name)
+        mine = {n for n in (names.package_name(name, p) for p in dirty) if n in listed}
+        package_plan = packages.plan(namespace, name, records, {n: listed[n] for n in mine})
+    applied = mirroring.Applied()
+    if not plan.empty:
+        applied = await mirroring.apply(
+            rt.api, namespace, plan, annotations=identity.recorded(rt.identity)
+        )
+    if not package_plan.empty:
+        applied += await mirroring.apply_packages(rt.api, namespace, package_plan)
+    if applied.failed:
+        schedule.dirty |= dirty
+        schedule.fetch_due = True
+        schedule.wake.set()
+    metrics.count_revisions(namespace, name, cached.lifecycle_counts())
+    head = cached.git.head() or outcome.head
+    return Outcome(outcome.ready, head, cached.package_count(), outcome.auth, applied.writes)
 
 
 async def _refresh_resources(
@@ -463,16 +535,34 @@ async def _reconcile_once(
     except ValidationError as error:
         outcome = _error(f"invalid spec: {error}")
     else:
-        outcome = await check(spec, namespace, rt, schedule.worker, body.metadata.annotations)
-        clash = _conflict(body, spec, registrations)
-        if clash is not None:
-            outcome = _error(
-                f"conflicts with Repository {clash.name}, registered earlier for the same "
-                f"repository and branch with an overlapping directory ({clash.directory or '/'}); "
-                "use another directory or delete one of them"
-            )
-        if outcome.ready.status == "True" and index is not None and index.revisions is not None:
-            outcome = await sync(name, namespace, spec, outcome, rt, index, schedule)
+        indexed = index is not None and index.revisions is not None
+        local = schedule.local(generation) if indexed else None
+        if local is not None and index is not None:
+            # Woken by Lanai's own write: the mirror holds it, so no Secret, probe or
+            # fetch; the labels and Package objects follow it, and the remote's new
+            # commits wait for the period (or a spec change) as they always do.
+            outcome = await sync(name, namespace, spec, local, rt, index, schedule, fetch=False)
+            if outcome.ready.status == "True" and not outcome.unwritten:
+                await _show_local(rt, body, outcome)
+                return
+            schedule.fetch_due = True
+        else:
+            outcome = await check(spec, namespace, rt, schedule.worker, body.metadata.annotations)
+            clash = _conflict(body, spec, registrations)
+            if clash is not None:
+                outcome = _error(
+                    f"conflicts with Repository {clash.name}, registered earlier for the same "
+                    f"repository and branch with an overlapping directory "
+                    f"({clash.directory or '/'}); use another directory or delete one of them"
+                )
+            if outcome.ready.status == "True" and index is not None and indexed:
+                outcome = await sync(name, namespace, spec, outcome, rt, index, schedule)
+            if outcome.ready.status == "True" and indexed:
+                schedule.fetch_due = False
+                schedule.fetched_at = time.monotonic()
+                schedule.full = (generation, outcome)
+            else:
+                schedule.full = None
     schedule.failures = 0 if outcome.ready.status == "True" else schedule.failures + 1
     metrics.REPOSITORIES_READY.labels(namespace, name).set(1 if schedule.failures == 0 else 0)
 
@@ -534,14 +624,33 @@ async def _reconcile_once(
         logger.warning("repository %s/%s is not ready: %s", namespace, name, ready.message)
 
 
+async def _show_local(rt: runtime.Runtime, body: kopf.Body, outcome: Outcome) -> None:
+    """The status after a local sync: only what it changed (the head an approval moved,
+    the package count), no sync times (it was not a full sync)."""
+    status = body.get("status") or {}
+    changes: dict[str, Any] = {}
+    if outcome.head and status.get("gitCommitHash") != outcome.head:
+        changes["gitCommitHash"] = outcome.head
+    if outcome.packages is not None and status.get("packageCount") != outcome.packages:
+        changes["packageCount"] = outcome.packages
+    if changes:
+        namespace, name = body.metadata.namespace or "default", body.metadata.name or ""
+        await kube.patch_status(rt.api, *RESOURCE[:2], RESOURCE[2], namespace, name, changes)
+
+
 async def _wait(schedule: Schedule, delay: float, stopped: kopf.DaemonStopped) -> None:
     waiter = asyncio.ensure_future(schedule.wake.wait())
     stopper = asyncio.ensure_future(stopped.wait())
+    done: set[asyncio.Task[Any]] = set()
     try:
-        await asyncio.wait({waiter, stopper}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        done, _pending = await asyncio.wait(
+            {waiter, stopper}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         waiter.cancel()
         stopper.cancel()
+    if not done:
+        schedule.fetch_due = True  # the period is over: ask the remote
     schedule.wake.clear()
 
 
@@ -562,14 +671,22 @@ async def sync_daemon(
             spec = None
             with contextlib.suppress(ValidationError):
                 spec = models.RepositorySpec.model_validate(dict(body.spec))
-            await _wait(
-                schedule, schedule.next_delay(spec, datetime.datetime.now(datetime.UTC)), stopped
-            )
+            await _wait(schedule, _delay(schedule, spec), stopped)
     finally:
         schedule.worker.shutdown(wait=False, cancel_futures=True)
         if rt.schedules.get(key) is schedule:
             del rt.schedules[key]
             metrics.forget_repository(*key)
+
+
+def _delay(schedule: Schedule, spec: models.RepositorySpec | None) -> float:
+    """Seconds until the next sync: its schedule's, counted from the last full sync
+    when syncs since were local ones (they do not put the next fetch off)."""
+    delay = schedule.next_delay(spec, datetime.datetime.now(datetime.UTC))
+    if schedule.failures or schedule.full is None or (spec and spec.sync.schedule):
+        return delay
+    since = time.monotonic() - schedule.fetched_at
+    return max(0.0, min(delay, schedule.default_period - since))
 
 
 def _unexpected(key: tuple[str, str], schedule: Schedule, error: Exception) -> None:
@@ -591,6 +708,7 @@ async def spec_changed(name: str | None, namespace: str | None, memo: Any, **_: 
     if schedule:
         schedule.failures = 0
         schedule.failed_writes.retry_now()
+        schedule.fetch_due = True
         schedule.wake.set()
 
 

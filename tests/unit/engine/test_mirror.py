@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import random
+
+import pytest
 
 from lanai.api import conditions, constants
 from lanai.api.keys import PackageRevisionKey
@@ -498,3 +502,94 @@ def test_objects_a_plan_left_alone_are_not_planned_again_until_an_input_changes(
     # A revision that left Git is forgotten.
     mirror.plan(RECORDS[:2], existing, quiet=quiet)
     assert set(quiet) <= {"blueprints.nginx.v1", "blueprints.nginx.v2"}
+
+
+def _writes(result: mirror.MirrorPlan) -> tuple[object, ...]:
+    return (
+        sorted((c.name, json.dumps(c.body(), sort_keys=True)) for c in result.create),
+        sorted((n, json.dumps(p, sort_keys=True)) for n, p in result.patch),
+        sorted((n, json.dumps(p, sort_keys=True)) for n, p in result.status),
+        sorted(result.delete),
+        sorted(result.propose_deletion),
+    )
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_packages_a_plan_left_alone_plan_as_a_whole_plan_does(seed: int) -> None:
+    """mirror.plan(calm=...) passes over packages whose records and objects are the very
+    ones a plan found nothing to change for: through random changes in Git and in the
+    API, it plans exactly what a plan over every revision plans."""
+    rng = random.Random(seed)
+    packages = ["nginx", "redis", "team/app", "db"]
+    records = {
+        (p, ws): record(ws, lc, n, package=p)
+        for p in packages
+        for ws, lc, n in [("v1", Lifecycle.PUBLISHED, 1), ("main", Lifecycle.PUBLISHED, -1)]
+    }
+    existing = _existing(list(records.values()))
+    calm: mirror.Calm = {}
+    quiet: mirror.Quiet = {}
+    for step in range(40):
+        package = rng.choice(packages)
+        change = rng.random()
+        if change < 0.3:  # a new revision in Git (a draft or a tag)
+            n = rng.randint(2, 5)
+            published = rng.random() < 0.5
+            ws = f"v{n}" if published else f"ws{n}"
+            lc = Lifecycle.PUBLISHED if published else Lifecycle.DRAFT
+            records[(package, ws)] = record(ws, lc, n if published else 0, package=package)
+        elif change < 0.45 and records:  # a revision leaves Git
+            del records[rng.choice(sorted(records))]
+        elif change < 0.6:  # a new commit on a revision
+            key = rng.choice(sorted(records))
+            commit = f"c{step}"
+            records[key] = dataclasses.replace(
+                records[key], commit=commit, self_lock={"type": "git", "git": {"commit": commit}}
+            )
+        elif change < 0.8 and existing:  # a watch event: the same object, a new entry
+            name = rng.choice(sorted(existing))
+            existing[name] = copy.copy(existing[name])
+        else:  # someone deletes an object
+            if existing:
+                del existing[rng.choice(sorted(existing))]
+        failing = {rng.choice(sorted(existing))} if existing and rng.random() < 0.1 else set()
+        listed = list(records.values())
+        rng.shuffle(listed)
+        whole = mirror.plan(listed, existing, failing=failing)
+        calmly = mirror.plan(listed, existing, failing=failing, quiet=quiet, calm=calm)
+        assert _writes(calmly) == _writes(whole), f"step {step}"
+        # The API server takes the plan: the objects become what it wrote.
+        for creation in whole.create:
+            existing[creation.name] = observed_from(creation)
+        for name in whole.delete:
+            existing.pop(name, None)
+        written = {n for n, _ in whole.patch} | {n for n, _ in whole.status}
+        by_package: dict[str, list[PackageRevisionRecord]] = {}
+        for r in records.values():
+            by_package.setdefault(r.key.package, []).append(r)
+        fresh = {c.name: c for rs in by_package.values() for c in mirror.plan(rs, {}).create}
+        for name in written & fresh.keys():
+            existing[name] = observed_from(fresh[name])
+    assert calm, "packages were passed over"
+
+
+def test_a_package_with_a_failing_write_is_planned_again_once_it_heals() -> None:
+    """A Synced condition stays while the object's write fails, and goes the first plan
+    after: the package is not passed over in between, although nothing else changed."""
+    (creation,) = [c for c in mirror.plan(RECORDS, {}).create if c.name.endswith(".v1")]
+    body, status = json.loads(json.dumps([creation.body(), creation.status()]))
+    status["conditions"].append(
+        {"type": constants.SYNCED, "status": "False", "reason": "WriteFailed", "message": "x"}
+    )
+    failed = ObservedObject(
+        name=creation.name,
+        lifecycle=body["spec"]["lifecycle"],
+        latest_label=body["metadata"]["labels"].get(LATEST),
+        status=status,
+        observed_generation=1,
+    )
+    existing = {**_existing(RECORDS), creation.name: failed}
+    calm: mirror.Calm = {}
+    assert mirror.plan(RECORDS, existing, failing={creation.name}, calm=calm).empty
+    healed = mirror.plan(RECORDS, existing, calm=calm)
+    assert [name for name, _ in healed.status] == [creation.name]
