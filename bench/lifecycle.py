@@ -30,6 +30,10 @@ ref the samples add (the floors too), which says nothing about Lanai.
 ``others`` and ``repositories`` measure the same steps with more in the namespace:
 a repository with ``others`` published revisions (written by :mod:`bench.repogen`, synced
 before the samples) and ``repositories - 1`` more Repositories registered beside them.
+With ``within``, the ``others`` are in the steps' own repository instead: every step then
+writes to a repository of 10,000 revisions (a catalog of blueprints, the common case),
+and the floors push to that repository too, since ``git receive-pack`` checks each push
+against every ref the repository holds.
 """
 
 from __future__ import annotations
@@ -184,9 +188,10 @@ class Floors:
         self.times["push"].append((time.perf_counter() - started) * 1000)
         commit = self._commit()
         started = time.perf_counter()
+        # Names no revision ref has: the floors may push to the steps' own repository.
         git._set_and_push(
-            {f"refs/heads/two/{self.n}": commit, f"refs/tags/two/v{self.n}": commit},
-            guarded={f"refs/tags/two/v{self.n}": None},
+            {f"refs/heads/two/{self.n}": commit, f"refs/tags/floor-two-{self.n}": commit},
+            guarded={f"refs/tags/floor-two-{self.n}": None},
         )
         self.times["push2"].append((time.perf_counter() - started) * 1000)
         self._status()
@@ -232,17 +237,25 @@ class Floors:
 
 
 def _start(
-    workdir: Path, others: int, repositories: int, apiserver_args: list[str] | None = None
+    workdir: Path,
+    others: int,
+    repositories: int,
+    apiserver_args: list[str] | None = None,
+    within: bool = False,
 ) -> Bed:
     server = gitserver.GitServer(
         workdir / "git",
         gitserver.Credentials(users={USER: PASSWORD}),
         housekeeping=housekeeping.Housekeeping(),
     ).start()
-    url = server.create_repository(REPO)
     floor_url = server.create_repository("floor")
     big_url = ""
-    if others:
+    if others and within:
+        repogen.create(server.repository_path(REPO), repogen.Shape.for_revisions(others))
+        url = f"{server.url}/{REPO}.git"
+    else:
+        url = server.create_repository(REPO)
+    if others and not within:
         shape = repogen.Shape.for_revisions(others)
         repogen.create(server.repository_path("big"), shape)
         big_url = f"{server.url}/big.git"
@@ -269,10 +282,10 @@ def _start(
             continue  # its cold sync takes minutes: run() waits for its objects instead
         kube.kubectl(
             "wait", "-n", NAMESPACE, "--for=condition=Ready", "--timeout=600s",
-            f"repository/{name}",
+            f"repository/{name}", timeout=610,
         )  # fmt: skip
     floor_git = storage.GitStorage(
-        floor_url,
+        url if within else floor_url,  # within: the Git server's cost at that size
         "main",
         "",
         workdir / "floor-mirror",
@@ -334,11 +347,12 @@ def run(
     others: int = 0,
     repositories: int = 1,
     label: str = "",
+    within: bool = False,
 ) -> dict[str, float]:
     """Measure every step ``samples`` times; the p50 of each (ms), for comparisons."""
     bed: Bed | None = None
     try:
-        bed = _start(workdir, others, repositories)
+        bed = _start(workdir, others, repositories, within=within)
         if others:
             repogen_objects = repogen.Shape.for_revisions(others).objects
             took = _wait_count(bed, repogen_objects)
@@ -364,7 +378,7 @@ def run(
             bed.timed("copy", partial(bed.create, f"app{i}", "v2", {"copyFrom": {"name": name}}))
             bed.timed("clone", partial(bed.create, f"site{i}", "v1", clone))
         if others:
-            _listings(bed, report, label)
+            _listings(bed, report, label, REPO if within else "big")
         return _report(report, bed, floors, samples, label)
     finally:
         _stop(bed)
@@ -377,16 +391,17 @@ LISTINGS = {
     "field selector spec.packageName (one package of the big repository)": (
         f"fieldSelector=spec.packageName%3D{quote(repogen.package_name(7), safe='')}"
     ),
-    "field selector spec.repository=big, spec.lifecycle=Published": (
-        "fieldSelector=spec.repository%3Dbig,spec.lifecycle%3DPublished"
+    "field selector spec.repository={repository}, spec.lifecycle=Published": (
+        "fieldSelector=spec.repository%3D{repository},spec.lifecycle%3DPublished"
     ),
 }
 
 
-def _listings(bed: Bed, report: stats.Report, label: str) -> None:
+def _listings(bed: Bed, report: stats.Report, label: str, repository: str) -> None:
     """How long a list with a selector takes among the other revisions (median of 5,
     the answer read whole), and the operator's memory with them."""
     for what, query in LISTINGS.items():
+        what, query = what.format(repository=repository), query.format(repository=repository)
         times = []
         count = 0
         for _ in range(5):

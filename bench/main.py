@@ -53,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         "(repeatable: --others 1000 --others 10000)",
     )
     parser.add_argument(
+        "--others-within",
+        type=int,
+        action="append",
+        help="also measure the lifecycle with this many other revisions in the steps' own "
+        "repository (repeatable)",
+    )
+    parser.add_argument(
         "--repositories",
         type=int,
         default=1,
@@ -141,6 +148,18 @@ def main(argv: list[str] | None = None) -> int:
                     others=others,
                     repositories=args.repositories,
                     label=f"{others} others",
+                ),
+            )
+        for others in args.others_within or []:
+            step(
+                f"5. the same with {others} other revisions in the steps' own repository",
+                lambda others=others: lifecycle.run(
+                    workdir / f"lifecycle-within-{others}",
+                    report,
+                    samples=args.samples,
+                    others=others,
+                    label=f"{others} others in the same repository",
+                    within=True,
                 ),
             )
 
