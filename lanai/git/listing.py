@@ -19,7 +19,7 @@ approval while the branch still holds that content, else at the branch's head.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from lanai.git import layout
 
@@ -30,6 +30,7 @@ Kind = tuple[str, str, str, int]
 """What a ref names: (``tag``, package, workspace, n), (``Draft``/``Proposed``, package,
 workspace, 0) or (deletion-proposed, package, "", n)."""
 
+K = TypeVar("K")
 TAG = "tag"
 JOURNAL_LIMIT = 50_000
 """Changes kept for a consumer that has not taken them; beyond, it rebuilds instead."""
@@ -61,15 +62,14 @@ class Listing:
         self._kinds: dict[str, Kind] = {}
         """The refs that name a revision, and what they name."""
         self._drafts: dict[str, GitRevision] = {}
-        self._tags: dict[str, tuple[str, int, str]] = {}
-        """Tag ref → (package, n, workspace), readable or not."""
-        self._tags_of: dict[tuple[str, int], set[str]] = {}
+        self._tags_of: dict[tuple[str, int], tuple[str, ...]] = {}
+        """(package, n) → its tag refs (tuples, not sets: 10,000 of them are kept)."""
         self._package_tags: dict[str, dict[str, int]] = {}
         self._deleting: dict[tuple[str, int], int] = {}
         """(package, n) → deletion-proposed refs naming it."""
         self._published: dict[str, GitRevision] = {}
-        self._named: dict[tuple[str, str], dict[str, GitRevision]] = {}
-        """(package, workspace) → ref → its Draft, Proposed or published revision."""
+        self._named: dict[tuple[str, str], tuple[str, ...]] = {}
+        """(package, workspace) → the refs of its Draft, Proposed or published revision."""
         self._head = ""
         self._head_trees: Mapping[str, str] = {}
         self._placeholders: dict[str, GitRevision] = {}
@@ -97,8 +97,12 @@ class Listing:
     def named(self, package: str, workspace: str) -> list[GitRevision]:
         """The Draft, Proposed and published revisions of ``package`` called ``workspace``,
         by ref name."""
-        found = self._named.get((package, workspace)) or {}
-        return [found[ref] for ref in sorted(found)]
+        found = []
+        for ref in sorted(self._named.get((package, workspace), ())):
+            revision = self._drafts.get(ref) or self._published.get(ref)
+            if revision is not None:
+                found.append(revision)
+        return found
 
     def branch_revision(self, package: str) -> GitRevision | None:
         return self._placeholders.get(package)
@@ -140,7 +144,7 @@ class Listing:
             if kind is not None:
                 self._learn(name, target, kind, pairs, packages, reader)
         for pair in pairs:
-            for name in sorted(self._tags_of.get(pair, ())):
+            for name in self._tags_of.get(pair, ()):
                 self._publish(name, reader)
         self._place(refs.get(self._branch_ref, ""), packages, reader)
 
@@ -156,8 +160,7 @@ class Listing:
         self._kinds[name] = kind
         what, package, workspace, n = kind
         if what == TAG:
-            self._tags[name] = (package, n, workspace)
-            self._tags_of.setdefault((package, n), set()).add(name)
+            _include(self._tags_of, (package, n), name)
             self._package_tags.setdefault(package, {})[name] = n
             pairs.add((package, n))
             packages.add(package)
@@ -176,14 +179,14 @@ class Listing:
             return
         what, package, workspace, n = kind
         if what == TAG:
-            del self._tags[name]
             _discard(self._tags_of, (package, n), name)
             tags = self._package_tags[package]
             del tags[name]
             if not tags:
                 del self._package_tags[package]
-            if self._published.pop(name, None) is not None:
-                self._unname(package, workspace, name)
+            published = self._published.pop(name, None)
+            if published is not None:
+                self._unname(package, workspace, name, published)
             pairs.add((package, n))
             packages.add(package)
         elif what == layout.DELETION_PROPOSED:
@@ -193,20 +196,22 @@ class Listing:
             else:
                 del self._deleting[(package, n)]
             pairs.add((package, n))
-        elif self._drafts.pop(name, None) is not None:
-            self._unname(package, workspace, name)
+        else:
+            draft = self._drafts.pop(name, None)
+            if draft is not None:
+                self._unname(package, workspace, name, draft)
 
     def _publish(self, name: str, reader: Reader) -> None:
         """The published revision of tag ``name``, as its deletion-proposed ref says."""
-        package, n, workspace = self._tags[name]
+        _tag, package, workspace, n = self._kinds[name]
         lifecycle = "DeletionProposed" if self._deleting.get((package, n)) else "Published"
         target = self._refs[name]
         old = self._published.get(name)
         if old is not None and old.lifecycle == lifecycle and old.commit == target:
             return
         if old is not None:
-            self._unname(package, workspace, name)
             del self._published[name]
+            self._unname(package, workspace, name, old)
         found = reader.read_revision(package, workspace, lifecycle, n, target, name)
         if found is not None:
             self._published[name] = found
@@ -258,18 +263,14 @@ class Listing:
     # -- bookkeeping ----------------------------------------------------------------
 
     def _name(self, package: str, workspace: str, ref: str, revision: GitRevision) -> None:
-        self._named.setdefault((package, workspace), {})[ref] = revision
+        """Index ``revision`` (just stored under ``ref``) by package and workspace."""
+        _include(self._named, (package, workspace), ref)
         self._add(revision)
 
-    def _unname(self, package: str, workspace: str, ref: str) -> None:
-        found = self._named.get((package, workspace))
-        if found is None:
-            return
-        revision = found.pop(ref, None)
-        if not found:
-            del self._named[(package, workspace)]
-        if revision is not None:
-            self._drop(revision)
+    def _unname(self, package: str, workspace: str, ref: str, revision: GitRevision) -> None:
+        """Forget ``revision`` (just taken from under ``ref``)."""
+        _discard(self._named, (package, workspace), ref)
+        self._drop(revision)
 
     def _add(self, revision: GitRevision) -> None:
         self._all = None
@@ -288,10 +289,15 @@ class Listing:
             self._added, self._removed, self._journal = {}, {}, False
 
 
-def _discard(index: dict[tuple[str, int], set[str]], key: tuple[str, int], name: str) -> None:
-    names = index.get(key)
-    if names is None:
-        return
-    names.discard(name)
-    if not names:
-        del index[key]
+def _include(index: dict[K, tuple[str, ...]], key: K, name: str) -> None:
+    names = index.get(key, ())
+    if name not in names:
+        index[key] = (*names, name)
+
+
+def _discard(index: dict[K, tuple[str, ...]], key: K, name: str) -> None:
+    names = tuple(n for n in index.get(key, ()) if n != name)
+    if names:
+        index[key] = names
+    else:
+        index.pop(key, None)
