@@ -131,9 +131,12 @@ class Listing:
         since the last update (None: unknown, every ref is compared)."""
         if changed is None:
             changed = {name for name, _target in refs.items() ^ self._refs.items()}
-        pairs: set[tuple[str, int]] = set()
+        pairs: dict[tuple[str, int], None] = {}
+        """Tags to publish again, in the order met: the refs' own order (sorted, as Git
+        lists them) reads the mirror's packed trees in an order its delta cache keeps up
+        with; a set's order took twice as long for 10,000 tags."""
         packages: set[str] = set()
-        for name in changed:
+        for name in sorted(changed):
             self._forget(name, pairs, packages)
             target = refs.get(name)
             if target is None:
@@ -153,7 +156,7 @@ class Listing:
         name: str,
         target: str,
         kind: Kind,
-        pairs: set[tuple[str, int]],
+        pairs: dict[tuple[str, int], None],
         packages: set[str],
         reader: Reader,
     ) -> None:
@@ -162,18 +165,18 @@ class Listing:
         if what == TAG:
             _include(self._tags_of, (package, n), name)
             self._package_tags.setdefault(package, {})[name] = n
-            pairs.add((package, n))
+            pairs[(package, n)] = None
             packages.add(package)
         elif what == layout.DELETION_PROPOSED:
             self._deleting[(package, n)] = self._deleting.get((package, n), 0) + 1
-            pairs.add((package, n))
+            pairs[(package, n)] = None
         else:
             found = reader.read_revision(package, workspace, what, 0, target, name)
             if found is not None:
                 self._drafts[name] = found
                 self._name(package, workspace, name, found)
 
-    def _forget(self, name: str, pairs: set[tuple[str, int]], packages: set[str]) -> None:
+    def _forget(self, name: str, pairs: dict[tuple[str, int], None], packages: set[str]) -> None:
         kind = self._kinds.pop(name, None)
         if kind is None:
             return
@@ -187,7 +190,7 @@ class Listing:
             published = self._published.pop(name, None)
             if published is not None:
                 self._unname(package, workspace, name, published)
-            pairs.add((package, n))
+            pairs[(package, n)] = None
             packages.add(package)
         elif what == layout.DELETION_PROPOSED:
             left = self._deleting[(package, n)] - 1
@@ -195,7 +198,7 @@ class Listing:
                 self._deleting[(package, n)] = left
             else:
                 del self._deleting[(package, n)]
-            pairs.add((package, n))
+            pairs[(package, n)] = None
         else:
             draft = self._drafts.pop(name, None)
             if draft is not None:
@@ -224,7 +227,7 @@ class Listing:
             moved = {package for package, _tree in trees.items() ^ self._head_trees.items()}
             packages = packages | moved | self._on_head
             self._head, self._head_trees = head, trees
-        for package in packages:
+        for package in sorted(packages):  # in the tree's order, as for the tags above
             self._place_one(package, reader)
 
     def _place_one(self, package: str, reader: Reader) -> None:
