@@ -117,11 +117,11 @@ class GitRepository:
         out the same objects for refs that did not move)."""
         self._version = ""
         self._shared_keys = False
+        """Two revisions make records of one name: the index is rebuilt whole, in order."""
         self._sizes: dict[str, int] = {}
         """Package → its number of records."""
         self._states: dict[str, int] = {}
         """Lifecycle → its number of records."""
-        """Two revisions make records of one name: the index is rebuilt whole, in order."""
         self._loaded = False
         self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"git-{namespace}-{name}")
         self._reindexing = asyncio.Lock()

@@ -510,16 +510,12 @@ class GitStorage:
         with self._lock:
             return list(self._list_revisions())
 
-    def listing(self) -> tuple[list[GitRevision], str]:
-        """:meth:`list_revisions` and the :meth:`version` it was read at."""
-        with self._lock:
-            return list(self._list_revisions()), self.version()
-
     def listing_changes(
         self,
     ) -> tuple[list[GitRevision], tuple[list[GitRevision], list[GitRevision]] | None, str]:
-        """:meth:`listing`, with the revisions (added, removed) since the last call (None:
-        not known, rebuild from the listing). For one consumer: the repository cache."""
+        """Every revision, the revisions (added, removed) since the last call (None: not
+        known, rebuild from the listing) and the :meth:`version` they were read at. For
+        one consumer: the repository cache."""
         with self._lock:
             revisions = self._list_revisions()
             return revisions, self._listed.take_changes(), self.version()
@@ -592,8 +588,9 @@ class GitStorage:
     def kind_of(self, name: str, target: str) -> tuple[str, str, str, int] | None:
         """What the ref ``name`` at ``target`` names: (``tag``, package, workspace, n),
         (``Draft``/``Proposed``, package, workspace, 0), (deletion-proposed, package, "",
-        n), or None for a ref that is no revision of this Repository. Kept per ref and
-        target: a listing of 10,000 tags loads no commit for the tags that did not move."""
+        n), or None for a ref that is no revision of this Repository. Asked only for refs
+        that moved (:class:`listing.Listing` keeps the answers): a listing of 10,000 tags
+        loads no commit for the tags that did not move."""
         parsed = layout.parse(name)
         if parsed is None:
             return None
